@@ -1,0 +1,1 @@
+"""Latency and relevance harnesses: ``python -m benchmarks --help``."""

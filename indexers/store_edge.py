@@ -1,0 +1,275 @@
+"""Qdrant Edge adapter: the Qdrant engine in-process, one shard directory.
+
+One process owns a shard directory; one ``EdgeShard`` is safe to use from many
+threads (DESIGN.md, "Engines"). Pinned to qdrant-edge-py 0.9.0, whose API is beta.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import qdrant_edge as qe
+
+from indexers.bm25 import SparseVec
+from indexers.errors import StoreUnavailableError, VectorStoreError
+from indexers.store import (
+    BROWSE_ORDER_FIELD,
+    DENSE,
+    KEYWORD_FIELDS,
+    SPARSE,
+    FilterSpec,
+    Fusion,
+    Hit,
+    IndexPoint,
+    SearchResult,
+)
+
+__all__ = ["EdgeStore"]
+
+
+def _filter(spec: FilterSpec) -> qe.Filter | None:
+    conds: list[Any] = [
+        qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in spec.conditions()
+    ]
+    return qe.Filter(must=conds) if conds else None
+
+
+def _sparse(vec: SparseVec) -> qe.SparseVector:
+    return qe.SparseVector(indices=vec.indices, values=vec.values)
+
+
+def _terms(point: Any) -> frozenset[int] | None:
+    vectors = point.vector
+    if not isinstance(vectors, dict) or SPARSE not in vectors:
+        return None
+    return frozenset(int(i) for i in vectors[SPARSE].indices)
+
+
+def _hits(points: Sequence[Any]) -> list[Hit]:
+    return [Hit(id=int(p.id), score=float(p.score), terms=_terms(p)) for p in points]
+
+
+class EdgeStore:
+    """:class:`indexers.store.VectorStore` on a Qdrant Edge shard at ``path``.
+
+    Args:
+        path: shard directory; created on :meth:`ensure_collection`.
+
+    Raises:
+        StoreUnavailableError: the shard exists but cannot be opened (for example
+            another process holds it).
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._shard: qe.EdgeShard | None = None
+        if self._exists():
+            self._shard = self._open()
+
+    def _exists(self) -> bool:
+        return self.path.is_dir() and any(self.path.iterdir())
+
+    def _open(self) -> qe.EdgeShard:
+        try:
+            return qe.EdgeShard.load(str(self.path))
+        except Exception as exc:
+            raise StoreUnavailableError(
+                f"cannot open Qdrant Edge shard {self.path}: {exc}"
+            ) from exc
+
+    @property
+    def shard(self) -> qe.EdgeShard:
+        """The open shard.
+
+        Raises:
+            StoreUnavailableError: :meth:`ensure_collection` has not created it yet.
+        """
+        if self._shard is None:
+            raise StoreUnavailableError(
+                f"no index at {self.path}: run `gigsy-search reindex` to build it"
+            )
+        return self._shard
+
+    def _dim(self) -> int | None:
+        if self._shard is None:
+            return None
+        # 0.9.0 exposes no config getter: read the size off any stored vector.
+        records, _ = self._shard.scroll(qe.ScrollRequest(limit=1, with_vector=[DENSE]))
+        for rec in records:
+            vec = rec.vector
+            if isinstance(vec, dict) and DENSE in vec:
+                return len(vec[DENSE])
+        return None
+
+    def ensure_collection(self, dim: int) -> None:
+        """Create the shard and its payload indexes if missing (see protocol)."""
+        with self._lock:
+            if self._shard is None:
+                config = qe.EdgeConfig(
+                    vectors={DENSE: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
+                    sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+                )
+                self.path.mkdir(parents=True, exist_ok=True)
+                self._shard = qe.EdgeShard.create(str(self.path), config)
+                for name in KEYWORD_FIELDS:
+                    self._shard.update(
+                        qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword)
+                    )
+                self._shard.update(
+                    qe.UpdateOperation.create_field_index(
+                        BROWSE_ORDER_FIELD, qe.PayloadSchemaType.Integer
+                    )
+                )
+        existing = self._dim()
+        if existing is not None and existing != dim:
+            raise VectorStoreError(
+                f"index at {self.path} holds {existing}-d vectors but the encoder makes {dim}-d:"
+                " run `gigsy-search reindex --recreate`"
+            )
+
+    def recreate(self, dim: int) -> None:
+        """Delete the shard directory and create an empty shard."""
+        with self._lock:
+            if self._shard is not None:
+                self._shard.close()
+                self._shard = None
+            shutil.rmtree(self.path, ignore_errors=True)
+        self.ensure_collection(dim)
+
+    def upsert(self, points: Sequence[IndexPoint]) -> None:
+        """Insert or replace points."""
+        if not points:
+            return
+        ops = [
+            qe.Point(
+                p.id,
+                {DENSE: p.dense.astype(np.float32).tolist(), SPARSE: _sparse(p.sparse)},
+                p.payload,
+            )
+            for p in points
+        ]
+        self.shard.update(qe.UpdateOperation.upsert_points(ops))
+
+    def delete(self, ids: Sequence[int]) -> None:
+        """Remove points by id."""
+        if ids and self._shard is not None:
+            self._shard.update(qe.UpdateOperation.delete_points(list(ids)))
+
+    def count(self) -> int:
+        """Number of points (0 before the shard exists)."""
+        if self._shard is None:
+            return 0
+        return int(self._shard.count(qe.CountRequest(exact=True)))
+
+    def payloads(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """Payloads of existing points."""
+        if not ids or self._shard is None:
+            return {}
+        recs = self._shard.retrieve(list(ids), with_payload=True, with_vector=False)
+        return {int(r.id): dict(r.payload or {}) for r in recs}
+
+    def dense_vectors(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
+        """Stored dense vectors of existing points."""
+        if not ids or self._shard is None:
+            return {}
+        recs = self._shard.retrieve(list(ids), with_payload=False, with_vector=[DENSE])
+        out: dict[int, npt.NDArray[np.float32]] = {}
+        for r in recs:
+            vec = r.vector
+            if isinstance(vec, dict) and DENSE in vec:
+                out[int(r.id)] = np.asarray(vec[DENSE], dtype=np.float32)
+        return out
+
+    def search(
+        self,
+        *,
+        dense: npt.NDArray[np.float32] | None,
+        sparse: SparseVec | None,
+        filters: FilterSpec,
+        limit: int,
+        offset: int,
+        candidates: int,
+        fusion: Fusion,
+        rrf_k: int,
+    ) -> SearchResult:
+        """One batched request: dense list, BM25 list and their fusion (see protocol)."""
+        flt = _filter(filters)
+        pool = max(candidates, offset + limit)
+        dq = qe.Query.Nearest(dense.tolist(), using=DENSE) if dense is not None else None
+        sq = qe.Query.Nearest(_sparse(sparse), using=SPARSE) if sparse is not None else None
+        if dq is None and sq is None:
+            raise ValueError("search needs a dense or a sparse query vector")
+        both = dq is not None and sq is not None
+        # The page's hits carry their BM25 term ids, to explain matched terms.
+        requests = [
+            qe.QueryRequest(
+                limit=pool,
+                query=q,
+                filter=flt,
+                with_payload=False,
+                with_vector=None if both else [SPARSE],
+            )
+            for q in (dq, sq)
+            if q is not None
+        ]
+        if dq is not None and sq is not None:
+            fuse: Any = qe.Fusion.Rrf(k=rrf_k) if fusion is Fusion.RRF else qe.Fusion.Dbsf()
+            requests.append(
+                qe.QueryRequest(
+                    limit=limit,
+                    offset=offset,
+                    query=fuse,
+                    prefetches=[
+                        qe.Prefetch(limit=pool, query=dq, filter=flt),
+                        qe.Prefetch(limit=pool, query=sq, filter=flt),
+                    ],
+                    with_payload=False,
+                    with_vector=[SPARSE],
+                )
+            )
+        answers = self.shard.query_batch(qe.QueryBatchRequest(requests))
+        lists = [_hits(a) for a in answers]
+        if both:
+            return SearchResult(page=lists[2], dense=lists[0], keyword=lists[1])
+        if dq is not None:
+            return SearchResult(page=lists[0][offset : offset + limit], dense=lists[0])
+        return SearchResult(page=lists[0][offset : offset + limit], keyword=lists[0])
+
+    def browse(self, filters: FilterSpec, *, limit: int, offset: int) -> list[Hit]:
+        """Newest first by ``updated_at``."""
+        req = qe.QueryRequest(
+            limit=offset + limit,
+            query=qe.OrderBy(BROWSE_ORDER_FIELD, direction=qe.Direction.Desc),
+            filter=_filter(filters),
+            with_payload=[BROWSE_ORDER_FIELD],
+        )
+        points = self.shard.query(req)[offset:]
+        return [
+            Hit(id=int(p.id), score=float((p.payload or {}).get(BROWSE_ORDER_FIELD, 0)))
+            for p in points
+        ]
+
+    def flush(self) -> None:
+        """Persist pending writes."""
+        if self._shard is not None:
+            self._shard.flush()
+
+    def optimize(self) -> None:
+        """Run segment optimizers (builds HNSW once segments are large enough)."""
+        if self._shard is not None:
+            self._shard.optimize()
+
+    def close(self) -> None:
+        """Flush and close the shard."""
+        with self._lock:
+            if self._shard is not None:
+                self._shard.flush()
+                self._shard.close()
+                self._shard = None

@@ -1,0 +1,229 @@
+"""Profiles and their sections (profile plan, seed 004, workstream A6).
+
+``profiles`` holds one row per student (keyed by ``user_id``) with the free-text
+fields and a per-section visibility map; each section is its own table
+(``education``, ``work_experience``, ``projects``, ``languages``, ``skills``),
+ordered by ``position``. ``ProfileDraft`` is the write schema used by imports,
+the demo generator and (later) the profile API.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field as PydField
+from sqlalchemy import ForeignKey, Integer, Text
+from sqlmodel import Column, Field, SQLModel
+
+from models.common import CamelModel, json_column, ms_column, now_ms
+
+__all__ = [
+    "SECTIONS",
+    "Availability",
+    "Education",
+    "EducationItem",
+    "Language",
+    "LanguageItem",
+    "Profile",
+    "ProfileDraft",
+    "Project",
+    "ProjectItem",
+    "Skill",
+    "SkillItem",
+    "UserDraft",
+    "Visibility",
+    "WorkExperience",
+    "WorkItem",
+]
+
+SECTIONS: tuple[str, ...] = ("education", "work_experience", "projects", "languages", "skills")
+"""Profile section names, as stored in ``Profile.visibility`` keys."""
+
+
+class Visibility(StrEnum):
+    """Who may see a section; ``employers`` is the default (privacy by default)."""
+
+    PUBLIC = "public"
+    EMPLOYERS = "employers"
+    PRIVATE = "private"
+
+
+class Availability(StrEnum):
+    """When a student can take gigs."""
+
+    FULL_TIME = "full_time"
+    PART_TIME = "part_time"
+    WEEKENDS = "weekends"
+    EVENINGS = "evenings"
+    FLEXIBLE = "flexible"
+
+
+def _default_visibility() -> dict[str, str]:
+    return {s: Visibility.EMPLOYERS.value for s in SECTIONS}
+
+
+def _user_fk() -> Column:  # type: ignore[type-arg]
+    return Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+
+
+class Profile(SQLModel, table=True):
+    """A student's profile; one per user. Times are epoch ms."""
+
+    __tablename__ = "profiles"
+
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    )
+    headline: str = Field(default="", max_length=300)
+    bio: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    location: str | None = Field(default=None, max_length=200)
+    availability: str | None = Field(default=None, max_length=16)
+    visibility: dict[str, str] = Field(default_factory=_default_visibility, sa_column=json_column())
+    updated_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))
+    created_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))
+
+
+class Education(SQLModel, table=True):
+    """One education entry of a profile."""
+
+    __tablename__ = "education"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_user_fk())
+    position: int = 0
+    school: str = Field(max_length=300)
+    degree: str | None = Field(default=None, max_length=200)
+    field_of_study: str | None = Field(default=None, max_length=200)
+    start_year: int | None = None
+    end_year: int | None = None
+
+
+class WorkExperience(SQLModel, table=True):
+    """One job or internship of a profile."""
+
+    __tablename__ = "work_experience"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_user_fk())
+    position: int = 0
+    title: str = Field(max_length=300)
+    company: str | None = Field(default=None, max_length=300)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    start_year: int | None = None
+    end_year: int | None = None
+
+
+class Project(SQLModel, table=True):
+    """One portfolio project of a profile."""
+
+    __tablename__ = "projects"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_user_fk())
+    position: int = 0
+    title: str = Field(max_length=300)
+    description: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    url: str | None = Field(default=None, max_length=2048)
+    skills: list[str] = Field(default_factory=list, sa_column=json_column())
+
+
+class Language(SQLModel, table=True):
+    """A spoken language and proficiency."""
+
+    __tablename__ = "languages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_user_fk())
+    position: int = 0
+    name: str = Field(max_length=100)
+    proficiency: str | None = Field(default=None, max_length=32)
+
+
+class Skill(SQLModel, table=True):
+    """A skill, stored normalised (lowercase, trimmed)."""
+
+    __tablename__ = "skills"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=_user_fk())
+    position: int = 0
+    name: str = Field(max_length=100, index=True)
+    level: str | None = Field(default=None, max_length=32)
+    years: int | None = None
+
+
+# --- write schemas (camelCase on the wire) -----------------------------------------
+
+
+class EducationItem(CamelModel):
+    """Education entry as written by clients."""
+
+    school: str = PydField(min_length=1, max_length=300)
+    degree: str | None = PydField(default=None, max_length=200)
+    field_of_study: str | None = PydField(default=None, max_length=200)
+    start_year: int | None = PydField(default=None, ge=1950, le=2100)
+    end_year: int | None = PydField(default=None, ge=1950, le=2100)
+
+
+class WorkItem(CamelModel):
+    """Work experience entry as written by clients."""
+
+    title: str = PydField(min_length=1, max_length=300)
+    company: str | None = PydField(default=None, max_length=300)
+    description: str = PydField(default="", max_length=20_000)
+    start_year: int | None = PydField(default=None, ge=1950, le=2100)
+    end_year: int | None = PydField(default=None, ge=1950, le=2100)
+
+
+class ProjectItem(CamelModel):
+    """Portfolio project as written by clients."""
+
+    title: str = PydField(min_length=1, max_length=300)
+    description: str = PydField(default="", max_length=20_000)
+    url: str | None = PydField(default=None, max_length=2048)
+    skills: list[str] = PydField(default_factory=list, max_length=50)
+
+
+class LanguageItem(CamelModel):
+    """Spoken language as written by clients."""
+
+    name: str = PydField(min_length=1, max_length=100)
+    proficiency: str | None = PydField(default=None, max_length=32)
+
+
+class SkillItem(CamelModel):
+    """Skill as written by clients; ``level`` is free text such as ``advanced``."""
+
+    name: str = PydField(min_length=1, max_length=100)
+    level: str | None = PydField(default=None, max_length=32)
+    years: int | None = PydField(default=None, ge=0, le=80)
+
+
+class UserDraft(CamelModel):
+    """Identity fields for creating or updating a user outside Clerk (imports, demo)."""
+
+    clerk_id: str = PydField(min_length=1, max_length=255)
+    email: str | None = PydField(default=None, max_length=320)
+    first_name: str | None = PydField(default=None, max_length=255)
+    last_name: str | None = PydField(default=None, max_length=255)
+    username: str | None = PydField(default=None, max_length=255)
+    image_url: str | None = PydField(default=None, max_length=2048)
+    external_id: str | None = PydField(default=None, max_length=255)
+    roles: list[str] = PydField(default_factory=lambda: ["student"])
+    tags: list[str] = PydField(default_factory=list)
+    created_by: str = "system"
+
+
+class ProfileDraft(CamelModel):
+    """A whole profile as written: free-text fields plus every section's items."""
+
+    headline: str = PydField(default="", max_length=300)
+    bio: str = PydField(default="", max_length=100_000)
+    location: str | None = PydField(default=None, max_length=200)
+    availability: Availability | None = None
+    education: list[EducationItem] = PydField(default_factory=list)
+    work_experience: list[WorkItem] = PydField(default_factory=list)
+    projects: list[ProjectItem] = PydField(default_factory=list)
+    languages: list[LanguageItem] = PydField(default_factory=list)
+    skills: list[SkillItem] = PydField(default_factory=list)
+    visibility: dict[str, Visibility] = PydField(default_factory=dict)

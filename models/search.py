@@ -1,0 +1,89 @@
+"""Wire schemas of ``POST /v1/search`` (request, response, explanation).
+
+Validation here is the API contract: unknown fields are rejected (422 naming
+the field), ``limit`` is 1..100, ``query`` at most ``MAX_QUERY_LENGTH`` characters.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from models.common import CamelModel
+from models.profile import Availability
+
+__all__ = [
+    "MAX_QUERY_LENGTH",
+    "Explanation",
+    "SearchFilters",
+    "SearchHit",
+    "SearchMode",
+    "SearchRequest",
+    "SearchResponse",
+]
+
+MAX_QUERY_LENGTH = 512
+"""Longest accepted query, in characters (a long job ad fits; a whole CV does not)."""
+
+
+class SearchMode(StrEnum):
+    """Which retrievers rank the results."""
+
+    HYBRID = "hybrid"
+    KEYWORD = "keyword"
+    SEMANTIC = "semantic"
+
+
+class SearchFilters(CamelModel):
+    """Hard filters applied inside every retriever. Lists match all of their values."""
+
+    skills: list[str] = Field(default_factory=list, max_length=20)
+    languages: list[str] = Field(default_factory=list, max_length=10)
+    location: str | None = Field(default=None, max_length=200)
+    availability: Availability | None = None
+
+
+class SearchRequest(CamelModel):
+    """Employer search. An empty ``query`` browses by filters, most recently updated first."""
+
+    query: str = Field(default="", max_length=MAX_QUERY_LENGTH)
+    mode: SearchMode = SearchMode.HYBRID
+    filters: SearchFilters = Field(default_factory=SearchFilters)
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=10_000)
+
+
+class Explanation(CamelModel):
+    """Why a result ranks where it does.
+
+    Ranks are 1-based positions in each retriever's candidate list (``None`` when
+    the retriever did not return the profile within its candidate pool); scores are
+    the retriever's raw scores (BM25 with IDF; cosine similarity).
+    """
+
+    keyword_rank: int | None = None
+    keyword_score: float | None = None
+    semantic_rank: int | None = None
+    semantic_score: float | None = None
+    matched_terms: list[str] = Field(default_factory=list)
+
+
+class SearchHit(CamelModel):
+    """One ranked candidate."""
+
+    user_id: int
+    clerk_id: str
+    external_id: str | None
+    name: str
+    headline: str
+    top_skills: list[str]
+    score: float
+    explanation: Explanation
+
+
+class SearchResponse(CamelModel):
+    """Ranked results and server-side time in milliseconds."""
+
+    results: list[SearchHit]
+    took_ms: float

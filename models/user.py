@@ -1,0 +1,75 @@
+"""The ``users`` table: the identity hub (seeds 000 and 002).
+
+One row per person on Gigsy, synced from Clerk or imported. ``clerk_id`` and
+``email`` are database-unique (the seeds enforced this in code only). The
+balance columns are a cache of the ledger (seed 000, "ledger-first"); the
+embedding itself lives in the vector store, and ``embedding_updated_at`` holds the
+``updated_at`` value that was last indexed (DESIGN.md, "Contracts").
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Index, String
+from sqlmodel import Column, Field, SQLModel
+
+from models.common import json_column, ms_column, now_ms
+
+__all__ = ["Role", "User", "UserStatus"]
+
+
+class Role(StrEnum):
+    """What a user may do: employers search, students own profiles."""
+
+    STUDENT = "student"
+    EMPLOYER = "employer"
+    MENTOR = "mentor"
+    ADMIN = "admin"
+
+
+class UserStatus(StrEnum):
+    """Account status (seed 002 ``user_status`` enum)."""
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    INVITED = "invited"
+    SUSPENDED = "suspended"
+
+
+class User(SQLModel, table=True):
+    """A Gigsy user. Times are epoch ms; ``deleted_at`` set means soft-deleted."""
+
+    __tablename__ = "users"
+    __table_args__ = (Index("ix_users_freshness", "embedding_updated_at", "updated_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    clerk_id: str = Field(sa_column=Column(String(255), unique=True, nullable=False))
+    email: str | None = Field(default=None, sa_column=Column(String(320), unique=True))
+    name: str = Field(default="", max_length=255)
+    first_name: str | None = Field(default=None, max_length=255)
+    last_name: str | None = Field(default=None, max_length=255)
+    username: str | None = Field(default=None, max_length=255)
+    image_url: str | None = Field(default=None, max_length=2048)
+    external_id: str | None = Field(default=None, max_length=255, index=True)
+    roles: list[str] = Field(default_factory=lambda: [Role.STUDENT.value], sa_column=json_column())
+    status: str = Field(default=UserStatus.ACTIVE.value, max_length=16)
+    tags: list[str] = Field(default_factory=list, sa_column=json_column())
+    public_metadata: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    private_metadata: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    unsafe_metadata: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    last_sign_in_at: int | None = Field(default=None, sa_column=ms_column())
+    balance_amount: int = Field(default=0, description="Minor units (cents).")
+    balance_currency: str = Field(default="USD", max_length=3)
+    portfolio: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
+    embedding_updated_at: int | None = Field(default=None, sa_column=ms_column())
+    updated_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))
+    created_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))
+    created_by: str = Field(default="system", max_length=255)
+    deleted_at: int | None = Field(default=None, sa_column=ms_column())
+
+    @property
+    def is_searchable(self) -> bool:
+        """True when the user may appear in search: not deleted, not suspended."""
+        return self.deleted_at is None and self.status != UserStatus.SUSPENDED.value

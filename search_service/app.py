@@ -1,0 +1,56 @@
+"""The FastAPI application factory and its lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from indexers import DenseEncoder
+from search_service.errors import install_error_handlers
+from search_service.routers import health, search
+from search_service.runtime import Runtime
+from search_service.settings import Settings, get_settings
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    encoder: DenseEncoder | None = None,
+) -> FastAPI:
+    """Build the app.
+
+    Args:
+        settings: configuration (default: from the environment).
+        runtime: an already open runtime (tests); it is not closed on shutdown.
+        encoder: dense encoder to use instead of the configured model.
+    """
+    cfg = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = runtime is None
+        rt = runtime or Runtime.open(cfg, encoder=encoder)
+        if owned:
+            _ = rt.encoder  # load the model before the first request, not during it
+        app.state.runtime = rt
+        try:
+            yield
+        finally:
+            if owned:
+                rt.close()
+
+    app = FastAPI(
+        title="Gigsy talent search",
+        version="0.1.0",
+        description="Hybrid BM25 + dense search of student profiles for employers.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(search.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,217 @@
+"""``gigsy-search``: serve the API and manage data and the index from the shell.
+
+Every command works on ``./var/`` of the current directory unless settings say
+otherwise. With the embedded default (Qdrant Edge) one process owns the index:
+stop ``serve`` before running commands that write or read the index.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from indexers import IndexerError
+from models import Role, SearchFilters, SearchMode, SearchRequest
+from search_service.db import session_scope
+from search_service.runtime import Runtime
+from search_service.settings import get_settings
+
+app = typer.Typer(
+    name="gigsy-search",
+    help="Gigsy talent search: hybrid BM25 + dense ranking of student profiles.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(1)
+
+
+@contextmanager
+def _runtime() -> Iterator[Runtime]:
+    try:
+        rt = Runtime.open(get_settings())
+    except IndexerError as exc:
+        raise _fail(str(exc)) from exc
+    try:
+        yield rt
+    except IndexerError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        rt.close()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from search_service.app import create_app
+
+    base = f"http://{host}:{port}"
+    typer.echo(
+        f"Gigsy search on {base}  (docs: {base}/docs)\n"
+        "Get an API key (in another shell, same directory):\n"
+        "  .venv/bin/gigsy-search create-api-key --role employer\n"
+        "then query:\n"
+        f"  curl -s {base}/v1/search -H 'Authorization: Bearer <key>' "
+        "-H 'Content-Type: application/json' \\\n"
+        "    -d '{\"query\": \"react developer with figma\", "
+        '"filters": {"availability": "weekends"}}\''
+    )
+    uvicorn.run(create_app(), host=host, port=port, log_level=log_level)
+
+
+@app.command()
+def demo(
+    count: Annotated[int, typer.Option(min=0, help="How many demo students.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 42,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Do nothing when users already exist.")
+    ] = False,
+) -> None:
+    """Load seeded, generated demo students and index them."""
+    from search_service.repositories.users import count_users
+    from search_service.services.demo import load_demo
+    from search_service.services.indexing import reindex
+
+    with _runtime() as rt:
+        if if_empty:
+            with session_scope(rt.engine) as session:
+                existing = count_users(session)
+            if existing and rt.store.count():
+                typer.echo(f"{existing} users already loaded; skipping demo data.")
+                return
+        report = load_demo(rt, count=count, seed=seed)
+        typer.echo(
+            f"demo: {report.created} created, {report.updated} updated, "
+            f"{report.unchanged} unchanged"
+        )
+        idx = reindex(rt)
+        typer.echo(
+            f"indexed {idx.indexed} profiles ({idx.embedded} embedded) in {idx.seconds:.1f}s"
+        )
+
+
+@app.command("ingest-resumes")
+def ingest_resumes_cmd(
+    path: Annotated[Path, typer.Argument(help="CSV with columns ID,Category,Resume_str.")],
+    index: Annotated[bool, typer.Option(help="Index after importing.")] = True,
+) -> None:
+    """Import resumes as student profiles (re-running updates, never duplicates)."""
+    import time
+
+    from search_service.services.indexing import reindex
+    from search_service.services.ingest import ingest_resumes
+
+    if not path.is_file():
+        raise _fail(f"no such file: {path}")
+    with _runtime() as rt:
+        started = time.perf_counter()
+        try:
+            report = ingest_resumes(rt, path)
+        except ValueError as exc:
+            raise _fail(str(exc)) from exc
+        typer.echo(
+            f"ingest: {report.rows} rows, {report.created} created, {report.updated} updated, "
+            f"{report.unchanged} unchanged, {report.skipped} skipped (empty)"
+        )
+        if index:
+            idx = reindex(rt)
+            total = time.perf_counter() - started
+            typer.echo(
+                f"indexed {idx.indexed} profiles ({idx.embedded} embedded, {idx.reused} reused) "
+                f"in {idx.seconds:.1f}s = {idx.per_second:.1f} profiles/s; "
+                f"ingest + index {total:.1f}s"
+            )
+
+
+@app.command()
+def reindex(
+    recreate: Annotated[
+        bool, typer.Option("--recreate", help="Drop the index and re-embed everything.")
+    ] = False,
+) -> None:
+    """Rebuild the search index from SQL."""
+    from search_service.services.indexing import reindex as do_reindex
+
+    with _runtime() as rt:
+        idx = do_reindex(rt, recreate=recreate)
+        typer.echo(
+            f"indexed {idx.indexed} profiles ({idx.embedded} embedded, {idx.reused} reused) "
+            f"in {idx.seconds:.1f}s = {idx.per_second:.1f} profiles/s"
+        )
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What the employer needs.")],
+    mode: Annotated[SearchMode, typer.Option(help="Ranking mode.")] = SearchMode.HYBRID,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
+    skill: Annotated[list[str] | None, typer.Option(help="Required skill (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
+) -> None:
+    """Search from the shell, as the API would."""
+    from pydantic import ValidationError
+
+    from search_service.services.search import search_profiles
+
+    try:
+        req = SearchRequest(
+            query=query, mode=mode, limit=limit, filters=SearchFilters(skills=skill or [])
+        )
+    except ValidationError as exc:
+        raise _fail(str(exc)) from exc
+    with _runtime() as rt, session_scope(rt.engine) as session:
+        res = search_profiles(rt, session, req)
+    if as_json:
+        typer.echo(json.dumps(res.model_dump(by_alias=True), indent=2))
+        return
+    for i, hit in enumerate(res.results, 1):
+        ex = hit.explanation
+        typer.echo(
+            f"{i:>3}. {hit.score:.4f}  [{hit.external_id or hit.clerk_id}] {hit.headline[:60]}"
+            f"  kw#{ex.keyword_rank or '-'} sem#{ex.semantic_rank or '-'}"
+            f"  {', '.join(ex.matched_terms)}"
+        )
+    typer.echo(f"({len(res.results)} results in {res.took_ms:.1f} ms)")
+
+
+@app.command("create-api-key")
+def create_api_key_cmd(
+    role: Annotated[Role, typer.Option(help="Role the key carries.")] = Role.EMPLOYER,
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "",
+) -> None:
+    """Create an API key; the key is the last word printed (shown once)."""
+    from search_service.db import make_engine, migrate
+    from search_service.repositories.api_keys import create_api_key
+
+    # SQL only: this must work while `serve` holds the embedded index.
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url)
+    migrate(engine)
+    with session_scope(engine) as session:
+        row, key = create_api_key(session, role=role.value, name=name)
+    engine.dispose()
+    typer.echo(f"created API key #{row.id} with role {role.value}: {key}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    """Entry point with logging configured."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    app()

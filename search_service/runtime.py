@@ -1,0 +1,84 @@
+"""The long-lived objects of a process: SQL engine, vector store, encoders.
+
+Built once (FastAPI lifespan, or a CLI command) from :class:`Settings`, closed
+once. The dense encoder loads lazily, so commands that never embed (browse-only
+searches, API key creation) start fast.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from indexers import Bm25Encoder, DenseEncoder, VectorStore, load_encoder, open_store
+from search_service.db import make_engine, migrate, session_scope
+from search_service.repositories.index_state import get_state
+from search_service.settings import Settings
+
+__all__ = ["BM25_STATE_KEY", "Runtime"]
+
+BM25_STATE_KEY = "bm25"
+"""``index_state`` key of the BM25 parameters documents were encoded with."""
+
+
+@dataclass
+class Runtime:
+    """Process-wide services. Thread-safe for reads; create once per process."""
+
+    settings: Settings
+    engine: Engine
+    store: VectorStore
+    _encoder: DenseEncoder | None = None
+    _bm25: Bm25Encoder | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def open(cls, settings: Settings, *, encoder: DenseEncoder | None = None) -> Runtime:
+        """Connect to SQL (running migrations) and open the vector store.
+
+        Raises:
+            StoreUnavailableError: the vector store cannot be opened.
+        """
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.sqlalchemy_url)
+        migrate(engine)
+        api_key = settings.qdrant.api_key.get_secret_value() if settings.qdrant.api_key else None
+        store = open_store(
+            url=settings.qdrant.url,
+            path=settings.qdrant_path,
+            collection=settings.qdrant.collection,
+            api_key=api_key,
+        )
+        return cls(settings=settings, engine=engine, store=store, _encoder=encoder)
+
+    @property
+    def encoder(self) -> DenseEncoder:
+        """The dense encoder, loaded on first use."""
+        if self._encoder is None:
+            with self._lock:
+                if self._encoder is None:
+                    emb = self.settings.embedding
+                    self._encoder = load_encoder(
+                        emb.model, batch_size=emb.batch_size, query_cache_size=emb.query_cache_size
+                    )
+        return self._encoder
+
+    @property
+    def bm25(self) -> Bm25Encoder:
+        """BM25 encoder with the corpus statistics recorded in ``index_state``."""
+        if self._bm25 is None:
+            with session_scope(self.engine) as session:
+                state = get_state(session, BM25_STATE_KEY) or {}
+            self._bm25 = Bm25Encoder(avg_len=float(state.get("avg_len", 256.0)))
+        return self._bm25
+
+    def set_bm25(self, encoder: Bm25Encoder) -> None:
+        """Replace the BM25 encoder (after a reindex recomputed ``avg_len``)."""
+        self._bm25 = encoder
+
+    def close(self) -> None:
+        """Close the vector store and dispose of the SQL pool."""
+        self.store.close()
+        self.engine.dispose()

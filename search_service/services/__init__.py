@@ -1,0 +1,1 @@
+"""Business logic: services call repositories and flush; callers own the transaction."""

@@ -1,0 +1,157 @@
+"""Importing the LiveCareer resume CSV (``ID,Category,Resume_str``) as student profiles.
+
+Each row becomes a student user (``clerk_id`` ``resume_<ID>``, ``external_id`` = ID)
+with a profile: the headline is the resume's first line, the bio its text, the
+skills the items of its "Skills" section. The category is kept as a tag only,
+never used for ranking. Re-running updates rather than duplicates.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from models import ProfileDraft, SkillItem, UserDraft
+from search_service.db import session_scope
+from search_service.repositories.users import upsert_user_profile
+from search_service.runtime import Runtime
+
+__all__ = ["IngestReport", "clean_text", "parse_resume", "read_resumes", "ingest_resumes"]
+
+_REQUIRED = ("ID", "Category", "Resume_str")
+_NBSP_ARTEFACT = re.compile("\u00c2(?=[\u00a0\\s]|$)|\u00c2")
+_SECTION_HEADERS = {
+    "summary",
+    "professional summary",
+    "highlights",
+    "experience",
+    "education",
+    "accomplishments",
+    "qualifications",
+    "core qualifications",
+    "skills",
+    "skill highlights",
+    "interests",
+    "additional information",
+    "certifications",
+    "languages",
+    "affiliations",
+    "professional experience",
+    "work history",
+    "education and training",
+    "training",
+    "presentations",
+    "publications",
+    "awards",
+    "activities and honors",
+    "references",
+}
+_MAX_SKILLS = 15
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one import did: rows read, created/updated/unchanged users, rows skipped."""
+
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+
+
+def clean_text(text: str) -> str:
+    """Normalise PDF-extraction artefacts: the stray ``Â`` before non-breaking spaces,
+    NBSPs and zero-width characters, and runs of blank space."""
+    text = _NBSP_ARTEFACT.sub("", text)
+    text = text.replace("\u00a0", " ").replace("\u200b", "").replace("\ufeff", "")
+    text = re.sub(r"[ \t]+", " ", text)
+    text = re.sub(r"\n\s*\n+", "\n", text)
+    return text.strip()
+
+
+def _skills_section(lines: list[str]) -> list[str]:
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        if line.strip().lower() not in ("skills", "skill highlights"):
+            continue
+        for item_line in lines[i + 1 :]:
+            if item_line.strip().lower() in _SECTION_HEADERS:
+                break
+            for item in re.split(r"[,;•|]", item_line):
+                item = item.strip(" .:-\t")
+                if 2 <= len(item) <= 40 and not item.isdigit():
+                    out.append(item)
+        break
+    return list(dict.fromkeys(s.lower() for s in out))[:_MAX_SKILLS]
+
+
+def parse_resume(row_id: str, category: str, text: str) -> tuple[UserDraft, ProfileDraft] | None:
+    """One CSV row -> drafts; ``None`` for an empty resume."""
+    body = clean_text(text)
+    if not body:
+        return None
+    lines = [ln.strip() for ln in body.split("\n") if ln.strip()]
+    title = next((ln for ln in lines if ln.lower() not in _SECTION_HEADERS), lines[0])
+    headline = title[:300].title()
+    user = UserDraft(
+        clerk_id=f"resume_{row_id}",
+        external_id=row_id,
+        username=f"resume-{row_id}",
+        roles=["student"],
+        tags=[f"category:{category.strip().upper()}"] if category.strip() else [],
+        created_by="import:livecareer",
+    )
+    profile = ProfileDraft(
+        headline=headline,
+        bio=body[:100_000],
+        skills=[SkillItem(name=s) for s in _skills_section(lines)],
+    )
+    return user, profile
+
+
+def read_resumes(path: Path) -> Iterator[tuple[str, str, str]]:
+    """Rows ``(ID, Category, Resume_str)`` of the CSV.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the header lacks a required column.
+    """
+    csv.field_size_limit(sys.maxsize)
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in _REQUIRED if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+        for row in reader:
+            yield row["ID"].strip(), row["Category"], row["Resume_str"] or ""
+
+
+def ingest_resumes(
+    rt: Runtime, path: Path, *, progress: bool = True, batch: int = 200
+) -> IngestReport:
+    """Upsert every resume of ``path`` into SQL (one transaction per ``batch`` rows).
+
+    Indexing is separate (:func:`search_service.services.indexing.reindex`).
+    """
+    report = IngestReport()
+    rows = list(read_resumes(path))
+    with tqdm(total=len(rows), desc="ingest", unit="resume", disable=not progress) as bar:
+        for start in range(0, len(rows), batch):
+            with session_scope(rt.engine) as session:
+                for row_id, category, text in rows[start : start + batch]:
+                    report.rows += 1
+                    drafts = parse_resume(row_id, category, text) if row_id else None
+                    if drafts is None:
+                        report.skipped += 1
+                        continue
+                    _, outcome = upsert_user_profile(session, *drafts)
+                    setattr(report, outcome, getattr(report, outcome) + 1)
+            bar.update(min(batch, len(rows) - start))
+    return report

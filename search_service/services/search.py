@@ -1,0 +1,127 @@
+"""Employer search: one batched vector-store query, SQL hydration, explanations.
+
+Hybrid ranking fuses the dense and BM25 rankings inside Qdrant (RRF by default,
+DBSF selectable). Results are hydrated from SQL, which drops anyone soft-deleted
+or suspended even when the index is stale.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlmodel import Session, col, select
+
+from indexers import FilterSpec, Hit, SearchResult, normalise_keyword
+from models import (
+    Explanation,
+    Profile,
+    SearchFilters,
+    SearchHit,
+    SearchMode,
+    SearchRequest,
+    SearchResponse,
+    Skill,
+)
+from search_service.repositories.users import get_users
+from search_service.runtime import Runtime
+
+__all__ = ["TOP_SKILLS", "filter_spec", "search_profiles"]
+
+TOP_SKILLS = 5
+"""How many skills each hit shows."""
+
+
+def filter_spec(filters: SearchFilters) -> FilterSpec:
+    """Normalise API filters to the store's :class:`FilterSpec` (lowercase keywords)."""
+    return FilterSpec(
+        skills=tuple(dict.fromkeys(normalise_keyword(s) for s in filters.skills if s.strip())),
+        languages=tuple(
+            dict.fromkeys(normalise_keyword(lang) for lang in filters.languages if lang.strip())
+        ),
+        location=normalise_keyword(filters.location) if filters.location else None,
+        availability=filters.availability.value if filters.availability else None,
+    )
+
+
+def _ranks(hits: list[Hit]) -> dict[int, tuple[int, float]]:
+    return {h.id: (i + 1, h.score) for i, h in enumerate(hits)}
+
+
+def _retrieve(rt: Runtime, req: SearchRequest, spec: FilterSpec) -> SearchResult:
+    query = req.query.strip()
+    if not query:
+        return SearchResult(page=rt.store.browse(spec, limit=req.limit, offset=req.offset))
+    dense = rt.encoder.encode_query(query) if req.mode != SearchMode.KEYWORD else None
+    sparse = rt.bm25.encode_query(query) if req.mode != SearchMode.SEMANTIC else None
+    if sparse is not None and len(sparse) == 0 and dense is None:
+        return SearchResult()  # only stopwords: BM25 has nothing to match
+    if sparse is not None and len(sparse) == 0:
+        sparse = None  # hybrid degenerates to semantic
+    cfg = rt.settings.search
+    return rt.store.search(
+        dense=dense,
+        sparse=sparse,
+        filters=spec,
+        limit=req.limit,
+        offset=req.offset,
+        candidates=cfg.candidates,
+        fusion=cfg.fusion,
+        rrf_k=cfg.rrf_k,
+    )
+
+
+def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> SearchResponse:
+    """Run an employer search.
+
+    An empty query lists profiles matching the filters, newest ``updated_at``
+    first (score = updated_at in epoch ms).
+
+    Raises:
+        EncoderError: the query could not be embedded.
+        VectorStoreError: the vector store failed (StoreUnavailableError -> 503).
+    """
+    started = time.perf_counter()
+    spec = filter_spec(req.filters)
+    result = _retrieve(rt, req, spec)
+    ids = [h.id for h in result.page]
+    users = get_users(session, ids)
+    profiles = {
+        p.user_id: p for p in session.exec(select(Profile).where(col(Profile.user_id).in_(ids)))
+    }
+    skills: dict[int, list[str]] = {}
+    for s in session.exec(
+        select(Skill).where(col(Skill.user_id).in_(ids)).order_by(col(Skill.position))
+    ):
+        skills.setdefault(s.user_id, []).append(s.name)
+    term_names = rt.bm25.term_names(req.query) if req.query.strip() else {}
+    dense_rank, kw_rank = _ranks(result.dense), _ranks(result.keyword)
+    hits: list[SearchHit] = []
+    for hit in result.page:
+        user = users.get(hit.id)
+        if user is None:
+            continue  # deleted or suspended since it was indexed
+        profile = profiles.get(hit.id)
+        visible_skills = skills.get(hit.id, [])
+        if profile is not None and profile.visibility.get("skills") == "private":
+            visible_skills = []
+        d, k = dense_rank.get(hit.id), kw_rank.get(hit.id)
+        matched = sorted({term_names[t] for t in (hit.terms or ()) if t in term_names})
+        hits.append(
+            SearchHit(
+                user_id=hit.id,
+                clerk_id=user.clerk_id,
+                external_id=user.external_id,
+                name=user.name,
+                headline=profile.headline if profile else "",
+                top_skills=visible_skills[:TOP_SKILLS],
+                score=hit.score,
+                explanation=Explanation(
+                    keyword_rank=k[0] if k else None,
+                    keyword_score=k[1] if k else None,
+                    semantic_rank=d[0] if d else None,
+                    semantic_score=d[1] if d else None,
+                    matched_terms=matched,
+                ),
+            )
+        )
+    return SearchResponse(results=hits, took_ms=round((time.perf_counter() - started) * 1000, 2))

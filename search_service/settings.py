@@ -1,0 +1,109 @@
+"""Service settings, read once from the environment (prefix ``GIGSY_``, groups with ``__``).
+
+``GIGSY_DATABASE_URL``, ``GIGSY_QDRANT__URL`` and ``GIGSY_EMBEDDING__MODEL`` also
+accept the plain names of DESIGN.md: ``DATABASE_URL``, ``QDRANT_URL`` and
+``EMBEDDING_MODEL``. Paths are relative to the current directory: every command
+works on ``./var/`` unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from indexers import Fusion
+
+__all__ = ["EmbeddingSettings", "QdrantSettings", "SearchSettings", "Settings", "get_settings"]
+
+_PLAIN_ALIASES = {
+    "DATABASE_URL": ("database_url", None),
+    "QDRANT_URL": ("qdrant", "url"),
+    "EMBEDDING_MODEL": ("embedding", "model"),
+}
+
+
+class QdrantSettings(BaseModel):
+    """Vector store: Qdrant Edge under ``data_dir`` unless ``url`` names a server."""
+
+    url: str | None = None
+    api_key: SecretStr | None = None
+    collection: str = "profiles"
+
+
+class EmbeddingSettings(BaseModel):
+    """Dense encoder: ``model`` empty = all-MiniLM-L6-v2 from its PyPI package."""
+
+    model: str | None = None
+    batch_size: int = Field(default=32, ge=1, le=1024)
+    query_cache_size: int = Field(default=2048, ge=0)
+
+
+class SearchSettings(BaseModel):
+    """Ranking knobs.
+
+    ``rrf_k = 60`` is the constant of Cormack, Clarke & Büttcher (SIGIR 2009);
+    ``candidates`` is how many hits each retriever prefetches before fusion.
+    """
+
+    fusion: Fusion = Fusion.RRF
+    rrf_k: int = Field(default=60, ge=1)
+    candidates: int = Field(default=100, ge=10, le=1000)
+
+
+class Settings(BaseSettings):
+    """All configuration of the service."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="GIGSY_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    qdrant: QdrantSettings = Field(default_factory=QdrantSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    index_batch_size: int = Field(default=64, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_env_names(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        for env, (group, key) in _PLAIN_ALIASES.items():
+            value = os.environ.get(env)
+            if not value:
+                continue
+            if key is None:
+                data.setdefault(group, value)
+            else:
+                sub = data.setdefault(group, {})
+                if isinstance(sub, dict):
+                    sub.setdefault(key, value)
+        return data
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL; SQLite file ``<data_dir>/gigsy.db`` by default."""
+        if self.database_url:
+            url = self.database_url
+            if url.startswith("postgresql://") or url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url.split("://", 1)[1]
+            return url
+        return f"sqlite:///{self.data_dir / 'gigsy.db'}"
+
+    @property
+    def qdrant_path(self) -> Path:
+        """Directory of the embedded Qdrant Edge shards."""
+        return self.data_dir / "qdrant"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (read from the environment on first call)."""
+    return Settings()

@@ -1,0 +1,79 @@
+"""``gigsy-search`` commands through typer's runner, on a temp ``./var``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from search_service.cli import app
+from search_service.settings import get_settings
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "resumes_small.csv"
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """Run commands in an empty directory with the hashing encoder."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATABASE_URL", "QDRANT_URL", "EMBEDDING_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GIGSY_EMBEDDING__MODEL", "hashing")
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_create_api_key_prints_key_last(cli_env: CliRunner) -> None:
+    result = cli_env.invoke(app, ["create-api-key", "--role", "employer"])
+    assert result.exit_code == 0, result.output
+    key = result.output.split()[-1]
+    assert key.startswith("gsk_") and len(key) > 40
+    assert Path("var/gigsy.db").is_file()
+
+
+def test_create_api_key_rejects_unknown_role(cli_env: CliRunner) -> None:
+    result = cli_env.invoke(app, ["create-api-key", "--role", "wizard"])
+    assert result.exit_code != 0
+
+
+def test_ingest_then_search(cli_env: CliRunner) -> None:
+    result = cli_env.invoke(app, ["ingest-resumes", str(FIXTURE)])
+    assert result.exit_code == 0, result.output
+    assert "3 created" in result.output and "1 skipped" in result.output
+    assert "indexed 3 profiles" in result.output
+    again = cli_env.invoke(app, ["ingest-resumes", str(FIXTURE)])
+    assert "0 created, 0 updated, 3 unchanged" in again.output
+    found = cli_env.invoke(app, ["search", "pastry kitchen", "--mode", "keyword"])
+    assert found.exit_code == 0, found.output
+    assert "[102]" in found.output.splitlines()[0]
+
+
+def test_ingest_missing_file_fails_cleanly(cli_env: CliRunner) -> None:
+    result = cli_env.invoke(app, ["ingest-resumes", "nope.csv"])
+    assert result.exit_code == 1
+    assert "no such file" in result.output
+
+
+def test_search_before_any_index_says_how_to_build_it(cli_env: CliRunner) -> None:
+    result = cli_env.invoke(app, ["search", "python"])
+    assert result.exit_code == 1
+    assert "reindex" in result.output
+
+
+def test_demo_loads_and_if_empty_skips(cli_env: CliRunner) -> None:
+    result = cli_env.invoke(app, ["demo", "--count", "30"])
+    assert result.exit_code == 0, result.output
+    assert "30 created" in result.output
+    skipped = cli_env.invoke(app, ["demo", "--count", "30", "--if-empty"])
+    assert skipped.exit_code == 0
+    assert "skipping" in skipped.output
+
+
+def test_reindex_recreate(cli_env: CliRunner) -> None:
+    cli_env.invoke(app, ["demo", "--count", "10"])
+    result = cli_env.invoke(app, ["reindex", "--recreate"])
+    assert result.exit_code == 0, result.output
+    assert "indexed 10 profiles (10 embedded, 0 reused)" in result.output

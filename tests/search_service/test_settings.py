@@ -1,0 +1,44 @@
+"""Settings: GIGSY_ prefix, nested groups, the plain names of DESIGN.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexers import Fusion
+from search_service.settings import Settings
+
+
+def test_defaults_use_var_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATABASE_URL", "QDRANT_URL", "EMBEDDING_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    s = Settings()
+    assert s.sqlalchemy_url == f"sqlite:///{Path('var') / 'gigsy.db'}"
+    assert s.qdrant.url is None
+    assert s.qdrant_path == Path("var") / "qdrant"
+    assert s.search.fusion is Fusion.RRF and s.search.rrf_k == 60
+
+
+def test_prefixed_nested_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GIGSY_QDRANT__URL", "http://qdrant:6333")
+    monkeypatch.setenv("GIGSY_SEARCH__FUSION", "dbsf")
+    s = Settings()
+    assert s.qdrant.url == "http://qdrant:6333"
+    assert s.search.fusion is Fusion.DBSF
+
+
+def test_plain_design_names_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@h/db")
+    monkeypatch.setenv("QDRANT_URL", "http://q:6333")
+    monkeypatch.setenv("EMBEDDING_MODEL", "hashing")
+    s = Settings()
+    assert s.sqlalchemy_url == "postgresql+psycopg://u@h/db"
+    assert s.qdrant.url == "http://q:6333"
+    assert s.embedding.model == "hashing"
+
+
+def test_prefixed_name_wins_over_plain(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QDRANT_URL", "http://plain:6333")
+    monkeypatch.setenv("GIGSY_QDRANT__URL", "http://prefixed:6333")
+    assert Settings().qdrant.url == "http://prefixed:6333"
