@@ -5,7 +5,7 @@ Configured by arguments only: this package never reads settings or environment.
 
 from pathlib import Path
 
-from indexers.bm25 import Bm25Encoder, SparseVec
+from indexers.bm25 import BM25_B, BM25_K1, Bm25Encoder, SparseVec
 from indexers.documents import (
     ProfileDocument,
     ProfileRows,
@@ -31,6 +31,8 @@ from indexers.pipeline import Indexer, IndexReport
 from indexers.store import FilterSpec, Fusion, Hit, IndexPoint, SearchResult, VectorStore
 
 __all__ = [
+    "BM25_B",
+    "BM25_K1",
     "Bm25Encoder",
     "DenseEncoder",
     "EncoderError",

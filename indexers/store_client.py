@@ -186,25 +186,10 @@ class ClientStore:
         both = dq is not None and sq is not None
         requests: list[qm.QueryRequest] = []
         if dq is not None:
-            requests.append(
-                qm.QueryRequest(
-                    query=dq,
-                    using=DENSE,
-                    filter=flt,
-                    limit=pool,
-                    with_vector=None if both else [SPARSE],
-                )
-            )
+            requests.append(qm.QueryRequest(query=dq, using=DENSE, filter=flt, limit=pool))
         if sq is not None:
-            requests.append(
-                qm.QueryRequest(
-                    query=sq,
-                    using=SPARSE,
-                    filter=flt,
-                    limit=pool,
-                    with_vector=None if both else [SPARSE],
-                )
-            )
+            requests.append(qm.QueryRequest(query=sq, using=SPARSE, filter=flt, limit=pool))
+        # The page is a request of its own, the only one carrying BM25 term ids.
         if both:
             fuse: Any = (
                 qm.RrfQuery(rrf=qm.Rrf(k=rrf_k))
@@ -223,13 +208,24 @@ class ClientStore:
                     with_vector=[SPARSE],
                 )
             )
+        else:
+            requests.append(
+                qm.QueryRequest(
+                    query=dq if dq is not None else sq,
+                    using=DENSE if dq is not None else SPARSE,
+                    filter=flt,
+                    limit=limit,
+                    offset=offset,
+                    with_vector=[SPARSE],
+                )
+            )
         answers = self._call(self.client.query_batch_points, self.collection, requests)
         lists = [_hits(a.points) for a in answers]
         if both:
             return SearchResult(page=lists[2], dense=lists[0], keyword=lists[1])
         if dq is not None:
-            return SearchResult(page=lists[0][offset : offset + limit], dense=lists[0])
-        return SearchResult(page=lists[0][offset : offset + limit], keyword=lists[0])
+            return SearchResult(page=lists[1], dense=lists[0])
+        return SearchResult(page=lists[1], keyword=lists[0])
 
     def browse(self, filters: FilterSpec, *, limit: int, offset: int) -> list[Hit]:
         """Newest first by ``updated_at``."""

@@ -207,18 +207,14 @@ class EdgeStore:
         if dq is None and sq is None:
             raise ValueError("search needs a dense or a sparse query vector")
         both = dq is not None and sq is not None
-        # The page's hits carry their BM25 term ids, to explain matched terms.
         requests = [
-            qe.QueryRequest(
-                limit=pool,
-                query=q,
-                filter=flt,
-                with_payload=False,
-                with_vector=None if both else [SPARSE],
-            )
+            qe.QueryRequest(limit=pool, query=q, filter=flt, with_payload=False)
             for q in (dq, sq)
             if q is not None
         ]
+        # The page is a request of its own, the only one that carries BM25 term
+        # ids (to explain matched terms): vectors for the whole pool cost more
+        # than a second pass over it.
         if dq is not None and sq is not None:
             fuse: Any = qe.Fusion.Rrf(k=rrf_k) if fusion is Fusion.RRF else qe.Fusion.Dbsf()
             requests.append(
@@ -234,13 +230,24 @@ class EdgeStore:
                     with_vector=[SPARSE],
                 )
             )
+        else:
+            requests.append(
+                qe.QueryRequest(
+                    limit=limit,
+                    offset=offset,
+                    query=dq if dq is not None else sq,
+                    filter=flt,
+                    with_payload=False,
+                    with_vector=[SPARSE],
+                )
+            )
         answers = self.shard.query_batch(qe.QueryBatchRequest(requests))
         lists = [_hits(a) for a in answers]
         if both:
             return SearchResult(page=lists[2], dense=lists[0], keyword=lists[1])
         if dq is not None:
-            return SearchResult(page=lists[0][offset : offset + limit], dense=lists[0])
-        return SearchResult(page=lists[0][offset : offset + limit], keyword=lists[0])
+            return SearchResult(page=lists[1], dense=lists[0])
+        return SearchResult(page=lists[1], keyword=lists[0])
 
     def browse(self, filters: FilterSpec, *, limit: int, offset: int) -> list[Hit]:
         """Newest first by ``updated_at``."""

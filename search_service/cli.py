@@ -68,7 +68,7 @@ def serve(
         "then query:\n"
         f"  curl -s {base}/v1/search -H 'Authorization: Bearer <key>' "
         "-H 'Content-Type: application/json' \\\n"
-        "    -d '{\"query\": \"react developer with figma\", "
+        '    -d \'{"query": "react developer with figma", '
         '"filters": {"availability": "weekends"}}\''
     )
     uvicorn.run(create_app(), host=host, port=port, log_level=log_level)

@@ -21,6 +21,7 @@ from models import (
     SearchRequest,
     SearchResponse,
     Skill,
+    Visibility,
 )
 from search_service.repositories.users import get_users
 from search_service.runtime import Runtime
@@ -86,13 +87,20 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
     ids = [h.id for h in result.page]
     users = get_users(session, ids)
     profiles = {
-        p.user_id: p for p in session.exec(select(Profile).where(col(Profile.user_id).in_(ids)))
+        uid: (headline, visibility)
+        for uid, headline, visibility in session.exec(
+            select(Profile.user_id, Profile.headline, Profile.visibility).where(
+                col(Profile.user_id).in_(ids)
+            )
+        )
     }
     skills: dict[int, list[str]] = {}
-    for s in session.exec(
-        select(Skill).where(col(Skill.user_id).in_(ids)).order_by(col(Skill.position))
+    for uid, name in session.exec(
+        select(Skill.user_id, Skill.name)
+        .where(col(Skill.user_id).in_(ids), col(Skill.position) < TOP_SKILLS)
+        .order_by(col(Skill.position))
     ):
-        skills.setdefault(s.user_id, []).append(s.name)
+        skills.setdefault(uid, []).append(name)
     term_names = rt.bm25.term_names(req.query) if req.query.strip() else {}
     dense_rank, kw_rank = _ranks(result.dense), _ranks(result.keyword)
     hits: list[SearchHit] = []
@@ -100,9 +108,9 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
         user = users.get(hit.id)
         if user is None:
             continue  # deleted or suspended since it was indexed
-        profile = profiles.get(hit.id)
+        headline, visibility = profiles.get(hit.id, ("", {}))
         visible_skills = skills.get(hit.id, [])
-        if profile is not None and profile.visibility.get("skills") == "private":
+        if visibility.get("skills") == Visibility.PRIVATE.value:
             visible_skills = []
         d, k = dense_rank.get(hit.id), kw_rank.get(hit.id)
         matched = sorted({term_names[t] for t in (hit.terms or ()) if t in term_names})
@@ -112,7 +120,7 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
                 clerk_id=user.clerk_id,
                 external_id=user.external_id,
                 name=user.name,
-                headline=profile.headline if profile else "",
+                headline=headline,
                 top_skills=visible_skills[:TOP_SKILLS],
                 score=hit.score,
                 explanation=Explanation(

@@ -1,0 +1,70 @@
+"""``python -m benchmarks``: latency and relevance harnesses that print numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from models import SearchMode
+
+app = typer.Typer(
+    help="Gigsy search benchmarks (they print numbers; nothing asserts).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+JOBS_CSV = Path("../shared/data/jobs/linkedin_jobs_2023_sample.csv")
+
+
+@app.command()
+def latency(
+    data_dir: Annotated[Path, typer.Option(help="Directory whose ./var holds the data.")] = Path(
+        "."
+    ),
+    n: Annotated[int, typer.Option(help="Searches per mode.")] = 100,
+    mode: Annotated[list[SearchMode] | None, typer.Option(help="Mode(s) to time.")] = None,
+    url: Annotated[str | None, typer.Option(help="Use a running server instead.")] = None,
+    key: Annotated[str | None, typer.Option(help="Employer key for --url.")] = None,
+    jobs_csv: Annotated[Path, typer.Option(help="Real job titles used as queries.")] = JOBS_CSV,
+) -> None:
+    """p50/p95/p99 of N searches per mode through HTTP (starts `serve` unless --url)."""
+    from benchmarks.latency import employer_queries, run_latency
+
+    modes = [m.value for m in (mode or [SearchMode.HYBRID])]
+    queries = employer_queries(n * len(modes), jobs_csv.resolve() if jobs_csv else None)
+    for rep in run_latency(
+        data_dir=data_dir.resolve(), queries=queries, modes=modes, url=url, key=key
+    ):
+        typer.echo(rep.summary())
+
+
+@app.command()
+def relevance(
+    k: Annotated[int, typer.Option(help="Cut-off.")] = 10,
+    per_category: Annotated[bool, typer.Option(help="Print precision@k per category.")] = False,
+) -> None:
+    """precision@10, nDCG@10, MRR per mode with the 24 category names as queries (./var data)."""
+    from benchmarks.relevance import run_relevance
+    from search_service.runtime import Runtime
+    from search_service.settings import get_settings
+
+    rt = Runtime.open(get_settings())
+    try:
+        rep = run_relevance(rt, k=k)
+    finally:
+        rt.close()
+    typer.echo(f"{rep.queries} category queries, k={k}")
+    typer.echo(f"{'mode':<10} {'P@10':>6} {'nDCG@10':>8} {'MRR':>6}")
+    for name, m in rep.mean.items():
+        typer.echo(f"{name:<10} {m['p@10']:>6.3f} {m['ndcg@10']:>8.3f} {m['mrr']:>6.3f}")
+    if per_category:
+        names = list(rep.mean)
+        typer.echo("category".ljust(26) + " ".join(f"{n:>9}" for n in names))
+        for cat, ps in rep.per_category.items():
+            typer.echo(cat.ljust(26) + " ".join(f"{ps[n]:>9.1f}" for n in names))
+
+
+if __name__ == "__main__":
+    app()
