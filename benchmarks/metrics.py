@@ -9,7 +9,8 @@ log2(rank + 1) discount of Järvelin & Kekäläinen (TOIS 2002), as computed by
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any
 
 __all__ = ["mrr", "ndcg_at_k", "percentile", "precision_at_k", "recall_at_k"]
 
@@ -40,7 +41,7 @@ def mrr(ranked: Sequence[object], relevant: set[object] | frozenset[object], k: 
     return 0.0
 
 
-def ndcg_at_k(ranked: Sequence[object], gains: Mapping[object, float], k: int = 10) -> float:
+def ndcg_at_k(ranked: Sequence[Hashable], gains: Mapping[Any, float], k: int = 10) -> float:
     """nDCG@k with gains ``gains[doc]`` (0 when absent) and a log2(rank + 1) discount."""
     dcg = sum(gains.get(d, 0.0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
     ideal = sorted((g for g in gains.values() if g > 0), reverse=True)[:k]

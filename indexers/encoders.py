@@ -94,7 +94,8 @@ class QueryCache:
 def _normalise(mat: FloatArray) -> FloatArray:
     norms = np.linalg.norm(mat, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return (mat / norms).astype(np.float32)
+    out: FloatArray = (mat / norms).astype(np.float32)
+    return out
 
 
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -143,7 +144,8 @@ class HashingEncoder:
 
     def encode_query(self, text: str) -> FloatArray:
         """Encode one query to a ``(dim,)`` float32, L2-normalised vector."""
-        return _normalise(self._vec(text)[None, :])[0]
+        vec: FloatArray = _normalise(self._vec(text)[None, :])[0]
+        return vec
 
 
 def default_model_path() -> Path:
@@ -212,8 +214,9 @@ class SentenceTransformerEncoder:
         if model is None:
             self._name = "all-MiniLM-L6-v2"
         # Renamed in sentence-transformers 6; keep working on older releases.
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
         )
         dim = get_dim()
         if dim is None:
@@ -254,7 +257,7 @@ class SentenceTransformerEncoder:
         cached = self.cache.get(text)
         if cached is not None:
             return cached
-        vec = self.encode_documents([text])[0]
+        vec: FloatArray = self.encode_documents([text])[0]
         vec.setflags(write=False)
         self.cache.put(text, vec)
         return vec

@@ -104,8 +104,9 @@ class EdgeStore:
         records, _ = self._shard.scroll(qe.ScrollRequest(limit=1, with_vector=[DENSE]))
         for rec in records:
             vec = rec.vector
-            if isinstance(vec, dict) and DENSE in vec:
-                return len(vec[DENSE])
+            dense = vec.get(DENSE) if isinstance(vec, dict) else None
+            if isinstance(dense, list):
+                return len(dense)
         return None
 
     def ensure_collection(self, dim: int) -> None:

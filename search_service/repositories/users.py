@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import ColumnElement, func, or_, update
 from sqlmodel import Session, SQLModel, col, select
 
 from indexers import ProfileRows, normalise_keyword
@@ -223,15 +223,15 @@ def get_users(session: Session, ids: Sequence[int]) -> dict[int, User]:
     stmt = select(User).where(
         col(User.id).in_(ids),
         col(User.deleted_at).is_(None),
-        User.status != UserStatus.SUSPENDED.value,
+        col(User.status) != UserStatus.SUSPENDED.value,
     )
     return {u.id: u for u in session.exec(stmt) if u.id is not None}
 
 
-def _indexable():  # type: ignore[no-untyped-def]
+def _indexable() -> tuple[ColumnElement[bool], ...]:
     return (
         col(User.deleted_at).is_(None),
-        User.status != UserStatus.SUSPENDED.value,
+        col(User.status) != UserStatus.SUSPENDED.value,
         col(User.id).in_(select(Profile.user_id)),
     )
 
