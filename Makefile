@@ -8,7 +8,7 @@ PORT   ?= 8000
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install run test lint typecheck check bench clean
+.PHONY: install run test bench clean
 
 # CPU PyTorch first: an unpinned torch would pull gigabytes of CUDA packages.
 $(STAMP): pyproject.toml
@@ -28,11 +28,10 @@ run: install
 test: install
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
+	$(BIN)/python -m mypy models indexers search_service benchmarks tests
 	$(BIN)/python -m pytest
 
-typecheck: install
-	$(BIN)/python -m mypy models indexers search_service benchmarks tests
-
+## Benchmarks print numbers (see benchmarks/README.md); they never run in `make test`.
 bench: install
 	$(BIN)/python -m benchmarks --help
 

@@ -1,0 +1,181 @@
+"""Dense encoders: the hashing fake, the query LRU cache, model integrity, load_encoder.
+
+The real sentence-transformers model is never loaded here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from indexers import (
+    EncoderError,
+    HashingEncoder,
+    ModelIntegrityError,
+    SentenceTransformerEncoder,
+    load_encoder,
+)
+from indexers.encoders import DEFAULT_MODEL_SHA256, QueryCache
+
+
+class TestHashingEncoder:
+    def test_documents_are_n_by_dim_float32(self) -> None:
+        out = HashingEncoder(48).encode_documents(["python developer", "react", "figma"])
+        assert out.shape == (3, 48)
+        assert out.dtype == np.float32
+
+    def test_rows_have_unit_norm(self) -> None:
+        out = HashingEncoder().encode_documents(["python developer", "a", "Rust, Go & C++"])
+        np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-6)
+
+    def test_query_is_dim_float32_with_unit_norm(self) -> None:
+        vec = HashingEncoder(40).encode_query("machine learning")
+        assert vec.shape == (40,)
+        assert vec.dtype == np.float32
+        assert float(np.linalg.norm(vec)) == pytest.approx(1.0, rel=1e-6)
+
+    def test_query_equals_single_document(self) -> None:
+        enc = HashingEncoder()
+        np.testing.assert_array_equal(
+            enc.encode_query("react developer"), enc.encode_documents(["react developer"])[0]
+        )
+
+    def test_is_deterministic_across_instances(self) -> None:
+        texts = ["python developer", "graphic designer"]
+        np.testing.assert_array_equal(
+            HashingEncoder().encode_documents(texts), HashingEncoder().encode_documents(texts)
+        )
+
+    def test_empty_input_is_zero_rows(self) -> None:
+        out = HashingEncoder(24).encode_documents([])
+        assert out.shape == (0, 24)
+        assert out.dtype == np.float32
+
+    def test_text_without_tokens_is_the_zero_vector(self) -> None:
+        out = HashingEncoder().encode_documents(["", "!!!"])
+        assert not out.any()
+
+    def test_similar_texts_are_closer_than_unrelated(self) -> None:
+        enc = HashingEncoder(256)
+        a, b, c = enc.encode_documents(
+            [
+                "python backend developer django",
+                "python developer using django backend",
+                "watercolour painting of mountain landscapes",
+            ]
+        )
+        assert float(a @ b) > float(a @ c) + 0.3
+
+    def test_name_and_dim(self) -> None:
+        enc = HashingEncoder(32)
+        assert (enc.name, enc.dim) == ("hashing-32", 32)
+
+    def test_counts_encode_documents_calls(self) -> None:
+        enc = HashingEncoder()
+        enc.encode_documents(["a"])
+        enc.encode_documents([])
+        enc.encode_query("b")
+        assert enc.calls == 2
+
+    @pytest.mark.parametrize("dim", [0, -4])
+    def test_non_positive_dim_raises(self, dim: int) -> None:
+        with pytest.raises(ValueError, match="dim"):
+            HashingEncoder(dim)
+
+
+def _vec(x: float) -> npt.NDArray[np.float32]:
+    return np.full(2, x, dtype=np.float32)
+
+
+class TestQueryCache:
+    def test_miss_then_hit(self) -> None:
+        cache = QueryCache(4)
+        assert cache.get("q") is None
+        cache.put("q", _vec(1.0))
+        got = cache.get("q")
+        assert got is not None
+        np.testing.assert_array_equal(got, _vec(1.0))
+        assert (cache.hits, cache.misses) == (1, 1)
+
+    def test_evicts_least_recently_put(self) -> None:
+        cache = QueryCache(2)
+        cache.put("a", _vec(1.0))
+        cache.put("b", _vec(2.0))
+        cache.put("c", _vec(3.0))
+        assert cache.get("a") is None
+        assert cache.get("b") is not None
+        assert cache.get("c") is not None
+
+    def test_get_marks_recent(self) -> None:
+        cache = QueryCache(2)
+        cache.put("a", _vec(1.0))
+        cache.put("b", _vec(2.0))
+        assert cache.get("a") is not None
+        cache.put("c", _vec(3.0))
+        assert cache.get("b") is None
+        assert cache.get("a") is not None
+        assert cache.get("c") is not None
+
+    def test_put_existing_key_replaces_and_marks_recent(self) -> None:
+        cache = QueryCache(2)
+        cache.put("a", _vec(1.0))
+        cache.put("b", _vec(2.0))
+        cache.put("a", _vec(9.0))
+        cache.put("c", _vec(3.0))
+        assert cache.get("b") is None
+        got = cache.get("a")
+        assert got is not None
+        np.testing.assert_array_equal(got, _vec(9.0))
+
+    def test_counters(self) -> None:
+        cache = QueryCache(1)
+        cache.put("a", _vec(1.0))
+        for key in ["a", "a", "b", "a", "c"]:
+            cache.get(key)
+        assert (cache.hits, cache.misses) == (3, 2)
+
+    def test_size_zero_stores_nothing(self) -> None:
+        cache = QueryCache(0)
+        cache.put("a", _vec(1.0))
+        assert cache.get("a") is None
+
+
+class TestSentenceTransformerIntegrity:
+    @pytest.fixture(autouse=True)
+    def _restore_offline_env(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        # The encoder forces the Hugging Face libraries offline via os.environ;
+        # keep that from leaking into other tests.
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+    def test_wrong_sha256_raises_before_loading(self, tmp_path: Path) -> None:
+        (tmp_path / "model.safetensors").write_bytes(b"not the real weights")
+        with pytest.raises(ModelIntegrityError, match="sha256"):
+            SentenceTransformerEncoder(tmp_path)
+
+    def test_integrity_error_is_an_encoder_error(self, tmp_path: Path) -> None:
+        (tmp_path / "model.safetensors").write_bytes(b"\x00" * 64)
+        with pytest.raises(EncoderError):
+            SentenceTransformerEncoder(tmp_path, expected_sha256="0" * 64)
+
+    def test_message_names_both_digests(self, tmp_path: Path) -> None:
+        data = b"fake weights"
+        (tmp_path / "model.safetensors").write_bytes(data)
+        with pytest.raises(ModelIntegrityError) as info:
+            SentenceTransformerEncoder(tmp_path)
+        assert hashlib.sha256(data).hexdigest() in str(info.value)
+        assert DEFAULT_MODEL_SHA256 in str(info.value)
+
+
+class TestLoadEncoder:
+    def test_hashing_with_dim(self) -> None:
+        enc = load_encoder("hashing-32")
+        assert isinstance(enc, HashingEncoder)
+        assert enc.dim == 32
+
+    def test_hashing_default_dim(self) -> None:
+        assert load_encoder("hashing").dim == 64

@@ -1,0 +1,176 @@
+"""The indexing pipeline: encode, upsert, and reuse stored vectors of unchanged texts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from indexers import (
+    Bm25Encoder,
+    FilterSpec,
+    Fusion,
+    HashingEncoder,
+    Indexer,
+    IndexReport,
+    ProfileDocument,
+    VectorStore,
+    build_document,
+)
+from tests.indexers.factories import DIM, LOCAL_QDRANT_PAYLOAD_INDEX_WARNING, make_rows
+
+pytestmark = LOCAL_QDRANT_PAYLOAD_INDEX_WARNING
+
+HEADLINES: dict[int, str] = {
+    1: "Python backend developer",
+    2: "React frontend developer",
+    3: "Graphic designer using Figma",
+    4: "Rust systems programmer",
+    5: "Data analyst with SQL",
+}
+
+
+def _docs(headlines: dict[int, str] | None = None) -> list[ProfileDocument]:
+    return [
+        build_document(make_rows(user_id=uid, headline=text, skills=["teamwork"]))
+        for uid, text in (headlines or HEADLINES).items()
+    ]
+
+
+def _indexer(
+    store: VectorStore, encoder: HashingEncoder | None = None, *, batch_size: int = 2
+) -> Indexer:
+    store.ensure_collection(DIM)
+    return Indexer(
+        store,
+        encoder or HashingEncoder(DIM),
+        Bm25Encoder(avg_len=Bm25Encoder.corpus_avg_len(HEADLINES.values())),
+        batch_size=batch_size,
+    )
+
+
+def test_index_upserts_every_document(store: VectorStore) -> None:
+    report = _indexer(store).index(_docs())
+    assert store.count() == len(HEADLINES)
+    assert (report.indexed, report.embedded, report.reused) == (5, 5, 0)
+    assert report.seconds >= 0.0
+
+
+def test_indexed_documents_are_searchable(store: VectorStore) -> None:
+    indexer = _indexer(store)
+    indexer.index(_docs())
+    result = store.search(
+        dense=None,
+        sparse=indexer.bm25.encode_query("figma"),
+        filters=FilterSpec(),
+        limit=5,
+        offset=0,
+        candidates=5,
+        fusion=Fusion.RRF,
+        rrf_k=60,
+    )
+    assert [h.id for h in result.page] == [3]
+
+
+def test_stored_vectors_are_the_encoder_output(store: VectorStore) -> None:
+    encoder = HashingEncoder(DIM)
+    docs = _docs()
+    _indexer(store, encoder).index(docs)
+    stored = store.dense_vectors([d.user_id for d in docs])
+    expected = encoder.encode_documents([d.text for d in docs])
+    for row, doc in enumerate(docs):
+        np.testing.assert_allclose(stored[doc.user_id], expected[row], rtol=1e-5, atol=1e-6)
+
+
+def test_payload_gets_the_model_name(store: VectorStore) -> None:
+    docs = _docs()
+    _indexer(store).index(docs)
+    payloads = store.payloads([d.user_id for d in docs])
+    for doc in docs:
+        assert payloads[doc.user_id] == {**doc.payload, "model": f"hashing-{DIM}"}
+
+
+def test_reindexing_unchanged_texts_reuses_stored_vectors(store: VectorStore) -> None:
+    encoder = HashingEncoder(DIM)
+    indexer = _indexer(store, encoder)
+    indexer.index(_docs())
+    before = store.dense_vectors(list(HEADLINES))
+    report = indexer.index(_docs())
+    assert (report.indexed, report.embedded, report.reused) == (5, 0, 5)
+    assert store.count() == len(HEADLINES)
+    after = store.dense_vectors(list(HEADLINES))
+    for uid in HEADLINES:
+        # Cosine stores normalise on insert, so a re-upserted vector may move by an ulp.
+        np.testing.assert_allclose(after[uid], before[uid], rtol=1e-6, atol=1e-7)
+
+
+def test_changed_text_is_re_embedded(store: VectorStore) -> None:
+    encoder = HashingEncoder(DIM)
+    indexer = _indexer(store, encoder)
+    indexer.index(_docs())
+    changed = {**HEADLINES, 4: "Kotlin mobile developer"}
+    report = indexer.index(_docs(changed))
+    assert (report.embedded, report.reused) == (1, 4)
+    np.testing.assert_allclose(
+        store.dense_vectors([4])[4],
+        encoder.encode_query(_docs(changed)[3].text),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert store.payloads([4])[4]["text_hash"] == _docs(changed)[3].payload["text_hash"]
+
+
+def test_payload_only_change_is_reused_but_stored(store: VectorStore) -> None:
+    indexer = _indexer(store)
+    indexer.index(_docs())
+    doc = build_document(
+        make_rows(user_id=2, headline=HEADLINES[2], skills=["teamwork"], availability="weekends")
+    )
+    report = indexer.index([doc])
+    assert (report.embedded, report.reused) == (0, 1)
+    assert store.payloads([2])[2]["availability"] == "weekends"
+
+
+def test_another_model_re_embeds_everything(store: VectorStore) -> None:
+    _indexer(store, HashingEncoder(DIM)).index(_docs())
+    # Same dim, different model name: stored vectors must not be reused.
+    other_name = "hashing-other"
+    indexer = _indexer(store, _Renamed(other_name))
+    report = indexer.index(_docs())
+    assert (report.embedded, report.reused) == (5, 0)
+    assert {p["model"] for p in store.payloads(list(HEADLINES)).values()} == {other_name}
+
+
+class _Renamed(HashingEncoder):
+    """A hashing encoder reporting another model name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(DIM)
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+
+def test_batches_cover_every_document(store: VectorStore) -> None:
+    encoder = HashingEncoder(DIM)
+    report = _indexer(store, encoder, batch_size=2).index(_docs())
+    assert report.indexed == 5
+    assert encoder.calls == 3  # batches of 2, 2 and 1
+
+
+def test_empty_input_indexes_nothing(store: VectorStore) -> None:
+    report = _indexer(store).index([])
+    assert (report.indexed, report.embedded, report.reused) == (0, 0, 0)
+    assert store.count() == 0
+
+
+@pytest.mark.parametrize("batch_size", [0, -1])
+def test_non_positive_batch_size_raises(store: VectorStore, batch_size: int) -> None:
+    with pytest.raises(ValueError, match="batch_size"):
+        Indexer(store, HashingEncoder(DIM), Bm25Encoder(), batch_size=batch_size)
+
+
+def test_report_per_second() -> None:
+    assert IndexReport(indexed=10, seconds=2.0).per_second == 5.0
+    assert IndexReport(indexed=10, seconds=0.0).per_second == 0.0
