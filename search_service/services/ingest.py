@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,14 @@ from search_service.db import session_scope
 from search_service.repositories.users import upsert_user_profile
 from search_service.runtime import Runtime
 
-__all__ = ["IngestReport", "clean_text", "parse_resume", "read_resumes", "ingest_resumes"]
+__all__ = [
+    "IngestReport",
+    "clean_text",
+    "ingest_resumes",
+    "parse_resume",
+    "read_resumes",
+    "upsert_drafts",
+]
 
 _REQUIRED = ("ID", "Category", "Resume_str")
 _NBSP_ARTEFACT = re.compile("\u00c2(?=[\u00a0\\s]|$)|\u00c2")
@@ -133,25 +140,47 @@ def read_resumes(path: Path) -> Iterator[tuple[str, str, str]]:
             yield row["ID"].strip(), row["Category"], row["Resume_str"] or ""
 
 
-def ingest_resumes(
-    rt: Runtime, path: Path, *, progress: bool = True, batch: int = 200
+def upsert_drafts(
+    rt: Runtime,
+    drafts: Sequence[tuple[UserDraft, ProfileDraft]],
+    *,
+    report: IngestReport | None = None,
+    desc: str = "ingest",
+    progress: bool = True,
+    batch: int = 200,
 ) -> IngestReport:
-    """Upsert every resume of ``path`` into SQL (one transaction per ``batch`` rows).
+    """Upsert users with profiles, one transaction per ``batch``; counts outcomes.
 
-    Indexing is separate (:func:`search_service.services.indexing.reindex`).
+    A failing batch rolls back alone: earlier batches stay committed, and a
+    re-run skips what is already stored unchanged.
+    """
+    report = report or IngestReport()
+    with tqdm(total=len(drafts), desc=desc, unit="profile", disable=not progress) as bar:
+        for start in range(0, len(drafts), batch):
+            chunk = drafts[start : start + batch]
+            with session_scope(rt.engine) as session:
+                for user_in, profile_in in chunk:
+                    _, outcome = upsert_user_profile(session, user_in, profile_in)
+                    setattr(report, outcome, getattr(report, outcome) + 1)
+            bar.update(len(chunk))
+    return report
+
+
+def ingest_resumes(rt: Runtime, path: Path, *, progress: bool = True) -> IngestReport:
+    """Upsert every resume of ``path`` into SQL; indexing is separate
+    (:func:`search_service.services.indexing.reindex`).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the header lacks a required column.
     """
     report = IngestReport()
-    rows = list(read_resumes(path))
-    with tqdm(total=len(rows), desc="ingest", unit="resume", disable=not progress) as bar:
-        for start in range(0, len(rows), batch):
-            with session_scope(rt.engine) as session:
-                for row_id, category, text in rows[start : start + batch]:
-                    report.rows += 1
-                    drafts = parse_resume(row_id, category, text) if row_id else None
-                    if drafts is None:
-                        report.skipped += 1
-                        continue
-                    _, outcome = upsert_user_profile(session, *drafts)
-                    setattr(report, outcome, getattr(report, outcome) + 1)
-            bar.update(min(batch, len(rows) - start))
-    return report
+    drafts: list[tuple[UserDraft, ProfileDraft]] = []
+    for row_id, category, text in read_resumes(path):
+        report.rows += 1
+        parsed = parse_resume(row_id, category, text) if row_id else None
+        if parsed is None:
+            report.skipped += 1
+        else:
+            drafts.append(parsed)
+    return upsert_drafts(rt, drafts, report=report, desc="ingest", progress=progress)
