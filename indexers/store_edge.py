@@ -80,6 +80,12 @@ class EdgeStore:
         try:
             return qe.EdgeShard.load(str(self.path))
         except Exception as exc:
+            if "WouldBlock" in str(exc):
+                # The WAL lock: one process owns a shard directory.
+                raise StoreUnavailableError(
+                    f"the index at {self.path} is in use by another process"
+                    " (stop `gigsy-search serve` first)"
+                ) from exc
             raise StoreUnavailableError(
                 f"cannot open Qdrant Edge shard {self.path}: {exc}"
             ) from exc

@@ -550,7 +550,7 @@ class TestEdgeStore:
     def test_second_open_of_a_held_shard_is_unavailable(self, tmp_path: Path) -> None:
         first = _loaded(EdgeStore(tmp_path / "shard"))
         try:
-            with pytest.raises(StoreUnavailableError, match="cannot open"):
+            with pytest.raises(StoreUnavailableError, match="in use by another process"):
                 EdgeStore(tmp_path / "shard")
         finally:
             first.close()
