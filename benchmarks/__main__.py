@@ -1,9 +1,9 @@
-"""``python -m benchmarks``: latency and relevance harnesses that print numbers."""
+"""``python -m benchmarks``: latency, relevance and SciFact harnesses that print numbers."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 
 JOBS_CSV = Path("../shared/data/jobs/linkedin_jobs_2023_sample.csv")
+SCIFACT_DIR = Path("../shared/data/scifact")
 
 
 @app.command()
@@ -64,6 +65,45 @@ def relevance(
         typer.echo("category".ljust(26) + " ".join(f"{n:>9}" for n in names))
         for cat, ps in rep.per_category.items():
             typer.echo(cat.ljust(26) + " ".join(f"{ps[n]:>9.1f}" for n in names))
+
+
+@app.command()
+def scifact(
+    data_dir: Annotated[
+        Path, typer.Option(help="BEIR SciFact directory (corpus, queries, qrels/train.tsv).")
+    ] = SCIFACT_DIR,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Dense model: a path or id, or 'hashing' (default: all-MiniLM-L6-v2)."),
+    ] = None,
+    store: Annotated[
+        Literal["edge", "memory"],
+        typer.Option(help="Qdrant Edge shard, or qdrant-client ':memory:'."),
+    ] = "edge",
+    index_dir: Annotated[
+        Path | None,
+        typer.Option(help="Keep the Edge shard here; reused when docs are unchanged."),
+    ] = None,
+    limit_docs: Annotated[
+        int | None,
+        typer.Option(help="Index the first N docs plus every doc judged for a kept query."),
+    ] = None,
+    limit_queries: Annotated[int | None, typer.Option(help="Evaluate the first N queries.")] = None,
+) -> None:
+    """nDCG@10, recall@100, MRR@10 and ms/query per mode on BEIR SciFact (indexers only)."""
+    from benchmarks.scifact import format_report, run_benchmark
+
+    if index_dir is not None and store == "memory":
+        raise typer.BadParameter("--index-dir needs --store edge", param_hint="--index-dir")
+    rep = run_benchmark(
+        data_dir=data_dir.resolve(),
+        model=model,
+        store=store,
+        index_dir=index_dir.resolve() if index_dir else None,
+        limit_docs=limit_docs,
+        limit_queries=limit_queries,
+    )
+    typer.echo(format_report(rep, limited=limit_docs is not None or limit_queries is not None))
 
 
 if __name__ == "__main__":
