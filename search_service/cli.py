@@ -175,6 +175,8 @@ def search(
     except ValidationError as exc:
         raise _fail(str(exc)) from exc
     with _runtime() as rt, session_scope(rt.engine) as session:
+        if mode is not SearchMode.KEYWORD:
+            _ = rt.encoder  # load the model first: tookMs should time the search alone
         res = search_profiles(rt, session, req)
     if as_json:
         typer.echo(json.dumps(res.model_dump(by_alias=True), indent=2))
