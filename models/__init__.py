@@ -3,6 +3,16 @@
 from models.api_key import ApiKey
 from models.common import CamelModel, now_ms
 from models.index_state import IndexState
+from models.ledger import (
+    Balance,
+    LedgerKind,
+    Posting,
+    Transaction,
+    TransactionPublic,
+    UserData,
+    UserDataPublic,
+    UserDataWrite,
+)
 from models.profile import (
     SECTIONS,
     Availability,
@@ -31,8 +41,20 @@ from models.search import (
     SearchResponse,
 )
 from models.user import Role, User, UserStatus
+from models.webhook import UserTombstone, WebhookAudit, WebhookOutcome
 
 __all__ = [
+    "WebhookOutcome",
+    "WebhookAudit",
+    "UserTombstone",
+    "UserDataWrite",
+    "UserDataPublic",
+    "UserData",
+    "TransactionPublic",
+    "Transaction",
+    "Posting",
+    "LedgerKind",
+    "Balance",
     "MAX_QUERY_LENGTH",
     "SECTIONS",
     "ApiKey",

@@ -63,6 +63,11 @@ class User(SQLModel, table=True):
     balance_amount: int = Field(default=0, description="Minor units (cents).")
     balance_currency: str = Field(default="USD", max_length=3)
     portfolio: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
+    clerk_updated_at: int | None = Field(
+        default=None,
+        sa_column=ms_column(),
+        description="data.updated_at (ms) of the last Clerk event applied: older events lose.",
+    )
     embedding_updated_at: int | None = Field(default=None, sa_column=ms_column())
     updated_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))
     created_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))

@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from svix.webhooks import Webhook
 
 from indexers import DenseEncoder
 from search_service.errors import install_error_handlers
-from search_service.routers import health, search
+from search_service.routers import health, search, webhooks
 from search_service.runtime import Runtime
 from search_service.settings import Settings, get_settings
 
@@ -70,4 +71,10 @@ def create_app(
     install_error_handlers(app)
     app.include_router(search.router)
     app.include_router(health.router)
+    if cfg.clerk.webhook_on:
+        secret = cfg.clerk.webhook_secret
+        if secret is None:  # Settings refuses this; keep the invariant explicit
+            raise RuntimeError("clerk webhook enabled without a secret")
+        app.state.clerk_webhook = Webhook(secret.get_secret_value())
+        app.include_router(webhooks.router)
     return app

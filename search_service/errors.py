@@ -10,7 +10,8 @@ Tree::
     └── EngineUnavailableError 503 engine_unavailable
 
 Indexer errors map too: ``StoreUnavailableError`` -> 503, other ``IndexerError`` ->
-500 with a generic message. No stack trace ever reaches a client.
+500 with a generic message; a database failure (``SQLAlchemyError``) -> 503, so
+webhook senders retry. No stack trace ever reaches a client.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexers import IndexerError, StoreUnavailableError
@@ -143,6 +145,13 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("vector store unavailable: %s", exc)
         return JSONResponse(
             _body("engine_unavailable", "the search index is unavailable"), status_code=503
+        )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database(_: Request, exc: SQLAlchemyError) -> JSONResponse:
+        log.exception("database failure", exc_info=exc)
+        return JSONResponse(
+            _body("engine_unavailable", "the database is unavailable"), status_code=503
         )
 
     @app.exception_handler(IndexerError)

@@ -18,7 +18,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexers import Fusion
 
-__all__ = ["EmbeddingSettings", "QdrantSettings", "SearchSettings", "Settings", "get_settings"]
+__all__ = [
+    "ClerkSettings",
+    "EmbeddingSettings",
+    "QdrantSettings",
+    "SearchSettings",
+    "Settings",
+    "get_settings",
+]
 
 _PLAIN_ALIASES = {
     "DATABASE_URL": ("database_url", None),
@@ -55,6 +62,37 @@ class SearchSettings(BaseModel):
     candidates: int = Field(default=100, ge=10, le=1000)
 
 
+_PLACEHOLDER_SECRETS = {"whsec_change_me", "whsec_changeme", "changeme", "secret", "whsec_test"}
+
+
+class ClerkSettings(BaseModel):
+    """Clerk integration: the Svix webhook secret and session-JWT verification.
+
+    ``webhook_enabled`` unset means "enabled when a secret is set"; set to true
+    with no secret, the service refuses to start.
+    """
+
+    webhook_enabled: bool | None = None
+    webhook_secret: SecretStr | None = None
+    jwks_url: str | None = None
+    jwks_file: Path | None = None
+    issuer: str | None = None
+    authorized_parties: list[str] = Field(default_factory=list)
+    leeway_s: int = Field(default=5, ge=0, le=300)
+
+    @property
+    def webhook_on(self) -> bool:
+        """Whether ``POST /webhooks/clerk`` is mounted."""
+        if self.webhook_enabled is None:
+            return self.webhook_secret is not None
+        return self.webhook_enabled
+
+    @property
+    def jwt_on(self) -> bool:
+        """Whether Clerk session JWTs are accepted."""
+        return bool(self.jwks_url or self.jwks_file)
+
+
 class Settings(BaseSettings):
     """All configuration of the service."""
 
@@ -68,7 +106,21 @@ class Settings(BaseSettings):
     qdrant: QdrantSettings = Field(default_factory=QdrantSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    clerk: ClerkSettings = Field(default_factory=ClerkSettings)
     index_batch_size: int = Field(default=64, ge=1)
+
+    @model_validator(mode="after")
+    def _secrets_are_real(self) -> Settings:
+        clerk = self.clerk
+        secret = clerk.webhook_secret.get_secret_value() if clerk.webhook_secret else None
+        if clerk.webhook_enabled and not secret:
+            raise ValueError("clerk webhook is enabled but GIGSY_CLERK__WEBHOOK_SECRET is not set")
+        if secret and self.environment != "development":
+            if secret in _PLACEHOLDER_SECRETS or not secret.startswith("whsec_"):
+                raise ValueError("GIGSY_CLERK__WEBHOOK_SECRET is a placeholder, not a whsec_ key")
+        if clerk.jwt_on and self.environment == "production" and not clerk.issuer:
+            raise ValueError("GIGSY_CLERK__ISSUER is required to accept Clerk JWTs in production")
+        return self
 
     @model_validator(mode="before")
     @classmethod

@@ -214,9 +214,7 @@ def parity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EdgeStore
     enc = Bm25Encoder(avg_len=Bm25Encoder.corpus_avg_len(CORPUS))
     store = EdgeStore(Path(tmp_path_factory.mktemp("parity")) / "shard")
     store.ensure_collection(16)
-    store.upsert(
-        make_points(texts=dict(enumerate(CORPUS)), bm25=enc, dense=HashingEncoder(16))
-    )
+    store.upsert(make_points(texts=dict(enumerate(CORPUS)), bm25=enc, dense=HashingEncoder(16)))
     yield store, enc
     store.close()
 
@@ -234,9 +232,7 @@ def test_reference_avgdl_equals_encoder_avg_len() -> None:
 
 
 @pytest.mark.parametrize("query", QUERIES)
-def test_keyword_scores_match_rank_bm25(
-    parity: tuple[EdgeStore, Bm25Encoder], query: str
-) -> None:
+def test_keyword_scores_match_rank_bm25(parity: tuple[EdgeStore, Bm25Encoder], query: str) -> None:
     """Store scores equal rank-bm25 (Lucene IDF, k1=1.2, b=0.75) on the same tokens.
 
     Checked empirically: the store's IDF uses N = number of points in the

@@ -166,9 +166,10 @@ class TestPayload:
 
 class TestTextHash:
     def test_is_stable(self) -> None:
-        assert build_document(_full_rows()).payload["text_hash"] == build_document(
-            _full_rows()
-        ).payload["text_hash"]
+        assert (
+            build_document(_full_rows()).payload["text_hash"]
+            == build_document(_full_rows()).payload["text_hash"]
+        )
 
     def test_is_sixteen_hex_digits(self) -> None:
         digest = text_hash("python developer")

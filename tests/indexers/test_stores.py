@@ -63,43 +63,67 @@ class Person:
 PROFILES: dict[int, Person] = {
     1: Person(
         "Python backend developer building Django REST APIs and PostgreSQL schemas",
-        ("python", "django"), ("english", "german"),
-        ("berlin, germany", "berlin", "germany"), "part_time", 1_000,
+        ("python", "django"),
+        ("english", "german"),
+        ("berlin, germany", "berlin", "germany"),
+        "part_time",
+        1_000,
     ),
     2: Person(
         "React frontend developer, TypeScript",
-        ("react", "typescript"), ("english",),
-        ("munich, germany", "munich", "germany"), "full_time", 2_000,
+        ("react", "typescript"),
+        ("english",),
+        ("munich, germany", "munich", "germany"),
+        "full_time",
+        2_000,
     ),
     3: Person(
         "Machine learning engineer training PyTorch models in Python",
-        ("python", "pytorch"), ("english", "french"),
-        ("paris, france", "paris", "france"), "part_time", 3_000,
+        ("python", "pytorch"),
+        ("english", "french"),
+        ("paris, france", "paris", "france"),
+        "part_time",
+        3_000,
     ),
     4: Person(
         "Data analyst: SQL, Python notebooks, Tableau dashboards and weekly reports for sales",
-        ("python", "sql"), ("german",),
-        ("berlin",), "weekends", 4_000,
+        ("python", "sql"),
+        ("german",),
+        ("berlin",),
+        "weekends",
+        4_000,
     ),
     5: Person(
         "Graphic designer, Figma and Illustrator",
-        ("figma",), ("french",),
-        ("lyon, france", "lyon", "france"), "flexible", 5_000,
+        ("figma",),
+        ("french",),
+        ("lyon, france", "lyon", "france"),
+        "flexible",
+        5_000,
     ),
     6: Person(
         "Rust systems programmer writing embedded Linux drivers",
-        ("rust", "linux"), ("english",),
-        ("berlin, germany", "berlin", "germany"), "full_time", 6_000,
+        ("rust", "linux"),
+        ("english",),
+        ("berlin, germany", "berlin", "germany"),
+        "full_time",
+        6_000,
     ),
     7: Person(
         "Mobile developer shipping Kotlin Android apps and one Swift app, formerly a Python tutor",
-        ("kotlin", "android"), ("spanish", "english"),
-        ("madrid, spain", "madrid", "spain"), "evenings", 7_000,
+        ("kotlin", "android"),
+        ("spanish", "english"),
+        ("madrid, spain", "madrid", "spain"),
+        "evenings",
+        7_000,
     ),
     8: Person(
         "DevOps engineer: Kubernetes, Docker, Terraform",
-        ("kubernetes", "docker"), ("english", "german"),
-        ("hamburg, germany", "hamburg", "germany"), "full_time", 8_000,
+        ("kubernetes", "docker"),
+        ("english", "german"),
+        ("hamburg, germany", "hamburg", "germany"),
+        "full_time",
+        8_000,
     ),
 }
 TEXTS = {pid: p.text for pid, p in PROFILES.items()}
@@ -321,9 +345,11 @@ class TestFilters:
             assert {h.id for h in result.dense + result.keyword} <= expected, mode
 
     def test_filter_narrows_keyword_hits(self, loaded: VectorStore) -> None:
-        ids = _ids(_search(loaded, "python developer", mode="keyword", filters=FilterSpec(
-            location="germany"
-        )))
+        ids = _ids(
+            _search(
+                loaded, "python developer", mode="keyword", filters=FilterSpec(location="germany")
+            )
+        )
         assert ids == [1, 2]
 
 

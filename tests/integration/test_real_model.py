@@ -56,9 +56,10 @@ def resume_subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     csv.field_size_limit(sys.maxsize)
     taken: Counter[str] = Counter()
     out = tmp_path_factory.mktemp("resumes") / "subset.csv"
-    with RESUMES_CSV.open(encoding="utf-8", newline="") as src, out.open(
-        "w", encoding="utf-8", newline=""
-    ) as dst:
+    with (
+        RESUMES_CSV.open(encoding="utf-8", newline="") as src,
+        out.open("w", encoding="utf-8", newline="") as dst,
+    ):
         reader = csv.DictReader(src)
         writer = csv.DictWriter(dst, fieldnames=["ID", "Category", "Resume_str"])
         writer.writeheader()

@@ -1,0 +1,119 @@
+"""The immutable ``transactions`` ledger and per-user ``user_data`` (seeds 000 and 002).
+
+Ledger-first (seed 000): the ledger is the truth; ``users.balance_amount`` is a
+cache updated in the same database transaction as each posting. Amounts are
+integers in minor units (cents), signed: credits positive, debits negative.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field as PydField
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlmodel import Column, Field, SQLModel
+
+from models.common import CamelModel, ms_column, now_ms
+
+__all__ = [
+    "Balance",
+    "LedgerKind",
+    "Posting",
+    "Transaction",
+    "TransactionPublic",
+    "UserData",
+    "UserDataPublic",
+    "UserDataWrite",
+]
+
+
+class LedgerKind(StrEnum):
+    """Why money moved."""
+
+    GIG_PAYMENT = "gig_payment"
+    PAYOUT = "payout"
+    REFUND = "refund"
+    FEE = "fee"
+    ADJUSTMENT = "adjustment"
+
+
+class Transaction(SQLModel, table=True):
+    """One immutable ledger entry. Never updated or deleted."""
+
+    __tablename__ = "transactions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("users.id"), nullable=False, index=True)
+    )
+    amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    kind: str = Field(max_length=32)
+    reference: str | None = Field(default=None, max_length=255)
+    idempotency_key: str = Field(sa_column=Column(String(255), unique=True, nullable=False))
+    created_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))
+    created_by: str = Field(default="system", max_length=255)
+
+
+class UserData(SQLModel, table=True):
+    """A key/value pair of user metadata (seed 002); key unique per user."""
+
+    __tablename__ = "user_data"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_user_data_user_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    key: str = Field(max_length=128)
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))
+    updated_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))
+
+
+class Posting(CamelModel):
+    """A ledger posting request; ``amount`` in minor units, signed."""
+
+    clerk_id: str = PydField(min_length=1, max_length=255)
+    amount: int = PydField(description="Minor units (cents); negative for debits.")
+    currency: str = PydField(default="USD", pattern=r"^[A-Z]{3}$")
+    kind: LedgerKind
+    reference: str | None = PydField(default=None, max_length=255)
+    idempotency_key: str = PydField(min_length=1, max_length=255)
+
+
+class TransactionPublic(CamelModel):
+    """A ledger entry on the wire."""
+
+    id: int
+    user_id: int
+    amount: int
+    currency: str
+    kind: str
+    reference: str | None
+    idempotency_key: str
+    created_at: int
+
+
+class Balance(CamelModel):
+    """A cached balance in minor units."""
+
+    amount: int
+    currency: str
+
+
+class UserDataWrite(CamelModel):
+    """Body of ``PUT /v1/users/me/data/{key}``."""
+
+    value: str = PydField(min_length=1, max_length=10_000)
+
+
+class UserDataPublic(CamelModel):
+    """A user_data pair on the wire."""
+
+    key: str
+    value: str
+    created_at: int
+    updated_at: int
