@@ -1,6 +1,6 @@
 """SQLModel tables and API schemas. No I/O happens in this package."""
 
-from models.api_key import ApiKey
+from models.api_key import ApiKey, ApiKeyCreate, ApiKeyCreated
 from models.common import CamelModel, now_ms
 from models.index_state import IndexState
 from models.ledger import (
@@ -40,10 +40,13 @@ from models.search import (
     SearchRequest,
     SearchResponse,
 )
-from models.user import Role, User, UserStatus
+from models.user import Role, User, UserPublic, UserStatus
 from models.webhook import UserTombstone, WebhookAudit, WebhookOutcome
 
 __all__ = [
+    "UserPublic",
+    "ApiKeyCreated",
+    "ApiKeyCreate",
     "WebhookOutcome",
     "WebhookAudit",
     "UserTombstone",

@@ -7,12 +7,14 @@ hash would only add latency to every request.
 
 from __future__ import annotations
 
+from pydantic import Field as PydField
 from sqlalchemy import ForeignKey, Integer, String
 from sqlmodel import Column, Field, SQLModel
 
-from models.common import ms_column, now_ms
+from models.common import CamelModel, ms_column, now_ms
+from models.user import Role
 
-__all__ = ["ApiKey"]
+__all__ = ["ApiKey", "ApiKeyCreate", "ApiKeyCreated"]
 
 
 class ApiKey(SQLModel, table=True):
@@ -31,3 +33,20 @@ class ApiKey(SQLModel, table=True):
     )
     created_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))
     revoked_at: int | None = Field(default=None, sa_column=ms_column())
+
+
+class ApiKeyCreate(CamelModel):
+    """Body of ``POST /v1/admin/api-keys``: the key acts as this user, with this role."""
+
+    clerk_id: str = PydField(min_length=1, max_length=255)
+    role: Role
+    name: str = PydField(default="", max_length=200)
+
+
+class ApiKeyCreated(CamelModel):
+    """The new key; ``key`` is shown this once and never stored."""
+
+    id: int
+    key: str
+    role: str
+    clerk_id: str

@@ -15,9 +15,10 @@ from typing import Any
 from sqlalchemy import Index, String
 from sqlmodel import Column, Field, SQLModel
 
-from models.common import json_column, ms_column, now_ms
+from models.common import CamelModel, json_column, ms_column, now_ms
+from models.ledger import Balance
 
-__all__ = ["Role", "User", "UserStatus"]
+__all__ = ["Role", "User", "UserPublic", "UserStatus"]
 
 
 class Role(StrEnum):
@@ -78,3 +79,48 @@ class User(SQLModel, table=True):
     def is_searchable(self) -> bool:
         """True when the user may appear in search: not deleted, not suspended."""
         return self.deleted_at is None and self.status != UserStatus.SUSPENDED.value
+
+
+class UserPublic(CamelModel):
+    """A user on the wire (for the user themself and admins). Times are epoch ms."""
+
+    id: int
+    clerk_id: str
+    email: str | None
+    name: str
+    first_name: str | None
+    last_name: str | None
+    username: str | None
+    image_url: str | None
+    external_id: str | None
+    roles: list[str]
+    status: str
+    balance: Balance
+    created_at: int
+    updated_at: int
+    deleted_at: int | None
+    embedding_updated_at: int | None
+
+    @classmethod
+    def of(cls, user: User) -> UserPublic:
+        """Build from a row (which must have an id)."""
+        if user.id is None:
+            raise ValueError("user has no id")
+        return cls(
+            id=user.id,
+            clerk_id=user.clerk_id,
+            email=user.email,
+            name=user.name,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            username=user.username,
+            image_url=user.image_url,
+            external_id=user.external_id,
+            roles=list(user.roles),
+            status=user.status,
+            balance=Balance(amount=user.balance_amount, currency=user.balance_currency),
+            created_at=user.created_at,
+            updated_at=user.updated_at,
+            deleted_at=user.deleted_at,
+            embedding_updated_at=user.embedding_updated_at,
+        )

@@ -9,9 +9,11 @@ from fastapi import FastAPI
 from svix.webhooks import Webhook
 
 from indexers import DenseEncoder
+from search_service.auth import ClerkJwtVerifier
 from search_service.errors import install_error_handlers
-from search_service.routers import health, search, webhooks
+from search_service.routers import admin, health, search, users, webhooks
 from search_service.runtime import Runtime
+from search_service.scheduler import build_scheduler
 from search_service.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -56,9 +58,14 @@ def create_app(
         if owned:
             _warm_up(rt)
         app.state.runtime = rt
+        scheduler = build_scheduler(rt) if owned and cfg.scheduler.enabled else None
+        if scheduler is not None:
+            scheduler.start()
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=True)
             if owned:
                 rt.close()
 
@@ -70,7 +77,18 @@ def create_app(
     )
     install_error_handlers(app)
     app.include_router(search.router)
+    app.include_router(users.router)
+    app.include_router(admin.router)
     app.include_router(health.router)
+    clerk = cfg.clerk
+    if clerk.jwt_on:
+        app.state.jwt_verifier = ClerkJwtVerifier(
+            jwks_url=clerk.jwks_url,
+            jwks_file=clerk.jwks_file,
+            issuer=clerk.issuer,
+            authorized_parties=clerk.authorized_parties,
+            leeway_s=clerk.leeway_s,
+        )
     if cfg.clerk.webhook_on:
         secret = cfg.clerk.webhook_secret
         if secret is None:  # Settings refuses this; keep the invariant explicit

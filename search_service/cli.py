@@ -194,21 +194,63 @@ def search(
 @app.command("create-api-key")
 def create_api_key_cmd(
     role: Annotated[Role, typer.Option(help="Role the key carries.")] = Role.EMPLOYER,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user", help="clerkId of the user the key acts as (default: a new service user)."
+        ),
+    ] = None,
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
 ) -> None:
     """Create an API key; the key is the last word printed (shown once)."""
+    from sqlmodel import col, select
+
+    from models import User
     from search_service.db import make_engine, migrate
-    from search_service.repositories.api_keys import create_api_key
+    from search_service.repositories.api_keys import create_api_key, create_service_user
 
     # SQL only: this must work while `serve` holds the embedded index.
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.sqlalchemy_url)
     migrate(engine)
-    with session_scope(engine) as session:
-        row, key = create_api_key(session, role=role.value, name=name)
-    engine.dispose()
-    typer.echo(f"created API key #{row.id} with role {role.value}: {key}")
+    try:
+        with session_scope(engine) as session:
+            if user is None:
+                owner = create_service_user(session, role=role.value, name=name)
+            else:
+                found = session.exec(
+                    select(User).where(User.clerk_id == user, col(User.deleted_at).is_(None))
+                ).first()
+                if found is None:
+                    raise _fail(f"no user with clerkId {user!r}")
+                if role.value not in found.roles:
+                    raise _fail(f"user {user} does not have the role {role.value}")
+                owner = found
+            row, key = create_api_key(session, role=role.value, name=name, user_id=owner.id)
+    finally:
+        engine.dispose()
+    typer.echo(f"created API key #{row.id} for {owner.clerk_id} with role {role.value}: {key}")
+
+
+@app.command("reconcile-balances")
+def reconcile_balances_cmd() -> None:
+    """Prove every cached balance equals the sum of its ledger; exit 1 on drift."""
+    from search_service.db import make_engine, migrate
+    from search_service.services.ledger import reconcile_balances
+
+    settings = get_settings()
+    engine = make_engine(settings.sqlalchemy_url)
+    migrate(engine)
+    try:
+        report = reconcile_balances(engine)
+    finally:
+        engine.dispose()
+    for d in report.drifts:
+        typer.echo(f"DRIFT user {d.user_id} ({d.clerk_id}): cached {d.cached}, ledger {d.ledger}")
+    typer.echo(f"checked {report.checked} balances, {len(report.drifts)} drifted")
+    if report.drifts:
+        raise typer.Exit(1)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,4 +1,10 @@
-"""FastAPI dependencies: the runtime, a per-request session, the authenticated caller."""
+"""FastAPI dependencies: the runtime, a per-request session, the authenticated caller.
+
+A caller authenticates with ``Authorization: Bearer <token>`` where the token is
+either an API key (``gsk_...``) or a Clerk session JWT. API keys belong to a user
+and act as that user, limited to the one role the key carries; a JWT acts with
+all of its user's roles.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +14,26 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from models import Role
+from models import Role, User
+from search_service.auth import ClerkJwtVerifier, InvalidTokenError, looks_like_jwt
 from search_service.db import session_scope
 from search_service.errors import AuthenticationError, PermissionDeniedError
 from search_service.repositories.api_keys import find_active_key
 from search_service.runtime import Runtime
 
-__all__ = ["Caller", "CurrentEmployer", "RuntimeDep", "SessionDep", "get_runtime", "get_session"]
+__all__ = [
+    "Caller",
+    "CurrentAdmin",
+    "CurrentCaller",
+    "CurrentEmployer",
+    "CurrentUser",
+    "RuntimeDep",
+    "SessionDep",
+    "get_runtime",
+    "get_session",
+]
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -36,44 +53,117 @@ def get_session(rt: RuntimeDep) -> Iterator[Session]:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
-_bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer gsk_...`")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key (`gsk_...`) or a Clerk session JWT: `Authorization: Bearer <token>`",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """Who is calling: the API key's id, role and owning user (if any)."""
+    """Who is calling.
 
-    key_id: int
-    role: str
-    user_id: int | None
+    Attributes:
+        user: the acting user (``None`` only for legacy keys made without a user).
+        roles: roles this request may use.
+        key_id: the API key's id, ``None`` for a JWT.
+    """
+
+    user: User | None
+    roles: frozenset[str]
+    key_id: int | None = None
+
+    @property
+    def user_id(self) -> int | None:
+        """The acting user's id."""
+        return self.user.id if self.user is not None else None
+
+    def has(self, *roles: Role) -> bool:
+        """True when the caller holds any of ``roles``."""
+        return any(r.value in self.roles for r in roles)
+
+
+def _active_user(session: Session, **where: object) -> User | None:
+    user = session.exec(select(User).filter_by(**where)).first()
+    if user is None or user.deleted_at is not None or user.status == "suspended":
+        return None
+    return user
 
 
 def get_caller(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    """Authenticate the bearer API key.
+    """Authenticate the bearer token.
 
     Raises:
-        AuthenticationError: no key, or an unknown or revoked key (401).
+        AuthenticationError: no token; an unknown or revoked key; an invalid or expired
+            JWT; a token whose user is unknown, deleted or suspended (401).
     """
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise AuthenticationError("missing API key: send `Authorization: Bearer <key>`")
-    key = find_active_key(session, credentials.credentials)
+        raise AuthenticationError("missing credentials: send `Authorization: Bearer <token>`")
+    token = credentials.credentials
+    verifier: ClerkJwtVerifier | None = getattr(request.app.state, "jwt_verifier", None)
+    if looks_like_jwt(token):
+        if verifier is None:
+            raise AuthenticationError("session tokens are not accepted here; use an API key")
+        try:
+            claims = verifier.verify(token)
+        except InvalidTokenError as exc:
+            raise AuthenticationError(f"invalid session token: {exc}") from exc
+        user = _active_user(session, clerk_id=str(claims["sub"]))
+        if user is None:
+            raise AuthenticationError("unknown user")
+        return Caller(user=user, roles=frozenset(user.roles))
+    key = find_active_key(session, token)
     if key is None or key.id is None:
         raise AuthenticationError("invalid or revoked API key")
-    return Caller(key_id=key.id, role=key.role, user_id=key.user_id)
+    if key.user_id is None:
+        return Caller(user=None, roles=frozenset({key.role}), key_id=key.id)
+    user = _active_user(session, id=key.user_id)
+    if user is None:
+        raise AuthenticationError("the API key's user is deleted or suspended")
+    roles = frozenset({key.role}) & frozenset(user.roles)
+    return Caller(user=user, roles=roles, key_id=key.id)
 
 
-def require_employer(caller: Annotated[Caller, Depends(get_caller)]) -> Caller:
-    """Allow employers and admins.
+CurrentCaller = Annotated[Caller, Depends(get_caller)]
+
+
+def require_user(caller: CurrentCaller) -> Caller:
+    """A caller acting as a user (not a legacy user-less key).
+
+    Raises:
+        PermissionDeniedError: the key belongs to no user (403).
+    """
+    if caller.user is None:
+        raise PermissionDeniedError("this API key belongs to no user")
+    return caller
+
+
+def require_employer(caller: CurrentCaller) -> Caller:
+    """Employers and admins.
 
     Raises:
         PermissionDeniedError: any other role (403).
     """
-    if caller.role not in (Role.EMPLOYER.value, Role.ADMIN.value):
+    if not caller.has(Role.EMPLOYER, Role.ADMIN):
         raise PermissionDeniedError("search is for employers")
     return caller
 
 
+def require_admin(caller: CurrentCaller) -> Caller:
+    """Admins only.
+
+    Raises:
+        PermissionDeniedError: not an admin (403).
+    """
+    if not caller.has(Role.ADMIN):
+        raise PermissionDeniedError("admins only")
+    return caller
+
+
+CurrentUser = Annotated[Caller, Depends(require_user)]
 CurrentEmployer = Annotated[Caller, Depends(require_employer)]
+CurrentAdmin = Annotated[Caller, Depends(require_admin)]

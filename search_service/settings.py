@@ -22,6 +22,7 @@ __all__ = [
     "ClerkSettings",
     "EmbeddingSettings",
     "QdrantSettings",
+    "SchedulerSettings",
     "SearchSettings",
     "Settings",
     "get_settings",
@@ -93,6 +94,13 @@ class ClerkSettings(BaseModel):
         return bool(self.jwks_url or self.jwks_file)
 
 
+class SchedulerSettings(BaseModel):
+    """Background jobs run by ``serve`` (intervals in seconds)."""
+
+    enabled: bool = True
+    reconcile_interval_s: int = Field(default=3600, ge=10)
+
+
 class Settings(BaseSettings):
     """All configuration of the service."""
 
@@ -107,6 +115,7 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     clerk: ClerkSettings = Field(default_factory=ClerkSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     index_batch_size: int = Field(default=64, ge=1)
 
     @model_validator(mode="after")

@@ -7,9 +7,16 @@ import secrets
 
 from sqlmodel import Session, col, select
 
-from models import ApiKey
+from models import ApiKey, User, now_ms
 
-__all__ = ["KEY_PREFIX", "create_api_key", "find_active_key", "hash_key"]
+__all__ = [
+    "KEY_PREFIX",
+    "create_api_key",
+    "create_service_user",
+    "find_active_key",
+    "hash_key",
+    "revoke_api_key",
+]
 
 KEY_PREFIX = "gsk_"
 """Every key starts with this, so leaked keys are easy to grep for."""
@@ -35,3 +42,26 @@ def find_active_key(session: Session, key: str) -> ApiKey | None:
     """The unrevoked key row matching ``key``, if any."""
     stmt = select(ApiKey).where(ApiKey.key_hash == hash_key(key), col(ApiKey.revoked_at).is_(None))
     return session.exec(stmt).first()
+
+
+def revoke_api_key(session: Session, key_id: int) -> bool:
+    """Revoke a key at once; False when it does not exist or was already revoked."""
+    row = session.get(ApiKey, key_id)
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = now_ms()
+    session.flush()
+    return True
+
+
+def create_service_user(session: Session, *, role: str, name: str = "") -> User:
+    """A user that exists only to own API keys (``clerk_id`` ``svc_<random>``)."""
+    user = User(
+        clerk_id=f"svc_{secrets.token_hex(8)}",
+        name=name or f"service ({role})",
+        roles=[role],
+        created_by="service",
+    )
+    session.add(user)
+    session.flush()
+    return user

@@ -1,0 +1,84 @@
+"""SQL for the ledger, cached balances and user_data."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, update
+from sqlmodel import Session, col, select
+
+from models import Transaction, User, UserData, now_ms
+
+__all__ = [
+    "delete_user_data",
+    "find_transaction",
+    "get_user_data",
+    "insert_transaction",
+    "ledger_sums",
+    "list_user_data",
+    "put_user_data",
+]
+
+
+def find_transaction(session: Session, idempotency_key: str) -> Transaction | None:
+    """The ledger row with this idempotency key, if any."""
+    stmt = select(Transaction).where(Transaction.idempotency_key == idempotency_key)
+    return session.exec(stmt).first()
+
+
+def insert_transaction(session: Session, tx: Transaction) -> Transaction:
+    """Append ``tx`` and add its amount to the user's cached balance, atomically.
+
+    The balance update is a single ``UPDATE ... SET balance = balance + :amount``
+    in the same transaction, so concurrent postings never lose an update.
+    """
+    session.add(tx)
+    session.execute(
+        update(User)
+        .where(col(User.id) == tx.user_id)
+        .values(balance_amount=col(User.balance_amount) + tx.amount)
+    )
+    session.flush()
+    return tx
+
+
+def ledger_sums(session: Session) -> dict[int, int]:
+    """User id -> sum of ledger amounts (users without entries are absent)."""
+    stmt = select(Transaction.user_id, func.sum(Transaction.amount)).group_by(
+        col(Transaction.user_id)
+    )
+    return {uid: int(total or 0) for uid, total in session.exec(stmt)}
+
+
+def list_user_data(session: Session, user_id: int) -> list[UserData]:
+    """A user's key/value pairs, by key."""
+    stmt = select(UserData).where(UserData.user_id == user_id).order_by(col(UserData.key))
+    return list(session.exec(stmt))
+
+
+def get_user_data(session: Session, user_id: int, key: str) -> UserData | None:
+    """One pair, if present."""
+    stmt = select(UserData).where(UserData.user_id == user_id, UserData.key == key)
+    return session.exec(stmt).first()
+
+
+def put_user_data(session: Session, user_id: int, key: str, value: str) -> tuple[UserData, bool]:
+    """Insert or replace; returns ``(row, created)``."""
+    row = get_user_data(session, user_id, key)
+    if row is None:
+        row = UserData(user_id=user_id, key=key, value=value)
+        session.add(row)
+        session.flush()
+        return row, True
+    row.value = value
+    row.updated_at = now_ms()
+    session.flush()
+    return row, False
+
+
+def delete_user_data(session: Session, user_id: int, key: str) -> bool:
+    """Delete one pair; False when it did not exist."""
+    row = get_user_data(session, user_id, key)
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True

@@ -1,0 +1,55 @@
+"""Admin operations: API keys and ledger postings."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from sqlmodel import col, select
+from starlette.concurrency import run_in_threadpool
+
+from models import ApiKeyCreate, ApiKeyCreated, Posting, TransactionPublic, User
+from search_service.deps import CurrentAdmin, RuntimeDep, SessionDep
+from search_service.errors import ConflictError, NotFoundError
+from search_service.repositories.api_keys import create_api_key, revoke_api_key
+from search_service.services.ledger import post_transaction
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+@router.post("/api-keys", response_model=ApiKeyCreated, status_code=201, summary="Create a key")
+def create_user_api_key(
+    body: ApiKeyCreate, caller: CurrentAdmin, session: SessionDep
+) -> ApiKeyCreated:
+    """A key acting as the user ``clerkId`` with ``role``; the key is shown only here.
+
+    Raises 404 for an unknown or deleted user, 409 when the user lacks the role.
+    """
+    user = session.exec(
+        select(User).where(User.clerk_id == body.clerk_id, col(User.deleted_at).is_(None))
+    ).first()
+    if user is None or user.id is None:
+        raise NotFoundError(f"no user with clerkId {body.clerk_id!r}")
+    if body.role.value not in user.roles:
+        raise ConflictError(f"user {body.clerk_id} does not have the role {body.role.value}")
+    row, key = create_api_key(session, role=body.role.value, name=body.name, user_id=user.id)
+    assert row.id is not None
+    return ApiKeyCreated(id=row.id, key=key, role=row.role, clerk_id=user.clerk_id)
+
+
+@router.delete("/api-keys/{key_id}", status_code=204, summary="Revoke a key at once")
+def revoke_user_api_key(key_id: int, caller: CurrentAdmin, session: SessionDep) -> Response:
+    """The key stops working with the next request. 404 if unknown or already revoked."""
+    if not revoke_api_key(session, key_id):
+        raise NotFoundError(f"no active API key {key_id}")
+    return Response(status_code=204)
+
+
+@router.post("/transactions", response_model=TransactionPublic, summary="Post a ledger entry")
+async def post_ledger_entry(
+    body: Posting, caller: CurrentAdmin, rt: RuntimeDep, response: Response
+) -> TransactionPublic:
+    """Ledger row and cached balance in one transaction; 201 when created, 200 when
+    the idempotency key replays the same posting, 409 when it names another."""
+    who = caller.user.clerk_id if caller.user is not None else f"key:{caller.key_id}"
+    tx, created = await run_in_threadpool(post_transaction, rt.engine, body, created_by=who)
+    response.status_code = 201 if created else 200
+    return TransactionPublic.model_validate(tx)

@@ -1,0 +1,82 @@
+"""The caller's own account: balance and key/value data; user lookup by clerkId."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path, Response
+from sqlmodel import select
+
+from models import Balance, Role, User, UserDataPublic, UserDataWrite, UserPublic
+from search_service.deps import CurrentCaller, CurrentUser, SessionDep
+from search_service.errors import NotFoundError
+from search_service.repositories.ledger import (
+    delete_user_data,
+    get_user_data,
+    list_user_data,
+    put_user_data,
+)
+
+router = APIRouter(prefix="/v1/users", tags=["users"])
+
+_KEY = Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+
+def _uid(caller: CurrentUser) -> int:
+    assert caller.user is not None and caller.user.id is not None
+    return caller.user.id
+
+
+@router.get("/me/balance", response_model=Balance, summary="The caller's cached balance")
+def read_my_balance(caller: CurrentUser) -> Balance:
+    """Balance in minor units; equals the sum of the caller's ledger (reconciled)."""
+    assert caller.user is not None
+    return Balance(amount=caller.user.balance_amount, currency=caller.user.balance_currency)
+
+
+@router.get("/me/data", response_model=list[UserDataPublic], summary="All of the caller's data")
+def list_my_data(caller: CurrentUser, session: SessionDep) -> list[UserDataPublic]:
+    """Every key/value pair of the caller, by key."""
+    return [UserDataPublic.model_validate(r) for r in list_user_data(session, _uid(caller))]
+
+
+@router.get("/me/data/{key}", response_model=UserDataPublic, summary="One data value")
+def read_my_data(caller: CurrentUser, session: SessionDep, key: str = _KEY) -> UserDataPublic:
+    """Raises 404 when the key is not set."""
+    row = get_user_data(session, _uid(caller), key)
+    if row is None:
+        raise NotFoundError(f"no data under {key!r}")
+    return UserDataPublic.model_validate(row)
+
+
+@router.put("/me/data/{key}", response_model=UserDataPublic, summary="Set a data value")
+def put_my_data(
+    body: UserDataWrite,
+    caller: CurrentUser,
+    session: SessionDep,
+    response: Response,
+    key: str = _KEY,
+) -> UserDataPublic:
+    """Create (201) or replace (200) the value under ``key``."""
+    row, created = put_user_data(session, _uid(caller), key, body.value)
+    response.status_code = 201 if created else 200
+    return UserDataPublic.model_validate(row)
+
+
+@router.delete("/me/data/{key}", status_code=204, summary="Delete a data value")
+def delete_my_data(caller: CurrentUser, session: SessionDep, key: str = _KEY) -> Response:
+    """Raises 404 when the key is not set."""
+    if not delete_user_data(session, _uid(caller), key):
+        raise NotFoundError(f"no data under {key!r}")
+    return Response(status_code=204)
+
+
+@router.get("/by-clerk-id/{clerk_id}", response_model=UserPublic, summary="A user by clerkId")
+def read_user_by_clerk_id(clerk_id: str, caller: CurrentCaller, session: SessionDep) -> UserPublic:
+    """The user themself or an admin. Admins also see soft-deleted users (with
+    ``deletedAt``); everyone else gets 404 for them, as for unknown ids."""
+    is_admin = caller.has(Role.ADMIN)
+    if not is_admin and (caller.user is None or caller.user.clerk_id != clerk_id):
+        raise NotFoundError("no such user")  # do not reveal who exists
+    user = session.exec(select(User).where(User.clerk_id == clerk_id)).first()
+    if user is None or (user.deleted_at is not None and not is_admin):
+        raise NotFoundError("no such user")
+    return UserPublic.of(user)
