@@ -373,3 +373,26 @@ def test_cli_key_for_user_and_service_user(tmp_path: Path, monkeypatch: pytest.M
         assert rec.exit_code == 0 and "0 drifted" in rec.output
     finally:
         get_settings.cache_clear()
+
+
+def test_jwks_url_is_fetched_and_used(jwks_file: Path, rsa_key: rsa.RSAPrivateKey) -> None:
+    """The JWKS URL path, against a loopback HTTP server serving the key set."""
+    import threading
+    from functools import partial
+    from http.server import HTTPServer, SimpleHTTPRequestHandler
+
+    from search_service.auth import ClerkJwtVerifier, InvalidTokenError
+
+    handler = partial(SimpleHTTPRequestHandler, directory=str(jwks_file.parent))
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/{jwks_file.name}"
+        verifier = ClerkJwtVerifier(jwks_url=url, issuer=ISSUER, authorized_parties=[AZP])
+        assert verifier.verify(make_token(rsa_key, "user_x"))["sub"] == "user_x"
+        with pytest.raises(InvalidTokenError):
+            verifier.verify(make_token(rsa_key, "user_x", kid="nope"))
+    finally:
+        server.shutdown()
+        server.server_close()
