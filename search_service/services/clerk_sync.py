@@ -161,7 +161,13 @@ def _locked_user(session: Session, clerk_id: str) -> User | None:
 def _upsert(session: Session, mapped: ClerkUserFields, version: int) -> DeliveryResult:
     user = _locked_user(session, mapped.clerk_id)
     if session.get(UserTombstone, mapped.clerk_id) is not None:
-        return DeliveryResult(WebhookOutcome.TOMBSTONED.value)
+        removed = None
+        if user is not None and user.deleted_at is None:
+            # A create that raced its delete: the tombstone wins, now.
+            user.deleted_at = now_ms()
+            user.updated_at = max(user.deleted_at, user.updated_at + 1)
+            removed = user.id
+        return DeliveryResult(WebhookOutcome.TOMBSTONED.value, removed_user_id=removed)
     values = dict(mapped.values)
     email = values.get("email")
     if email is not None:

@@ -408,3 +408,17 @@ def test_database_failure_is_5xx_so_svix_retries(
     r = hook_client.post(URL, content=body, headers=_headers(secret, body))
     assert r.status_code == 503, r.text
     assert r.json()["error"] == "engine_unavailable"
+
+
+def test_tombstone_repairs_a_user_that_raced_its_delete(
+    hook_client: TestClient, secret: str, runtime: Runtime
+) -> None:
+    """A user alive despite a tombstone (a create that raced the delete) is deleted
+    by the next event for it."""
+    _deliver(hook_client, secret, user_event())
+    with session_scope(runtime.engine) as session:
+        session.add(UserTombstone(clerk_id="user_abc"))
+    out = _deliver(hook_client, secret, user_event("user.updated", updated_at=1_800_000_000_000))
+    assert out["outcome"] == "tombstoned"
+    user = _user(runtime, "user_abc")
+    assert user is not None and user.deleted_at is not None
