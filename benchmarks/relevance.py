@@ -53,10 +53,6 @@ class RelevanceReport:
     per_category: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-def _tokens(rt: Runtime, text: str) -> list[int]:
-    return [t for t, tf in rt.bm25.term_frequencies(text).items() for _ in range(tf)]
-
-
 def run_relevance(
     rt: Runtime, *, k: int = 10, modes: Sequence[SearchMode] | None = None
 ) -> RelevanceReport:
@@ -84,7 +80,7 @@ def run_relevance(
             rows = load_profile_rows(session, ids[start : start + 500])
         for uid, row in rows.items():
             doc_ids.append(uid)
-            corpus.append(_tokens(rt, build_document(row).text))
+            corpus.append(rt.bm25.tokens(build_document(row).text))
     baseline = LuceneBM25(corpus, k1=BM25_K1, b=BM25_B)
 
     names = [m.value for m in modes] + ["rank-bm25"]

@@ -254,11 +254,6 @@ def index_corpus(
     return indexer.index(docs, progress=progress, desc="embedding")
 
 
-def _tokens(bm25: Bm25Encoder, text: str) -> list[int]:
-    """The document as the encoder tokenizes it: each term id repeated tf times."""
-    return [t for t, tf in bm25.term_frequencies(text).items() for _ in range(tf)]
-
-
 Ranker = Callable[[str], list[int]]
 
 
@@ -350,7 +345,7 @@ def run_scifact(
     avg_len = Bm25Encoder.corpus_avg_len(data.doc_texts)
     bm25 = Bm25Encoder(avg_len=avg_len)
     index = index_corpus(store, encoder, bm25, data.doc_texts, progress=progress)
-    baseline = LuceneBM25([_tokens(bm25, t) for t in data.doc_texts], k1=BM25_K1, b=BM25_B)
+    baseline = LuceneBM25([bm25.tokens(t) for t in data.doc_texts], k1=BM25_K1, b=BM25_B)
     rankers = _rankers(store, encoder, bm25, baseline)
     for rank in rankers.values():
         rank(next(iter(data.queries.values())))  # warm-up: lazy loads, first-call costs

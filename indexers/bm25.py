@@ -92,6 +92,11 @@ class Bm25Encoder:
             for i, w in zip(vec.indices, vec.values, strict=True)
         }
 
+    def tokens(self, text: str) -> list[int]:
+        """``text`` as BM25 sees it: each term id repeated by its count (for full-scan
+        references such as rank-bm25)."""
+        return [t for t, tf in self.term_frequencies(text).items() for _ in range(tf)]
+
     def doc_length(self, text: str) -> int:
         """Document length in tokens as BM25 counts it (stopwords removed)."""
         return sum(self.term_frequencies(text).values())

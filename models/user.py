@@ -77,7 +77,8 @@ class User(SQLModel, table=True):
 
     @property
     def is_searchable(self) -> bool:
-        """True when the user may appear in search: not deleted, not suspended."""
+        """True for a live account (not soft-deleted, not suspended): it may appear in
+        search and authenticate."""
         return self.deleted_at is None and self.status != UserStatus.SUSPENDED.value
 
 

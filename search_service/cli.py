@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from indexers import IndexerError
 from models import Role, SearchFilters, SearchMode, SearchRequest
 from search_service.db import session_scope
-from search_service.runtime import Runtime
+from search_service.runtime import Runtime, open_engine
 from search_service.settings import get_settings
 
 app = typer.Typer(
@@ -47,6 +48,16 @@ def _runtime() -> Iterator[Runtime]:
         raise _fail(str(exc)) from exc
     finally:
         rt.close()
+
+
+@contextmanager
+def _sql_engine() -> Iterator[Engine]:
+    """SQL only, no index: safe while `serve` holds the embedded index."""
+    engine = open_engine(get_settings())
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 @app.command()
@@ -203,49 +214,30 @@ def create_api_key_cmd(
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
 ) -> None:
     """Create an API key; the key is the last word printed (shown once)."""
-    from sqlmodel import col, select
-
-    from models import User
-    from search_service.db import make_engine, migrate
     from search_service.repositories.api_keys import create_api_key, create_service_user
+    from search_service.repositories.users import find_user_by_clerk_id
 
-    # SQL only: this must work while `serve` holds the embedded index.
-    settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.sqlalchemy_url)
-    migrate(engine)
-    try:
-        with session_scope(engine) as session:
-            if user is None:
-                owner = create_service_user(session, role=role.value, name=name)
-            else:
-                found = session.exec(
-                    select(User).where(User.clerk_id == user, col(User.deleted_at).is_(None))
-                ).first()
-                if found is None:
-                    raise _fail(f"no user with clerkId {user!r}")
-                if role.value not in found.roles:
-                    raise _fail(f"user {user} does not have the role {role.value}")
-                owner = found
-            row, key = create_api_key(session, role=role.value, name=name, user_id=owner.id)
-    finally:
-        engine.dispose()
+    with _sql_engine() as engine, session_scope(engine) as session:
+        if user is None:
+            owner = create_service_user(session, role=role.value, name=name)
+        else:
+            found = find_user_by_clerk_id(session, user)
+            if found is None:
+                raise _fail(f"no user with clerkId {user!r}")
+            if role.value not in found.roles:
+                raise _fail(f"user {user} does not have the role {role.value}")
+            owner = found
+        row, key = create_api_key(session, role=role.value, name=name, user_id=owner.id)
     typer.echo(f"created API key #{row.id} for {owner.clerk_id} with role {role.value}: {key}")
 
 
 @app.command("reconcile-balances")
 def reconcile_balances_cmd() -> None:
     """Prove every cached balance equals the sum of its ledger; exit 1 on drift."""
-    from search_service.db import make_engine, migrate
     from search_service.services.ledger import reconcile_balances
 
-    settings = get_settings()
-    engine = make_engine(settings.sqlalchemy_url)
-    migrate(engine)
-    try:
+    with _sql_engine() as engine:
         report = reconcile_balances(engine)
-    finally:
-        engine.dispose()
     for d in report.drifts:
         typer.echo(f"DRIFT user {d.user_id} ({d.clerk_id}): cached {d.cached}, ledger {d.ledger}")
     typer.echo(f"checked {report.checked} balances, {len(report.drifts)} drifted")

@@ -14,13 +14,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from models import Role, User
 from search_service.auth import ClerkJwtVerifier, InvalidTokenError, looks_like_jwt
 from search_service.db import session_scope
 from search_service.errors import AuthenticationError, PermissionDeniedError
 from search_service.repositories.api_keys import find_active_key
+from search_service.repositories.users import find_user_by_clerk_id
 from search_service.runtime import Runtime
 
 __all__ = [
@@ -83,11 +84,9 @@ class Caller:
         return any(r.value in self.roles for r in roles)
 
 
-def _active_user(session: Session, **where: object) -> User | None:
-    user = session.exec(select(User).filter_by(**where)).first()
-    if user is None or user.deleted_at is not None or user.status == "suspended":
-        return None
-    return user
+def _usable(user: User | None) -> User | None:
+    """The user, unless missing, soft-deleted or suspended."""
+    return user if user is not None and user.is_searchable else None
 
 
 def get_caller(
@@ -112,7 +111,7 @@ def get_caller(
             claims = verifier.verify(token)
         except InvalidTokenError as exc:
             raise AuthenticationError(f"invalid session token: {exc}") from exc
-        user = _active_user(session, clerk_id=str(claims["sub"]))
+        user = _usable(find_user_by_clerk_id(session, str(claims["sub"])))
         if user is None:
             raise AuthenticationError("unknown user")
         return Caller(user=user, roles=frozenset(user.roles))
@@ -121,7 +120,7 @@ def get_caller(
         raise AuthenticationError("invalid or revoked API key")
     if key.user_id is None:
         return Caller(user=None, roles=frozenset({key.role}), key_id=key.id)
-    user = _active_user(session, id=key.user_id)
+    user = _usable(session.get(User, key.user_id))
     if user is None:
         raise AuthenticationError("the API key's user is deleted or suspended")
     roles = frozenset({key.role}) & frozenset(user.roles)

@@ -17,10 +17,18 @@ from search_service.db import make_engine, migrate, session_scope
 from search_service.repositories.index_state import get_state
 from search_service.settings import Settings
 
-__all__ = ["BM25_STATE_KEY", "Runtime"]
+__all__ = ["BM25_STATE_KEY", "Runtime", "open_engine"]
 
 BM25_STATE_KEY = "bm25"
 """``index_state`` key of the BM25 parameters documents were encoded with."""
+
+
+def open_engine(settings: Settings) -> Engine:
+    """The SQL engine of ``settings``, schema migrated to the latest revision."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.sqlalchemy_url)
+    migrate(engine)
+    return engine
 
 
 @dataclass
@@ -41,9 +49,7 @@ class Runtime:
         Raises:
             StoreUnavailableError: the vector store cannot be opened.
         """
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(settings.sqlalchemy_url)
-        migrate(engine)
+        engine = open_engine(settings)
         api_key = settings.qdrant.api_key.get_secret_value() if settings.qdrant.api_key else None
         store = open_store(
             url=settings.qdrant.url,

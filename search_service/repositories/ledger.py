@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 from models import Transaction, User, UserData, now_ms
 
 __all__ = [
+    "cached_balances",
     "delete_user_data",
     "find_transaction",
     "get_user_data",
@@ -46,6 +47,12 @@ def ledger_sums(session: Session) -> dict[int, int]:
         col(Transaction.user_id)
     )
     return {uid: int(total or 0) for uid, total in session.exec(stmt)}
+
+
+def cached_balances(session: Session) -> list[tuple[int, str, int]]:
+    """``(user id, clerk id, cached balance)`` of every user, deleted ones included."""
+    stmt = select(User.id, User.clerk_id, User.balance_amount).order_by(col(User.id))
+    return [(uid, clerk, bal) for uid, clerk, bal in session.exec(stmt) if uid is not None]
 
 
 def list_user_data(session: Session, user_id: int) -> list[UserData]:

@@ -26,6 +26,7 @@ from models import (
 __all__ = [
     "active_user_ids",
     "count_users",
+    "find_user_by_clerk_id",
     "get_users",
     "load_profile_rows",
     "mark_indexed",
@@ -108,7 +109,7 @@ def upsert_user_profile(
 
     new_rows = _section_rows(user.id, profile_in)
     old_rows = load_profile_rows(session, [user.id]).get(user.id)
-    if old_rows is None or _rows_signature(old_rows) != _rows_signature_new(new_rows):
+    if old_rows is None or _signature(_section_rows_of(old_rows)) != _signature(new_rows):
         changed = True
         for table in _SECTION_TABLES:
             for row in session.exec(select(table).where(col(table.user_id) == user.id)):  # type: ignore[attr-defined]
@@ -165,19 +166,12 @@ def _row_key(row: SQLModel) -> tuple[str, tuple[tuple[str, Any], ...]]:
     return type(row).__name__, tuple(sorted((k, repr(v)) for k, v in data.items()))
 
 
-def _rows_signature(rows: ProfileRows) -> list[tuple[str, tuple[tuple[str, Any], ...]]]:
-    every: list[SQLModel] = [
-        *rows.education,
-        *rows.work_experience,
-        *rows.projects,
-        *rows.languages,
-        *rows.skills,
-    ]
-    return sorted(_row_key(r) for r in every)
-
-
-def _rows_signature_new(rows: Sequence[SQLModel]) -> list[tuple[str, tuple[tuple[str, Any], ...]]]:
+def _signature(rows: Sequence[SQLModel]) -> list[tuple[str, tuple[tuple[str, Any], ...]]]:
     return sorted(_row_key(r) for r in rows)
+
+
+def _section_rows_of(rows: ProfileRows) -> list[SQLModel]:
+    return [*rows.education, *rows.work_experience, *rows.projects, *rows.languages, *rows.skills]
 
 
 def _by_user(session: Session, table: type[T], ids: Sequence[int]) -> dict[int, list[T]]:
@@ -214,6 +208,16 @@ def load_profile_rows(session: Session, ids: Sequence[int]) -> dict[int, Profile
             skills=skills.get(u.id, []),
         )
     return out
+
+
+def find_user_by_clerk_id(
+    session: Session, clerk_id: str, *, include_deleted: bool = False
+) -> User | None:
+    """The user with ``clerk_id``; soft-deleted users only when ``include_deleted``."""
+    stmt = select(User).where(User.clerk_id == clerk_id)
+    if not include_deleted:
+        stmt = stmt.where(col(User.deleted_at).is_(None))
+    return session.exec(stmt).first()
 
 
 def get_users(session: Session, ids: Sequence[int]) -> dict[int, User]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
-from models import ApiKeyCreate, ApiKeyCreated, Posting, TransactionPublic, User
+from models import ApiKeyCreate, ApiKeyCreated, Posting, TransactionPublic
 from search_service.deps import CurrentAdmin, RuntimeDep, SessionDep
 from search_service.errors import ConflictError, NotFoundError
 from search_service.repositories.api_keys import create_api_key, revoke_api_key
+from search_service.repositories.users import find_user_by_clerk_id
 from search_service.services.ledger import post_transaction
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -23,9 +23,7 @@ def create_user_api_key(
 
     Raises 404 for an unknown or deleted user, 409 when the user lacks the role.
     """
-    user = session.exec(
-        select(User).where(User.clerk_id == body.clerk_id, col(User.deleted_at).is_(None))
-    ).first()
+    user = find_user_by_clerk_id(session, body.clerk_id)
     if user is None or user.id is None:
         raise NotFoundError(f"no user with clerkId {body.clerk_id!r}")
     if body.role.value not in user.roles:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Path, Response
-from sqlmodel import select
 
-from models import Balance, Role, User, UserDataPublic, UserDataWrite, UserPublic
+from models import Balance, Role, UserDataPublic, UserDataWrite, UserPublic
 from search_service.deps import CurrentCaller, CurrentUser, SessionDep
 from search_service.errors import NotFoundError
 from search_service.repositories.ledger import (
@@ -14,6 +13,7 @@ from search_service.repositories.ledger import (
     list_user_data,
     put_user_data,
 )
+from search_service.repositories.users import find_user_by_clerk_id
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 
@@ -76,7 +76,7 @@ def read_user_by_clerk_id(clerk_id: str, caller: CurrentCaller, session: Session
     is_admin = caller.has(Role.ADMIN)
     if not is_admin and (caller.user is None or caller.user.clerk_id != clerk_id):
         raise NotFoundError("no such user")  # do not reveal who exists
-    user = session.exec(select(User).where(User.clerk_id == clerk_id)).first()
+    user = find_user_by_clerk_id(session, clerk_id, include_deleted=True)
     if user is None or (user.deleted_at is not None and not is_admin):
         raise NotFoundError("no such user")
     return UserPublic.of(user)

@@ -13,12 +13,18 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from models import Posting, Transaction, User
+from models import Posting, Transaction
 from search_service.db import session_scope
 from search_service.errors import ConflictError, NotFoundError
-from search_service.repositories.ledger import find_transaction, insert_transaction, ledger_sums
+from search_service.repositories.ledger import (
+    cached_balances,
+    find_transaction,
+    insert_transaction,
+    ledger_sums,
+)
+from search_service.repositories.users import find_user_by_clerk_id
 
 __all__ = ["BalanceDrift", "ReconcileReport", "post_transaction", "reconcile_balances"]
 
@@ -56,9 +62,7 @@ def post_transaction(
 
 
 def _post(session: Session, posting: Posting, created_by: str) -> tuple[Transaction, bool]:
-    user = session.exec(
-        select(User).where(User.clerk_id == posting.clerk_id, col(User.deleted_at).is_(None))
-    ).first()
+    user = find_user_by_clerk_id(session, posting.clerk_id)
     if user is None or user.id is None:
         raise NotFoundError(f"no user with clerkId {posting.clerk_id!r}")
     existing = find_transaction(session, posting.idempotency_key)
@@ -109,15 +113,13 @@ def reconcile_balances(engine: Engine) -> ReconcileReport:
     report = ReconcileReport()
     with session_scope(engine) as session:
         sums = ledger_sums(session)
-        for uid, clerk_id, cached in session.exec(
-            select(User.id, User.clerk_id, User.balance_amount)
-        ):
-            if uid is None:
-                continue
-            report.checked += 1
-            expected = sums.get(uid, 0)
-            if cached != expected:
-                report.drifts.append(BalanceDrift(uid, clerk_id, cached, expected))
+        balances = cached_balances(session)
+    report.checked = len(balances)
+    report.drifts = [
+        BalanceDrift(uid, clerk_id, cached, sums.get(uid, 0))
+        for uid, clerk_id, cached in balances
+        if cached != sums.get(uid, 0)
+    ]
     for d in report.drifts:
         log.error(
             "balance drift: user %s (%s) cached %d, ledger %d",
