@@ -10,6 +10,7 @@ the demo generator and (later) the profile API.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any, Generic, TypeVar
 
 from pydantic import Field as PydField
 from sqlalchemy import ForeignKey, Integer, Text
@@ -22,10 +23,17 @@ __all__ = [
     "Availability",
     "Education",
     "EducationItem",
+    "MAX_SECTION_ITEMS",
     "Language",
     "LanguageItem",
+    "MissingItem",
     "Profile",
     "ProfileDraft",
+    "ProfileStrength",
+    "ProfileView",
+    "ProfileWrite",
+    "Section",
+    "SharedProfileView",
     "Project",
     "ProjectItem",
     "Skill",
@@ -79,6 +87,22 @@ class Profile(SQLModel, table=True):
     location: str | None = Field(default=None, max_length=200)
     availability: str | None = Field(default=None, max_length=16)
     visibility: dict[str, str] = Field(default_factory=_default_visibility, sa_column=json_column())
+    version: int = Field(
+        default=1,
+        sa_column=Column(Integer, nullable=False, default=1, server_default="1"),
+        description="Optimistic-locking version (the ETag); +1 on every change.",
+    )
+    content_hash: str | None = Field(
+        default=None,
+        max_length=64,
+        description="sha256 of the canonical JSON snapshot (``users.portfolio``).",
+    )
+    strength: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, default=0, server_default="0")
+    )
+    strength_missing: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=json_column(nullable=True)
+    )
     updated_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))
     created_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))
 
@@ -227,3 +251,102 @@ class ProfileDraft(CamelModel):
     languages: list[LanguageItem] = PydField(default_factory=list)
     skills: list[SkillItem] = PydField(default_factory=list)
     visibility: dict[str, Visibility] = PydField(default_factory=dict)
+
+
+# --- the profile API (owner writes, owner/employer/public reads) --------------------
+
+ItemT = TypeVar("ItemT", EducationItem, WorkItem, ProjectItem, LanguageItem, SkillItem)
+
+MAX_SECTION_ITEMS = 100
+"""Most items one section may hold (a bound on write size, not a product rule)."""
+
+
+class Section(CamelModel, Generic[ItemT]):
+    """One profile section on the wire: who may see it and its items, in order."""
+
+    visibility: Visibility = Visibility.EMPLOYERS
+    items: list[ItemT] = PydField(default_factory=list, max_length=MAX_SECTION_ITEMS)
+
+
+class ProfileWrite(CamelModel):
+    """The whole editable profile (``PUT /v1/me/profile``; the result of a merge patch).
+
+    A section left out is empty with the default visibility (``employers``).
+    """
+
+    headline: str = PydField(default="", max_length=300)
+    bio: str = PydField(default="", max_length=100_000)
+    location: str | None = PydField(default=None, max_length=200)
+    availability: Availability | None = None
+    education: Section[EducationItem] = PydField(default_factory=Section[EducationItem])
+    work_experience: Section[WorkItem] = PydField(default_factory=Section[WorkItem])
+    projects: Section[ProjectItem] = PydField(default_factory=Section[ProjectItem])
+    languages: Section[LanguageItem] = PydField(default_factory=Section[LanguageItem])
+    skills: Section[SkillItem] = PydField(default_factory=Section[SkillItem])
+
+    def to_draft(self) -> ProfileDraft:
+        """The flat write form used by the repository (items plus a visibility map)."""
+        return ProfileDraft(
+            headline=self.headline,
+            bio=self.bio,
+            location=self.location,
+            availability=self.availability,
+            education=list(self.education.items),
+            work_experience=list(self.work_experience.items),
+            projects=list(self.projects.items),
+            languages=list(self.languages.items),
+            skills=list(self.skills.items),
+            visibility={s: getattr(self, s).visibility for s in SECTIONS},
+        )
+
+
+class MissingItem(CamelModel):
+    """Something that would raise the profile strength, and by how many points."""
+
+    item: str
+    hint: str
+    points: int
+
+
+class ProfileStrength(CamelModel):
+    """Completeness score 0-100 with what is missing (seed 004, A4)."""
+
+    score: int = PydField(ge=0, le=100)
+    missing: list[MissingItem] = PydField(default_factory=list)
+
+
+class ProfileView(ProfileWrite):
+    """The owner's view of their profile: every section, with version and state.
+
+    ``version`` is also sent as the ``ETag``; ``searchable`` is true once the
+    current version is in the search index (``embeddingUpdatedAt >= updatedAt``).
+    Times are epoch ms.
+    """
+
+    user_id: int
+    version: int
+    updated_at: int
+    embedding_updated_at: int | None
+    searchable: bool
+    strength: ProfileStrength
+
+
+class SharedProfileView(CamelModel):
+    """A profile as another person sees it: only the sections they may see.
+
+    Anonymous viewers (``/v1/profiles/{id}/public``) get ``public`` sections;
+    employers get ``public`` and ``employers`` sections plus bio, location and
+    availability. A section the viewer may not see is ``null``.
+    """
+
+    user_id: int
+    display_name: str
+    headline: str
+    bio: str | None = None
+    location: str | None = None
+    availability: Availability | None = None
+    education: Section[EducationItem] | None = None
+    work_experience: Section[WorkItem] | None = None
+    projects: Section[ProjectItem] | None = None
+    languages: Section[LanguageItem] | None = None
+    skills: Section[SkillItem] | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, String
+from sqlalchemy import Index, Integer, String
 from sqlmodel import Column, Field, SQLModel
 
 from models.common import CamelModel, json_column, ms_column, now_ms
@@ -70,6 +70,23 @@ class User(SQLModel, table=True):
         description="data.updated_at (ms) of the last Clerk event applied: older events lose.",
     )
     embedding_updated_at: int | None = Field(default=None, sa_column=ms_column())
+    index_lease_owner: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Worker currently embedding this user (freshness job lease).",
+    )
+    index_lease_expires_at: int | None = Field(default=None, sa_column=ms_column())
+    index_attempts: int = Field(
+        default=0,
+        sa_column=Column(Integer, nullable=False, default=0, server_default="0"),
+        description="Consecutive failed refresh attempts (reset on success).",
+    )
+    index_retry_at: int | None = Field(
+        default=None, sa_column=ms_column(), description="No refresh before this (backoff)."
+    )
+    purged_at: int | None = Field(
+        default=None, sa_column=ms_column(), description="Personal fields erased (retention)."
+    )
     updated_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))
     created_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))
     created_by: str = Field(default="system", max_length=255)

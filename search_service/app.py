@@ -11,7 +11,7 @@ from svix.webhooks import Webhook
 from indexers import DenseEncoder
 from search_service.auth import ClerkJwtVerifier
 from search_service.errors import install_error_handlers
-from search_service.routers import admin, health, search, users, webhooks
+from search_service.routers import admin, health, profiles, search, users, webhooks
 from search_service.runtime import Runtime
 from search_service.scheduler import build_scheduler
 from search_service.settings import Settings, get_settings
@@ -78,6 +78,7 @@ def create_app(
     install_error_handlers(app)
     app.include_router(search.router)
     app.include_router(users.router)
+    app.include_router(profiles.router)
     app.include_router(admin.router)
     app.include_router(health.router)
     clerk = cfg.clerk

@@ -245,6 +245,85 @@ def reconcile_balances_cmd() -> None:
         raise typer.Exit(1)
 
 
+@app.command()
+def worker(
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve Prometheus metrics on this port.")
+    ] = None,
+) -> None:
+    """Run the background jobs alone (embedding refresh, outbox, drift, retention,
+    balances) for deployments whose API replicas set GIGSY_SCHEDULER__ENABLED=false.
+    Stop with Ctrl-C or SIGTERM; a killed worker loses nothing."""
+    import signal
+
+    from prometheus_client import start_http_server
+
+    from search_service.scheduler import build_scheduler
+
+    with _runtime() as rt:
+        scheduler = build_scheduler(rt, blocking=True)
+        if metrics_port is not None:
+            start_http_server(metrics_port, registry=rt.metrics.registry)
+            typer.echo(f"metrics on http://0.0.0.0:{metrics_port}/metrics")
+
+        def _stop(signum: int, _frame: object) -> None:
+            scheduler.shutdown(wait=False)
+
+        signal.signal(signal.SIGTERM, _stop)
+        typer.echo("worker running; Ctrl-C to stop")
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            pass
+
+
+@app.command()
+def refresh(
+    limit: Annotated[int | None, typer.Option(min=1, help="Most profiles to refresh.")] = None,
+) -> None:
+    """Index stale profiles now (what the scheduled refresh job does), once."""
+    from search_service.services.freshness import refresh_stale
+
+    with _runtime() as rt:
+        r = refresh_stale(rt, limit=limit)
+        typer.echo(
+            f"refreshed {r.indexed} profiles ({r.embedded} embedded, {r.reused} reused, "
+            f"{len(r.failed)} failed, {r.removed} removed) in {r.seconds:.1f}s "
+            f"= {r.per_second:.1f} profiles/s"
+        )
+        if r.failed:
+            typer.echo(f"failed user ids: {', '.join(map(str, r.failed))}")
+            raise typer.Exit(1)
+
+
+@app.command("reconcile-snapshots")
+def reconcile_snapshots_cmd() -> None:
+    """Compare profile snapshots with the normalized tables and repair drift."""
+    from search_service.services.profiles import reconcile_snapshots
+
+    with _sql_engine() as engine:
+        r = reconcile_snapshots(engine)
+    typer.echo(
+        f"checked {r.checked} profiles: {r.repaired} repaired ({r.reindexed} to re-embed), "
+        f"{r.backfilled} backfilled"
+    )
+
+
+@app.command("purge-deleted")
+def purge_deleted_cmd(
+    retention_days: Annotated[
+        int | None, typer.Option(min=0, help="Override GIGSY_PRIVACY__RETENTION_DAYS.")
+    ] = None,
+) -> None:
+    """Erase personal data of users deleted longer ago than the retention period."""
+    from search_service.services.privacy import purge_expired
+
+    days = retention_days if retention_days is not None else get_settings().privacy.retention_days
+    with _sql_engine() as engine:
+        n = purge_expired(engine, retention_days=days)
+    typer.echo(f"purged {n} users deleted more than {days} days ago")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     """Entry point with logging configured."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")

@@ -29,6 +29,7 @@ __all__ = [
     "CurrentAdmin",
     "CurrentCaller",
     "CurrentEmployer",
+    "CurrentStudent",
     "CurrentUser",
     "RuntimeDep",
     "SessionDep",
@@ -163,6 +164,18 @@ def require_admin(caller: CurrentCaller) -> Caller:
     return caller
 
 
+def require_student(caller: CurrentCaller) -> Caller:
+    """Students (the owners of profiles), acting as their own user.
+
+    Raises:
+        PermissionDeniedError: no user behind the key, or not a student (403).
+    """
+    if caller.user is None or not caller.has(Role.STUDENT):
+        raise PermissionDeniedError("profiles belong to students; this caller is not one")
+    return caller
+
+
 CurrentUser = Annotated[Caller, Depends(require_user)]
+CurrentStudent = Annotated[Caller, Depends(require_student)]
 CurrentEmployer = Annotated[Caller, Depends(require_employer)]
 CurrentAdmin = Annotated[Caller, Depends(require_admin)]

@@ -7,17 +7,22 @@ searches, API key creation) start fast.
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
 from indexers import Bm25Encoder, DenseEncoder, VectorStore, load_encoder, open_store
 from search_service.db import make_engine, migrate, session_scope
+from search_service.metrics import Metrics
 from search_service.repositories.index_state import get_state
 from search_service.settings import Settings
 
 __all__ = ["BM25_STATE_KEY", "Runtime", "open_engine"]
+
+_log = logging.getLogger(__name__)
 
 BM25_STATE_KEY = "bm25"
 """``index_state`` key of the BM25 parameters documents were encoded with."""
@@ -41,6 +46,22 @@ class Runtime:
     _encoder: DenseEncoder | None = None
     _bm25: Bm25Encoder | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    metrics: Metrics = field(init=False)
+    on_profile_change: Callable[[], None] | None = None
+    """Called after a profile write commits (the scheduler sets it to wake the
+    refresh job); ``None`` when no refresh job runs in this process."""
+
+    def __post_init__(self) -> None:
+        self.metrics = Metrics(self.engine)
+
+    def notify_profile_change(self) -> None:
+        """Wake the refresh job in this process, if there is one (never raises)."""
+        callback = self.on_profile_change
+        if callback is not None:
+            try:
+                callback()
+            except Exception:  # a wake-up is an optimisation; the poll catches up
+                _log.exception("could not wake the refresh job")
 
     @classmethod
     def open(cls, settings: Settings, *, encoder: DenseEncoder | None = None) -> Runtime:

@@ -1,7 +1,10 @@
-"""Background jobs (APScheduler 3.x): balance reconciliation for now.
+"""Background jobs (APScheduler 3.x).
 
-On the embedded default the scheduler runs inside ``serve``. Jobs never overlap
-themselves (``max_instances=1``) and a missed run is coalesced into one.
+Jobs: the embedding refresh (every ``freshness.interval_s``, woken early by the
+outbox), the outbox poll, balance reconciliation, snapshot drift
+reconciliation and the GDPR retention purge. On the embedded default they run
+inside ``serve``; ``gigsy-search worker`` runs them alone. Jobs never overlap
+themselves (``max_instances=1``) and missed runs are coalesced into one.
 """
 
 from __future__ import annotations
@@ -9,32 +12,68 @@ from __future__ import annotations
 import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
 
+from search_service.db import session_scope
+from search_service.repositories.users import release_leases
 from search_service.runtime import Runtime
+from search_service.services.freshness import FreshnessJob
 from search_service.services.ledger import reconcile_balances
+from search_service.services.privacy import purge_expired
+from search_service.services.profiles import reconcile_snapshots
 
-__all__ = ["build_scheduler", "reconcile_job"]
+__all__ = ["build_scheduler", "drift_job", "purge_job", "reconcile_job"]
 
 log = logging.getLogger(__name__)
 
+_JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+
 
 def reconcile_job(rt: Runtime) -> None:
-    """Scheduled reconciliation: logs a summary; drifts are logged as errors."""
+    """Scheduled balance reconciliation: logs a summary; drifts are logged as errors."""
     report = reconcile_balances(rt.engine)
     log.info("reconciled %d balances, %d drifted", report.checked, len(report.drifts))
 
 
-def build_scheduler(rt: Runtime) -> BackgroundScheduler:
-    """A scheduler with every periodic job configured from ``rt.settings`` (not started)."""
+def drift_job(rt: Runtime) -> None:
+    """Scheduled snapshot drift reconciliation; repairs are counted in the metrics."""
+    reconcile_snapshots(rt.engine, metrics_inc=rt.metrics.snapshot_repairs.inc)
+
+
+def purge_job(rt: Runtime) -> None:
+    """Scheduled GDPR retention purge; purged users are counted in the metrics."""
+    purged = purge_expired(rt.engine, retention_days=rt.settings.privacy.retention_days)
+    if purged:
+        rt.metrics.users_purged.inc(purged)
+
+
+def build_scheduler(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
+    """A scheduler with every periodic job configured from ``rt.settings`` (not started).
+
+    On the embedded default (no ``qdrant.url``) only this process can write the
+    index, so leases left by a killed process are released here.
+    """
+    if rt.settings.qdrant.url is None:
+        with session_scope(rt.engine) as session:
+            released = release_leases(session)
+        if released:
+            log.info("released %d index leases left by a previous process", released)
+    cls = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler: BaseScheduler = cls(job_defaults=dict(_JOB_DEFAULTS))
+    FreshnessJob(rt).attach(scheduler)
     cfg = rt.settings.scheduler
-    scheduler = BackgroundScheduler(
-        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
-    )
     scheduler.add_job(
         reconcile_job,
         "interval",
         args=[rt],
         seconds=cfg.reconcile_interval_s,
         id="reconcile-balances",
+    )
+    scheduler.add_job(
+        drift_job, "interval", args=[rt], seconds=cfg.drift_interval_s, id="snapshot-drift"
+    )
+    scheduler.add_job(
+        purge_job, "interval", args=[rt], seconds=cfg.purge_interval_s, id="retention-purge"
     )
     return scheduler

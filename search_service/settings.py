@@ -21,6 +21,8 @@ from indexers import Fusion
 __all__ = [
     "ClerkSettings",
     "EmbeddingSettings",
+    "FreshnessSettings",
+    "PrivacySettings",
     "QdrantSettings",
     "SchedulerSettings",
     "SearchSettings",
@@ -95,10 +97,44 @@ class ClerkSettings(BaseModel):
 
 
 class SchedulerSettings(BaseModel):
-    """Background jobs run by ``serve`` (intervals in seconds)."""
+    """Background jobs run by ``serve`` or ``worker`` (intervals in seconds).
+
+    Set ``enabled`` false on API replicas when a separate ``gigsy-search worker``
+    runs the jobs.
+    """
 
     enabled: bool = True
     reconcile_interval_s: int = Field(default=3600, ge=10)
+    drift_interval_s: int = Field(default=3600, ge=10)
+    purge_interval_s: int = Field(default=3600, ge=10)
+
+
+class FreshnessSettings(BaseModel):
+    """The embedding refresh job (DESIGN.md, "Contracts"; issue 4).
+
+    ``interval_s`` is the full scan for stale users; ``outbox_poll_s`` the cheap
+    check for pending outbox events that wakes the job early (edits made in
+    this process wake it at once). A leased user is not taken by another
+    worker for ``lease_s``; a failing user waits ``backoff_base_s * 2**(n-1)``
+    seconds after its n-th failure, at most ``backoff_max_s`` (capped
+    exponential backoff, as in the AWS Architecture Blog's "Exponential Backoff
+    and Jitter", 2015, without the jitter).
+    """
+
+    interval_s: float = Field(default=30.0, ge=1.0, le=86_400.0)
+    outbox_poll_s: float = Field(default=1.0, ge=0.1, le=3600.0)
+    batch_size: int = Field(default=32, ge=1, le=1024)
+    max_per_run: int = Field(default=2000, ge=1)
+    lease_s: int = Field(default=120, ge=5)
+    backoff_base_s: float = Field(default=5.0, gt=0)
+    backoff_max_s: float = Field(default=3600.0, gt=0)
+
+
+class PrivacySettings(BaseModel):
+    """GDPR: how long a soft-deleted user's personal fields are kept (days) before
+    the purge job erases them; 0 erases them on the next run."""
+
+    retention_days: int = Field(default=30, ge=0, le=3650)
 
 
 class Settings(BaseSettings):
@@ -116,6 +152,8 @@ class Settings(BaseSettings):
     search: SearchSettings = Field(default_factory=SearchSettings)
     clerk: ClerkSettings = Field(default_factory=ClerkSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     index_batch_size: int = Field(default=64, ge=1)
 
     @model_validator(mode="after")

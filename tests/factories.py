@@ -13,7 +13,7 @@ from models import (
     WorkItem,
 )
 from search_service.db import session_scope
-from search_service.repositories.users import upsert_user_profile
+from search_service.repositories.profiles import upsert_user_profile
 from search_service.runtime import Runtime
 
 

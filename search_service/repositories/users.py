@@ -1,213 +1,30 @@
-"""SQL for users and their profile rows."""
+"""SQL for users: lookups, the freshness queue (leases, backoff) and soft deletion."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, func, or_, update
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, col, select
 
-from indexers import ProfileRows, normalise_keyword
-from models import (
-    Education,
-    Language,
-    Profile,
-    ProfileDraft,
-    Project,
-    Skill,
-    User,
-    UserDraft,
-    UserStatus,
-    WorkExperience,
-    now_ms,
-)
+from models import OutboxTopic, Profile, User, UserStatus, UserTombstone, now_ms
+from search_service.repositories.outbox import append_event
 
 __all__ = [
+    "Staleness",
     "active_user_ids",
+    "claim_stale",
     "count_users",
     "find_user_by_clerk_id",
     "get_users",
-    "load_profile_rows",
     "mark_indexed",
+    "record_index_failure",
+    "release_leases",
+    "soft_delete_user",
     "stale_user_ids",
-    "upsert_user_profile",
+    "staleness",
 ]
-
-_SECTION_TABLES: tuple[type[SQLModel], ...] = (Education, WorkExperience, Project, Language, Skill)
-T = TypeVar("T", bound=SQLModel)
-
-
-def _compose_name(first: str | None, last: str | None, username: str | None) -> str:
-    name = " ".join(p for p in (first, last) if p)
-    return name or username or ""
-
-
-def upsert_user_profile(
-    session: Session, user_in: UserDraft, profile_in: ProfileDraft, *, now: int | None = None
-) -> tuple[User, str]:
-    """Create or replace a user (by ``clerk_id``) with their whole profile.
-
-    Sections are replaced wholesale. ``updated_at`` is bumped only when something
-    changed, so re-importing identical data leaves the index fresh.
-
-    Returns:
-        ``(user, outcome)`` with outcome ``"created"``, ``"updated"`` or ``"unchanged"``.
-    """
-    ts = now if now is not None else now_ms()
-    user = session.exec(select(User).where(User.clerk_id == user_in.clerk_id)).first()
-    fields: dict[str, Any] = {
-        "email": user_in.email,
-        "first_name": user_in.first_name,
-        "last_name": user_in.last_name,
-        "username": user_in.username,
-        "image_url": user_in.image_url,
-        "external_id": user_in.external_id,
-        "roles": list(user_in.roles),
-        "tags": list(user_in.tags),
-        "name": _compose_name(user_in.first_name, user_in.last_name, user_in.username),
-    }
-    created = user is None
-    if user is None:
-        user = User(
-            clerk_id=user_in.clerk_id,
-            created_by=user_in.created_by,
-            created_at=ts,
-            updated_at=ts,
-            **fields,
-        )
-        session.add(user)
-        session.flush()
-    assert user.id is not None
-    changed = created or any(getattr(user, k) != v for k, v in fields.items())
-    for key, value in fields.items():
-        setattr(user, key, value)
-
-    profile = session.get(Profile, user.id)
-    visibility = {k: v.value for k, v in profile_in.visibility.items()}
-    profile_fields: dict[str, Any] = {
-        "headline": profile_in.headline,
-        "bio": profile_in.bio,
-        "location": profile_in.location,
-        "availability": profile_in.availability.value if profile_in.availability else None,
-    }
-    if profile is None:
-        profile = Profile(user_id=user.id, created_at=ts, updated_at=ts, **profile_fields)
-        if visibility:
-            profile.visibility = {**profile.visibility, **visibility}
-        session.add(profile)
-        changed = True
-    else:
-        new_vis = {**profile.visibility, **visibility}
-        if any(getattr(profile, k) != v for k, v in profile_fields.items()) or (
-            new_vis != profile.visibility
-        ):
-            changed = True
-        for key, value in profile_fields.items():
-            setattr(profile, key, value)
-        profile.visibility = new_vis
-
-    new_rows = _section_rows(user.id, profile_in)
-    old_rows = load_profile_rows(session, [user.id]).get(user.id)
-    if old_rows is None or _signature(_section_rows_of(old_rows)) != _signature(new_rows):
-        changed = True
-        for table in _SECTION_TABLES:
-            for row in session.exec(select(table).where(col(table.user_id) == user.id)):  # type: ignore[attr-defined]
-                session.delete(row)
-        session.flush()
-        session.add_all(new_rows)
-    if changed:
-        user.updated_at = max(ts, user.updated_at + 1) if not created else ts
-        profile.updated_at = user.updated_at
-    session.flush()
-    return user, "created" if created else "updated" if changed else "unchanged"
-
-
-def _section_rows(user_id: int, p: ProfileDraft) -> list[SQLModel]:
-    rows: list[SQLModel] = []
-    rows += [
-        Education(user_id=user_id, position=i, **e.model_dump()) for i, e in enumerate(p.education)
-    ]
-    rows += [
-        WorkExperience(user_id=user_id, position=i, **w.model_dump())
-        for i, w in enumerate(p.work_experience)
-    ]
-    rows += [
-        Project(
-            user_id=user_id,
-            position=i,
-            **{**pr.model_dump(), "skills": [normalise_keyword(s) for s in pr.skills]},
-        )
-        for i, pr in enumerate(p.projects)
-    ]
-    rows += [
-        Language(user_id=user_id, position=i, **lang.model_dump())
-        for i, lang in enumerate(p.languages)
-    ]
-    seen: set[str] = set()
-    skills: list[Skill] = []
-    for s in p.skills:
-        name = normalise_keyword(s.name)
-        if name and name not in seen:
-            seen.add(name)
-            skills.append(
-                Skill(
-                    user_id=user_id, position=len(skills), name=name, level=s.level, years=s.years
-                )
-            )
-    return rows + list(skills)
-
-
-_IGNORED = {"id", "user_id"}
-
-
-def _row_key(row: SQLModel) -> tuple[str, tuple[tuple[str, Any], ...]]:
-    data = row.model_dump(exclude=_IGNORED)
-    return type(row).__name__, tuple(sorted((k, repr(v)) for k, v in data.items()))
-
-
-def _signature(rows: Sequence[SQLModel]) -> list[tuple[str, tuple[tuple[str, Any], ...]]]:
-    return sorted(_row_key(r) for r in rows)
-
-
-def _section_rows_of(rows: ProfileRows) -> list[SQLModel]:
-    return [*rows.education, *rows.work_experience, *rows.projects, *rows.languages, *rows.skills]
-
-
-def _by_user(session: Session, table: type[T], ids: Sequence[int]) -> dict[int, list[T]]:
-    out: dict[int, list[T]] = {}
-    stmt = select(table).where(col(table.user_id).in_(ids)).order_by(col(table.position))  # type: ignore[attr-defined]
-    for row in session.exec(stmt):
-        out.setdefault(row.user_id, []).append(row)  # type: ignore[attr-defined]
-    return out
-
-
-def load_profile_rows(session: Session, ids: Sequence[int]) -> dict[int, ProfileRows]:
-    """Users (any state) with profile and sections, keyed by user id; missing ids are absent."""
-    if not ids:
-        return {}
-    users = session.exec(select(User).where(col(User.id).in_(ids))).all()
-    profiles = {
-        p.user_id: p for p in session.exec(select(Profile).where(col(Profile.user_id).in_(ids)))
-    }
-    edu = _by_user(session, Education, ids)
-    work = _by_user(session, WorkExperience, ids)
-    proj = _by_user(session, Project, ids)
-    lang = _by_user(session, Language, ids)
-    skills = _by_user(session, Skill, ids)
-    out: dict[int, ProfileRows] = {}
-    for u in users:
-        assert u.id is not None
-        out[u.id] = ProfileRows(
-            user=u,
-            profile=profiles.get(u.id),
-            education=edu.get(u.id, []),
-            work_experience=work.get(u.id, []),
-            projects=proj.get(u.id, []),
-            languages=lang.get(u.id, []),
-            skills=skills.get(u.id, []),
-        )
-    return out
 
 
 def find_user_by_clerk_id(
@@ -247,34 +64,80 @@ def active_user_ids(session: Session) -> list[int]:
     ]
 
 
+def _stale() -> ColumnElement[bool]:
+    return or_(
+        col(User.embedding_updated_at).is_(None),
+        col(User.embedding_updated_at) < col(User.updated_at),
+    )
+
+
 def stale_user_ids(session: Session, *, limit: int) -> list[int]:
-    """Indexable users whose ``embedding_updated_at`` is NULL or older than ``updated_at``."""
+    """Indexable users whose ``embedding_updated_at`` is NULL or older than ``updated_at``,
+    oldest edit first, leases and backoff ignored (uses ``ix_users_freshness``)."""
     stmt = (
-        select(User.id)
-        .where(
-            *_indexable(),
-            or_(
-                col(User.embedding_updated_at).is_(None),
-                col(User.embedding_updated_at) < col(User.updated_at),
-            ),
-        )
-        .order_by(col(User.updated_at))
-        .limit(limit)
+        select(User.id).where(*_indexable(), _stale()).order_by(col(User.updated_at)).limit(limit)
     )
     return [i for i in session.exec(stmt) if i is not None]
 
 
-def mark_indexed(session: Session, versions: dict[int, int]) -> int:
+def claim_stale(
+    session: Session, *, owner: str, limit: int, lease_ms: int, now: int | None = None
+) -> list[int]:
+    """Lease up to ``limit`` stale users to ``owner`` for ``lease_ms``; returns their ids.
+
+    Skips users leased to a live worker (lease not expired) and users in
+    backoff (``index_retry_at`` in the future). On PostgreSQL the candidate rows
+    are read ``FOR UPDATE SKIP LOCKED``, so concurrent workers never wait on or
+    take the same rows; everywhere the lease itself is a compare-and-set on the
+    lease columns, so two workers can never hold the same user. Commit promptly:
+    the lease is what other workers see.
+    """
+    ts = now if now is not None else now_ms()
+    free = (
+        or_(col(User.index_lease_expires_at).is_(None), col(User.index_lease_expires_at) < ts),
+        or_(col(User.index_retry_at).is_(None), col(User.index_retry_at) <= ts),
+    )
+    stmt = (
+        select(User.id)
+        .where(*_indexable(), _stale(), *free)
+        .order_by(col(User.updated_at))
+        .limit(limit)
+    )
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    ids = [i for i in session.exec(stmt) if i is not None]
+    if not ids:
+        return []
+    expires = ts + lease_ms
+    session.execute(
+        update(User)
+        .where(col(User.id).in_(ids), *free)
+        .values(index_lease_owner=owner, index_lease_expires_at=expires)
+        .execution_options(synchronize_session=False)
+    )
+    mine = select(User.id).where(
+        col(User.id).in_(ids),
+        col(User.index_lease_owner) == owner,
+        col(User.index_lease_expires_at) == expires,
+    )
+    return sorted(i for i in session.exec(mine) if i is not None)
+
+
+def mark_indexed(session: Session, versions: dict[int, int], *, owner: str | None = None) -> int:
     """Set ``embedding_updated_at`` to the indexed ``updated_at``, compare-and-set.
 
     A row whose ``updated_at`` moved on while it was being embedded keeps its old
-    ``embedding_updated_at``, so the next refresh picks the newer edit up.
+    ``embedding_updated_at``, so the next refresh picks the newer edit up. With
+    ``owner``, that worker's leases on these users are released and their failure
+    count reset.
 
     Args:
         versions: user id -> the ``updated_at`` (epoch ms) that was indexed.
+        owner: the worker id that leased the users, if any.
 
     Returns:
-        Rows updated.
+        Rows whose ``embedding_updated_at`` was set.
     """
     done = 0
     for user_id, version in versions.items():
@@ -282,9 +145,117 @@ def mark_indexed(session: Session, versions: dict[int, int]) -> int:
             update(User)
             .where(col(User.id) == user_id, col(User.updated_at) == version)
             .values(embedding_updated_at=version)
+            .execution_options(synchronize_session=False)
         )
         done += result.rowcount or 0  # type: ignore[attr-defined]
+    if owner is not None and versions:
+        session.execute(
+            update(User)
+            .where(col(User.id).in_(list(versions)), col(User.index_lease_owner) == owner)
+            .values(
+                index_lease_owner=None,
+                index_lease_expires_at=None,
+                index_attempts=0,
+                index_retry_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
     return done
+
+
+def record_index_failure(session: Session, user_id: int, *, owner: str, retry_at: int) -> int:
+    """Count a failed refresh of ``user_id``, release ``owner``'s lease and back off
+    until ``retry_at`` (epoch ms). Returns the new attempt count (0 if not found)."""
+    session.execute(
+        update(User)
+        .where(col(User.id) == user_id)
+        .values(
+            index_attempts=col(User.index_attempts) + 1,
+            index_retry_at=retry_at,
+            index_lease_owner=None,
+            index_lease_expires_at=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    attempts = session.exec(select(User.index_attempts).where(User.id == user_id)).first()
+    return int(attempts or 0)
+
+
+def release_leases(
+    session: Session, *, owner: str | None = None, ids: Sequence[int] | None = None
+) -> int:
+    """Drop index leases: ``owner``'s (only on ``ids`` if given), or every lease when
+    ``owner`` is None (start-up of the embedded default, where no other process
+    can index). Returns rows."""
+    stmt = update(User).where(col(User.index_lease_owner).is_not(None))
+    if owner is not None:
+        stmt = stmt.where(col(User.index_lease_owner) == owner)
+    if ids is not None:
+        stmt = stmt.where(col(User.id).in_(list(ids)))
+    result = session.execute(
+        stmt.values(index_lease_owner=None, index_lease_expires_at=None).execution_options(
+            synchronize_session=False
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Staleness:
+    """How far the index is behind SQL.
+
+    Attributes:
+        stale: indexable users whose index entry is missing or older than their row.
+        oldest_s: seconds since the oldest stale user's ``updated_at`` (0.0 if none).
+        failing: stale users with at least one failed refresh attempt.
+    """
+
+    stale: int
+    oldest_s: float
+    failing: int
+
+
+def staleness(session: Session, *, now: int | None = None) -> Staleness:
+    """Measure the freshness backlog (two aggregate queries)."""
+    ts = now if now is not None else now_ms()
+    count, oldest = session.exec(
+        select(func.count(), func.min(User.updated_at)).where(*_indexable(), _stale())
+    ).one()
+    failing = session.exec(
+        select(func.count()).where(*_indexable(), _stale(), col(User.index_attempts) > 0)
+    ).one()
+    age = max(0.0, (ts - int(oldest)) / 1000.0) if oldest is not None else 0.0
+    return Staleness(stale=int(count), oldest_s=age, failing=int(failing))
+
+
+def soft_delete_user(session: Session, user: User, *, now: int | None = None) -> bool:
+    """Soft-delete ``user`` at once, tombstone their clerk id (so no late Clerk event
+    revives them) and append a ``user.deleted`` outbox event.
+
+    Returns:
+        False when the user was already deleted (nothing changed).
+    """
+    if user.id is None:
+        raise ValueError("user must be flushed (have an id)")
+    if session.get(UserTombstone, user.clerk_id) is None:
+        session.add(UserTombstone(clerk_id=user.clerk_id))
+    if user.deleted_at is not None:
+        session.flush()
+        return False
+    ts = now if now is not None else now_ms()
+    user.deleted_at = ts
+    user.updated_at = max(ts, user.updated_at + 1)
+    session.add(user)
+    append_event(
+        session,
+        OutboxTopic.USER_DELETED,
+        user.id,
+        {"userId": user.id, "deletedAt": ts},
+        user_version=user.updated_at,
+        now=ts,
+    )
+    session.flush()
+    return True
 
 
 def count_users(session: Session) -> int:

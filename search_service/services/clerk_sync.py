@@ -23,6 +23,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from models import Role, User, UserTombstone, WebhookAudit, WebhookOutcome, now_ms
+from search_service.repositories.users import soft_delete_user
 
 __all__ = [
     "ClerkUserFields",
@@ -164,8 +165,7 @@ def _upsert(session: Session, mapped: ClerkUserFields, version: int) -> Delivery
         removed = None
         if user is not None and user.deleted_at is None:
             # A create that raced its delete: the tombstone wins, now.
-            user.deleted_at = now_ms()
-            user.updated_at = max(user.deleted_at, user.updated_at + 1)
+            soft_delete_user(session, user)
             removed = user.id
         return DeliveryResult(WebhookOutcome.TOMBSTONED.value, removed_user_id=removed)
     values = dict(mapped.values)
@@ -205,11 +205,7 @@ def _delete(session: Session, clerk_id: str) -> DeliveryResult:
     if user is None:
         session.flush()
         return DeliveryResult(WebhookOutcome.APPLIED.value)
-    if user.deleted_at is None:
-        ts = now_ms()
-        user.deleted_at = ts
-        user.updated_at = max(ts, user.updated_at + 1)
-    session.flush()
+    soft_delete_user(session, user)
     return DeliveryResult(WebhookOutcome.APPLIED.value, user_id=user.id, removed_user_id=user.id)
 
 

@@ -15,15 +15,11 @@ from tqdm import tqdm
 from indexers import Bm25Encoder, FilterSpec, Indexer, IndexReport, build_document
 from search_service.db import session_scope
 from search_service.repositories.index_state import set_state
-from search_service.repositories.users import (
-    active_user_ids,
-    load_profile_rows,
-    mark_indexed,
-    stale_user_ids,
-)
+from search_service.repositories.profiles import load_profile_rows
+from search_service.repositories.users import active_user_ids, mark_indexed
 from search_service.runtime import BM25_STATE_KEY, Runtime
 
-__all__ = ["refresh_stale", "reindex", "remove_from_index"]
+__all__ = ["reindex", "remove_from_index"]
 
 log = logging.getLogger(__name__)
 
@@ -100,17 +96,6 @@ def _finish(rt: Runtime) -> None:
     flush = getattr(rt.store, "flush", None)
     if callable(flush):
         flush()
-
-
-def refresh_stale(rt: Runtime, *, limit: int = 500, progress: bool = False) -> IndexReport:
-    """Index up to ``limit`` users whose index entry is missing or older than their row."""
-    with session_scope(rt.engine) as session:
-        ids = stale_user_ids(session, limit=limit)
-    if not ids:
-        return IndexReport()
-    report = _index_ids(rt, ids, progress=progress, desc="refresh")
-    _finish(rt)
-    return report
 
 
 def remove_from_index(rt: Runtime, ids: Sequence[int]) -> None:

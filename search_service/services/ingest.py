@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from models import ProfileDraft, SkillItem, UserDraft
 from search_service.db import session_scope
-from search_service.repositories.users import upsert_user_profile
+from search_service.repositories.profiles import upsert_user_profile
 from search_service.runtime import Runtime
 
 __all__ = [

@@ -10,7 +10,8 @@ from search_service.db import session_scope
 from search_service.repositories.index_state import get_state
 from search_service.repositories.users import mark_indexed, stale_user_ids
 from search_service.runtime import BM25_STATE_KEY, Runtime
-from search_service.services.indexing import refresh_stale, reindex, remove_from_index
+from search_service.services.freshness import refresh_stale
+from search_service.services.indexing import reindex, remove_from_index
 from tests.factories import make_student
 
 

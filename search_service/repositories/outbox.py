@@ -1,0 +1,133 @@
+"""SQL for the transactional outbox (``outbox`` table)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, or_, update
+from sqlmodel import Session, col, select
+
+from models import OutboxEvent, OutboxTopic, User, UserStatus, now_ms
+
+__all__ = [
+    "append_event",
+    "count_pending",
+    "has_pending",
+    "mark_failed",
+    "mark_processed",
+    "mark_profile_events_done",
+    "pending_events",
+    "purge_processed",
+]
+
+
+def append_event(
+    session: Session,
+    topic: OutboxTopic,
+    user_id: int,
+    payload: dict[str, Any],
+    *,
+    user_version: int | None = None,
+    now: int | None = None,
+) -> OutboxEvent:
+    """Add an event to the caller's transaction (it commits or rolls back with it)."""
+    event = OutboxEvent(
+        topic=topic.value,
+        user_id=user_id,
+        user_version=user_version,
+        payload=payload,
+        created_at=now if now is not None else now_ms(),
+    )
+    session.add(event)
+    return event
+
+
+def has_pending(session: Session) -> bool:
+    """True when any event is unprocessed (an indexed lookup, cheap to poll)."""
+    stmt = select(OutboxEvent.id).where(col(OutboxEvent.processed_at).is_(None)).limit(1)
+    return session.exec(stmt).first() is not None
+
+
+def count_pending(session: Session) -> int:
+    """Number of unprocessed events."""
+    stmt = (
+        select(func.count()).select_from(OutboxEvent).where(col(OutboxEvent.processed_at).is_(None))
+    )
+    return int(session.exec(stmt).one())
+
+
+def pending_events(
+    session: Session, topic: OutboxTopic, *, limit: int = 500
+) -> Sequence[OutboxEvent]:
+    """Unprocessed events of ``topic``, oldest first."""
+    stmt = (
+        select(OutboxEvent)
+        .where(col(OutboxEvent.processed_at).is_(None), col(OutboxEvent.topic) == topic.value)
+        .order_by(col(OutboxEvent.id))
+        .limit(limit)
+    )
+    return session.exec(stmt).all()
+
+
+def mark_processed(session: Session, ids: Sequence[int], *, now: int | None = None) -> int:
+    """Set ``processed_at`` on events ``ids``; returns rows updated."""
+    if not ids:
+        return 0
+    result = session.execute(
+        update(OutboxEvent)
+        .where(col(OutboxEvent.id).in_(ids), col(OutboxEvent.processed_at).is_(None))
+        .values(processed_at=now if now is not None else now_ms())
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def mark_failed(session: Session, event_id: int, error: str) -> None:
+    """Count a failed attempt at an event; it stays pending."""
+    session.execute(
+        update(OutboxEvent)
+        .where(col(OutboxEvent.id) == event_id)
+        .values(attempts=col(OutboxEvent.attempts) + 1, last_error=error[:2000])
+    )
+
+
+def mark_profile_events_done(session: Session, *, now: int | None = None) -> int:
+    """Close every pending ``profile.updated`` event whose change is in the index.
+
+    An event is done when its user's ``embedding_updated_at`` has reached the
+    event's ``user_version``, or the user is soft-deleted or suspended (nothing
+    to index).
+    Returns rows updated.
+    """
+    done = exists().where(
+        col(User.id) == col(OutboxEvent.user_id),
+        or_(
+            col(User.deleted_at).is_not(None),
+            col(User.status) == UserStatus.SUSPENDED.value,
+            and_(
+                col(User.embedding_updated_at).is_not(None),
+                col(User.embedding_updated_at) >= func.coalesce(col(OutboxEvent.user_version), 0),
+            ),
+        ),
+    )
+    result = session.execute(
+        update(OutboxEvent)
+        .where(
+            col(OutboxEvent.processed_at).is_(None),
+            col(OutboxEvent.topic) == OutboxTopic.PROFILE_UPDATED.value,
+            done,
+        )
+        .values(processed_at=now if now is not None else now_ms())
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def purge_processed(session: Session, *, older_than: int) -> int:
+    """Delete events processed before ``older_than`` (epoch ms); returns rows deleted."""
+    result = session.execute(
+        delete(OutboxEvent).where(
+            col(OutboxEvent.processed_at).is_not(None), col(OutboxEvent.processed_at) < older_than
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

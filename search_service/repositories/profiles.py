@@ -1,0 +1,415 @@
+"""SQL for profiles: the one-transaction dual write, snapshots and drift checks.
+
+The normalized tables (``profiles`` and one table per section) are the system of
+record. ``users.portfolio`` is a read-optimised snapshot of the same profile
+(seed 000), and ``profiles.content_hash`` is the sha256 of that snapshot's
+canonical JSON. :func:`write_profile` changes all of them, bumps the optimistic
+lock ``profiles.version`` and ``users.updated_at``, and appends a
+``profile.updated`` outbox event, inside the caller's transaction (seed 004,
+"Migration & Dual-Write Strategy", A7 and B2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import update
+from sqlmodel import Session, SQLModel, col, select
+
+from indexers import ProfileRows
+from indexers.taxonomy import normalise_skill, normalise_skills
+from models import (
+    SECTIONS,
+    Education,
+    EducationItem,
+    Language,
+    LanguageItem,
+    OutboxTopic,
+    Profile,
+    ProfileDraft,
+    ProfileWrite,
+    Project,
+    ProjectItem,
+    Section,
+    Skill,
+    SkillItem,
+    User,
+    UserDraft,
+    Visibility,
+    WorkExperience,
+    WorkItem,
+    now_ms,
+)
+from search_service.profile_strength import score_profile
+from search_service.repositories.outbox import append_event
+
+__all__ = [
+    "ProfileWriteResult",
+    "VersionConflict",
+    "content_hash",
+    "load_profile_rows",
+    "profile_ids",
+    "profile_write_of",
+    "snapshot_of",
+    "upsert_user_profile",
+    "write_profile",
+]
+
+SECTION_TABLES: tuple[type[SQLModel], ...] = (Education, WorkExperience, Project, Language, Skill)
+T = TypeVar("T", bound=SQLModel)
+
+
+class VersionConflict(Exception):
+    """The profile changed since the version the writer read (HTTP 409).
+
+    Attributes:
+        current: the version now stored (0 when the user has no profile yet).
+    """
+
+    def __init__(self, current: int) -> None:
+        super().__init__(f"profile is at version {current}")
+        self.current = current
+
+
+@dataclass(slots=True)
+class ProfileWriteResult:
+    """Outcome of :func:`write_profile`.
+
+    Attributes:
+        profile: the profile row after the write.
+        changed: False when the write matched what was stored (nothing bumped,
+            no event).
+        created: True when the profile row did not exist before.
+    """
+
+    profile: Profile
+    changed: bool
+    created: bool
+
+
+def _by_user(session: Session, table: type[T], ids: Sequence[int]) -> dict[int, list[T]]:
+    out: dict[int, list[T]] = {}
+    stmt = select(table).where(col(table.user_id).in_(ids)).order_by(col(table.position))  # type: ignore[attr-defined]
+    for row in session.exec(stmt):
+        out.setdefault(row.user_id, []).append(row)  # type: ignore[attr-defined]
+    return out
+
+
+def load_profile_rows(session: Session, ids: Sequence[int]) -> dict[int, ProfileRows]:
+    """Users (any state) with profile and sections, keyed by user id; missing ids are absent."""
+    if not ids:
+        return {}
+    users = session.exec(select(User).where(col(User.id).in_(ids))).all()
+    profiles = {
+        p.user_id: p for p in session.exec(select(Profile).where(col(Profile.user_id).in_(ids)))
+    }
+    edu = _by_user(session, Education, ids)
+    work = _by_user(session, WorkExperience, ids)
+    proj = _by_user(session, Project, ids)
+    lang = _by_user(session, Language, ids)
+    skills = _by_user(session, Skill, ids)
+    out: dict[int, ProfileRows] = {}
+    for u in users:
+        assert u.id is not None
+        out[u.id] = ProfileRows(
+            user=u,
+            profile=profiles.get(u.id),
+            education=edu.get(u.id, []),
+            work_experience=work.get(u.id, []),
+            projects=proj.get(u.id, []),
+            languages=lang.get(u.id, []),
+            skills=skills.get(u.id, []),
+        )
+    return out
+
+
+def _visibility(profile: Profile, section: str) -> Visibility:
+    return Visibility(profile.visibility.get(section, Visibility.EMPLOYERS.value))
+
+
+def profile_write_of(rows: ProfileRows) -> ProfileWrite | None:
+    """The profile of ``rows`` as the API writes it; ``None`` without a profile row."""
+    p = rows.profile
+    if p is None:
+        return None
+    return ProfileWrite(
+        headline=p.headline,
+        bio=p.bio,
+        location=p.location,
+        availability=p.availability,
+        education=Section[EducationItem](
+            visibility=_visibility(p, "education"),
+            items=[EducationItem.model_validate(r) for r in rows.education],
+        ),
+        work_experience=Section[WorkItem](
+            visibility=_visibility(p, "work_experience"),
+            items=[WorkItem.model_validate(r) for r in rows.work_experience],
+        ),
+        projects=Section[ProjectItem](
+            visibility=_visibility(p, "projects"),
+            items=[ProjectItem.model_validate(r) for r in rows.projects],
+        ),
+        languages=Section[LanguageItem](
+            visibility=_visibility(p, "languages"),
+            items=[LanguageItem.model_validate(r) for r in rows.languages],
+        ),
+        skills=Section[SkillItem](
+            visibility=_visibility(p, "skills"),
+            items=[SkillItem.model_validate(r) for r in rows.skills],
+        ),
+    )
+
+
+def snapshot_of(rows: ProfileRows) -> dict[str, Any] | None:
+    """The ``users.portfolio`` snapshot built from the normalized rows (camelCase JSON).
+
+    It holds every section with its visibility, private ones included: it is the
+    owner's data, never served to anyone else as is.
+    """
+    doc = profile_write_of(rows)
+    return None if doc is None else doc.model_dump(mode="json", by_alias=True)
+
+
+def content_hash(snapshot: dict[str, Any] | None) -> str | None:
+    """sha256 (64 hex digits) of the snapshot's canonical JSON (sorted keys, no spaces)."""
+    if snapshot is None:
+        return None
+    canonical = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _section_rows(user_id: int, p: ProfileDraft) -> list[SQLModel]:
+    rows: list[SQLModel] = []
+    rows += [
+        Education(user_id=user_id, position=i, **e.model_dump()) for i, e in enumerate(p.education)
+    ]
+    rows += [
+        WorkExperience(user_id=user_id, position=i, **w.model_dump())
+        for i, w in enumerate(p.work_experience)
+    ]
+    rows += [
+        Project(
+            user_id=user_id,
+            position=i,
+            **{**pr.model_dump(), "skills": normalise_skills(pr.skills)},
+        )
+        for i, pr in enumerate(p.projects)
+    ]
+    rows += [
+        Language(user_id=user_id, position=i, **lang.model_dump())
+        for i, lang in enumerate(p.languages)
+    ]
+    seen: set[str] = set()
+    skills: list[Skill] = []
+    for s in p.skills:
+        name = normalise_skill(s.name)
+        if name and name not in seen:
+            seen.add(name)
+            skills.append(
+                Skill(
+                    user_id=user_id, position=len(skills), name=name, level=s.level, years=s.years
+                )
+            )
+    return rows + list(skills)
+
+
+def _rows_of(user: User, profile: Profile, rows: Sequence[SQLModel]) -> ProfileRows:
+    by_table: dict[type[SQLModel], list[Any]] = {t: [] for t in SECTION_TABLES}
+    for r in rows:
+        by_table[type(r)].append(r)
+    return ProfileRows(
+        user=user,
+        profile=profile,
+        education=by_table[Education],
+        work_experience=by_table[WorkExperience],
+        projects=by_table[Project],
+        languages=by_table[Language],
+        skills=by_table[Skill],
+    )
+
+
+def _claim_version(session: Session, user_id: int, expected: int | None) -> Profile | None:
+    """Bump ``version`` if it still equals what the writer read; the first DML of the
+    transaction, so it also takes the write lock (PostgreSQL row lock; SQLite's
+    database lock). Returns the locked row, ``None`` when there is no profile yet.
+
+    Raises:
+        VersionConflict: ``expected`` is stale.
+    """
+    for _ in range(3):
+        current = session.exec(select(Profile.version).where(Profile.user_id == user_id)).first()
+        if current is None:
+            if expected not in (None, 0):
+                raise VersionConflict(0)
+            return None
+        want = expected if expected is not None else current
+        result = session.execute(
+            update(Profile)
+            .where(col(Profile.user_id) == user_id, col(Profile.version) == want)
+            .values(version=want + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if (result.rowcount or 0) == 1:  # type: ignore[attr-defined]
+            profile = session.get(Profile, user_id, populate_existing=True)
+            assert profile is not None
+            return profile
+        if expected is not None:
+            now = session.exec(select(Profile.version).where(Profile.user_id == user_id)).first()
+            raise VersionConflict(now or 0)
+    raise VersionConflict(current or 0)  # lost three races in a row: report, do not spin
+
+
+def write_profile(
+    session: Session,
+    user: User,
+    draft: ProfileDraft,
+    *,
+    expected_version: int | None = None,
+    now: int | None = None,
+) -> ProfileWriteResult:
+    """Replace a user's profile: the dual write, in the caller's transaction.
+
+    Updates the ``profiles`` row and the section tables (skills normalised
+    through the taxonomy), the ``users.portfolio`` snapshot, the content hash,
+    the strength score, ``profiles.version`` (+1) and ``users.updated_at``, and
+    appends a ``profile.updated`` outbox event. A write equal to what is stored
+    changes nothing. ``draft.visibility`` is merged onto the stored map.
+
+    Args:
+        session: an open session; the caller commits.
+        user: the owner (flushed, with an id).
+        draft: the new profile.
+        expected_version: the version the writer read (``If-Match``); ``None``
+            writes unconditionally; 0 means "no profile yet".
+        now: clock override (epoch ms).
+
+    Raises:
+        VersionConflict: ``expected_version`` is not the stored version.
+        sqlalchemy.exc.IntegrityError: a concurrent first write created the profile.
+    """
+    if user.id is None:
+        raise ValueError("user must be flushed (have an id)")
+    ts = now if now is not None else now_ms()
+    profile = _claim_version(session, user.id, expected_version)
+    created = profile is None
+    old_snapshot: dict[str, Any] | None = None
+    if profile is None:
+        profile = Profile(user_id=user.id, created_at=ts, updated_at=ts, version=1)
+        session.add(profile)
+    else:
+        old_rows = load_profile_rows(session, [user.id])[user.id]
+        old_snapshot = snapshot_of(old_rows)
+    profile.headline = draft.headline
+    profile.bio = draft.bio
+    profile.location = draft.location
+    profile.availability = draft.availability.value if draft.availability else None
+    profile.visibility = {
+        **{s: Visibility.EMPLOYERS.value for s in SECTIONS},
+        **profile.visibility,
+        **{k: v.value for k, v in draft.visibility.items()},
+    }
+    new_rows = _section_rows(user.id, draft)
+    new_snapshot = snapshot_of(_rows_of(user, profile, new_rows))
+    assert new_snapshot is not None
+    digest = content_hash(new_snapshot)
+    if (
+        not created
+        and new_snapshot == old_snapshot
+        and profile.content_hash == digest
+        and user.portfolio == new_snapshot
+    ):
+        profile.version -= 1  # we hold the lock: undo the claim, nothing changed
+        session.flush()
+        return ProfileWriteResult(profile=profile, changed=False, created=False)
+    if created or new_snapshot != old_snapshot:
+        for table in SECTION_TABLES:
+            for row in session.exec(select(table).where(col(table.user_id) == user.id)):  # type: ignore[attr-defined]
+                session.delete(row)
+        session.flush()
+        session.add_all(new_rows)
+    strength = score_profile(ProfileWrite.model_validate(new_snapshot).to_draft())
+    profile.strength = strength.score
+    profile.strength_missing = [m.model_dump(mode="json", by_alias=True) for m in strength.missing]
+    profile.content_hash = digest
+    user.portfolio = new_snapshot
+    user.updated_at = ts if created and user.updated_at <= ts else max(ts, user.updated_at + 1)
+    profile.updated_at = user.updated_at
+    session.add(user)
+    session.flush()
+    append_event(
+        session,
+        OutboxTopic.PROFILE_UPDATED,
+        user.id,
+        {
+            "userId": user.id,
+            "version": profile.version,
+            "updatedAt": user.updated_at,
+            "contentHash": digest,
+        },
+        user_version=user.updated_at,
+        now=ts,
+    )
+    session.flush()
+    return ProfileWriteResult(profile=profile, changed=True, created=created)
+
+
+def _compose_name(first: str | None, last: str | None, username: str | None) -> str:
+    name = " ".join(p for p in (first, last) if p)
+    return name or username or ""
+
+
+def upsert_user_profile(
+    session: Session, user_in: UserDraft, profile_in: ProfileDraft, *, now: int | None = None
+) -> tuple[User, str]:
+    """Create or update a user (by ``clerk_id``) with their whole profile (imports, demo).
+
+    The profile goes through :func:`write_profile` (the same dual write as the
+    API). ``updated_at`` is bumped only when something changed, so re-importing
+    identical data leaves the index fresh.
+
+    Returns:
+        ``(user, outcome)`` with outcome ``"created"``, ``"updated"`` or ``"unchanged"``.
+    """
+    ts = now if now is not None else now_ms()
+    user = session.exec(select(User).where(User.clerk_id == user_in.clerk_id)).first()
+    fields: dict[str, Any] = {
+        "email": user_in.email,
+        "first_name": user_in.first_name,
+        "last_name": user_in.last_name,
+        "username": user_in.username,
+        "image_url": user_in.image_url,
+        "external_id": user_in.external_id,
+        "roles": list(user_in.roles),
+        "tags": list(user_in.tags),
+        "name": _compose_name(user_in.first_name, user_in.last_name, user_in.username),
+    }
+    created = user is None
+    if user is None:
+        user = User(
+            clerk_id=user_in.clerk_id,
+            created_by=user_in.created_by,
+            created_at=ts,
+            updated_at=ts,
+            **fields,
+        )
+        session.add(user)
+        session.flush()
+    identity_changed = not created and any(getattr(user, k) != v for k, v in fields.items())
+    for key, value in fields.items():
+        setattr(user, key, value)
+    result = write_profile(session, user, profile_in, now=ts)
+    if identity_changed and not result.changed:
+        user.updated_at = max(ts, user.updated_at + 1)
+        session.flush()
+    if created:
+        return user, "created"
+    return user, "updated" if identity_changed or result.changed else "unchanged"
+
+
+def profile_ids(session: Session) -> list[int]:
+    """Ids of every user with a profile row, ascending."""
+    return list(session.exec(select(Profile.user_id).order_by(col(Profile.user_id))))

@@ -1,0 +1,199 @@
+"""Profiles: the owner's read/write API, shared views, and GDPR export/delete.
+
+Optimistic locking: ``GET /v1/me/profile`` returns ``ETag: "<version>"``; send
+it back as ``If-Match`` on ``PUT``/``PATCH`` and a write based on an older
+version gets 409. Without ``If-Match`` the write is unconditional.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from models import ProfileView, ProfileWrite, Role, SharedProfileView
+from search_service.db import session_scope
+from search_service.deps import CurrentCaller, CurrentStudent, CurrentUser, RuntimeDep, SessionDep
+from search_service.errors import ConflictError, PermissionDeniedError, ServiceError
+from search_service.services.privacy import delete_account, export_user
+from search_service.services.profiles import (
+    get_own_profile,
+    get_shared_profile,
+    patched_document,
+    save_profile,
+    validation_message,
+)
+
+router = APIRouter(tags=["profiles"])
+
+MERGE_PATCH = "application/merge-patch+json"
+_ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,18})"\s*$')
+_IF_MATCH = Header(
+    alias="If-Match",
+    description='The ETag from GET /v1/me/profile, e.g. `"3"`; a stale one gets 409.',
+)
+
+
+def _etag(view: ProfileView) -> str:
+    return f'"{view.version}"'
+
+
+def _expected_version(if_match: str | None) -> int | None:
+    """The version in ``If-Match``; ``None`` when absent or ``*``.
+
+    Raises:
+        ServiceError: 400 when it is not an ETag this API issued.
+    """
+    if if_match is None or if_match.strip() == "*":
+        return None
+    m = _ETAG.match(if_match)
+    if m is None:
+        raise ServiceError(
+            'If-Match must be an ETag from GET /v1/me/profile, like "3"', status_code=400
+        )
+    return int(m.group(1))
+
+
+def _respond(view: ProfileView, response: Response) -> ProfileView:
+    response.headers["ETag"] = _etag(view)
+    response.headers["Cache-Control"] = "private, no-store"
+    return view
+
+
+@router.get("/v1/me/profile", response_model=ProfileView, summary="The caller's profile")
+def read_my_profile(caller: CurrentUser, session: SessionDep, response: Response) -> ProfileView:
+    """Every section, private ones included, with strength and index state.
+    A user who never wrote a profile gets an empty one at version 0."""
+    assert caller.user is not None
+    return _respond(get_own_profile(session, caller.user), response)
+
+
+@router.put("/v1/me/profile", response_model=ProfileView, summary="Replace the caller's profile")
+def replace_my_profile(
+    body: ProfileWrite,
+    caller: CurrentStudent,
+    rt: RuntimeDep,
+    response: Response,
+    if_match: Annotated[str | None, _IF_MATCH] = None,
+) -> ProfileView:
+    """Replace the whole profile. Sections left out become empty with visibility
+    ``employers``. One transaction updates the tables, the snapshot, the hash
+    and the version, and appends a ``profile.updated`` outbox event; the edit is
+    searchable once the refresh job has embedded it (``searchable``)."""
+    assert caller.user is not None
+    view, _ = save_profile(rt, caller.user, body, expected_version=_expected_version(if_match))
+    return _respond(view, response)
+
+
+@router.patch(
+    "/v1/me/profile",
+    response_model=ProfileView,
+    summary="Change part of the caller's profile (JSON Merge Patch, RFC 7396)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {MERGE_PATCH: {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def patch_my_profile(
+    request: Request,
+    caller: CurrentStudent,
+    rt: RuntimeDep,
+    response: Response,
+    if_match: Annotated[str | None, _IF_MATCH] = None,
+) -> ProfileView:
+    """Merge the body into the profile: objects merge, ``null`` removes (resets to
+    the default), arrays such as ``skills.items`` replace. Content type
+    ``application/merge-patch+json`` (``application/json`` is accepted too)."""
+    assert caller.user is not None
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype not in (MERGE_PATCH, "application/json"):
+        raise ServiceError(f"send {MERGE_PATCH}, not {ctype or 'no content type'}", 415)
+    try:
+        patch: Any = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ServiceError(f"body is not JSON: {exc}", 422) from exc
+    if not isinstance(patch, dict):
+        raise ServiceError("a merge patch must be a JSON object", 422)
+    expected = _expected_version(if_match)
+
+    def work() -> ProfileView:
+        assert caller.user is not None
+        for attempt in range(3):
+            with session_scope(rt.engine) as session:
+                current = get_own_profile(session, caller.user)
+            try:
+                doc = patched_document(current, patch)
+            except ValidationError as exc:
+                raise ServiceError(validation_message(exc), 422) from exc
+            # The patch applies to the version it was merged into; without
+            # If-Match a concurrent write just means merging again.
+            version = expected if expected is not None else current.version
+            try:
+                view, _ = save_profile(rt, caller.user, doc, expected_version=version)
+            except ConflictError:
+                if expected is not None or attempt == 2:
+                    raise
+                continue
+            return view
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return _respond(await run_in_threadpool(work), response)
+
+
+@router.get(
+    "/v1/profiles/{user_id}/public",
+    response_model=SharedProfileView,
+    summary="A profile's public sections (no authentication)",
+)
+def read_public_profile(
+    session: SessionDep, response: Response, user_id: int = Path(ge=1)
+) -> SharedProfileView:
+    """Only sections the owner marked ``public``, display name and headline.
+    404 when the user is unknown or deleted, or has no public section."""
+    response.headers["Cache-Control"] = "public, max-age=60"
+    return get_shared_profile(session, user_id, employer=False)
+
+
+@router.get(
+    "/v1/profiles/{user_id}",
+    response_model=SharedProfileView,
+    summary="A profile as an employer sees it",
+)
+def read_profile_as_employer(
+    caller: CurrentCaller, session: SessionDep, user_id: int = Path(ge=1)
+) -> SharedProfileView:
+    """``public`` and ``employers`` sections; never ``private`` ones. Employers and admins."""
+    if not caller.has(Role.EMPLOYER, Role.ADMIN):
+        raise PermissionDeniedError("only employers see profiles beyond their public sections")
+    return get_shared_profile(session, user_id, employer=True)
+
+
+@router.get("/v1/me/export", summary="Everything held about the caller (GDPR)")
+def export_me(caller: CurrentUser, session: SessionDep) -> JSONResponse:
+    """A JSON document with the account, profile (all sections), snapshot, data,
+    ledger entries, API keys (no secrets), webhook deliveries and outbox events."""
+    assert caller.user is not None
+    return JSONResponse(
+        export_user(session, caller.user),
+        headers={
+            "Content-Disposition": 'attachment; filename="gigsy-export.json"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.delete("/v1/me", status_code=204, summary="Delete the caller's account (GDPR)")
+def delete_me(caller: CurrentUser, rt: RuntimeDep) -> Response:
+    """Soft-deletes at once: the account stops authenticating, its API keys are
+    revoked and it leaves search immediately. Personal fields are erased after
+    the retention period (``GIGSY_PRIVACY__RETENTION_DAYS``)."""
+    assert caller.user is not None
+    delete_account(rt, caller.user)
+    return Response(status_code=204)

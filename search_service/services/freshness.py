@@ -1,0 +1,320 @@
+"""The embedding refresh job: keep the index within seconds of SQL (issue 4, item 5).
+
+A run processes pending ``user.deleted`` outbox events (points removed), then
+repeatedly *claims* a batch of stale users (``embedding_updated_at`` NULL or
+older than ``updated_at``) under a lease, builds their documents from SQL,
+embeds and upserts them, and sets ``embedding_updated_at`` by compare-and-set
+to the ``updated_at`` that was embedded. An edit that lands while its profile
+is being embedded therefore stays stale and is embedded again.
+
+Failure handling: a batch that fails is retried one profile at a time, so one
+bad profile never blocks the others; a profile that still fails is logged with
+its id, counted, and backs off exponentially. A process killed mid-batch loses
+nothing: its users are still stale in SQL and their leases expire (or are
+released at start-up on the embedded default).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from indexers import Indexer, ProfileDocument, build_document
+from models import OutboxTopic, now_ms
+from search_service.db import session_scope
+from search_service.repositories.outbox import (
+    has_pending,
+    mark_failed,
+    mark_processed,
+    mark_profile_events_done,
+    pending_events,
+)
+from search_service.repositories.profiles import load_profile_rows
+from search_service.repositories.users import (
+    claim_stale,
+    mark_indexed,
+    record_index_failure,
+    release_leases,
+)
+from search_service.runtime import Runtime
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.base import BaseScheduler
+
+__all__ = [
+    "REFRESH_JOB_ID",
+    "FreshnessJob",
+    "RefreshReport",
+    "backoff_s",
+    "refresh_stale",
+    "worker_id",
+]
+
+log = logging.getLogger(__name__)
+
+REFRESH_JOB_ID = "refresh-embeddings"
+"""APScheduler id of the refresh job."""
+
+
+def worker_id() -> str:
+    """A lease owner id unique to this process: ``host:pid:random`` (at most 64 chars)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def backoff_s(attempts: int, *, base_s: float, max_s: float) -> float:
+    """Seconds to wait after the ``attempts``-th consecutive failure (1-based):
+    ``min(max_s, base_s * 2**(attempts - 1))`` (capped exponential backoff)."""
+    return min(max_s, base_s * 2.0 ** max(0, attempts - 1))
+
+
+@dataclass(slots=True)
+class RefreshReport:
+    """What one refresh run did; ``seconds`` is wall time.
+
+    Attributes:
+        claimed: stale users leased by this run.
+        indexed: users written to the index.
+        embedded: of those, users whose text was (re-)embedded.
+        reused: of those, users whose stored dense vector was reused.
+        failed: ids of users whose refresh failed (they back off).
+        removed: users removed from the index for ``user.deleted`` events.
+        batches: claim rounds.
+    """
+
+    claimed: int = 0
+    indexed: int = 0
+    embedded: int = 0
+    reused: int = 0
+    failed: list[int] = field(default_factory=list)
+    removed: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+
+    @property
+    def per_second(self) -> float:
+        """Users indexed per second of wall time (0.0 for an idle run)."""
+        return self.indexed / self.seconds if self.seconds > 0 else 0.0
+
+    def add(self, other: RefreshReport) -> None:
+        """Accumulate ``other`` into this report."""
+        self.claimed += other.claimed
+        self.indexed += other.indexed
+        self.embedded += other.embedded
+        self.reused += other.reused
+        self.failed += other.failed
+        self.removed += other.removed
+        self.batches += other.batches
+        self.seconds += other.seconds
+
+
+def _apply_deletions(rt: Runtime) -> int:
+    """Remove users of pending ``user.deleted`` events from the index; returns users."""
+    with session_scope(rt.engine) as session:
+        events = list(pending_events(session, OutboxTopic.USER_DELETED))
+    if not events:
+        return 0
+    ids = sorted({e.user_id for e in events})
+    event_ids = [e.id for e in events if e.id is not None]
+    try:
+        rt.store.delete(ids)
+    except Exception as exc:
+        log.exception("could not remove deleted users %s from the index", ids)
+        with session_scope(rt.engine) as session:
+            for event_id in event_ids:
+                mark_failed(session, event_id, repr(exc))
+        return 0
+    with session_scope(rt.engine) as session:
+        mark_processed(session, event_ids)
+    return len(ids)
+
+
+def _index_batch(
+    rt: Runtime, indexer: Indexer, ids: list[int], owner: str, report: RefreshReport
+) -> None:
+    cfg = rt.settings.freshness
+    with session_scope(rt.engine) as session:
+        rows = load_profile_rows(session, ids)
+    docs: list[ProfileDocument] = []
+    attempts: dict[int, int] = {}
+    for uid in ids:
+        r = rows.get(uid)
+        if r is None or r.profile is None or not r.user.is_searchable:
+            continue  # deleted or suspended since the claim: its event removes it
+        docs.append(build_document(r))
+        attempts[uid] = r.user.index_attempts
+    done: list[ProfileDocument] = []
+    failures: dict[int, Exception] = {}
+    try:
+        result = indexer.index(docs)
+        done = docs
+        report.embedded += result.embedded
+        report.reused += result.reused
+    except Exception as batch_exc:
+        log.warning("refresh batch of %d failed (%r); retrying one by one", len(docs), batch_exc)
+        for doc in docs:
+            try:
+                result = indexer.index([doc])
+            except Exception as exc:
+                failures[doc.user_id] = exc
+                continue
+            done.append(doc)
+            report.embedded += result.embedded
+            report.reused += result.reused
+    ts = now_ms()
+    with session_scope(rt.engine) as session:
+        # Release every lease of the batch, including users skipped above.
+        versions = {d.user_id: d.version for d in done}
+        mark_indexed(session, versions, owner=owner)
+        skipped = [i for i in ids if i not in versions and i not in failures]
+        if skipped:
+            release_leases(session, owner=owner, ids=skipped)
+        for uid, error in failures.items():
+            n = attempts.get(uid, 0) + 1
+            wait = backoff_s(n, base_s=cfg.backoff_base_s, max_s=cfg.backoff_max_s)
+            record_index_failure(session, uid, owner=owner, retry_at=ts + int(wait * 1000))
+            log.error(
+                "refresh of user %d failed (attempt %d, next try in %.0f s): %r",
+                uid,
+                n,
+                wait,
+                error,
+            )
+    report.indexed += len(done)
+    report.failed += list(failures)
+    rt.metrics.refresh_failures.inc(len(failures))
+    rt.metrics.profiles_embedded.inc(len(done))
+
+
+def refresh_stale(
+    rt: Runtime, *, owner: str | None = None, limit: int | None = None
+) -> RefreshReport:
+    """One refresh run: apply deletions, then index stale users until none is left
+    or ``limit`` users (default ``freshness.max_per_run``) have been claimed.
+
+    Args:
+        rt: the runtime (its store, encoders and settings are used).
+        owner: lease owner id (default: a fresh :func:`worker_id`).
+        limit: most users to claim in this run.
+
+    Returns:
+        The run's report. Per-profile failures are in ``failed``, never raised.
+
+    Raises:
+        SQLAlchemyError: the database failed (the job logs it; nothing is lost).
+    """
+    cfg = rt.settings.freshness
+    owner = owner or worker_id()
+    budget = limit if limit is not None else cfg.max_per_run
+    report = RefreshReport()
+    started = time.perf_counter()
+    report.removed = _apply_deletions(rt)
+    indexer: Indexer | None = None
+    while report.claimed < budget:
+        with session_scope(rt.engine) as session:
+            ids = claim_stale(
+                session,
+                owner=owner,
+                limit=min(cfg.batch_size, budget - report.claimed),
+                lease_ms=cfg.lease_s * 1000,
+            )
+        if not ids:
+            break
+        if indexer is None:
+            rt.store.ensure_collection(rt.encoder.dim)
+            indexer = Indexer(rt.store, rt.encoder, rt.bm25, batch_size=cfg.batch_size)
+        report.claimed += len(ids)
+        report.batches += 1
+        _index_batch(rt, indexer, ids, owner, report)
+    if report.indexed:
+        flush = getattr(rt.store, "flush", None)
+        if callable(flush):
+            flush()
+    with session_scope(rt.engine) as session:
+        mark_profile_events_done(session)
+    report.seconds = time.perf_counter() - started
+    if report.indexed:
+        rt.metrics.refresh_duration.observe(report.seconds)
+        rt.metrics.profiles_per_second.set(report.per_second)
+        log.info(
+            "refreshed %d profiles (%d embedded, %d reused, %d failed) in %.2f s",
+            report.indexed,
+            report.embedded,
+            report.reused,
+            len(report.failed),
+            report.seconds,
+        )
+    return report
+
+
+class FreshnessJob:
+    """The refresh job as scheduled: one run at a time, woken early by edits.
+
+    ``run`` loops while it was woken during a run, so an edit committed while a
+    run is in progress is never left for the next interval. ``nudge`` is safe
+    to call from any thread.
+    """
+
+    def __init__(self, rt: Runtime, *, owner: str | None = None) -> None:
+        self.rt = rt
+        self.owner = owner or worker_id()
+        self._wake = threading.Event()
+        self._busy = threading.Lock()
+        self._scheduler: BaseScheduler | None = None
+
+    def attach(self, scheduler: BaseScheduler) -> None:
+        """Add the refresh and outbox-poll jobs to ``scheduler`` and route the
+        runtime's profile-change notifications to :meth:`nudge`."""
+        cfg = self.rt.settings.freshness
+        self._scheduler = scheduler
+        scheduler.add_job(
+            self.run,
+            "interval",
+            seconds=cfg.interval_s,
+            id=REFRESH_JOB_ID,
+            next_run_time=datetime.now(UTC),
+        )
+        scheduler.add_job(self.poll_outbox, "interval", seconds=cfg.outbox_poll_s, id="outbox-poll")
+        self.rt.on_profile_change = self.nudge
+
+    def run(self) -> RefreshReport:
+        """The job body; returns the accumulated report (empty if a run was in progress)."""
+        if not self._busy.acquire(blocking=False):
+            self._wake.set()
+            return RefreshReport()
+        total = RefreshReport()
+        try:
+            while True:
+                self._wake.clear()
+                total.add(refresh_stale(self.rt, owner=self.owner))
+                if not self._wake.is_set():
+                    break
+        except Exception:
+            log.exception("refresh run failed; the next run catches up")
+        finally:
+            self._busy.release()
+        return total
+
+    def nudge(self) -> None:
+        """Ask for a run now (or another pass of the run in progress)."""
+        self._wake.set()
+        scheduler = self._scheduler
+        if scheduler is not None and not self._busy.locked() and scheduler.running:
+            scheduler.modify_job(REFRESH_JOB_ID, next_run_time=datetime.now(UTC))
+
+    def poll_outbox(self) -> None:
+        """Nudge when the outbox holds pending events (edits made by other processes)."""
+        try:
+            with session_scope(self.rt.engine) as session:
+                pending = has_pending(session)
+        except Exception:
+            log.exception("outbox poll failed")
+            return
+        if pending:
+            self.nudge()

@@ -1,0 +1,280 @@
+"""The profile API's logic: owner reads and writes, shared views, drift repair.
+
+Writes run in their own transaction (so the refresh job can be woken after
+the commit, not before); reads use the caller's session.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from models import (
+    SECTIONS,
+    MissingItem,
+    ProfileStrength,
+    ProfileView,
+    ProfileWrite,
+    SharedProfileView,
+    User,
+    Visibility,
+    now_ms,
+)
+from search_service.db import session_scope
+from search_service.errors import ConflictError, NotFoundError
+from search_service.profile_strength import score_profile
+from search_service.repositories.profiles import (
+    VersionConflict,
+    content_hash,
+    load_profile_rows,
+    profile_ids,
+    profile_write_of,
+    snapshot_of,
+    write_profile,
+)
+from search_service.runtime import Runtime
+
+__all__ = [
+    "DriftReport",
+    "apply_merge_patch",
+    "get_own_profile",
+    "get_shared_profile",
+    "patched_document",
+    "reconcile_snapshots",
+    "save_profile",
+    "validation_message",
+]
+
+log = logging.getLogger(__name__)
+
+
+def apply_merge_patch(target: Any, patch: Any) -> Any:
+    """Apply a JSON Merge Patch (RFC 7396, section 2 "Processing Merge Patch").
+
+    Objects merge key by key, ``null`` removes a key, anything else (arrays
+    included) replaces the target value. Neither argument is modified.
+    """
+    if not isinstance(patch, dict):
+        return patch
+    result: dict[str, Any] = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = apply_merge_patch(result.get(key), value)
+    return result
+
+
+def _view(session: Session, user: User) -> ProfileView:
+    assert user.id is not None
+    rows = load_profile_rows(session, [user.id]).get(user.id)
+    doc = profile_write_of(rows) if rows is not None else None
+    profile = rows.profile if rows is not None else None
+    fresh = rows.user if rows is not None else user
+    if doc is None or profile is None:
+        doc = ProfileWrite()
+        strength = score_profile(doc.to_draft())
+        version = 0
+    else:
+        strength = ProfileStrength(
+            score=profile.strength,
+            missing=[MissingItem.model_validate(m) for m in profile.strength_missing or []],
+        )
+        version = profile.version
+    emb = fresh.embedding_updated_at
+    return ProfileView(
+        **doc.model_dump(),
+        user_id=user.id,
+        version=version,
+        updated_at=fresh.updated_at,
+        embedding_updated_at=emb,
+        searchable=profile is not None and emb is not None and emb >= fresh.updated_at,
+        strength=strength,
+    )
+
+
+def get_own_profile(session: Session, user: User) -> ProfileView:
+    """The owner's profile with every section; version 0 and empty when never written."""
+    return _view(session, user)
+
+
+def save_profile(
+    rt: Runtime, user: User, doc: ProfileWrite, *, expected_version: int | None
+) -> tuple[ProfileView, bool]:
+    """Write ``doc`` as ``user``'s whole profile (one transaction), then wake the
+    refresh job. Returns ``(view, changed)``.
+
+    Raises:
+        ConflictError: ``expected_version`` is stale, or a concurrent first write won.
+        NotFoundError: the user was deleted meanwhile.
+    """
+    assert user.id is not None
+    try:
+        with session_scope(rt.engine) as session:
+            owner = session.get(User, user.id)
+            if owner is None or owner.deleted_at is not None:
+                raise NotFoundError("no such user")
+            result = write_profile(
+                session, owner, doc.to_draft(), expected_version=expected_version
+            )
+            view = _view(session, owner)
+    except VersionConflict as exc:
+        raise ConflictError(
+            f"profile changed: you sent version {expected_version}, it is now at "
+            f"{exc.current}; GET it again and reapply your edit"
+        ) from exc
+    except IntegrityError as exc:
+        raise ConflictError("profile was created concurrently; GET it and retry") from exc
+    if result.changed:
+        rt.notify_profile_change()
+    return view, result.changed
+
+
+def patched_document(current: ProfileView, patch: dict[str, Any]) -> ProfileWrite:
+    """The profile after applying ``patch`` (RFC 7396) to ``current``'s writable fields.
+
+    Raises:
+        pydantic.ValidationError: the result is not a valid profile.
+    """
+    base = ProfileWrite.model_validate(current.model_dump(include=set(ProfileWrite.model_fields)))
+    merged = apply_merge_patch(base.model_dump(mode="json", by_alias=True), patch)
+    return ProfileWrite.model_validate(merged)
+
+
+def _display_name(user: User) -> str:
+    """First name and last initial ("Ada L."), else the username, else "Gigsy student"."""
+    if user.first_name:
+        initial = f" {user.last_name[0]}." if user.last_name else ""
+        return user.first_name + initial
+    return user.username or "Gigsy student"
+
+
+def get_shared_profile(session: Session, user_id: int, *, employer: bool) -> SharedProfileView:
+    """A profile as someone other than the owner sees it.
+
+    Anonymous viewers (``employer`` False) see ``public`` sections only and get
+    404 when no section is public (privacy by default: nothing is published
+    until the owner makes a section public). Employers see ``public`` and
+    ``employers`` sections plus bio, location and availability. ``private``
+    sections are never included.
+
+    Raises:
+        NotFoundError: unknown, deleted or suspended user, no profile, or nothing public.
+    """
+    rows = load_profile_rows(session, [user_id]).get(user_id)
+    if rows is None or rows.profile is None or not rows.user.is_searchable:
+        raise NotFoundError("no such profile")
+    doc = profile_write_of(rows)
+    assert doc is not None
+    allowed = {Visibility.PUBLIC} | ({Visibility.EMPLOYERS} if employer else set())
+    sections: dict[str, Any] = {}
+    for name in SECTIONS:
+        section = getattr(doc, name)
+        sections[name] = section if section.visibility in allowed else None
+    if not employer and all(v is None for v in sections.values()):
+        raise NotFoundError("no such profile")
+    return SharedProfileView(
+        user_id=user_id,
+        display_name=_display_name(rows.user),
+        headline=doc.headline,
+        bio=doc.bio if employer else None,
+        location=doc.location if employer else None,
+        availability=doc.availability if employer else None,
+        **sections,
+    )
+
+
+@dataclass(slots=True)
+class DriftReport:
+    """Result of :func:`reconcile_snapshots`.
+
+    Attributes:
+        checked: profiles compared.
+        repaired: snapshots that differed from the normalized tables and were rewritten.
+        reindexed: of those, profiles whose normalized rows had changed outside the
+            write path (content hash differed): ``updated_at`` was bumped so the
+            refresh job re-embeds them.
+        backfilled: profiles that had no snapshot yet (written before snapshots existed).
+        repaired_ids: user ids of ``repaired``.
+    """
+
+    checked: int = 0
+    repaired: int = 0
+    reindexed: int = 0
+    backfilled: int = 0
+    repaired_ids: list[int] = field(default_factory=list)
+
+
+def reconcile_snapshots(
+    engine: Engine, *, chunk: int = 500, metrics_inc: Any = None
+) -> DriftReport:
+    """Compare every ``users.portfolio`` snapshot with the normalized tables by hash
+    and repair the snapshot from the tables (the system of record).
+
+    Drift is logged at ERROR with the user id. A profile whose tables no longer
+    match its stored ``content_hash`` also gets ``updated_at`` and ``version``
+    bumped, so the index and optimistic-locking clients see the change.
+
+    Args:
+        engine: SQL engine; each chunk of ``chunk`` users is its own transaction.
+        metrics_inc: optional callable ``(n) -> None`` counting repairs.
+    """
+    report = DriftReport()
+    with session_scope(engine) as session:
+        ids = profile_ids(session)
+    for start in range(0, len(ids), chunk):
+        with session_scope(engine) as session:
+            rows = load_profile_rows(session, ids[start : start + chunk])
+            for uid, r in rows.items():
+                if r.profile is None:
+                    continue
+                report.checked += 1
+                snap = snapshot_of(r)
+                digest = content_hash(snap)
+                if content_hash(r.user.portfolio) == digest and r.profile.content_hash == digest:
+                    continue
+                if r.user.portfolio is None and r.profile.content_hash is None:
+                    report.backfilled += 1
+                else:
+                    report.repaired += 1
+                    report.repaired_ids.append(uid)
+                    log.error("profile snapshot drift for user %d: repaired from tables", uid)
+                    if r.profile.content_hash != digest:
+                        report.reindexed += 1
+                        r.user.updated_at = max(now_ms(), r.user.updated_at + 1)
+                        r.profile.updated_at = r.user.updated_at
+                        r.profile.version += 1
+                assert snap is not None
+                strength = score_profile(ProfileWrite.model_validate(snap).to_draft())
+                r.profile.strength = strength.score
+                r.profile.strength_missing = [
+                    m.model_dump(mode="json", by_alias=True) for m in strength.missing
+                ]
+                r.user.portfolio = snap
+                r.profile.content_hash = digest
+                session.add(r.user)
+                session.add(r.profile)
+    if metrics_inc is not None and report.repaired:
+        metrics_inc(report.repaired)
+    log.info(
+        "snapshot reconciliation: %d checked, %d repaired, %d backfilled",
+        report.checked,
+        report.repaired,
+        report.backfilled,
+    )
+    return report
+
+
+def validation_message(exc: ValidationError) -> str:
+    """``field.path: message; ...`` with camelCase field names, for a 422 body."""
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
+    return "; ".join(parts)
