@@ -1,4 +1,5 @@
-"""``python -m benchmarks``: latency, relevance and SciFact harnesses that print numbers."""
+"""``python -m benchmarks``: latency, relevance, SciFact and freshness harnesses that print
+numbers."""
 
 from __future__ import annotations
 
@@ -104,6 +105,80 @@ def scifact(
         limit_queries=limit_queries,
     )
     typer.echo(format_report(rep, limited=limit_docs is not None or limit_queries is not None))
+
+
+@app.command()
+def freshness(
+    profiles: Annotated[
+        int, typer.Option(min=1, help="Demo students to load when the data dir has none.")
+    ] = 500,
+    edits: Annotated[int, typer.Option(min=1, help="Timed edits (sequential).")] = 50,
+    students: Annotated[
+        int, typer.Option(min=1, help="Demo students edited round-robin (one key each).")
+    ] = 10,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(help="Directory whose ./var holds the data (default: a fresh temp dir)."),
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port for serve (default: a free one).")] = None,
+    seed: Annotated[int, typer.Option(help="Demo data seed.")] = 42,
+) -> None:
+    """Edit-to-searchable latency: PATCH a unique token, poll keyword search until found."""
+    import os
+    import tempfile
+
+    from benchmarks.freshness import run_freshness
+
+    # serve inherits the environment: a server URL would time (and edit) another setup.
+    urls = ("DATABASE_URL", "GIGSY_DATABASE_URL", "QDRANT_URL", "GIGSY_QDRANT__URL")
+    remote = [v for v in urls if os.environ.get(v)]
+    if remote:
+        raise typer.BadParameter(
+            f"unset {', '.join(remote)}: this benchmark measures the embedded default "
+            "(SQLite + Qdrant Edge under ./var)"
+        )
+    with tempfile.TemporaryDirectory(prefix="gigsy-freshness-") as tmp:
+        where = data_dir.resolve() if data_dir else Path(tmp)
+        typer.echo(f"data: {where}/var  ({profiles} demo profiles unless already loaded)")
+        rep = run_freshness(
+            data_dir=where,
+            profiles=profiles,
+            edits=edits,
+            students=min(students, profiles),
+            port=port,
+            seed=seed,
+        )
+    typer.echo(rep.summary())
+
+
+@app.command()
+def refresh(
+    profiles: Annotated[int, typer.Option(min=1, help="Demo students to load and refresh.")] = 1000,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Dense model: a path or id, or 'hashing' (default: all-MiniLM-L6-v2)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Demo data seed.")] = 42,
+) -> None:
+    """Refresh throughput (profiles/s), in-process: every text changed, then timestamps only."""
+    import tempfile
+
+    from benchmarks.refresh import format_results, run_refresh
+    from search_service.settings import EmbeddingSettings, QdrantSettings, Settings
+
+    with tempfile.TemporaryDirectory(prefix="gigsy-refresh-") as tmp:
+        var = Path(tmp) / "var"
+        settings = Settings(
+            data_dir=var,
+            database_url=f"sqlite:///{var / 'gigsy.db'}",
+            qdrant=QdrantSettings(url=None),
+            embedding=EmbeddingSettings(model=model),
+        )
+        results = run_refresh(
+            settings, profiles=profiles, seed=seed, on_step=lambda m: typer.echo(f"... {m}")
+        )
+    typer.echo(f"{profiles} demo profiles, batch size {settings.freshness.batch_size}")
+    typer.echo(format_results(results))
 
 
 if __name__ == "__main__":

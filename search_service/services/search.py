@@ -12,6 +12,7 @@ import time
 from sqlmodel import Session, col, select
 
 from indexers import FilterSpec, Hit, SearchResult, normalise_keyword
+from indexers.taxonomy import canonicalise_query, normalise_skills
 from models import (
     Explanation,
     Profile,
@@ -33,9 +34,10 @@ TOP_SKILLS = 5
 
 
 def filter_spec(filters: SearchFilters) -> FilterSpec:
-    """Normalise API filters to the store's :class:`FilterSpec` (lowercase keywords)."""
+    """Normalise API filters to the store's :class:`FilterSpec`: lowercase keywords,
+    skills mapped through the taxonomy ("JS" -> "javascript") as they are at write."""
     return FilterSpec(
-        skills=tuple(dict.fromkeys(normalise_keyword(s) for s in filters.skills if s.strip())),
+        skills=tuple(normalise_skills(filters.skills)),
         languages=tuple(
             dict.fromkeys(normalise_keyword(lang) for lang in filters.languages if lang.strip())
         ),
@@ -49,7 +51,7 @@ def _ranks(hits: list[Hit]) -> dict[int, tuple[int, float]]:
 
 
 def _retrieve(rt: Runtime, req: SearchRequest, spec: FilterSpec) -> SearchResult:
-    query = req.query.strip()
+    query = canonicalise_query(req.query.strip())
     if not query:
         return SearchResult(page=rt.store.browse(spec, limit=req.limit, offset=req.offset))
     dense = rt.encoder.encode_query(query) if req.mode != SearchMode.KEYWORD else None
@@ -101,7 +103,8 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
         .order_by(col(Skill.position))
     ):
         skills.setdefault(uid, []).append(name)
-    term_names = rt.bm25.term_names(req.query) if req.query.strip() else {}
+    query = canonicalise_query(req.query.strip())
+    term_names = rt.bm25.term_names(query) if query else {}
     dense_rank, kw_rank = _ranks(result.dense), _ranks(result.keyword)
     hits: list[SearchHit] = []
     for hit in result.page:

@@ -1,0 +1,164 @@
+"""Crash safety and concurrency of the refresh job: kill -9, and two workers at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from sqlmodel import col, func, select
+
+from indexers import HashingEncoder
+from models import SearchMode, SearchRequest, User
+from search_service.db import session_scope
+from search_service.repositories.users import claim_stale, staleness
+from search_service.runtime import Runtime
+from search_service.scheduler import build_scheduler
+from search_service.services.freshness import refresh_stale
+from search_service.services.search import search_profiles
+from search_service.settings import Settings
+from tests.factories import make_student
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _word(i: int) -> str:
+    return "zq" + chr(97 + i // 26) + chr(97 + i % 26) + "x"
+
+
+def _found(rt: Runtime, word: str) -> list[int]:
+    with session_scope(rt.engine) as session:
+        res = search_profiles(rt, session, SearchRequest(query=word, mode=SearchMode.KEYWORD))
+    return [h.user_id for h in res.results]
+
+
+def test_kill_9_mid_refresh_then_restart_converges(settings: Settings, tmp_path: Path) -> None:
+    rt = Runtime.open(settings, encoder=HashingEncoder(64))
+    users = [make_student(rt, clerk_id=f"k{i}", headline=_word(i)) for i in range(60)]
+    rt.close()
+    marker = tmp_path / "in-batch-2"
+    log = tmp_path / "child.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.search_service.refresh_child",
+                str(settings.data_dir),
+                settings.sqlalchemy_url,
+                str(marker),
+            ],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the child never reached its second batch"
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+
+    rt = Runtime.open(settings, encoder=HashingEncoder(64))  # the restart
+    try:
+        with session_scope(rt.engine) as session:
+            assert staleness(session).stale == 50  # batch 1 was committed, the rest not
+            leased = session.exec(
+                select(func.count()).where(col(User.index_lease_owner).is_not(None))
+            ).one()
+        assert leased == 10  # batch 2 died holding its lease
+        build_scheduler(rt)  # start-up of the embedded default releases dead leases
+        report = refresh_stale(rt)
+        assert report.indexed == 50 and report.failed == []
+        with session_scope(rt.engine) as session:
+            assert staleness(session).stale == 0
+        assert rt.store.count() == 60
+        for i, u in enumerate(users):
+            assert _found(rt, _word(i)) == [u.id]
+    finally:
+        rt.close()
+
+
+class RecordingEncoder(HashingEncoder):
+    """Records which thread embedded which text; slow enough for workers to overlap."""
+
+    def __init__(self) -> None:
+        super().__init__(64)
+        self.log: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+
+    def encode_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        time.sleep(0.02)
+        with self._lock:
+            self.log += [(threading.current_thread().name, t) for t in texts]
+        return super().encode_documents(texts)
+
+
+def test_two_workers_never_embed_the_same_user(runtime: Runtime) -> None:
+    runtime.settings.freshness.batch_size = 5
+    enc = RecordingEncoder()
+    runtime._encoder = enc
+    for i in range(80):
+        make_student(runtime, clerk_id=f"w{i}", headline=_word(i))
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def work(owner: str) -> None:
+        try:
+            barrier.wait()
+            refresh_stale(runtime, owner=owner)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"w{n}",), name=f"w{n}") for n in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    per_text = Counter(t for _, t in enc.log)
+    assert len(per_text) == 80 and max(per_text.values()) == 1  # nobody embedded twice
+    by_worker = Counter(name for name, _ in enc.log)
+    if runtime.engine.dialect.name == "postgresql":
+        # Row locks let both work in parallel (on SQLite one writer may take it all).
+        assert set(by_worker) == {"w1", "w2"}
+    with session_scope(runtime.engine) as session:
+        assert staleness(session).stale == 0
+
+
+def test_concurrent_claims_are_disjoint(runtime: Runtime) -> None:
+    for i in range(60):
+        make_student(runtime, clerk_id=f"c{i}", headline="x")
+    claims: dict[str, list[int]] = {}
+    barrier = threading.Barrier(4)
+
+    def claim(owner: str) -> None:
+        mine: list[int] = []
+        barrier.wait()
+        while True:
+            with session_scope(runtime.engine) as session:
+                got = claim_stale(session, owner=owner, limit=4, lease_ms=60_000)
+            if not got:
+                break
+            mine += got
+        claims[owner] = mine
+
+    threads = [threading.Thread(target=claim, args=(f"o{n}",)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    everything = [i for ids in claims.values() for i in ids]
+    assert len(everything) == len(set(everything)) == 60
