@@ -34,12 +34,14 @@ class HangOnSecondBatch(HashingEncoder):
         self.marker = marker
         self.batches = 0
 
-    def encode_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
+    def encode_documents(
+        self, texts: Sequence[str], *, progress: bool = False
+    ) -> NDArray[np.float32]:
         self.batches += 1
         if self.batches == 2:
             self.marker.write_text("embedding batch 2")
             time.sleep(600)
-        return super().encode_documents(texts)
+        return super().encode_documents(texts, progress=progress)
 
 
 def main() -> None:

@@ -77,3 +77,14 @@ def test_reindex_recreate(cli_env: CliRunner) -> None:
     result = cli_env.invoke(app, ["reindex", "--recreate"])
     assert result.exit_code == 0, result.output
     assert "indexed 10 profiles (10 embedded, 0 reused)" in result.output
+
+
+def test_refresh_snapshots_and_purge_commands(cli_env: CliRunner) -> None:
+    assert cli_env.invoke(app, ["demo", "--count", "5"]).exit_code == 0
+    idle = cli_env.invoke(app, ["refresh"])
+    assert idle.exit_code == 0, idle.output
+    assert idle.output.startswith("refreshed 0 profiles")
+    snaps = cli_env.invoke(app, ["reconcile-snapshots"])
+    assert snaps.exit_code == 0 and "checked 5 profiles: 0 repaired" in snaps.output
+    purge = cli_env.invoke(app, ["purge-deleted", "--retention-days", "0"])
+    assert purge.exit_code == 0 and "purged 0 users" in purge.output

@@ -38,7 +38,9 @@ class HookedEncoder(HashingEncoder):
         self.poison: str | None = None
         self._lock = threading.Lock()
 
-    def encode_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
+    def encode_documents(
+        self, texts: Sequence[str], *, progress: bool = False
+    ) -> NDArray[np.float32]:
         with self._lock:
             self.seen += list(texts)
         if self.poison is not None and any(self.poison in t for t in texts):
@@ -46,7 +48,7 @@ class HookedEncoder(HashingEncoder):
         if self.hook is not None:
             hook, self.hook = self.hook, None
             hook(texts)
-        return super().encode_documents(texts)
+        return super().encode_documents(texts, progress=progress)
 
 
 @pytest.fixture
@@ -131,7 +133,7 @@ def test_a_failing_profile_is_logged_counted_and_backs_off_without_blocking_othe
     assert report.failed == [bad.id]
     assert report.indexed == 3
     assert any(f"user {bad.id} failed" in r.getMessage() for r in caplog.records)
-    assert runtime.metrics.refresh_failures._value.get() == 1  # type: ignore[attr-defined]
+    assert runtime.metrics.refresh_failures._value.get() == 1
     for u in good:
         assert _user(runtime, u.id or 0).embedding_updated_at is not None
     failed = _user(runtime, bad.id or 0)

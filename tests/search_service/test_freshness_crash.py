@@ -99,11 +99,13 @@ class RecordingEncoder(HashingEncoder):
         self.log: list[tuple[str, str]] = []
         self._lock = threading.Lock()
 
-    def encode_documents(self, texts: Sequence[str]) -> NDArray[np.float32]:
+    def encode_documents(
+        self, texts: Sequence[str], *, progress: bool = False
+    ) -> NDArray[np.float32]:
         time.sleep(0.02)
         with self._lock:
             self.log += [(threading.current_thread().name, t) for t in texts]
-        return super().encode_documents(texts)
+        return super().encode_documents(texts, progress=progress)
 
 
 def test_two_workers_never_embed_the_same_user(runtime: Runtime) -> None:

@@ -12,6 +12,7 @@ from models import OutboxEvent, Profile, ProfileWrite, Skill, User
 from search_service.db import session_scope
 from search_service.repositories.profiles import content_hash, load_profile_rows, snapshot_of
 from search_service.runtime import Runtime
+from search_service.services.freshness import refresh_stale
 from search_service.services.profiles import save_profile
 from tests.search_service.profile_helpers import new_user_with_key
 
@@ -219,3 +220,22 @@ def test_a_failed_write_leaves_tables_snapshot_and_outbox_untouched(
         assert user is not None and user.portfolio is not None
         assert user.portfolio["headline"] == FULL["headline"]
     assert len(events) == 1
+
+
+def test_skill_aliases_meet_at_query_time(
+    client: TestClient, runtime: Runtime, employer_headers: dict[str, str]
+) -> None:
+    s = new_user_with_key(runtime, "u_alias")
+    _put(client, s.headers, {"headline": "Web dev", "skills": {"items": [{"name": "ReactJS"}]}})
+    refresh_stale(runtime)
+    for alias in ("React.js", "react", "REACTJS"):
+        r = client.post(
+            "/v1/search",
+            json={"query": "", "filters": {"skills": [alias]}},
+            headers=employer_headers,
+        )
+        assert [h["userId"] for h in r.json()["results"]] == [s.id], alias
+    r = client.post(
+        "/v1/search", json={"query": "reactjs", "mode": "keyword"}, headers=employer_headers
+    )
+    assert [h["userId"] for h in r.json()["results"]] == [s.id]
