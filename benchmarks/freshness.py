@@ -54,6 +54,7 @@ REFRESH_METRICS = (
     "gigsy_refresh_profiles_per_second",
     "gigsy_refresh_duration_seconds_count",
     "gigsy_refresh_duration_seconds_sum",
+    "gigsy_profiles_indexed_total",
     "gigsy_profiles_embedded_total",
     "gigsy_refresh_failures_total",
     "gigsy_profiles_stale",

@@ -60,7 +60,8 @@ class Metrics:
         registry: what ``/metrics`` serves.
         refresh_duration: seconds per refresh run that did work (histogram).
         profiles_per_second: profiles indexed per second in the last run that did work.
-        profiles_embedded: profiles written to the index by the refresh job.
+        profiles_indexed: profiles written to the index by the refresh job.
+        profiles_embedded: of those, profiles whose text was (re-)embedded (not reused).
         refresh_failures: profiles whose refresh failed (each attempt counts).
         snapshot_repairs: ``users.portfolio`` snapshots repaired by drift reconciliation.
         users_purged: soft-deleted users whose personal fields were erased.
@@ -79,9 +80,14 @@ class Metrics:
             "Profiles indexed per second by the last refresh run that did work.",
             registry=self.registry,
         )
+        self.profiles_indexed = Counter(
+            "gigsy_profiles_indexed",
+            "Profiles written to the index by the refresh job.",
+            registry=self.registry,
+        )
         self.profiles_embedded = Counter(
             "gigsy_profiles_embedded",
-            "Profiles written to the index by the refresh job.",
+            "Profiles the refresh job (re-)embedded; the rest reused a stored vector.",
             registry=self.registry,
         )
         self.refresh_failures = Counter(

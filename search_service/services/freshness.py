@@ -189,7 +189,7 @@ def _index_batch(
     report.indexed += len(done)
     report.failed += list(failures)
     rt.metrics.refresh_failures.inc(len(failures))
-    rt.metrics.profiles_embedded.inc(len(done))
+    rt.metrics.profiles_indexed.inc(len(done))
 
 
 def refresh_stale(
@@ -240,6 +240,7 @@ def refresh_stale(
         mark_profile_events_done(session)
     report.seconds = time.perf_counter() - started
     if report.indexed:
+        rt.metrics.profiles_embedded.inc(report.embedded)
         rt.metrics.refresh_duration.observe(report.seconds)
         rt.metrics.profiles_per_second.set(report.per_second)
         log.info(

@@ -256,6 +256,7 @@ def test_metrics_report_backlog_and_throughput(
     after = client.get("/metrics").text
     assert "gigsy_profiles_stale 0.0" in after
     assert "gigsy_profiles_oldest_staleness_seconds 0.0" in after
+    assert "gigsy_profiles_indexed_total 3.0" in after
     assert "gigsy_profiles_embedded_total 3.0" in after
     assert "gigsy_refresh_duration_seconds_count 1.0" in after
     assert "gigsy_refresh_profiles_per_second" in after
