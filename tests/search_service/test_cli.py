@@ -88,3 +88,40 @@ def test_refresh_snapshots_and_purge_commands(cli_env: CliRunner) -> None:
     assert snaps.exit_code == 0 and "checked 5 profiles: 0 repaired" in snaps.output
     purge = cli_env.invoke(app, ["purge-deleted", "--retention-days", "0"])
     assert purge.exit_code == 0 and "purged 0 users" in purge.output
+
+
+def test_worker_runs_the_jobs_and_stops_on_sigterm(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {
+        **os.environ,
+        "GIGSY_EMBEDDING__MODEL": "hashing",
+        "GIGSY_DATA_DIR": str(tmp_path / "var"),
+    }
+    for name in ("DATABASE_URL", "QDRANT_URL", "EMBEDDING_MODEL", "GIGSY_DATABASE_URL"):
+        env.pop(name, None)
+    out = tmp_path / "worker.log"
+    with out.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "from search_service.cli import main; main()", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while "worker running" not in out.read_text():
+                assert proc.poll() is None, out.read_text()
+                assert time.monotonic() < deadline, out.read_text()
+                time.sleep(0.1)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0, out.read_text()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert "Traceback" not in out.read_text()

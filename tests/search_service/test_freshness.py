@@ -260,3 +260,21 @@ def test_metrics_report_backlog_and_throughput(
     assert "gigsy_profiles_embedded_total 3.0" in after
     assert "gigsy_refresh_duration_seconds_count 1.0" in after
     assert "gigsy_refresh_profiles_per_second" in after
+
+
+def test_scheduler_has_every_job_and_worker_mode_blocks(runtime: Runtime) -> None:
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from search_service.scheduler import build_scheduler
+
+    scheduler = build_scheduler(runtime, blocking=True)
+    assert isinstance(scheduler, BlockingScheduler)
+    assert {j.id for j in scheduler.get_jobs()} == {
+        "refresh-embeddings",
+        "outbox-poll",
+        "reconcile-balances",
+        "snapshot-drift",
+        "retention-purge",
+    }
+    assert runtime.on_profile_change is not None  # edits wake this scheduler's job
+    runtime.on_profile_change = None
