@@ -24,6 +24,7 @@ from indexers import ProfileRows
 from indexers.taxonomy import normalise_skill, normalise_skills
 from models import (
     SECTIONS,
+    CamelModel,
     Education,
     EducationItem,
     Language,
@@ -55,6 +56,7 @@ __all__ = [
     "profile_ids",
     "profile_write_of",
     "snapshot_of",
+    "store_snapshot",
     "upsert_user_profile",
     "write_profile",
 ]
@@ -127,6 +129,16 @@ def load_profile_rows(session: Session, ids: Sequence[int]) -> dict[int, Profile
     return out
 
 
+_SECTION_ITEMS: dict[str, type[CamelModel]] = {
+    "education": EducationItem,
+    "work_experience": WorkItem,
+    "projects": ProjectItem,
+    "languages": LanguageItem,
+    "skills": SkillItem,
+}
+"""Wire item schema of each section (keys are ``SECTIONS``)."""
+
+
 def _visibility(profile: Profile, section: str) -> Visibility:
     return Visibility(profile.visibility.get(section, Visibility.EMPLOYERS.value))
 
@@ -136,31 +148,19 @@ def profile_write_of(rows: ProfileRows) -> ProfileWrite | None:
     p = rows.profile
     if p is None:
         return None
+    sections = {
+        name: Section[item](  # type: ignore[valid-type]
+            visibility=_visibility(p, name),
+            items=[item.model_validate(r) for r in getattr(rows, name)],
+        )
+        for name, item in _SECTION_ITEMS.items()
+    }
     return ProfileWrite(
         headline=p.headline,
         bio=p.bio,
         location=p.location,
         availability=p.availability,
-        education=Section[EducationItem](
-            visibility=_visibility(p, "education"),
-            items=[EducationItem.model_validate(r) for r in rows.education],
-        ),
-        work_experience=Section[WorkItem](
-            visibility=_visibility(p, "work_experience"),
-            items=[WorkItem.model_validate(r) for r in rows.work_experience],
-        ),
-        projects=Section[ProjectItem](
-            visibility=_visibility(p, "projects"),
-            items=[ProjectItem.model_validate(r) for r in rows.projects],
-        ),
-        languages=Section[LanguageItem](
-            visibility=_visibility(p, "languages"),
-            items=[LanguageItem.model_validate(r) for r in rows.languages],
-        ),
-        skills=Section[SkillItem](
-            visibility=_visibility(p, "skills"),
-            items=[SkillItem.model_validate(r) for r in rows.skills],
-        ),
+        **sections,
     )
 
 
@@ -172,6 +172,24 @@ def snapshot_of(rows: ProfileRows) -> dict[str, Any] | None:
     """
     doc = profile_write_of(rows)
     return None if doc is None else doc.model_dump(mode="json", by_alias=True)
+
+
+def store_snapshot(user: User, profile: Profile, doc: ProfileWrite) -> str:
+    """Write ``doc`` (the profile as built from the tables) to the read-optimised
+    copies: ``users.portfolio``, ``profiles.content_hash`` and the strength score.
+
+    Returns:
+        The content hash (64 hex digits).
+    """
+    snapshot = doc.model_dump(mode="json", by_alias=True)
+    digest = content_hash(snapshot)
+    assert digest is not None
+    strength = score_profile(doc.to_draft())
+    profile.strength = strength.score
+    profile.strength_missing = [m.model_dump(mode="json", by_alias=True) for m in strength.missing]
+    profile.content_hash = digest
+    user.portfolio = snapshot
+    return digest
 
 
 def content_hash(snapshot: dict[str, Any] | None) -> str | None:
@@ -313,8 +331,9 @@ def write_profile(
         **{k: v.value for k, v in draft.visibility.items()},
     }
     new_rows = _section_rows(user.id, draft)
-    new_snapshot = snapshot_of(_rows_of(user, profile, new_rows))
-    assert new_snapshot is not None
+    new_doc = profile_write_of(_rows_of(user, profile, new_rows))
+    assert new_doc is not None
+    new_snapshot = new_doc.model_dump(mode="json", by_alias=True)
     digest = content_hash(new_snapshot)
     if (
         not created
@@ -331,11 +350,7 @@ def write_profile(
                 session.delete(row)
         session.flush()
         session.add_all(new_rows)
-    strength = score_profile(ProfileWrite.model_validate(new_snapshot).to_draft())
-    profile.strength = strength.score
-    profile.strength_missing = [m.model_dump(mode="json", by_alias=True) for m in strength.missing]
-    profile.content_hash = digest
-    user.portfolio = new_snapshot
+    store_snapshot(user, profile, new_doc)
     user.updated_at = ts if created and user.updated_at <= ts else max(ts, user.updated_at + 1)
     profile.updated_at = user.updated_at
     session.add(user)

@@ -12,6 +12,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -26,7 +27,6 @@ from search_service.services.profiles import (
     get_shared_profile,
     patched_document,
     save_profile,
-    validation_message,
 )
 
 router = APIRouter(tags=["profiles"])
@@ -131,7 +131,7 @@ async def patch_my_profile(
             try:
                 doc = patched_document(current, patch)
             except ValidationError as exc:
-                raise ServiceError(validation_message(exc), 422) from exc
+                raise RequestValidationError(exc.errors()) from exc
             # The patch applies to the version it was merged into; without
             # If-Match a concurrent write just means merging again.
             version = expected if expected is not None else current.version

@@ -44,6 +44,7 @@ from search_service.repositories.users import (
     release_leases,
 )
 from search_service.runtime import Runtime
+from search_service.services.indexing import flush_index
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -139,6 +140,7 @@ def _index_batch(
     rt: Runtime, indexer: Indexer, ids: list[int], owner: str, report: RefreshReport
 ) -> None:
     cfg = rt.settings.freshness
+    embedded_before = report.embedded
     with session_scope(rt.engine) as session:
         rows = load_profile_rows(session, ids)
     docs: list[ProfileDocument] = []
@@ -190,6 +192,7 @@ def _index_batch(
     report.failed += list(failures)
     rt.metrics.refresh_failures.inc(len(failures))
     rt.metrics.profiles_indexed.inc(len(done))
+    rt.metrics.profiles_embedded.inc(report.embedded - embedded_before)
 
 
 def refresh_stale(
@@ -233,14 +236,11 @@ def refresh_stale(
         report.batches += 1
         _index_batch(rt, indexer, ids, owner, report)
     if report.indexed:
-        flush = getattr(rt.store, "flush", None)
-        if callable(flush):
-            flush()
+        flush_index(rt)
     with session_scope(rt.engine) as session:
         mark_profile_events_done(session)
     report.seconds = time.perf_counter() - started
     if report.indexed:
-        rt.metrics.profiles_embedded.inc(report.embedded)
         rt.metrics.refresh_duration.observe(report.seconds)
         rt.metrics.profiles_per_second.set(report.per_second)
         log.info(

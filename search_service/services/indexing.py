@@ -19,7 +19,7 @@ from search_service.repositories.profiles import load_profile_rows
 from search_service.repositories.users import active_user_ids, mark_indexed
 from search_service.runtime import BM25_STATE_KEY, Runtime
 
-__all__ = ["reindex", "remove_from_index"]
+__all__ = ["flush_index", "reindex", "remove_from_index"]
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def reindex(rt: Runtime, *, recreate: bool = False, progress: bool = True) -> In
     rt.set_bm25(Bm25Encoder(avg_len=avg_len))
     report = _index_ids(rt, ids, progress=progress, desc="reindex")
     _drop_orphans(rt, set(ids))
-    _finish(rt)
+    flush_index(rt)
     return report
 
 
@@ -92,7 +92,8 @@ def _drop_orphans(rt: Runtime, keep: set[int]) -> None:
         log.info("removed %d orphaned points", len(orphans))
 
 
-def _finish(rt: Runtime) -> None:
+def flush_index(rt: Runtime) -> None:
+    """Make the store's recent writes durable, for stores that buffer (Qdrant Edge)."""
     flush = getattr(rt.store, "flush", None)
     if callable(flush):
         flush()

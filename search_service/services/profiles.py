@@ -10,11 +10,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from indexers import ProfileRows
 from models import (
     SECTIONS,
     MissingItem,
@@ -35,7 +35,7 @@ from search_service.repositories.profiles import (
     load_profile_rows,
     profile_ids,
     profile_write_of,
-    snapshot_of,
+    store_snapshot,
     write_profile,
 )
 from search_service.runtime import Runtime
@@ -48,7 +48,6 @@ __all__ = [
     "patched_document",
     "reconcile_snapshots",
     "save_profile",
-    "validation_message",
 ]
 
 log = logging.getLogger(__name__)
@@ -211,6 +210,32 @@ class DriftReport:
     repaired_ids: list[int] = field(default_factory=list)
 
 
+def _reconcile_one(rows: ProfileRows, report: DriftReport) -> bool:
+    """Check one profile's snapshot against its tables; repair it. True when changed."""
+    user, profile = rows.user, rows.profile
+    doc = profile_write_of(rows)
+    if profile is None or doc is None:
+        return False
+    assert user.id is not None
+    report.checked += 1
+    digest = content_hash(doc.model_dump(mode="json", by_alias=True))
+    if content_hash(user.portfolio) == digest and profile.content_hash == digest:
+        return False
+    if user.portfolio is None and profile.content_hash is None:
+        report.backfilled += 1
+    else:
+        report.repaired += 1
+        report.repaired_ids.append(user.id)
+        log.error("profile snapshot drift for user %d: repaired from tables", user.id)
+        if profile.content_hash != digest:
+            report.reindexed += 1
+            user.updated_at = max(now_ms(), user.updated_at + 1)
+            profile.updated_at = user.updated_at
+            profile.version += 1
+    store_snapshot(user, profile, doc)
+    return True
+
+
 def reconcile_snapshots(
     engine: Engine, *, chunk: int = 500, metrics_inc: Any = None
 ) -> DriftReport:
@@ -231,35 +256,10 @@ def reconcile_snapshots(
     for start in range(0, len(ids), chunk):
         with session_scope(engine) as session:
             rows = load_profile_rows(session, ids[start : start + chunk])
-            for uid, r in rows.items():
-                if r.profile is None:
-                    continue
-                report.checked += 1
-                snap = snapshot_of(r)
-                digest = content_hash(snap)
-                if content_hash(r.user.portfolio) == digest and r.profile.content_hash == digest:
-                    continue
-                if r.user.portfolio is None and r.profile.content_hash is None:
-                    report.backfilled += 1
-                else:
-                    report.repaired += 1
-                    report.repaired_ids.append(uid)
-                    log.error("profile snapshot drift for user %d: repaired from tables", uid)
-                    if r.profile.content_hash != digest:
-                        report.reindexed += 1
-                        r.user.updated_at = max(now_ms(), r.user.updated_at + 1)
-                        r.profile.updated_at = r.user.updated_at
-                        r.profile.version += 1
-                assert snap is not None
-                strength = score_profile(ProfileWrite.model_validate(snap).to_draft())
-                r.profile.strength = strength.score
-                r.profile.strength_missing = [
-                    m.model_dump(mode="json", by_alias=True) for m in strength.missing
-                ]
-                r.user.portfolio = snap
-                r.profile.content_hash = digest
-                session.add(r.user)
-                session.add(r.profile)
+            for r in rows.values():
+                if _reconcile_one(r, report):
+                    session.add(r.user)
+                    session.add(r.profile)
     if metrics_inc is not None and report.repaired:
         metrics_inc(report.repaired)
     log.info(
@@ -269,12 +269,3 @@ def reconcile_snapshots(
         report.backfilled,
     )
     return report
-
-
-def validation_message(exc: ValidationError) -> str:
-    """``field.path: message; ...`` with camelCase field names, for a 422 body."""
-    parts = []
-    for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
-        parts.append(f"{loc}: {err['msg']}" if loc else err["msg"])
-    return "; ".join(parts)

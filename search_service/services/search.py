@@ -50,8 +50,7 @@ def _ranks(hits: list[Hit]) -> dict[int, tuple[int, float]]:
     return {h.id: (i + 1, h.score) for i, h in enumerate(hits)}
 
 
-def _retrieve(rt: Runtime, req: SearchRequest, spec: FilterSpec) -> SearchResult:
-    query = canonicalise_query(req.query.strip())
+def _retrieve(rt: Runtime, req: SearchRequest, query: str, spec: FilterSpec) -> SearchResult:
     if not query:
         return SearchResult(page=rt.store.browse(spec, limit=req.limit, offset=req.offset))
     dense = rt.encoder.encode_query(query) if req.mode != SearchMode.KEYWORD else None
@@ -85,7 +84,8 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
     """
     started = time.perf_counter()
     spec = filter_spec(req.filters)
-    result = _retrieve(rt, req, spec)
+    query = canonicalise_query(req.query.strip())
+    result = _retrieve(rt, req, query, spec)
     ids = [h.id for h in result.page]
     users = get_users(session, ids)
     profiles = {
@@ -103,7 +103,6 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
         .order_by(col(Skill.position))
     ):
         skills.setdefault(uid, []).append(name)
-    query = canonicalise_query(req.query.strip())
     term_names = rt.bm25.term_names(query) if query else {}
     dense_rank, kw_rank = _ranks(result.dense), _ranks(result.keyword)
     hits: list[SearchHit] = []
