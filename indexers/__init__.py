@@ -12,6 +12,7 @@ from indexers.documents import (
     build_document,
     location_terms,
     normalise_keyword,
+    reduces,
     text_hash,
 )
 from indexers.encoders import (
@@ -58,6 +59,7 @@ __all__ = [
     "location_terms",
     "normalise_keyword",
     "open_store",
+    "reduces",
     "text_hash",
 ]
 

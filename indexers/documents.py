@@ -25,13 +25,20 @@ from models import (
 )
 
 __all__ = [
+    "FILTER_FIELDS",
     "ProfileDocument",
     "ProfileRows",
     "build_document",
     "location_terms",
     "normalise_keyword",
+    "reduces",
     "text_hash",
 ]
+
+FILTER_FIELDS: tuple[str, ...] = ("skills", "languages", "location_terms", "availability")
+"""Payload fields employers filter on (keyword lists, or one keyword)."""
+
+_CLOCK_FIELDS = frozenset({"updated_at", "text_hash"})
 
 _SPACES = re.compile(r"\s+")
 
@@ -81,14 +88,51 @@ class ProfileDocument:
     Attributes:
         user_id: point id.
         text: the document embedded (dense) and BM25-encoded.
-        payload: filterable fields plus ``text_hash`` and ``updated_at`` (epoch ms).
-        version: the ``users.updated_at`` (epoch ms) this document was built from.
+        payload: filterable fields plus ``text_hash`` and ``updated_at`` (epoch ms,
+            the version below: filter-only browsing orders by it).
+        version: the ``users.visible_updated_at`` (epoch ms) this document was built
+            from (0 before the user has one).
+        segments: the free-text parts of ``text`` (headline, bio, one per section
+            item); the skill and language lines are the payload lists.
     """
 
     user_id: int
     text: str
     payload: dict[str, Any]
     version: int
+    segments: tuple[str, ...] = ()
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 (64 hex digits) of what employers can find: the text and the
+        filterable payload, clocks excluded. Equal fingerprints mean nothing
+        employer-visible changed."""
+        stable = {k: v for k, v in sorted(self.payload.items()) if k not in _CLOCK_FIELDS}
+        blob = repr((self.text, sorted(stable.items())))
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def _keywords(doc: ProfileDocument, name: str) -> set[str]:
+    value = doc.payload.get(name)
+    if value is None:
+        return set()
+    return {str(v) for v in value} if isinstance(value, list) else {str(value)}
+
+
+def reduces(old: ProfileDocument | None, new: ProfileDocument | None) -> bool:
+    """True when ``new`` takes away something employers could find in ``old``: a
+    free-text segment (headline, bio, a section item) that is gone or changed, or
+    a filter value (skill, language, location, availability) that is gone. A
+    section made private or emptied, an item deleted and an account leaving search
+    (``new`` is None) are all reductions; pure additions are not.
+    """
+    if old is None:
+        return False
+    if new is None:
+        return True
+    if not set(old.segments) <= set(new.segments):
+        return True
+    return any(not _keywords(old, f) <= _keywords(new, f) for f in FILTER_FIELDS)
 
 
 def _visible(profile: Profile | None, section: str) -> bool:
@@ -108,6 +152,9 @@ def _years(start: int | None, end: int | None) -> str:
 def build_document(rows: ProfileRows) -> ProfileDocument:
     """Build the indexed document of one user; private sections are left out.
 
+    Its version (and payload ``updated_at``) is ``users.visible_updated_at``, the
+    clock of employer-visible changes, never the row's ``updated_at``.
+
     Raises:
         ValueError: the user has no id yet (not flushed).
     """
@@ -118,10 +165,12 @@ def build_document(rows: ProfileRows) -> ProfileDocument:
     if profile is not None:
         parts += [profile.headline, profile.bio]
     skills: list[str] = []
+    skills_line = ""
     if _visible(profile, "skills"):
         skills = list(dict.fromkeys(normalise_keyword(s.name) for s in rows.skills if s.name))
         if skills:
-            parts.append("Skills: " + ", ".join(skills))
+            skills_line = "Skills: " + ", ".join(skills)
+            parts.append(skills_line)
     if _visible(profile, "work_experience"):
         for w in rows.work_experience:
             at = f" at {w.company}" if w.company else ""
@@ -135,17 +184,25 @@ def build_document(rows: ProfileRows) -> ProfileDocument:
             what = " in ".join(x for x in (e.degree, e.field_of_study) if x)
             parts.append(f"{what}, {e.school}{_years(e.start_year, e.end_year)}".lstrip(", "))
     languages: list[str] = []
+    languages_line = ""
     if _visible(profile, "languages"):
         languages = list(dict.fromkeys(normalise_keyword(lang.name) for lang in rows.languages))
         if languages:
-            parts.append("Languages: " + ", ".join(languages))
-    text = "\n".join(p.strip() for p in parts if p and p.strip())
+            languages_line = "Languages: " + ", ".join(languages)
+            parts.append(languages_line)
+    kept = [p.strip() for p in parts if p and p.strip()]
+    text = "\n".join(kept)
+    version = user.visible_updated_at or 0
     payload: dict[str, Any] = {
         "skills": skills,
         "languages": languages,
         "location_terms": location_terms(profile.location if profile else None),
         "availability": profile.availability if profile and profile.availability else None,
-        "updated_at": user.updated_at,
+        "updated_at": version,
         "text_hash": text_hash(text),
     }
-    return ProfileDocument(user_id=user.id, text=text, payload=payload, version=user.updated_at)
+    lists = {skills_line.strip(), languages_line.strip()}
+    segments = tuple(dict.fromkeys(p for p in kept if p not in lists))
+    return ProfileDocument(
+        user_id=user.id, text=text, payload=payload, version=version, segments=segments
+    )

@@ -100,11 +100,20 @@ class FilterSpec:
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A point id with its score; ``terms`` are its BM25 term ids when requested."""
+    """A point id with its score.
+
+    Attributes:
+        id: point id.
+        score: retriever or fused score (browse: ``updated_at``, epoch ms).
+        terms: its BM25 term ids, on page hits of :meth:`VectorStore.search`.
+        version: the point's payload ``updated_at`` (epoch ms): the document
+            version it was built from; on page and browse hits.
+    """
 
     id: int
     score: float
     terms: frozenset[int] | None = None
+    version: int | None = None
 
 
 @dataclass(slots=True)
@@ -174,12 +183,17 @@ class VectorStore(Protocol):
         With both vectors: the dense list, the BM25 list and their fusion (each
         retriever prefetching ``max(candidates, offset + limit)`` under the same
         filter). With one vector: that retriever alone. The page's hits carry
-        their BM25 term ids.
+        their BM25 term ids and version.
         """
         ...
 
     def browse(self, filters: FilterSpec, *, limit: int, offset: int) -> list[Hit]:
         """Filter-only listing, newest ``updated_at`` first (score = updated_at)."""
+        ...
+
+    def flush(self) -> None:
+        """Make recent writes durable (Qdrant Edge buffers them; a server's
+        ``wait=True`` writes already are)."""
         ...
 
     def close(self) -> None:

@@ -52,8 +52,13 @@ def _hits(points: Sequence[qm.ScoredPoint]) -> list[Hit]:
         terms = None
         if isinstance(p.vector, dict) and isinstance(p.vector.get(SPARSE), qm.SparseVector):
             terms = frozenset(int(i) for i in p.vector[SPARSE].indices)  # type: ignore[union-attr]
-        out.append(Hit(id=int(p.id), score=float(p.score), terms=terms))
+        out.append(Hit(id=int(p.id), score=float(p.score), terms=terms, version=_version(p)))
     return out
+
+
+def _version(point: Any) -> int | None:
+    value = (point.payload or {}).get(BROWSE_ORDER_FIELD)
+    return int(value) if value is not None else None
 
 
 class ClientStore:
@@ -205,6 +210,7 @@ class ClientStore:
                     query=fuse,
                     limit=limit,
                     offset=offset,
+                    with_payload=[BROWSE_ORDER_FIELD],
                     with_vector=[SPARSE],
                 )
             )
@@ -216,6 +222,7 @@ class ClientStore:
                     filter=flt,
                     limit=limit,
                     offset=offset,
+                    with_payload=[BROWSE_ORDER_FIELD],
                     with_vector=[SPARSE],
                 )
             )
@@ -240,9 +247,12 @@ class ClientStore:
             with_payload=[BROWSE_ORDER_FIELD],
         )
         return [
-            Hit(id=int(p.id), score=float((p.payload or {}).get(BROWSE_ORDER_FIELD, 0)))
+            Hit(id=int(p.id), score=float(_version(p) or 0), version=_version(p))
             for p in res.points[offset:]
         ]
+
+    def flush(self) -> None:
+        """Nothing to do: every write is sent with ``wait=True``."""
 
     def close(self) -> None:
         """Close the client."""

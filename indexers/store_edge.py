@@ -51,8 +51,16 @@ def _terms(point: Any) -> frozenset[int] | None:
     return frozenset(int(i) for i in vectors[SPARSE].indices)
 
 
+def _version(point: Any) -> int | None:
+    value = (point.payload or {}).get(BROWSE_ORDER_FIELD)
+    return int(value) if value is not None else None
+
+
 def _hits(points: Sequence[Any]) -> list[Hit]:
-    return [Hit(id=int(p.id), score=float(p.score), terms=_terms(p)) for p in points]
+    return [
+        Hit(id=int(p.id), score=float(p.score), terms=_terms(p), version=_version(p))
+        for p in points
+    ]
 
 
 class EdgeStore:
@@ -233,7 +241,7 @@ class EdgeStore:
                         qe.Prefetch(limit=pool, query=dq, filter=flt),
                         qe.Prefetch(limit=pool, query=sq, filter=flt),
                     ],
-                    with_payload=False,
+                    with_payload=[BROWSE_ORDER_FIELD],
                     with_vector=[SPARSE],
                 )
             )
@@ -244,7 +252,7 @@ class EdgeStore:
                     offset=offset,
                     query=dq if dq is not None else sq,
                     filter=flt,
-                    with_payload=False,
+                    with_payload=[BROWSE_ORDER_FIELD],
                     with_vector=[SPARSE],
                 )
             )
@@ -266,8 +274,7 @@ class EdgeStore:
         )
         points = self.shard.query(req)[offset:]
         return [
-            Hit(id=int(p.id), score=float((p.payload or {}).get(BROWSE_ORDER_FIELD, 0)))
-            for p in points
+            Hit(id=int(p.id), score=float(_version(p) or 0), version=_version(p)) for p in points
         ]
 
     def flush(self) -> None:
