@@ -27,13 +27,17 @@ class OutboxTopic(StrEnum):
     """A profile's content, visibility or owner changed; payload has the new version."""
     USER_DELETED = "user.deleted"
     """A user was soft-deleted: remove them from every derived store."""
+    INDEX_REMOVE = "index.remove"
+    """Remove the user's point now: a privacy reduction, or the user stopped being
+    searchable. Processed right after the commit, else by the refresh job."""
 
 
 class OutboxEvent(SQLModel, table=True):
     """One event. ``processed_at`` is NULL while pending.
 
     Payload of ``profile.updated``: ``{"userId", "version", "updatedAt",
-    "contentHash"}``; of ``user.deleted``: ``{"userId", "deletedAt"}``.
+    "contentHash"}``; of ``user.deleted``: ``{"userId", "deletedAt"}``; of
+    ``index.remove``: ``{"userId", "reason"}``.
     """
 
     __tablename__ = "outbox"
@@ -45,7 +49,7 @@ class OutboxEvent(SQLModel, table=True):
     user_version: int | None = Field(
         default=None,
         sa_column=ms_column(),
-        description="The users.updated_at (epoch ms) the event announces.",
+        description="The users.visible_updated_at (epoch ms) the event announces.",
     )
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
     created_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))

@@ -2,9 +2,11 @@
 
 One row per person on Gigsy, synced from Clerk or imported. ``clerk_id`` and
 ``email`` are database-unique (the seeds enforced this in code only). The
-balance columns are a cache of the ledger (seed 000, "ledger-first"); the
-embedding itself lives in the vector store, and ``embedding_updated_at`` holds the
-``updated_at`` value that was last indexed (DESIGN.md, "Contracts").
+balance columns are a cache of the ledger (seed 000, "ledger-first"). Two clocks:
+``updated_at`` is the row's own clock (any change, Clerk syncs included), while
+``visible_updated_at`` moves only when the employer-visible indexed document
+changes; ``embedding_updated_at`` holds the ``visible_updated_at`` value that is
+in the index (ARCHITECTURE.md, "Index versions").
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ class User(SQLModel, table=True):
     """A Gigsy user. Times are epoch ms; ``deleted_at`` set means soft-deleted."""
 
     __tablename__ = "users"
-    __table_args__ = (Index("ix_users_freshness", "embedding_updated_at", "updated_at"),)
+    __table_args__ = (
+        Index("ix_users_freshness", "embedding_updated_at", "visible_updated_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     clerk_id: str = Field(sa_column=Column(String(255), unique=True, nullable=False))
@@ -69,7 +73,28 @@ class User(SQLModel, table=True):
         sa_column=ms_column(),
         description="data.updated_at (ms) of the last Clerk event applied: older events lose.",
     )
-    embedding_updated_at: int | None = Field(default=None, sa_column=ms_column())
+    embedding_updated_at: int | None = Field(
+        default=None,
+        sa_column=ms_column(),
+        description="The visible_updated_at (ms) whose document is in the index; NULL: none.",
+    )
+    visible_updated_at: int | None = Field(
+        default=None,
+        sa_column=ms_column(),
+        description="When the employer-visible indexed document last changed (ms): the "
+        "index version clock and the recency signal; private edits never move it.",
+    )
+    privacy_floor: int | None = Field(
+        default=None,
+        sa_column=ms_column(),
+        description="visible_updated_at of the last privacy reduction (ms): an index entry "
+        "of an older version is never served.",
+    )
+    index_doc_hash: str | None = Field(
+        default=None,
+        max_length=64,
+        description="sha256 of the indexed document (text and filterable payload).",
+    )
     index_lease_owner: str | None = Field(
         default=None,
         max_length=64,
