@@ -1,13 +1,18 @@
-"""Database engine, sessions and migrations.
+"""Database engine, sessions (units of work) and migrations.
 
-The request's session commits on success and rolls back on error; all SQL lives
-in ``search_service.repositories``. Migrations are Alembic's, run at start-up
+One unit of work per request or job step: services and repositories never
+commit; the request's session commits on success and rolls back on error
+(:func:`session_scope`). Side effects outside SQL (index deletes, wake-ups) are
+registered with :func:`after_commit` and run once, right after the commit, from
+one place; a rollback discards them. All SQL lives in
+``search_service.repositories``. Migrations are Alembic's, run at start-up
 (``upgrade head``) so a fresh ``./var`` works without a separate step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,11 +20,41 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
-__all__ = ["alembic_config", "make_engine", "migrate", "session_scope"]
+__all__ = ["after_commit", "alembic_config", "make_engine", "migrate", "session_scope"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_HOOKS = "after_commit_hooks"
+
+log = logging.getLogger(__name__)
+
+
+def after_commit(session: OrmSession, hook: Callable[[], None]) -> None:
+    """Run ``hook`` once, right after ``session``'s transaction commits.
+
+    Hooks run in registration order; one that raises is logged and the others
+    still run (the work they do must also be recoverable without them, e.g. from
+    an outbox event). A rollback discards pending hooks. A hook must not use
+    ``session`` itself: it is between transactions.
+    """
+    session.info.setdefault(_HOOKS, []).append(hook)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _run_hooks(session: OrmSession) -> None:
+    hooks: list[Callable[[], None]] = session.info.pop(_HOOKS, [])
+    for hook in hooks:
+        try:
+            hook()
+        except Exception:
+            log.exception("post-commit hook %s failed", getattr(hook, "__name__", hook))
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _drop_hooks(session: OrmSession) -> None:
+    session.info.pop(_HOOKS, None)
 
 
 def make_engine(url: str) -> Engine:
@@ -56,9 +91,16 @@ def migrate(engine: Engine) -> None:
 
 
 @contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any exception."""
-    with Session(engine, expire_on_commit=False) as session:
+def session_scope(engine: Engine, **info: Any) -> Iterator[Session]:
+    """A unit of work: commits on success (then runs its :func:`after_commit`
+    hooks) and rolls back on any exception.
+
+    Args:
+        engine: the SQL engine.
+        **info: entries for ``session.info`` (e.g. ``runtime=`` so post-commit
+            hooks can reach the vector store).
+    """
+    with Session(engine, expire_on_commit=False, info=info) as session:
         try:
             yield session
             session.commit()

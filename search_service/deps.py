@@ -18,7 +18,6 @@ from sqlmodel import Session
 
 from models import Role, User
 from search_service.auth import ClerkJwtVerifier, InvalidTokenError, looks_like_jwt
-from search_service.db import session_scope
 from search_service.errors import AuthenticationError, PermissionDeniedError
 from search_service.repositories.api_keys import find_active_key
 from search_service.repositories.users import find_user_by_clerk_id
@@ -48,12 +47,18 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
 def get_session(rt: RuntimeDep) -> Iterator[Session]:
-    """A session per request: commit on success, roll back on error."""
-    with session_scope(rt.engine) as session:
+    """The request's unit of work: commits when the handler returns, rolls back on
+    error, then runs the post-commit hooks (index removals, wake-ups).
+
+    Scoped to the handler (``scope="function"``), so the commit and its hooks
+    finish before the response is sent: a 2xx means the change is durable and
+    every privacy reduction is already invisible.
+    """
+    with rt.session() as session:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 _bearer = HTTPBearer(
     auto_error=False,

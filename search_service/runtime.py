@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from indexers import Bm25Encoder, DenseEncoder, VectorStore, load_encoder, open_store
 from search_service.db import make_engine, migrate, session_scope
@@ -50,6 +52,9 @@ class Runtime:
     on_profile_change: Callable[[], None] | None = None
     """Called after a profile write commits (the scheduler sets it to wake the
     refresh job); ``None`` when no refresh job runs in this process."""
+    on_index_written: Callable[[list[int]], None] | None = None
+    """Test hook: called by the refresh job with the user ids it upserted, before
+    it verifies them in SQL (lets tests interleave other writers there)."""
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.engine)
@@ -104,6 +109,11 @@ class Runtime:
     def set_bm25(self, encoder: Bm25Encoder) -> None:
         """Replace the BM25 encoder (after a reindex recomputed ``avg_len``)."""
         self._bm25 = encoder
+
+    def session(self) -> AbstractContextManager[Session]:
+        """A unit of work (:func:`search_service.db.session_scope`) whose post-commit
+        hooks may use this runtime's vector store."""
+        return session_scope(self.engine, runtime=self)
 
     def close(self) -> None:
         """Close the vector store and dispose of the SQL pool."""
