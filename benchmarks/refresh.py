@@ -5,8 +5,9 @@ indexes them (not timed), then times :func:`refresh_stale` in two scenarios:
 
 * ``text changed``: every profile's bio gets one more word through the API's
   own dual write (:func:`write_profile`), so every document is re-embedded;
-* ``timestamp only``: ``users.updated_at`` is bumped with no text change, so the
-  stored dense vectors are reused (only BM25 and the payload are rewritten).
+* ``timestamp only``: ``users.visible_updated_at`` (the index version clock) is
+  bumped with no text change, so the stored dense vectors are reused (only BM25
+  and the payload are rewritten).
 
 Each scenario calls :func:`refresh_stale` until a run claims nothing and sums
 the runs' wall times (seconds).
@@ -98,11 +99,12 @@ def touch_profile_texts(rt: Runtime, *, word: str = TOUCH_WORD, chunk: int = _CH
 
 
 def touch_timestamps(rt: Runtime) -> int:
-    """``UPDATE users SET updated_at = updated_at + 1`` (no text change); returns rows."""
+    """``UPDATE users SET visible_updated_at = visible_updated_at + 1`` (no text
+    change); returns rows."""
     with session_scope(rt.engine) as session:
         result = session.execute(
             update(User)
-            .values(updated_at=col(User.updated_at) + 1)
+            .values(visible_updated_at=col(User.visible_updated_at) + 1)
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

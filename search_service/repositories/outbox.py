@@ -18,8 +18,12 @@ __all__ = [
     "mark_processed",
     "mark_profile_events_done",
     "pending_events",
+    "pending_removals",
     "purge_processed",
 ]
+
+REMOVAL_TOPICS = (OutboxTopic.INDEX_REMOVE.value, OutboxTopic.USER_DELETED.value)
+"""Topics whose consumer removes the user's point from the index."""
 
 
 def append_event(
@@ -68,6 +72,19 @@ def pending_events(
         .limit(limit)
     )
     return session.exec(stmt).all()
+
+
+def pending_removals(
+    session: Session, *, user_ids: Sequence[int] | None = None, limit: int = 500
+) -> Sequence[OutboxEvent]:
+    """Unprocessed ``index.remove`` and ``user.deleted`` events, oldest first
+    (only those of ``user_ids`` when given)."""
+    stmt = select(OutboxEvent).where(
+        col(OutboxEvent.processed_at).is_(None), col(OutboxEvent.topic).in_(REMOVAL_TOPICS)
+    )
+    if user_ids is not None:
+        stmt = stmt.where(col(OutboxEvent.user_id).in_(list(user_ids)))
+    return session.exec(stmt.order_by(col(OutboxEvent.id)).limit(limit)).all()
 
 
 def mark_processed(session: Session, ids: Sequence[int], *, now: int | None = None) -> int:

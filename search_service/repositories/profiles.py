@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import update
 from sqlmodel import Session, SQLModel, col, select
 
-from indexers import ProfileRows
+from indexers import ProfileDocument, ProfileRows, build_document
 from indexers.taxonomy import normalise_skill, normalise_skills
 from models import (
     SECTIONS,
@@ -47,6 +47,7 @@ from models import (
 )
 from search_service.profile_strength import score_profile
 from search_service.repositories.outbox import append_event
+from search_service.visibility import record_document
 
 __all__ = [
     "ProfileWriteResult",
@@ -315,12 +316,14 @@ def write_profile(
     profile = _claim_version(session, user.id, expected_version)
     created = profile is None
     old_snapshot: dict[str, Any] | None = None
+    old_document: ProfileDocument | None = None
     if profile is None:
         profile = Profile(user_id=user.id, created_at=ts, updated_at=ts, version=1)
         session.add(profile)
     else:
         old_rows = load_profile_rows(session, [user.id])[user.id]
         old_snapshot = snapshot_of(old_rows)
+        old_document = build_document(old_rows)
     profile.headline = draft.headline
     profile.bio = draft.bio
     profile.location = draft.location
@@ -331,7 +334,8 @@ def write_profile(
         **{k: v.value for k, v in draft.visibility.items()},
     }
     new_rows = _section_rows(user.id, draft)
-    new_doc = profile_write_of(_rows_of(user, profile, new_rows))
+    new_row_set = _rows_of(user, profile, new_rows)
+    new_doc = profile_write_of(new_row_set)
     assert new_doc is not None
     new_snapshot = new_doc.model_dump(mode="json", by_alias=True)
     digest = content_hash(new_snapshot)
@@ -353,6 +357,7 @@ def write_profile(
     store_snapshot(user, profile, new_doc)
     user.updated_at = ts if created and user.updated_at <= ts else max(ts, user.updated_at + 1)
     profile.updated_at = user.updated_at
+    record_document(session, user, old_document, build_document(new_row_set), now=ts)
     session.add(user)
     session.flush()
     append_event(
@@ -363,9 +368,10 @@ def write_profile(
             "userId": user.id,
             "version": profile.version,
             "updatedAt": user.updated_at,
+            "visibleUpdatedAt": user.visible_updated_at,
             "contentHash": digest,
         },
-        user_version=user.updated_at,
+        user_version=user.visible_updated_at,
         now=ts,
     )
     session.flush()

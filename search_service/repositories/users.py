@@ -12,12 +12,17 @@ from models import OutboxTopic, Profile, User, UserStatus, UserTombstone, now_ms
 from search_service.repositories.outbox import append_event
 
 __all__ = [
+    "Confirmation",
     "Staleness",
     "active_user_ids",
+    "attempts_of",
     "claim_stale",
+    "claim_users",
+    "confirm_indexed",
     "count_users",
     "find_user_by_clerk_id",
     "get_users",
+    "invalidate_index",
     "mark_indexed",
     "record_index_failure",
     "release_leases",
@@ -67,15 +72,19 @@ def active_user_ids(session: Session) -> list[int]:
 def _stale() -> ColumnElement[bool]:
     return or_(
         col(User.embedding_updated_at).is_(None),
-        col(User.embedding_updated_at) < col(User.updated_at),
+        col(User.embedding_updated_at) < col(User.visible_updated_at),
     )
 
 
 def stale_user_ids(session: Session, *, limit: int) -> list[int]:
-    """Indexable users whose ``embedding_updated_at`` is NULL or older than ``updated_at``,
-    oldest edit first, leases and backoff ignored (uses ``ix_users_freshness``)."""
+    """Indexable users whose ``embedding_updated_at`` is NULL or older than
+    ``visible_updated_at``, oldest edit first, leases and backoff ignored (uses
+    ``ix_users_freshness``)."""
     stmt = (
-        select(User.id).where(*_indexable(), _stale()).order_by(col(User.updated_at)).limit(limit)
+        select(User.id)
+        .where(*_indexable(), _stale())
+        .order_by(col(User.visible_updated_at))
+        .limit(limit)
     )
     return [i for i in session.exec(stmt) if i is not None]
 
@@ -100,16 +109,39 @@ def claim_stale(
     stmt = (
         select(User.id)
         .where(*_indexable(), _stale(), *free)
-        .order_by(col(User.updated_at))
+        .order_by(col(User.visible_updated_at))
         .limit(limit)
     )
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     ids = [i for i in session.exec(stmt) if i is not None]
+    return _lease(session, ids, owner=owner, expires=ts + lease_ms, free=free)
+
+
+def claim_users(
+    session: Session, ids: Sequence[int], *, owner: str, lease_ms: int, now: int | None = None
+) -> list[int]:
+    """Lease ``ids`` to ``owner`` whether stale or not (a reindex), skipping users
+    leased to a live worker (that worker writes them). Returns the leased ids."""
+    ts = now if now is not None else now_ms()
+    free = (
+        or_(col(User.index_lease_expires_at).is_(None), col(User.index_lease_expires_at) < ts),
+    )
+    return _lease(session, list(ids), owner=owner, expires=ts + lease_ms, free=free)
+
+
+def _lease(
+    session: Session,
+    ids: list[int],
+    *,
+    owner: str,
+    expires: int,
+    free: tuple[ColumnElement[bool], ...],
+) -> list[int]:
+    """Compare-and-set the lease columns of the free rows among ``ids``."""
     if not ids:
         return []
-    expires = ts + lease_ms
     session.execute(
         update(User)
         .where(col(User.id).in_(ids), *free)
@@ -125,15 +157,16 @@ def claim_stale(
 
 
 def mark_indexed(session: Session, versions: dict[int, int], *, owner: str | None = None) -> int:
-    """Set ``embedding_updated_at`` to the indexed ``updated_at``, compare-and-set.
+    """Set ``embedding_updated_at`` to the indexed ``visible_updated_at``, compare-and-set.
 
-    A row whose ``updated_at`` moved on while it was being embedded keeps its old
-    ``embedding_updated_at``, so the next refresh picks the newer edit up. With
-    ``owner``, that worker's leases on these users are released and their failure
-    count reset.
+    A row whose ``visible_updated_at`` moved on while it was being embedded keeps
+    its old ``embedding_updated_at``, so the next refresh picks the newer edit
+    up. With ``owner``, that worker's leases on these users are released and
+    their failure count reset. Index writers use :func:`confirm_indexed`, which
+    also checks the lease and the privacy floor.
 
     Args:
-        versions: user id -> the ``updated_at`` (epoch ms) that was indexed.
+        versions: user id -> the ``visible_updated_at`` (epoch ms) that was indexed.
         owner: the worker id that leased the users, if any.
 
     Returns:
@@ -143,7 +176,7 @@ def mark_indexed(session: Session, versions: dict[int, int], *, owner: str | Non
     for user_id, version in versions.items():
         result = session.execute(
             update(User)
-            .where(col(User.id) == user_id, col(User.updated_at) == version)
+            .where(col(User.id) == user_id, col(User.visible_updated_at) == version)
             .values(embedding_updated_at=version)
             .execution_options(synchronize_session=False)
         )
@@ -161,6 +194,112 @@ def mark_indexed(session: Session, versions: dict[int, int], *, owner: str | Non
             .execution_options(synchronize_session=False)
         )
     return done
+
+
+@dataclass(slots=True)
+class Confirmation:
+    """Outcome of :func:`confirm_indexed`.
+
+    Attributes:
+        fresh: users now marked indexed at the version written.
+        remove: users whose written point must go (no longer searchable, or the
+            version written is below their privacy floor).
+        superseded: users whose content moved on meanwhile (they stay stale).
+        lost: users whose lease another writer took: marked not indexed, so the
+            last writer's verification cannot leave a stale point marked fresh.
+    """
+
+    fresh: list[int]
+    remove: list[int]
+    superseded: list[int]
+    lost: list[int]
+
+
+def confirm_indexed(session: Session, versions: dict[int, int], *, owner: str) -> Confirmation:
+    """Verify index writes against SQL after the upsert (the index write protocol).
+
+    For each user, one compare-and-set marks the point fresh only while
+    ``owner`` still holds the lease, ``visible_updated_at`` still equals the
+    version written, the user is still searchable and the version is not below
+    ``privacy_floor``; it also releases the lease and resets the backoff.
+    Otherwise the row is read back and classified (see :class:`Confirmation`);
+    ``lost`` rows get ``embedding_updated_at`` NULL and no lease, which also makes
+    the current lease holder's own verification fail, so whichever write landed
+    last is re-done. ARCHITECTURE.md, "Index versions", has the argument.
+
+    Args:
+        versions: user id -> the ``visible_updated_at`` (epoch ms) written to the index.
+        owner: the lease owner that wrote them.
+    """
+    out = Confirmation([], [], [], [])
+    for user_id, version in versions.items():
+        result = session.execute(
+            update(User)
+            .where(
+                col(User.id) == user_id,
+                col(User.index_lease_owner) == owner,
+                col(User.visible_updated_at) == version,
+                col(User.deleted_at).is_(None),
+                col(User.status) != UserStatus.SUSPENDED.value,
+                or_(col(User.privacy_floor).is_(None), col(User.privacy_floor) <= version),
+            )
+            .values(
+                embedding_updated_at=version,
+                index_lease_owner=None,
+                index_lease_expires_at=None,
+                index_attempts=0,
+                index_retry_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if (result.rowcount or 0) == 1:  # type: ignore[attr-defined]
+            out.fresh.append(user_id)
+            continue
+        row = session.exec(
+            select(User.deleted_at, User.status, User.privacy_floor, User.index_lease_owner).where(
+                User.id == user_id
+            )
+        ).first()
+        if row is None:
+            out.remove.append(user_id)
+            continue
+        deleted_at, status, floor, lease_owner = row
+        if deleted_at is not None or status == UserStatus.SUSPENDED.value:
+            out.remove.append(user_id)
+        elif floor is not None and version < floor:
+            out.remove.append(user_id)
+        if lease_owner != owner:
+            out.lost.append(user_id)
+        elif user_id not in out.remove:
+            out.superseded.append(user_id)
+    if out.lost:
+        invalidate_index(session, out.lost)
+    mine = [u for u in versions if u not in out.fresh and u not in out.lost]
+    if mine:
+        release_leases(session, owner=owner, ids=mine)
+    return out
+
+
+def invalidate_index(session: Session, ids: Sequence[int]) -> int:
+    """Mark users not indexed (``embedding_updated_at`` NULL) and drop any lease on
+    them: the refresh job writes them again if they are searchable. Returns rows."""
+    if not ids:
+        return 0
+    result = session.execute(
+        update(User)
+        .where(col(User.id).in_(list(ids)))
+        .values(embedding_updated_at=None, index_lease_owner=None, index_lease_expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def attempts_of(session: Session, ids: Sequence[int]) -> dict[int, int]:
+    """Consecutive failed refresh attempts of ``ids`` (absent ids are left out)."""
+    if not ids:
+        return {}
+    stmt = select(User.id, User.index_attempts).where(col(User.id).in_(list(ids)))
+    return {int(i): int(n) for i, n in session.exec(stmt) if i is not None}
 
 
 def record_index_failure(session: Session, user_id: int, *, owner: str, retry_at: int) -> int:
@@ -206,7 +345,7 @@ class Staleness:
 
     Attributes:
         stale: indexable users whose index entry is missing or older than their row.
-        oldest_s: seconds since the oldest stale user's ``updated_at`` (0.0 if none).
+        oldest_s: seconds since the oldest stale user's ``visible_updated_at`` (0.0 if none).
         failing: stale users with at least one failed refresh attempt.
     """
 
@@ -219,7 +358,7 @@ def staleness(session: Session, *, now: int | None = None) -> Staleness:
     """Measure the freshness backlog (two aggregate queries)."""
     ts = now if now is not None else now_ms()
     count, oldest = session.exec(
-        select(func.count(), func.min(User.updated_at)).where(*_indexable(), _stale())
+        select(func.count(), func.min(User.visible_updated_at)).where(*_indexable(), _stale())
     ).one()
     failing = session.exec(
         select(func.count()).where(*_indexable(), _stale(), col(User.index_attempts) > 0)

@@ -18,7 +18,6 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from models import ProfileView, ProfileWrite, Role, SharedProfileView
-from search_service.db import session_scope
 from search_service.deps import CurrentCaller, CurrentStudent, CurrentUser, RuntimeDep, SessionDep
 from search_service.errors import ConflictError, PermissionDeniedError, ServiceError
 from search_service.services.privacy import delete_account, export_user
@@ -78,6 +77,7 @@ def replace_my_profile(
     body: ProfileWrite,
     caller: CurrentStudent,
     rt: RuntimeDep,
+    session: SessionDep,
     response: Response,
     if_match: Annotated[str | None, _IF_MATCH] = None,
 ) -> ProfileView:
@@ -86,7 +86,9 @@ def replace_my_profile(
     and the version, and appends a ``profile.updated`` outbox event; the edit is
     searchable once the refresh job has embedded it (``searchable``)."""
     assert caller.user is not None
-    view, _ = save_profile(rt, caller.user, body, expected_version=_expected_version(if_match))
+    view, _ = save_profile(
+        session, rt, caller.user, body, expected_version=_expected_version(if_match)
+    )
     return _respond(view, response)
 
 
@@ -105,6 +107,7 @@ async def patch_my_profile(
     request: Request,
     caller: CurrentStudent,
     rt: RuntimeDep,
+    session: SessionDep,
     response: Response,
     if_match: Annotated[str | None, _IF_MATCH] = None,
 ) -> ProfileView:
@@ -126,8 +129,8 @@ async def patch_my_profile(
     def work() -> ProfileView:
         assert caller.user is not None
         for attempt in range(3):
-            with session_scope(rt.engine) as session:
-                current = get_own_profile(session, caller.user)
+            session.expire_all()  # re-read what concurrent writers committed
+            current = get_own_profile(session, caller.user)
             try:
                 doc = patched_document(current, patch)
             except ValidationError as exc:
@@ -136,7 +139,7 @@ async def patch_my_profile(
             # If-Match a concurrent write just means merging again.
             version = expected if expected is not None else current.version
             try:
-                view, _ = save_profile(rt, caller.user, doc, expected_version=version)
+                view, _ = save_profile(session, rt, caller.user, doc, expected_version=version)
             except ConflictError:
                 if expected is not None or attempt == 2:
                     raise
@@ -190,10 +193,10 @@ def export_me(caller: CurrentUser, session: SessionDep) -> JSONResponse:
 
 
 @router.delete("/v1/me", status_code=204, summary="Delete the caller's account (GDPR)")
-def delete_me(caller: CurrentUser, rt: RuntimeDep) -> Response:
+def delete_me(caller: CurrentUser, session: SessionDep) -> Response:
     """Soft-deletes at once: the account stops authenticating, its API keys are
-    revoked and it leaves search immediately. Personal fields are erased after
-    the retention period (``GIGSY_PRIVACY__RETENTION_DAYS``)."""
+    revoked and it leaves search before this answer is sent. Personal fields are
+    erased after the retention period (``GIGSY_PRIVACY__RETENTION_DAYS``)."""
     assert caller.user is not None
-    delete_account(rt, caller.user)
+    delete_account(session, caller.user)
     return Response(status_code=204)

@@ -1,11 +1,12 @@
-"""The embedding refresh job: keep the index within seconds of SQL (issue 4, item 5).
+"""The embedding refresh job: keep the index within seconds of SQL.
 
-A run processes pending ``user.deleted`` outbox events (points removed), then
-repeatedly *claims* a batch of stale users (``embedding_updated_at`` NULL or
-older than ``updated_at``) under a lease, builds their documents from SQL,
-embeds and upserts them, and sets ``embedding_updated_at`` by compare-and-set
-to the ``updated_at`` that was embedded. An edit that lands while its profile
-is being embedded therefore stays stale and is embedded again.
+A run applies pending removal events (``index.remove``, ``user.deleted``: points
+deleted), then repeatedly *claims* a batch of stale users
+(``embedding_updated_at`` NULL or older than ``visible_updated_at``) under a
+lease and indexes them through the write protocol of
+:mod:`search_service.services.indexing` (upsert, then verify in SQL). An edit
+that lands while its profile is being embedded therefore stays stale and is
+embedded again.
 
 Failure handling: a batch that fails is retried one profile at a time, so one
 bad profile never blocks the others; a profile that still fails is logged with
@@ -26,25 +27,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from indexers import Indexer, ProfileDocument, build_document
-from models import OutboxTopic, now_ms
+from indexers import Indexer
+from models import now_ms
 from search_service.db import session_scope
-from search_service.repositories.outbox import (
-    has_pending,
-    mark_failed,
-    mark_processed,
-    mark_profile_events_done,
-    pending_events,
-)
-from search_service.repositories.profiles import load_profile_rows
-from search_service.repositories.users import (
-    claim_stale,
-    mark_indexed,
-    record_index_failure,
-    release_leases,
-)
+from search_service.repositories.outbox import has_pending, mark_profile_events_done
+from search_service.repositories.users import attempts_of, claim_stale, record_index_failure
 from search_service.runtime import Runtime
-from search_service.services.indexing import flush_index
+from search_service.services.indexing import flush_index, index_leased
+from search_service.visibility import process_removals
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler
@@ -85,7 +75,8 @@ class RefreshReport:
         embedded: of those, users whose text was (re-)embedded.
         reused: of those, users whose stored dense vector was reused.
         failed: ids of users whose refresh failed (they back off).
-        removed: users removed from the index for ``user.deleted`` events.
+        removed: users removed from the index (removal events, or a write that
+            verification found no longer allowed).
         batches: claim rounds.
     """
 
@@ -115,84 +106,37 @@ class RefreshReport:
         self.seconds += other.seconds
 
 
-def _apply_deletions(rt: Runtime) -> int:
-    """Remove users of pending ``user.deleted`` events from the index; returns users."""
-    with session_scope(rt.engine) as session:
-        events = list(pending_events(session, OutboxTopic.USER_DELETED))
-    if not events:
-        return 0
-    ids = sorted({e.user_id for e in events})
-    event_ids = [e.id for e in events if e.id is not None]
-    try:
-        rt.store.delete(ids)
-    except Exception as exc:
-        log.exception("could not remove deleted users %s from the index", ids)
-        with session_scope(rt.engine) as session:
-            for event_id in event_ids:
-                mark_failed(session, event_id, repr(exc))
-        return 0
-    with session_scope(rt.engine) as session:
-        mark_processed(session, event_ids)
-    return len(ids)
-
-
 def _index_batch(
     rt: Runtime, indexer: Indexer, ids: list[int], owner: str, report: RefreshReport
 ) -> None:
+    """Index one claimed batch through the write protocol; back off the failures."""
     cfg = rt.settings.freshness
-    embedded_before = report.embedded
     with session_scope(rt.engine) as session:
-        rows = load_profile_rows(session, ids)
-    docs: list[ProfileDocument] = []
-    attempts: dict[int, int] = {}
-    for uid in ids:
-        r = rows.get(uid)
-        if r is None or r.profile is None or not r.user.is_searchable:
-            continue  # deleted or suspended since the claim: its event removes it
-        docs.append(build_document(r))
-        attempts[uid] = r.user.index_attempts
-    done: list[ProfileDocument] = []
-    failures: dict[int, Exception] = {}
-    try:
-        result = indexer.index(docs)
-        done = docs
-        report.embedded += result.embedded
-        report.reused += result.reused
-    except Exception as batch_exc:
-        log.warning("refresh batch of %d failed (%r); retrying one by one", len(docs), batch_exc)
-        for doc in docs:
-            try:
-                result = indexer.index([doc])
-            except Exception as exc:
-                failures[doc.user_id] = exc
-                continue
-            done.append(doc)
-            report.embedded += result.embedded
-            report.reused += result.reused
+        attempts = attempts_of(session, ids)
+    out = index_leased(rt, indexer, ids, owner=owner, on_upserted=rt.on_index_written)
+    report.embedded += out.embedded
+    report.reused += out.reused
     ts = now_ms()
-    with session_scope(rt.engine) as session:
-        # Release every lease of the batch, including users skipped above.
-        versions = {d.user_id: d.version for d in done}
-        mark_indexed(session, versions, owner=owner)
-        skipped = [i for i in ids if i not in versions and i not in failures]
-        if skipped:
-            release_leases(session, owner=owner, ids=skipped)
-        for uid, error in failures.items():
-            n = attempts.get(uid, 0) + 1
-            wait = backoff_s(n, base_s=cfg.backoff_base_s, max_s=cfg.backoff_max_s)
-            record_index_failure(session, uid, owner=owner, retry_at=ts + int(wait * 1000))
-            log.error(
-                "refresh of user %d failed (attempt %d, next try in %.0f s): %r",
-                uid,
-                n,
-                wait,
-                error,
-            )
-    report.indexed += len(done)
-    report.failed += list(failures)
-    rt.metrics.refresh_failures.inc(len(failures))
-    rt.metrics.profiles_indexed.inc(len(done))
-    rt.metrics.profiles_embedded.inc(report.embedded - embedded_before)
+    if out.failed:
+        with session_scope(rt.engine) as session:
+            for uid, error in out.failed.items():
+                n = attempts.get(uid, 0) + 1
+                wait = backoff_s(n, base_s=cfg.backoff_base_s, max_s=cfg.backoff_max_s)
+                record_index_failure(session, uid, owner=owner, retry_at=ts + int(wait * 1000))
+                log.error(
+                    "refresh of user %d failed (attempt %d, next try in %.0f s): %r",
+                    uid,
+                    n,
+                    wait,
+                    error,
+                )
+    written = len(out.fresh) + len(out.retry)
+    report.indexed += written
+    report.removed += len(out.removed)
+    report.failed += list(out.failed)
+    rt.metrics.refresh_failures.inc(len(out.failed))
+    rt.metrics.profiles_indexed.inc(written)
+    rt.metrics.profiles_embedded.inc(out.embedded)
 
 
 def refresh_stale(
@@ -217,7 +161,7 @@ def refresh_stale(
     budget = limit if limit is not None else cfg.max_per_run
     report = RefreshReport()
     started = time.perf_counter()
-    report.removed = _apply_deletions(rt)
+    report.removed = process_removals(rt)
     indexer: Indexer | None = None
     while report.claimed < budget:
         with session_scope(rt.engine) as session:

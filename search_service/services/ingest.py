@@ -18,7 +18,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 from models import ProfileDraft, SkillItem, UserDraft
-from search_service.db import session_scope
 from search_service.repositories.profiles import upsert_user_profile
 from search_service.runtime import Runtime
 
@@ -158,7 +157,7 @@ def upsert_drafts(
     with tqdm(total=len(drafts), desc=desc, unit="profile", disable=not progress) as bar:
         for start in range(0, len(drafts), batch):
             chunk = drafts[start : start + batch]
-            with session_scope(rt.engine) as session:
+            with rt.session() as session:
                 for user_in, profile_in in chunk:
                     _, outcome = upsert_user_profile(session, user_in, profile_in)
                     setattr(report, outcome, getattr(report, outcome) + 1)

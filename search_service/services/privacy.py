@@ -19,7 +19,6 @@ from search_service.repositories.privacy import (
     rows_about,
 )
 from search_service.repositories.users import soft_delete_user
-from search_service.runtime import Runtime
 from search_service.services.profiles import get_own_profile
 
 __all__ = ["OUTBOX_RETENTION_DAYS", "delete_account", "export_user", "purge_expired"]
@@ -70,28 +69,22 @@ def export_user(session: Session, user: User) -> dict[str, Any]:
     }
 
 
-def delete_account(rt: Runtime, user: User) -> None:
-    """Soft-delete ``user`` now, revoke their API keys, and remove them from the index.
+def delete_account(session: Session, user: User) -> None:
+    """Soft-delete ``user`` and revoke their API keys, in the caller's transaction.
 
-    The deletion commits first, with a ``user.deleted`` outbox event; the index
-    removal follows at once. If the index is unavailable the event stays pending
-    and the refresh job removes the point on its next run (search hydration
-    already hides a deleted user meanwhile).
+    The soft delete appends ``user.deleted`` and ``index.remove`` outbox events;
+    right after the commit the point is removed (:mod:`search_service.visibility`).
+    If the index is unavailable the events stay pending and the refresh job
+    removes the point; search hides a deleted user meanwhile.
 
     Raises:
         NotFoundError: the user is already deleted.
     """
     assert user.id is not None
-    with session_scope(rt.engine) as session:
-        row = session.get(User, user.id)
-        if row is None or not soft_delete_user(session, row):
-            raise NotFoundError("no such user")
-        revoke_user_keys(session, user.id)
-    try:
-        rt.store.delete([user.id])
-    except Exception:
-        log.exception("could not remove user %d from the index; the refresh job will", user.id)
-    rt.notify_profile_change()
+    row = session.get(User, user.id)
+    if row is None or not soft_delete_user(session, row):
+        raise NotFoundError("no such user")
+    revoke_user_keys(session, user.id)
 
 
 def purge_expired(

@@ -1,7 +1,9 @@
 """The profile API's logic: owner reads and writes, shared views, drift repair.
 
-Writes run in their own transaction (so the refresh job can be woken after
-the commit, not before); reads use the caller's session.
+Everything runs in the caller's unit of work (the request's session): nothing
+here commits. Side effects wait for the commit (:func:`search_service.db.after_commit`):
+the refresh job is woken, and points are removed for privacy reductions
+(:mod:`search_service.visibility`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from indexers import ProfileRows
+from indexers import ProfileRows, build_document
 from models import (
     SECTIONS,
     MissingItem,
@@ -26,7 +28,7 @@ from models import (
     Visibility,
     now_ms,
 )
-from search_service.db import session_scope
+from search_service.db import after_commit, session_scope
 from search_service.errors import ConflictError, NotFoundError
 from search_service.profile_strength import score_profile
 from search_service.repositories.profiles import (
@@ -39,6 +41,7 @@ from search_service.repositories.profiles import (
     write_profile,
 )
 from search_service.runtime import Runtime
+from search_service.visibility import UNKNOWN, record_document
 
 __all__ = [
     "DriftReport",
@@ -86,14 +89,17 @@ def _view(session: Session, user: User) -> ProfileView:
             missing=[MissingItem.model_validate(m) for m in profile.strength_missing or []],
         )
         version = profile.version
-    emb = fresh.embedding_updated_at
+    emb, visible = fresh.embedding_updated_at, fresh.visible_updated_at
     return ProfileView(
         **doc.model_dump(),
         user_id=user.id,
         version=version,
         updated_at=fresh.updated_at,
         embedding_updated_at=emb,
-        searchable=profile is not None and emb is not None and emb >= fresh.updated_at,
+        searchable=profile is not None
+        and emb is not None
+        and visible is not None
+        and emb >= visible,
         strength=strength,
     )
 
@@ -104,25 +110,26 @@ def get_own_profile(session: Session, user: User) -> ProfileView:
 
 
 def save_profile(
-    rt: Runtime, user: User, doc: ProfileWrite, *, expected_version: int | None
+    session: Session,
+    rt: Runtime,
+    user: User,
+    doc: ProfileWrite,
+    *,
+    expected_version: int | None,
 ) -> tuple[ProfileView, bool]:
-    """Write ``doc`` as ``user``'s whole profile (one transaction), then wake the
-    refresh job. Returns ``(view, changed)``.
+    """Write ``doc`` as ``user``'s whole profile in the caller's transaction; after
+    the commit the refresh job is woken. Returns ``(view, changed)``.
 
     Raises:
         ConflictError: ``expected_version`` is stale, or a concurrent first write won.
         NotFoundError: the user was deleted meanwhile.
     """
     assert user.id is not None
+    owner = session.get(User, user.id)
+    if owner is None or owner.deleted_at is not None:
+        raise NotFoundError("no such user")
     try:
-        with session_scope(rt.engine) as session:
-            owner = session.get(User, user.id)
-            if owner is None or owner.deleted_at is not None:
-                raise NotFoundError("no such user")
-            result = write_profile(
-                session, owner, doc.to_draft(), expected_version=expected_version
-            )
-            view = _view(session, owner)
+        result = write_profile(session, owner, doc.to_draft(), expected_version=expected_version)
     except VersionConflict as exc:
         raise ConflictError(
             f"profile changed: you sent version {expected_version}, it is now at "
@@ -131,8 +138,8 @@ def save_profile(
     except IntegrityError as exc:
         raise ConflictError("profile was created concurrently; GET it and retry") from exc
     if result.changed:
-        rt.notify_profile_change()
-    return view, result.changed
+        after_commit(session, rt.notify_profile_change)
+    return _view(session, owner), result.changed
 
 
 def patched_document(current: ProfileView, patch: dict[str, Any]) -> ProfileWrite:
@@ -210,7 +217,7 @@ class DriftReport:
     repaired_ids: list[int] = field(default_factory=list)
 
 
-def _reconcile_one(rows: ProfileRows, report: DriftReport) -> bool:
+def _reconcile_one(session: Session, rows: ProfileRows, report: DriftReport) -> bool:
     """Check one profile's snapshot against its tables; repair it. True when changed."""
     user, profile = rows.user, rows.profile
     doc = profile_write_of(rows)
@@ -232,6 +239,9 @@ def _reconcile_one(rows: ProfileRows, report: DriftReport) -> bool:
             user.updated_at = max(now_ms(), user.updated_at + 1)
             profile.updated_at = user.updated_at
             profile.version += 1
+            # What was indexed before the out-of-band edit is unknown: treated as a
+            # privacy reduction (the point is removed until it is re-indexed).
+            record_document(session, user, UNKNOWN, build_document(rows))
     store_snapshot(user, profile, doc)
     return True
 
@@ -257,7 +267,7 @@ def reconcile_snapshots(
         with session_scope(engine) as session:
             rows = load_profile_rows(session, ids[start : start + chunk])
             for r in rows.values():
-                if _reconcile_one(r, report):
+                if _reconcile_one(session, r, report):
                     session.add(r.user)
                     session.add(r.profile)
     if metrics_inc is not None and report.repaired:

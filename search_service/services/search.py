@@ -2,7 +2,8 @@
 
 Hybrid ranking fuses the dense and BM25 rankings inside Qdrant (RRF by default,
 DBSF selectable). Results are hydrated from SQL, which drops anyone soft-deleted
-or suspended even when the index is stale.
+or suspended, and any hit whose indexed version predates the user's last privacy
+reduction, even when the index is stale.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from models import (
 )
 from search_service.repositories.users import get_users
 from search_service.runtime import Runtime
+from search_service.visibility import visible_to_employers
 
 __all__ = ["TOP_SKILLS", "filter_spec", "search_profiles"]
 
@@ -75,8 +77,8 @@ def _retrieve(rt: Runtime, req: SearchRequest, query: str, spec: FilterSpec) -> 
 def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> SearchResponse:
     """Run an employer search.
 
-    An empty query lists profiles matching the filters, newest ``updated_at``
-    first (score = updated_at in epoch ms).
+    An empty query lists profiles matching the filters, most recent
+    employer-visible change first (score = ``visible_updated_at``, epoch ms).
 
     Raises:
         EncoderError: the query could not be embedded.
@@ -108,8 +110,8 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
     hits: list[SearchHit] = []
     for hit in result.page:
         user = users.get(hit.id)
-        if user is None:
-            continue  # deleted or suspended since it was indexed
+        if user is None or not visible_to_employers(user, hit.version):
+            continue  # deleted, suspended, or reduced since this version was indexed
         headline, visibility = profiles.get(hit.id, ("", {}))
         visible_skills = skills.get(hit.id, [])
         if visibility.get("skills") == Visibility.PRIVATE.value:

@@ -1,4 +1,8 @@
-"""Processing verified Clerk deliveries: transactions, retries, index removal."""
+"""Processing verified Clerk deliveries: one unit of work each, retries.
+
+Index effects (a deleted or suspended user leaving search) are not handled here:
+the unit of work's post-commit hooks apply them (:mod:`search_service.visibility`).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,6 @@ from sqlalchemy.exc import IntegrityError
 from search_service.db import session_scope
 from search_service.runtime import Runtime
 from search_service.services.clerk_sync import DeliveryResult, apply_event, is_duplicate_delivery
-from search_service.services.indexing import remove_from_index
 
 __all__ = ["DUPLICATE", "process_clerk_delivery"]
 
@@ -34,7 +37,7 @@ def process_clerk_delivery(rt: Runtime, svix_id: str, event: dict[str, Any]) -> 
     """
     for attempt in range(1, _ATTEMPTS + 1):
         try:
-            with session_scope(rt.engine) as session:
+            with rt.session() as session:
                 result = apply_event(session, svix_id, event)
         except IntegrityError:
             with session_scope(rt.engine) as session:
@@ -43,11 +46,6 @@ def process_clerk_delivery(rt: Runtime, svix_id: str, event: dict[str, Any]) -> 
             if attempt == _ATTEMPTS:
                 raise
             continue
-        if result.removed_user_id is not None:
-            try:
-                remove_from_index(rt, [result.removed_user_id])
-            except Exception:  # hydration drops deleted users; reindex cleans up
-                log.exception("could not remove user %s from the index", result.removed_user_id)
         if result.problems:
             log.warning("clerk %s %s: %s", svix_id, event.get("type"), "; ".join(result.problems))
         return result
