@@ -12,7 +12,6 @@ from models import (
     Visibility,
     WorkItem,
 )
-from search_service.db import session_scope
 from search_service.repositories.profiles import upsert_user_profile
 from search_service.runtime import Runtime
 
@@ -50,6 +49,6 @@ def make_student(
         work_experience=[WorkItem(title=t, description=d) for t, d in work],
         visibility=visibility or {},
     )
-    with session_scope(rt.engine) as session:
+    with rt.session() as session:
         user, _ = upsert_user_profile(session, user_in, profile_in)
     return user

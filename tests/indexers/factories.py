@@ -24,7 +24,12 @@ from models import Education, Language, Profile, Project, Skill, User, WorkExper
 
 def make_user(*, user_id: int | None = 1, updated_at: int = 1_700_000_000_000) -> User:
     """A user row; ``user_id=None`` is a user not flushed yet."""
-    return User(id=user_id, clerk_id=f"user_{user_id}", updated_at=updated_at)
+    return User(
+        id=user_id,
+        clerk_id=f"user_{user_id}",
+        updated_at=updated_at,
+        visible_updated_at=updated_at,
+    )
 
 
 def make_profile(

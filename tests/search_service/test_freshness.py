@@ -80,7 +80,7 @@ def test_refresh_indexes_stale_users_and_sets_embedding_updated_at(
     assert (report.claimed, report.indexed, report.failed) == (2, 2, [])
     for u in (a, b):
         fresh = _user(runtime, u.id or 0)
-        assert fresh.embedding_updated_at == fresh.updated_at
+        assert fresh.embedding_updated_at == fresh.visible_updated_at
         assert fresh.index_lease_owner is None
     assert _keyword_ids(runtime, "quokka") == [a.id]
     assert refresh_stale(runtime).claimed == 0  # nothing stale: nothing done
@@ -92,16 +92,19 @@ def test_an_edit_made_while_embedding_is_embedded_again(
     a = make_student(runtime, clerk_id="f_race", headline="first wombat")
 
     def edit_during_embedding(_: Sequence[str]) -> None:
-        save_profile(runtime, a, ProfileWrite(headline="second echidna"), expected_version=None)
+        with runtime.session() as session:
+            doc = ProfileWrite(headline="second echidna")
+            save_profile(session, runtime, a, doc, expected_version=None)
 
     hooked.hook = edit_during_embedding
     report = refresh_stale(runtime)
-    # The first embedding was of the old text; its compare-and-set failed, so the
-    # same run claimed the user again and embedded the edit.
-    assert report.claimed == 2 and report.indexed == 2
+    # The first embedding was of the old text; its verification failed (and, the
+    # edit having replaced the headline, a privacy reduction removed the old point),
+    # so the same run claimed the user again and embedded the edit.
+    assert report.claimed == 2 and report.indexed == 1 and report.removed == 1
     assert [t.splitlines()[0] for t in hooked.seen] == ["first wombat", "second echidna"]
     fresh = _user(runtime, a.id or 0)
-    assert fresh.embedding_updated_at == fresh.updated_at
+    assert fresh.embedding_updated_at == fresh.visible_updated_at
     assert _keyword_ids(runtime, "echidna") == [a.id]
     assert _keyword_ids(runtime, "wombat") == []
 
@@ -112,7 +115,9 @@ def test_cas_keeps_the_user_stale_when_the_edit_lands_after_the_run(
     a = make_student(runtime, clerk_id="f_cas", headline="first")
 
     def edit(_: Sequence[str]) -> None:
-        save_profile(runtime, a, ProfileWrite(headline="second"), expected_version=None)
+        with runtime.session() as session:
+            doc = ProfileWrite(headline="second")
+            save_profile(session, runtime, a, doc, expected_version=None)
 
     hooked.hook = edit
     refresh_stale(runtime, limit=1)  # budget of one claim: the edit is left over
@@ -147,7 +152,7 @@ def test_a_failing_profile_is_logged_counted_and_backs_off_without_blocking_othe
     hooked.poison = None
     assert refresh_stale(runtime).indexed == 1
     healed = _user(runtime, bad.id or 0)
-    assert healed.index_attempts == 0 and healed.embedding_updated_at == healed.updated_at
+    assert healed.index_attempts == 0 and healed.embedding_updated_at == healed.visible_updated_at
 
 
 def test_backoff_doubles_and_is_capped() -> None:

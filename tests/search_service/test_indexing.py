@@ -26,7 +26,7 @@ def test_reindex_sets_embedding_updated_at_and_avg_len(runtime: Runtime) -> None
     report = reindex(runtime, progress=False)
     assert report.indexed == 2
     a = _user(runtime, "a")
-    assert a.embedding_updated_at == a.updated_at
+    assert a.embedding_updated_at == a.visible_updated_at
     with session_scope(runtime.engine) as session:
         state = get_state(session, BM25_STATE_KEY)
     assert state is not None and state["documents"] == 2
@@ -58,7 +58,8 @@ def test_refresh_picks_up_only_stale_profiles(runtime: Runtime) -> None:
 def test_mark_indexed_is_compare_and_set(runtime: Runtime) -> None:
     user = make_student(runtime, clerk_id="a", headline="v1")
     assert user.id is not None
-    indexed_version = user.updated_at
+    indexed_version = user.visible_updated_at
+    assert indexed_version is not None
     # An edit lands while version 1 is being embedded.
     make_student(runtime, clerk_id="a", headline="v2")
     with session_scope(runtime.engine) as session:

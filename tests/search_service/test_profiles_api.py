@@ -74,7 +74,7 @@ def test_put_writes_everything_in_one_transaction(client: TestClient, runtime: R
         assert profile.strength == body["strength"]["score"] > 0
         events = session.exec(select(OutboxEvent).where(OutboxEvent.user_id == s.id)).all()
     assert [e.topic for e in events] == ["profile.updated"]
-    assert events[0].user_version == user.updated_at
+    assert events[0].user_version == user.visible_updated_at
     assert events[0].payload["version"] == 1
 
 
@@ -210,7 +210,9 @@ def test_a_failed_write_leaves_tables_snapshot_and_outbox_untouched(
     # must roll back with it.
     monkeypatch.setattr("search_service.repositories.profiles.append_event", boom)
     with pytest.raises(RuntimeError):
-        save_profile(runtime, s.user, ProfileWrite(headline="Changed"), expected_version=None)
+        with runtime.session() as session:
+            doc = ProfileWrite(headline="Changed")
+            save_profile(session, runtime, s.user, doc, expected_version=None)
     monkeypatch.undo()
     after = client.get("/v1/me/profile", headers=s.headers).json()
     assert after == before
