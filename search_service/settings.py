@@ -72,7 +72,9 @@ class ClerkSettings(BaseModel):
     """Clerk integration: the Svix webhook secret and session-JWT verification.
 
     ``webhook_enabled`` unset means "enabled when a secret is set"; set to true
-    with no secret, the service refuses to start.
+    with no secret, the service refuses to start. Session JWTs are accepted when
+    a JWKS URL or file is set, and then ``issuer`` is required in every
+    environment; ``audience`` (one value or a JSON list) is checked when set.
     """
 
     webhook_enabled: bool | None = None
@@ -80,6 +82,7 @@ class ClerkSettings(BaseModel):
     jwks_url: str | None = None
     jwks_file: Path | None = None
     issuer: str | None = None
+    audience: str | list[str] | None = None
     authorized_parties: list[str] = Field(default_factory=list)
     leeway_s: int = Field(default=5, ge=0, le=300)
 
@@ -94,6 +97,16 @@ class ClerkSettings(BaseModel):
     def jwt_on(self) -> bool:
         """Whether Clerk session JWTs are accepted."""
         return bool(self.jwks_url or self.jwks_file)
+
+    @model_validator(mode="after")
+    def _issuer_with_jwks(self) -> ClerkSettings:
+        if self.jwt_on and not self.issuer:
+            raise ValueError(
+                "GIGSY_CLERK__ISSUER is required when Clerk session JWTs are accepted "
+                "(GIGSY_CLERK__JWKS_URL or GIGSY_CLERK__JWKS_FILE is set): set it to your "
+                "instance's Frontend API URL, e.g. https://clerk.example.com"
+            )
+        return self
 
 
 class SchedulerSettings(BaseModel):
@@ -165,8 +178,6 @@ class Settings(BaseSettings):
         if secret and self.environment != "development":
             if secret in _PLACEHOLDER_SECRETS or not secret.startswith("whsec_"):
                 raise ValueError("GIGSY_CLERK__WEBHOOK_SECRET is a placeholder, not a whsec_ key")
-        if clerk.jwt_on and self.environment == "production" and not clerk.issuer:
-            raise ValueError("GIGSY_CLERK__ISSUER is required to accept Clerk JWTs in production")
         return self
 
     @model_validator(mode="before")
