@@ -95,12 +95,23 @@ def get_caller(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    """Authenticate the bearer token.
+    """Authenticate the bearer token: the one place every authenticated route goes
+    through, so a rule here holds on all of them.
 
     Raises:
         AuthenticationError: no token; an unknown or revoked key; an invalid or expired
-            JWT; a token whose user is unknown, deleted or suspended (401).
+            JWT; a token whose user is unknown, deleted or suspended; a caller left with
+            no role (an API key whose role its user no longer has) (401).
     """
+    caller = _authenticate(request, session, credentials)
+    if not caller.roles:
+        raise AuthenticationError("the credentials carry no role the user still holds")
+    return caller
+
+
+def _authenticate(
+    request: Request, session: Session, credentials: HTTPAuthorizationCredentials | None
+) -> Caller:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationError("missing credentials: send `Authorization: Bearer <token>`")
     token = credentials.credentials
@@ -124,6 +135,7 @@ def get_caller(
     user = _usable(session.get(User, key.user_id))
     if user is None:
         raise AuthenticationError("the API key's user is deleted or suspended")
+    # A key acts with its one role, and only while its user still holds that role.
     roles = frozenset({key.role}) & frozenset(user.roles)
     return Caller(user=user, roles=roles, key_id=key.id)
 
