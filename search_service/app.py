@@ -93,6 +93,8 @@ def create_app(
             authorized_parties=clerk.authorized_parties,
             leeway_s=clerk.leeway_s,
         )
+    token = cfg.metrics.token.get_secret_value() if cfg.metrics.token else ""
+    app.state.metrics_token = token.encode() or None
     if cfg.clerk.webhook_on:
         secret = cfg.clerk.webhook_secret
         if secret is None:  # Settings refuses this; keep the invariant explicit

@@ -8,6 +8,7 @@ all of its user's roles.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -19,7 +20,7 @@ from sqlmodel import Session
 from models import Role, User
 from search_service.auth import ClerkJwtVerifier, InvalidTokenError, looks_like_jwt
 from search_service.db import session_scope
-from search_service.errors import AuthenticationError, PermissionDeniedError
+from search_service.errors import AuthenticationError, NotFoundError, PermissionDeniedError
 from search_service.repositories.api_keys import find_active_key
 from search_service.repositories.users import find_user_by_clerk_id
 from search_service.runtime import Runtime
@@ -35,6 +36,7 @@ __all__ = [
     "SessionDep",
     "get_runtime",
     "get_session",
+    "require_metrics_scraper",
 ]
 
 
@@ -185,6 +187,27 @@ def require_student(caller: CurrentCaller) -> Caller:
     if caller.user is None or not caller.has(Role.STUDENT):
         raise PermissionDeniedError("profiles belong to students; this caller is not one")
     return caller
+
+
+def require_metrics_scraper(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """A Prometheus scraper holding ``GIGSY_METRICS__TOKEN`` (compared in constant time).
+
+    Raises:
+        NotFoundError: no token is configured: metrics are off on the API port (404).
+        AuthenticationError: the bearer token is missing or wrong (401).
+    """
+    expected: bytes | None = getattr(request.app.state, "metrics_token", None)
+    if expected is None:
+        raise NotFoundError(
+            "metrics are not served on the API port: set GIGSY_METRICS__TOKEN, "
+            "or scrape `gigsy-search worker --metrics-port`"
+        )
+    sent = credentials.credentials.encode() if credentials is not None else b""
+    if not hmac.compare_digest(sent, expected):
+        raise AuthenticationError("send `Authorization: Bearer <GIGSY_METRICS__TOKEN>`")
 
 
 CurrentUser = Annotated[Caller, Depends(require_user)]

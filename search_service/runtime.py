@@ -52,7 +52,7 @@ class Runtime:
     refresh job); ``None`` when no refresh job runs in this process."""
 
     def __post_init__(self) -> None:
-        self.metrics = Metrics(self.engine)
+        self.metrics = Metrics(self.engine, cache_s=self.settings.metrics.cache_s)
 
     def notify_profile_change(self) -> None:
         """Wake the refresh job in this process, if there is one (never raises)."""

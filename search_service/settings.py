@@ -22,6 +22,7 @@ __all__ = [
     "ClerkSettings",
     "EmbeddingSettings",
     "FreshnessSettings",
+    "MetricsSettings",
     "PrivacySettings",
     "QdrantSettings",
     "SchedulerSettings",
@@ -66,6 +67,7 @@ class SearchSettings(BaseModel):
 
 
 _PLACEHOLDER_SECRETS = {"whsec_change_me", "whsec_changeme", "changeme", "secret", "whsec_test"}
+_MIN_METRICS_TOKEN = 16
 
 
 class ClerkSettings(BaseModel):
@@ -150,6 +152,19 @@ class PrivacySettings(BaseModel):
     retention_days: int = Field(default=30, ge=0, le=3650)
 
 
+class MetricsSettings(BaseModel):
+    """``GET /metrics`` on the API port.
+
+    Without ``token`` the route answers 404 (scrape ``worker --metrics-port``
+    instead); with it, a scrape must send ``Authorization: Bearer <token>``.
+    The gauges read from SQL (backlog, outbox) are cached for ``cache_s``
+    seconds, so scrapes within that window run the queries once.
+    """
+
+    token: SecretStr | None = None
+    cache_s: float = Field(default=5.0, ge=0.0, le=3600.0)
+
+
 class Settings(BaseSettings):
     """All configuration of the service."""
 
@@ -167,6 +182,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     index_batch_size: int = Field(default=64, ge=1)
 
     @model_validator(mode="after")
@@ -178,6 +194,13 @@ class Settings(BaseSettings):
         if secret and self.environment != "development":
             if secret in _PLACEHOLDER_SECRETS or not secret.startswith("whsec_"):
                 raise ValueError("GIGSY_CLERK__WEBHOOK_SECRET is a placeholder, not a whsec_ key")
+        token = self.metrics.token.get_secret_value() if self.metrics.token else None
+        if token and self.environment != "development":
+            if token.lower() in _PLACEHOLDER_SECRETS or len(token) < _MIN_METRICS_TOKEN:
+                raise ValueError(
+                    f"GIGSY_METRICS__TOKEN is a placeholder: use {_MIN_METRICS_TOKEN}+ random "
+                    "characters (e.g. `openssl rand -hex 32`)"
+                )
         return self
 
     @model_validator(mode="before")
