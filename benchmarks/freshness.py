@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import re
+import secrets
 import socket
 import string
 import subprocess
@@ -267,8 +268,11 @@ def run_freshness(
     keys = [_student_key(data_dir, f"demo_{i:05d}") for i in range(students)]
     tokens = new_tokens(warmup + edits, rng)
     done: list[Edit] = []
+    # /metrics on the API port needs a bearer token; a fresh one per run.
+    metrics_token = secrets.token_urlsafe(32)
+    server_env = {"GIGSY_METRICS__TOKEN": metrics_token}
     with (
-        _server(data_dir, port or free_port()) as base,
+        _server(data_dir, port or free_port(), server_env) as base,
         httpx.Client(base_url=base, timeout=30) as client,
     ):
         who: list[tuple[dict[str, str], int, str]] = []
@@ -294,5 +298,8 @@ def run_freshness(
             if i >= warmup:
                 done.append(edit)
             time.sleep(pause_s)
-        metrics = parse_metrics(client.get("/metrics").text)
+        scrape = client.get("/metrics", headers={"Authorization": f"Bearer {metrics_token}"})
+        if scrape.status_code != 200:
+            raise RuntimeError(f"GET /metrics: {scrape.status_code}: {scrape.text}")
+        metrics = parse_metrics(scrape.text)
     return FreshnessReport(edits=done, metrics=metrics)

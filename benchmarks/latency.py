@@ -85,9 +85,9 @@ class LatencyReport:
 
 
 @contextmanager
-def _server(data_dir: Path, port: int) -> Iterator[str]:
+def _server(data_dir: Path, port: int, env: dict[str, str] | None = None) -> Iterator[str]:
     exe = Path(sys.executable).with_name("gigsy-search")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     proc = subprocess.Popen(
         [str(exe), "serve", "--port", str(port), "--log-level", "warning"],
         cwd=data_dir,

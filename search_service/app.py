@@ -83,13 +83,18 @@ def create_app(
     app.include_router(health.router)
     clerk = cfg.clerk
     if clerk.jwt_on:
+        if not clerk.issuer:  # ClerkSettings refuses this; keep the invariant explicit
+            raise RuntimeError("clerk JWTs enabled without an issuer")
         app.state.jwt_verifier = ClerkJwtVerifier(
             jwks_url=clerk.jwks_url,
             jwks_file=clerk.jwks_file,
             issuer=clerk.issuer,
+            audience=clerk.audience,
             authorized_parties=clerk.authorized_parties,
             leeway_s=clerk.leeway_s,
         )
+    token = cfg.metrics.token.get_secret_value() if cfg.metrics.token else ""
+    app.state.metrics_token = token.encode() or None
     if cfg.clerk.webhook_on:
         secret = cfg.clerk.webhook_secret
         if secret is None:  # Settings refuses this; keep the invariant explicit

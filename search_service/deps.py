@@ -8,6 +8,7 @@ all of its user's roles.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -18,7 +19,7 @@ from sqlmodel import Session
 
 from models import Role, User
 from search_service.auth import ClerkJwtVerifier, InvalidTokenError, looks_like_jwt
-from search_service.errors import AuthenticationError, PermissionDeniedError
+from search_service.errors import AuthenticationError, NotFoundError, PermissionDeniedError
 from search_service.repositories.api_keys import find_active_key
 from search_service.repositories.users import find_user_by_clerk_id
 from search_service.runtime import Runtime
@@ -34,6 +35,7 @@ __all__ = [
     "SessionDep",
     "get_runtime",
     "get_session",
+    "require_metrics_scraper",
 ]
 
 
@@ -100,12 +102,23 @@ def get_caller(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
-    """Authenticate the bearer token.
+    """Authenticate the bearer token: the one place every authenticated route goes
+    through, so a rule here holds on all of them.
 
     Raises:
         AuthenticationError: no token; an unknown or revoked key; an invalid or expired
-            JWT; a token whose user is unknown, deleted or suspended (401).
+            JWT; a token whose user is unknown, deleted or suspended; a caller left with
+            no role (an API key whose role its user no longer has) (401).
     """
+    caller = _authenticate(request, session, credentials)
+    if not caller.roles:
+        raise AuthenticationError("the credentials carry no role the user still holds")
+    return caller
+
+
+def _authenticate(
+    request: Request, session: Session, credentials: HTTPAuthorizationCredentials | None
+) -> Caller:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationError("missing credentials: send `Authorization: Bearer <token>`")
     token = credentials.credentials
@@ -129,6 +142,7 @@ def get_caller(
     user = _usable(session.get(User, key.user_id))
     if user is None:
         raise AuthenticationError("the API key's user is deleted or suspended")
+    # A key acts with its one role, and only while its user still holds that role.
     roles = frozenset({key.role}) & frozenset(user.roles)
     return Caller(user=user, roles=roles, key_id=key.id)
 
@@ -178,6 +192,27 @@ def require_student(caller: CurrentCaller) -> Caller:
     if caller.user is None or not caller.has(Role.STUDENT):
         raise PermissionDeniedError("profiles belong to students; this caller is not one")
     return caller
+
+
+def require_metrics_scraper(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """A Prometheus scraper holding ``GIGSY_METRICS__TOKEN`` (compared in constant time).
+
+    Raises:
+        NotFoundError: no token is configured: metrics are off on the API port (404).
+        AuthenticationError: the bearer token is missing or wrong (401).
+    """
+    expected: bytes | None = getattr(request.app.state, "metrics_token", None)
+    if expected is None:
+        raise NotFoundError(
+            "metrics are not served on the API port: set GIGSY_METRICS__TOKEN, "
+            "or scrape `gigsy-search worker --metrics-port`"
+        )
+    sent = credentials.credentials.encode() if credentials is not None else b""
+    if not hmac.compare_digest(sent, expected):
+        raise AuthenticationError("send `Authorization: Bearer <GIGSY_METRICS__TOKEN>`")
 
 
 CurrentUser = Annotated[Caller, Depends(require_user)]

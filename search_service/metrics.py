@@ -2,12 +2,17 @@
 
 Each :class:`Metrics` owns its registry, so several apps in one process (tests)
 never collide. Backlog gauges are computed from SQL at scrape time, so they are
-right even in a process that does not run the refresh job.
+right even in a process that does not run the refresh job; the result is kept
+for ``cache_s`` seconds, so however often (and from however many scrapers)
+``/metrics`` is hit, the aggregate queries run at most once per window.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -23,34 +28,76 @@ __all__ = ["Metrics"]
 _REFRESH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
 
-class _BacklogCollector(Collector):
-    """Stale profile count, oldest staleness and pending outbox events, read at scrape."""
+@dataclass(frozen=True, slots=True)
+class _Backlog:
+    stale: int
+    oldest_s: float
+    failing: int
+    pending: int
 
-    def __init__(self, engine: Engine) -> None:
+
+def _families(backlog: _Backlog | None) -> Iterator[GaugeMetricFamily]:
+    def gauge(name: str, doc: str, value: float | None) -> GaugeMetricFamily:
+        family = GaugeMetricFamily(name, doc)
+        if value is not None:
+            family.add_metric([], value)
+        return family
+
+    b = backlog
+    yield gauge(
+        "gigsy_profiles_stale",
+        "Indexable users whose index entry is missing or older than their row.",
+        b.stale if b else None,
+    )
+    yield gauge(
+        "gigsy_profiles_oldest_staleness_seconds",
+        "Seconds since the updated_at of the oldest stale user (0 when none).",
+        b.oldest_s if b else None,
+    )
+    yield gauge(
+        "gigsy_profiles_failing",
+        "Stale users with at least one failed refresh attempt (in backoff).",
+        b.failing if b else None,
+    )
+    yield gauge(
+        "gigsy_outbox_pending", "Outbox events not yet processed.", b.pending if b else None
+    )
+
+
+class _BacklogCollector(Collector):
+    """Stale profile count, oldest staleness and pending outbox events, read from SQL
+    at scrape time and cached for ``cache_s`` seconds (``clock`` in seconds)."""
+
+    def __init__(
+        self, engine: Engine, cache_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.engine = engine
+        self.cache_s = cache_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._cached: tuple[float, _Backlog] | None = None
+
+    def _read(self) -> _Backlog:
+        # The lock makes concurrent scrapes wait for one read instead of each
+        # running the aggregates.
+        with self._lock:
+            now = self.clock()
+            if self._cached is not None and now - self._cached[0] < self.cache_s:
+                return self._cached[1]
+            with session_scope(self.engine) as session:
+                s = staleness(session)
+                pending = count_pending(session)
+            backlog = _Backlog(s.stale, s.oldest_s, s.failing, pending)
+            self._cached = (now, backlog)
+            return backlog
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        # Names only: without describe() the registry would collect (run the SQL)
+        # when the collector is registered.
+        return _families(None)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        with session_scope(self.engine) as session:
-            s = staleness(session)
-            pending = count_pending(session)
-        yield GaugeMetricFamily(
-            "gigsy_profiles_stale",
-            "Indexable users whose index entry is missing or older than their row.",
-            value=s.stale,
-        )
-        yield GaugeMetricFamily(
-            "gigsy_profiles_oldest_staleness_seconds",
-            "Seconds since the updated_at of the oldest stale user (0 when none).",
-            value=s.oldest_s,
-        )
-        yield GaugeMetricFamily(
-            "gigsy_profiles_failing",
-            "Stale users with at least one failed refresh attempt (in backoff).",
-            value=s.failing,
-        )
-        yield GaugeMetricFamily(
-            "gigsy_outbox_pending", "Outbox events not yet processed.", value=pending
-        )
+        return _families(self._read())
 
 
 class Metrics:
@@ -65,9 +112,20 @@ class Metrics:
         refresh_failures: profiles whose refresh failed (each attempt counts).
         snapshot_repairs: ``users.portfolio`` snapshots repaired by drift reconciliation.
         users_purged: soft-deleted users whose personal fields were erased.
+
+    Args:
+        engine: the database the backlog gauges are read from; ``None``: no such gauges.
+        cache_s: seconds a backlog reading is reused across scrapes (0: every scrape).
+        clock: monotonic time in seconds (tests pass a fake one).
     """
 
-    def __init__(self, engine: Engine | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        *,
+        cache_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.refresh_duration = Histogram(
             "gigsy_refresh_duration_seconds",
@@ -106,4 +164,4 @@ class Metrics:
             registry=self.registry,
         )
         if engine is not None:
-            self.registry.register(_BacklogCollector(engine))
+            self.registry.register(_BacklogCollector(engine, cache_s, clock))

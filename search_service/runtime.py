@@ -57,7 +57,7 @@ class Runtime:
     it verifies them in SQL (lets tests interleave other writers there)."""
 
     def __post_init__(self) -> None:
-        self.metrics = Metrics(self.engine)
+        self.metrics = Metrics(self.engine, cache_s=self.settings.metrics.cache_s)
 
     def notify_profile_change(self) -> None:
         """Wake the refresh job in this process, if there is one (never raises)."""

@@ -22,6 +22,7 @@ __all__ = [
     "ClerkSettings",
     "EmbeddingSettings",
     "FreshnessSettings",
+    "MetricsSettings",
     "PrivacySettings",
     "QdrantSettings",
     "SchedulerSettings",
@@ -66,13 +67,16 @@ class SearchSettings(BaseModel):
 
 
 _PLACEHOLDER_SECRETS = {"whsec_change_me", "whsec_changeme", "changeme", "secret", "whsec_test"}
+_MIN_METRICS_TOKEN = 16
 
 
 class ClerkSettings(BaseModel):
     """Clerk integration: the Svix webhook secret and session-JWT verification.
 
     ``webhook_enabled`` unset means "enabled when a secret is set"; set to true
-    with no secret, the service refuses to start.
+    with no secret, the service refuses to start. Session JWTs are accepted when
+    a JWKS URL or file is set, and then ``issuer`` is required in every
+    environment; ``audience`` (one value or a JSON list) is checked when set.
     """
 
     webhook_enabled: bool | None = None
@@ -80,6 +84,7 @@ class ClerkSettings(BaseModel):
     jwks_url: str | None = None
     jwks_file: Path | None = None
     issuer: str | None = None
+    audience: str | list[str] | None = None
     authorized_parties: list[str] = Field(default_factory=list)
     leeway_s: int = Field(default=5, ge=0, le=300)
 
@@ -94,6 +99,16 @@ class ClerkSettings(BaseModel):
     def jwt_on(self) -> bool:
         """Whether Clerk session JWTs are accepted."""
         return bool(self.jwks_url or self.jwks_file)
+
+    @model_validator(mode="after")
+    def _issuer_with_jwks(self) -> ClerkSettings:
+        if self.jwt_on and not self.issuer:
+            raise ValueError(
+                "GIGSY_CLERK__ISSUER is required when Clerk session JWTs are accepted "
+                "(GIGSY_CLERK__JWKS_URL or GIGSY_CLERK__JWKS_FILE is set): set it to your "
+                "instance's Frontend API URL, e.g. https://clerk.example.com"
+            )
+        return self
 
 
 class SchedulerSettings(BaseModel):
@@ -137,6 +152,19 @@ class PrivacySettings(BaseModel):
     retention_days: int = Field(default=30, ge=0, le=3650)
 
 
+class MetricsSettings(BaseModel):
+    """``GET /metrics`` on the API port.
+
+    Without ``token`` the route answers 404 (scrape ``worker --metrics-port``
+    instead); with it, a scrape must send ``Authorization: Bearer <token>``.
+    The gauges read from SQL (backlog, outbox) are cached for ``cache_s``
+    seconds, so scrapes within that window run the queries once.
+    """
+
+    token: SecretStr | None = None
+    cache_s: float = Field(default=5.0, ge=0.0, le=3600.0)
+
+
 class Settings(BaseSettings):
     """All configuration of the service."""
 
@@ -154,6 +182,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     index_batch_size: int = Field(default=64, ge=1)
 
     @model_validator(mode="after")
@@ -165,8 +194,13 @@ class Settings(BaseSettings):
         if secret and self.environment != "development":
             if secret in _PLACEHOLDER_SECRETS or not secret.startswith("whsec_"):
                 raise ValueError("GIGSY_CLERK__WEBHOOK_SECRET is a placeholder, not a whsec_ key")
-        if clerk.jwt_on and self.environment == "production" and not clerk.issuer:
-            raise ValueError("GIGSY_CLERK__ISSUER is required to accept Clerk JWTs in production")
+        token = self.metrics.token.get_secret_value() if self.metrics.token else None
+        if token and self.environment != "development":
+            if token.lower() in _PLACEHOLDER_SECRETS or len(token) < _MIN_METRICS_TOKEN:
+                raise ValueError(
+                    f"GIGSY_METRICS__TOKEN is a placeholder: use {_MIN_METRICS_TOKEN}+ random "
+                    "characters (e.g. `openssl rand -hex 32`)"
+                )
         return self
 
     @model_validator(mode="before")

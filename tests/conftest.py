@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 
 from indexers import HashingEncoder
@@ -17,13 +18,14 @@ from search_service.app import create_app
 from search_service.db import session_scope
 from search_service.repositories.api_keys import create_api_key
 from search_service.runtime import Runtime
-from search_service.settings import EmbeddingSettings, QdrantSettings, Settings
+from search_service.settings import EmbeddingSettings, MetricsSettings, QdrantSettings, Settings
 
 POSTGRES_URL = os.environ.get(
     "GIGSY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RESUMES_CSV = SHARED_DATA / "resumes" / "livecareer_resumes_2484.csv"
+METRICS_TOKEN = "test-metrics-token-0123456789"
 
 
 @lru_cache(maxsize=1)
@@ -66,12 +68,14 @@ def qdrant_url(request: pytest.FixtureRequest) -> str | None:
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
-    """Settings isolated from the environment, on the hashing encoder."""
+    """Settings isolated from the environment, on the hashing encoder; ``/metrics``
+    on (see ``metrics_headers``) and uncached, so a scrape sees the latest writes."""
     return Settings(
         data_dir=tmp_path / "var",
         database_url=database_url,
         embedding=EmbeddingSettings(model="hashing"),
         qdrant=QdrantSettings(url=None),
+        metrics=MetricsSettings(token=SecretStr(METRICS_TOKEN), cache_s=0),
     )
 
 
@@ -94,6 +98,12 @@ def _key(runtime: Runtime, role: str) -> str:
     with session_scope(runtime.engine) as session:
         _, key = create_api_key(session, role=role)
     return key
+
+
+@pytest.fixture
+def metrics_headers() -> dict[str, str]:
+    """``Authorization`` header of a Prometheus scraper (the test settings' token)."""
+    return {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 @pytest.fixture

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from search_service.deps import RuntimeDep
+from search_service.deps import RuntimeDep, require_metrics_scraper
 
 router = APIRouter(tags=["health"])
 
@@ -18,8 +18,18 @@ def read_health(rt: RuntimeDep) -> dict[str, Any]:
     return {"status": "ok", "indexedProfiles": rt.store.count()}
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (bearer GIGSY_METRICS__TOKEN)",
+    response_class=Response,
+    dependencies=[Depends(require_metrics_scraper)],
+    responses={
+        401: {"description": "missing or wrong metrics token"},
+        404: {"description": "no GIGSY_METRICS__TOKEN set: metrics are off on this port"},
+    },
+)
 def read_metrics(rt: RuntimeDep) -> Response:
     """Refresh throughput and duration, failures, stale profile count and oldest
-    staleness (read from SQL at scrape time), pending outbox events, repairs."""
+    staleness (read from SQL, cached for ``GIGSY_METRICS__CACHE_S``), pending
+    outbox events, repairs."""
     return Response(generate_latest(rt.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -9,6 +9,10 @@ Guarantees, given Svix's at-least-once, unordered delivery:
   older than the last one applied to a user changes nothing (outcome ``stale``).
 - **Deletes stick**: ``user.deleted`` soft-deletes and writes a tombstone, so a late
   ``user.created``/``user.updated`` for that Clerk id is ignored.
+- **Bans and locks suspend**: Clerk's ``banned`` or ``locked`` makes the user
+  ``suspended`` (out of search, credentials refused); both false makes them
+  ``active`` again. The mapping is :func:`_status_of`, and nothing else sets a
+  status from Clerk.
 - **Nothing valid is lost**: a field failing the seed-002 rules (valid email; first
   and last name at least 2 characters) is skipped and named in the audit row,
   and the rest of the event is applied.
@@ -22,7 +26,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from models import Role, User, UserTombstone, WebhookAudit, WebhookOutcome, now_ms
+from models import Role, User, UserStatus, UserTombstone, WebhookAudit, WebhookOutcome, now_ms
 from search_service.repositories.users import soft_delete_user
 
 __all__ = [
@@ -73,6 +77,21 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _str(value: Any) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
+
+
+def _status_of(data: dict[str, Any]) -> UserStatus | None:
+    """The account status a Clerk user object implies.
+
+    ``banned`` (an admin ban) or ``locked`` (too many failed sign-ins, Clerk's
+    user lockout) -> ``suspended``; both false -> ``active``; neither present
+    (an older payload) -> ``None``, i.e. keep the current status.
+    """
+    flags = [data.get("banned"), data.get("locked")]
+    if any(flag is True for flag in flags):
+        return UserStatus.SUSPENDED
+    if any(flag is False for flag in flags):
+        return UserStatus.ACTIVE
+    return None
 
 
 def map_clerk_user(data: dict[str, Any]) -> ClerkUserFields:
@@ -127,6 +146,9 @@ def map_clerk_user(data: dict[str, Any]) -> ClerkUserFields:
         "last_sign_in_at": _ms(data.get("last_sign_in_at")),
         "roles": roles,
     }
+    status = _status_of(data)
+    if status is not None:
+        out.values["status"] = status.value
     return out
 
 

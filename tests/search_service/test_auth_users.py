@@ -2,69 +2,38 @@
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 from sqlmodel import select
 from typer.testing import CliRunner
 
 from models import LedgerKind, Posting, User, now_ms
 from search_service.app import create_app
+from search_service.auth import ClerkJwtVerifier
 from search_service.db import session_scope
 from search_service.repositories.api_keys import create_api_key
 from search_service.runtime import Runtime
 from search_service.services.ledger import post_transaction, reconcile_balances
 from search_service.settings import ClerkSettings, Settings
 from tests.factories import make_student
-
-ISSUER = "https://clerk.gigsy.test"
-AZP = "https://app.gigsy.test"
+from tests.search_service.jwt_helpers import AZP, ISSUER, make_token, new_rsa_key, write_jwks
 
 
 @pytest.fixture(scope="module")
 def rsa_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return new_rsa_key()
 
 
 @pytest.fixture
 def jwks_file(tmp_path: Path, rsa_key: rsa.RSAPrivateKey) -> Path:
-    jwk: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key()))
-    jwk.update({"kid": "ins_test_1", "use": "sig", "alg": "RS256"})
-    path = tmp_path / "jwks.json"
-    path.write_text(json.dumps({"keys": [jwk]}), encoding="utf-8")
-    return path
-
-
-def make_token(
-    key: rsa.RSAPrivateKey,
-    sub: str,
-    *,
-    kid: str = "ins_test_1",
-    exp_in: int = 60,
-    nbf_in: int = 0,
-    iss: str = ISSUER,
-    azp: str | None = AZP,
-) -> str:
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "sub": sub,
-        "iss": iss,
-        "iat": now,
-        "nbf": now + nbf_in,
-        "exp": now + exp_in,
-        "sid": "sess_1",
-    }
-    if azp is not None:
-        claims["azp"] = azp
-    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})
+    return write_jwks(tmp_path / "jwks.json", rsa_key)
 
 
 @pytest.fixture
@@ -136,8 +105,18 @@ class TestJwt:
             {"iss": "https://evil.test"},
             {"azp": "https://evil.test"},
             {"kid": "unknown"},
+            {"azp": None},
+            {"iss": None},
         ],
-        ids=["expired", "not-yet-valid", "wrong-issuer", "bad-azp", "unknown-kid"],
+        ids=[
+            "expired",
+            "not-yet-valid",
+            "wrong-issuer",
+            "bad-azp",
+            "unknown-kid",
+            "no-azp",
+            "no-issuer",
+        ],
     )
     def test_invalid_tokens_are_401(
         self,
@@ -178,6 +157,109 @@ class TestJwt:
             u.deleted_at = now_ms()
         r = app_client.get("/v1/users/me/balance", headers=_bearer(make_token(rsa_key, "user_stu")))
         assert r.status_code == 401, r.text
+
+
+def _jwt_client(settings: Settings, runtime: Runtime, jwks_file: Path, **clerk: Any) -> TestClient:
+    cfg = settings.model_copy(
+        update={"clerk": ClerkSettings(jwks_file=jwks_file, issuer=ISSUER, **clerk)}
+    )
+    return TestClient(create_app(cfg, runtime=runtime))
+
+
+class TestJwtClaims:
+    """``aud``, ``iss`` and ``azp`` as configured (PyJWT's own checks)."""
+
+    @pytest.mark.parametrize(
+        ("audience", "aud", "status"),
+        [
+            ("api.gigsy.test", "api.gigsy.test", 200),
+            ("api.gigsy.test", ["other", "api.gigsy.test"], 200),
+            (["a.test", "api.gigsy.test"], "api.gigsy.test", 200),
+            ("api.gigsy.test", "other.test", 401),
+            ("api.gigsy.test", None, 401),
+            (None, "anything.test", 200),
+        ],
+        ids=[
+            "match",
+            "one-of-token-auds",
+            "one-of-configured",
+            "mismatch",
+            "missing",
+            "not-configured-not-checked",
+        ],
+    )
+    def test_audience_is_checked_when_configured(
+        self,
+        settings: Settings,
+        runtime: Runtime,
+        jwks_file: Path,
+        people: dict[str, User],
+        rsa_key: rsa.RSAPrivateKey,
+        audience: str | list[str] | None,
+        aud: str | list[str] | None,
+        status: int,
+    ) -> None:
+        token = make_token(rsa_key, "user_stu", aud=aud)
+        with _jwt_client(settings, runtime, jwks_file, audience=audience) as c:
+            r = c.get("/v1/users/me/balance", headers=_bearer(token))
+        assert r.status_code == status, r.text
+
+    def test_missing_azp_is_fine_without_authorized_parties(
+        self,
+        settings: Settings,
+        runtime: Runtime,
+        jwks_file: Path,
+        people: dict[str, User],
+        rsa_key: rsa.RSAPrivateKey,
+    ) -> None:
+        token = make_token(rsa_key, "user_stu", azp=None)
+        with _jwt_client(settings, runtime, jwks_file) as c:
+            r = c.get("/v1/users/me/balance", headers=_bearer(token))
+        assert r.status_code == 200, r.text
+
+    def test_missing_azp_is_401_with_authorized_parties(
+        self,
+        app_client: TestClient,
+        people: dict[str, User],
+        rsa_key: rsa.RSAPrivateKey,
+    ) -> None:
+        r = app_client.get(
+            "/v1/users/me/balance", headers=_bearer(make_token(rsa_key, "user_stu", azp=None))
+        )
+        assert r.status_code == 401, r.text
+        assert "azp" in r.json()["detail"]
+
+    @pytest.mark.parametrize("environment", ["development", "test", "production"])
+    def test_jwks_without_issuer_is_refused_in_every_environment(
+        self, jwks_file: Path, environment: str
+    ) -> None:
+        with pytest.raises(ValidationError, match="GIGSY_CLERK__ISSUER is required"):
+            Settings(environment=environment, clerk=ClerkSettings(jwks_file=jwks_file))
+        with pytest.raises(ValidationError, match="GIGSY_CLERK__ISSUER is required"):
+            Settings(environment=environment, clerk={"jwks_url": "https://clerk.test/jwks"})
+
+    def test_issuer_is_optional_without_jwks(self) -> None:
+        assert not Settings(clerk=ClerkSettings()).clerk.jwt_on
+
+    def test_verifier_refuses_an_empty_issuer(self, jwks_file: Path) -> None:
+        with pytest.raises(ValueError, match="issuer"):
+            ClerkJwtVerifier(jwks_file=jwks_file, issuer="")
+
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [("api.gigsy.test", "api.gigsy.test"), ('["a.test", "b.test"]', ["a.test", "b.test"])],
+    )
+    def test_audience_from_environment(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        jwks_file: Path,
+        value: str,
+        expected: str | list[str],
+    ) -> None:
+        monkeypatch.setenv("GIGSY_CLERK__JWKS_FILE", str(jwks_file))
+        monkeypatch.setenv("GIGSY_CLERK__ISSUER", ISSUER)
+        monkeypatch.setenv("GIGSY_CLERK__AUDIENCE", value)
+        assert Settings().clerk.audience == expected
 
 
 class TestApiKeys:

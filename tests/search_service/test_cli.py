@@ -90,24 +90,34 @@ def test_refresh_snapshots_and_purge_commands(cli_env: CliRunner) -> None:
     assert purge.exit_code == 0 and "purged 0 users" in purge.output
 
 
-def test_worker_runs_the_jobs_and_stops_on_sigterm(tmp_path: Path) -> None:
+def test_worker_runs_the_jobs_serves_metrics_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """The worker's own metrics port needs no token (it is not the API port), and the
+    API's GIGSY_METRICS__TOKEN does not apply to it."""
     import os
     import signal
+    import socket
     import subprocess
     import sys
     import time
 
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     env = {
         **os.environ,
         "GIGSY_EMBEDDING__MODEL": "hashing",
         "GIGSY_DATA_DIR": str(tmp_path / "var"),
+        "GIGSY_METRICS__TOKEN": "api-port-token-0123456789",
     }
     for name in ("DATABASE_URL", "QDRANT_URL", "EMBEDDING_MODEL", "GIGSY_DATABASE_URL"):
         env.pop(name, None)
     out = tmp_path / "worker.log"
     with out.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-c", "from search_service.cli import main; main()", "worker"],
+            [sys.executable, "-c", "from search_service.cli import main; main()"]
+            + ["worker", "--metrics-port", str(port)],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -118,6 +128,9 @@ def test_worker_runs_the_jobs_and_stops_on_sigterm(tmp_path: Path) -> None:
                 assert proc.poll() is None, out.read_text()
                 assert time.monotonic() < deadline, out.read_text()
                 time.sleep(0.1)
+            scrape = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+            assert scrape.status_code == 200, scrape.text
+            assert "gigsy_profiles_stale " in scrape.text
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=30) == 0, out.read_text()
         finally:

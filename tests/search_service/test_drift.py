@@ -81,9 +81,12 @@ def test_profiles_without_snapshots_are_backfilled_not_counted_as_drift(
     assert _consistent(runtime, a.id or 0)
 
 
-def test_the_scheduled_job_counts_repairs_in_metrics(client: TestClient, runtime: Runtime) -> None:
+def test_the_scheduled_job_counts_repairs_in_metrics(
+    client: TestClient, runtime: Runtime, metrics_headers: dict[str, str]
+) -> None:
     a = make_student(runtime, clerk_id="d_metric", headline="x")
     with session_scope(runtime.engine) as session:
         session.execute(update(User).where(col(User.id) == a.id).values(portfolio={}))
     drift_job(runtime)
-    assert "gigsy_snapshot_repairs_total 1.0" in client.get("/metrics").text
+    scrape = client.get("/metrics", headers=metrics_headers)
+    assert "gigsy_snapshot_repairs_total 1.0" in scrape.text

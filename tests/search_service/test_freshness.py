@@ -250,15 +250,15 @@ def test_the_outbox_poll_wakes_the_job_for_edits_from_other_processes(
 
 
 def test_metrics_report_backlog_and_throughput(
-    client: TestClient, runtime: Runtime, hooked: HookedEncoder
+    client: TestClient, runtime: Runtime, hooked: HookedEncoder, metrics_headers: dict[str, str]
 ) -> None:
     for i in range(3):
         make_student(runtime, clerk_id=f"f_m{i}", headline="x")
-    before = client.get("/metrics").text
+    before = client.get("/metrics", headers=metrics_headers).text
     assert "gigsy_profiles_stale 3.0" in before
     assert "gigsy_outbox_pending 3.0" in before
     refresh_stale(runtime)
-    after = client.get("/metrics").text
+    after = client.get("/metrics", headers=metrics_headers).text
     assert "gigsy_profiles_stale 0.0" in after
     assert "gigsy_profiles_oldest_staleness_seconds 0.0" in after
     assert "gigsy_profiles_indexed_total 3.0" in after

@@ -26,7 +26,9 @@ from svix.webhooks import Webhook
 from models import User, UserTombstone, WebhookAudit
 from search_service.app import create_app
 from search_service.db import session_scope
+from search_service.repositories.api_keys import create_api_key
 from search_service.runtime import Runtime
+from search_service.services.clerk_sync import map_clerk_user
 from search_service.services.indexing import reindex
 from search_service.settings import ClerkSettings, Settings
 from tests.factories import make_student
@@ -88,9 +90,12 @@ def user_event(
     last_name: str | None = "Lovelace",
     public_metadata: dict[str, Any] | None = None,
     timestamp: int | None = None,
+    banned: bool | None = None,
+    locked: bool | None = None,
 ) -> dict[str, Any]:
-    """A minimal Clerk user event."""
+    """A minimal Clerk user event; ``banned``/``locked`` are left out when ``None``."""
     emails = [{"id": "idn_1", "email_address": email}] if email else []
+    flags = {k: v for k, v in (("banned", banned), ("locked", locked)) if v is not None}
     return {
         "type": kind,
         "object": "event",
@@ -110,6 +115,7 @@ def user_event(
             "last_sign_in_at": None,
             "updated_at": updated_at,
             "some_future_field": {"x": 1},
+            **flags,
         },
     }
 
@@ -392,6 +398,91 @@ class TestMapping:
         event["type"] = "session.created"
         assert _deliver(hook_client, secret, event)["outcome"] == "ignored"
         assert _user(runtime, "user_abc") is None
+
+
+def _status(rt: Runtime, clerk_id: str = "user_abc") -> str:
+    user = _user(rt, clerk_id)
+    assert user is not None
+    return user.status
+
+
+def _api_key(rt: Runtime, clerk_id: str = "user_abc") -> dict[str, str]:
+    user = _user(rt, clerk_id)
+    assert user is not None
+    with session_scope(rt.engine) as session:
+        _, key = create_api_key(session, role="student", user_id=user.id)
+    return {"Authorization": f"Bearer {key}"}
+
+
+class TestBanAndLock:
+    """Clerk's ``banned``/``locked`` suspend the user; lifting both reactivates."""
+
+    @pytest.mark.parametrize(
+        ("banned", "locked", "status"),
+        [
+            (True, False, "suspended"),
+            (False, True, "suspended"),
+            (True, True, "suspended"),
+            (False, False, "active"),
+            (None, None, None),
+        ],
+    )
+    def test_mapping(self, banned: bool | None, locked: bool | None, status: str | None) -> None:
+        data = user_event(banned=banned, locked=locked)["data"]
+        assert map_clerk_user(data).values.get("status") == status
+
+    @pytest.mark.parametrize("flag", ["banned", "locked"])
+    def test_suspends_and_lifting_reactivates_credentials(
+        self, hook_client: TestClient, secret: str, runtime: Runtime, flag: str
+    ) -> None:
+        _deliver(hook_client, secret, user_event(banned=False, locked=False, updated_at=1_000))
+        key = _api_key(runtime)
+        assert hook_client.get("/v1/users/me/balance", headers=key).status_code == 200
+        banned = user_event(
+            "user.updated", updated_at=2_000, banned=flag == "banned", locked=flag == "locked"
+        )
+        out = _deliver(hook_client, secret, banned)
+        assert out["outcome"] == "applied" and _status(runtime) == "suspended"
+        r = hook_client.get("/v1/users/me/balance", headers=key)
+        assert r.status_code == 401, r.text
+        assert r.json()["error"] == "unauthorized"
+        lifted = user_event("user.updated", updated_at=3_000, banned=False, locked=False)
+        _deliver(hook_client, secret, lifted)
+        assert _status(runtime) == "active"
+        assert hook_client.get("/v1/users/me/balance", headers=key).status_code == 200
+
+    def test_created_banned_starts_suspended(
+        self, hook_client: TestClient, secret: str, runtime: Runtime
+    ) -> None:
+        _deliver(hook_client, secret, user_event(banned=True, locked=False))
+        assert _status(runtime) == "suspended"
+
+    def test_an_older_unban_does_not_lift_a_newer_ban(
+        self, hook_client: TestClient, secret: str, runtime: Runtime
+    ) -> None:
+        _deliver(hook_client, secret, user_event("user.updated", updated_at=2_000, banned=True))
+        late = _deliver(
+            hook_client, secret, user_event(updated_at=1_000, banned=False, locked=False)
+        )
+        assert late["outcome"] == "stale" and _status(runtime) == "suspended"
+
+    def test_a_payload_without_the_flags_keeps_the_status(
+        self, hook_client: TestClient, secret: str, runtime: Runtime
+    ) -> None:
+        _deliver(hook_client, secret, user_event(updated_at=1_000, banned=True))
+        _deliver(hook_client, secret, user_event("user.updated", updated_at=2_000, first_name="Bo"))
+        user = _user(runtime, "user_abc")
+        assert user is not None and user.first_name == "Bo" and user.status == "suspended"
+
+    def test_a_ban_after_delete_is_tombstoned(
+        self, hook_client: TestClient, secret: str, runtime: Runtime
+    ) -> None:
+        _deliver(hook_client, secret, user_event(updated_at=1_000))
+        _deliver(hook_client, secret, deleted_event())
+        late = user_event("user.updated", updated_at=2_000, banned=True)
+        assert _deliver(hook_client, secret, late)["outcome"] == "tombstoned"
+        user = _user(runtime, "user_abc")
+        assert user is not None and user.deleted_at is not None and user.status == "active"
 
 
 def test_database_failure_is_5xx_so_svix_retries(
