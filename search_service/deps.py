@@ -4,6 +4,10 @@ A caller authenticates with ``Authorization: Bearer <token>`` where the token is
 either an API key (``gsk_...``) or a Clerk session JWT. API keys belong to a user
 and act as that user, limited to the one role the key carries; a JWT acts with
 all of its user's roles.
+
+Rate limits (``search_service/ratelimit.py``) are spent here too: ``get_caller``
+charges the caller's budget of the route's group, so every authenticated route
+is limited; unauthenticated ``/v1`` routes depend on ``limit_public`` instead.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sqlmodel import Session
 from models import Role, User
 from search_service.auth import ClerkJwtVerifier, InvalidTokenError, looks_like_jwt
 from search_service.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+from search_service.ratelimit import RequestLimiter, RouteGroup, route_group
 from search_service.repositories.api_keys import find_active_key
 from search_service.repositories.users import find_user_by_clerk_id
 from search_service.runtime import Runtime
@@ -31,10 +36,12 @@ __all__ = [
     "CurrentEmployer",
     "CurrentStudent",
     "CurrentUser",
+    "PublicRateLimit",
     "RuntimeDep",
     "SessionDep",
     "get_runtime",
     "get_session",
+    "limit_public",
     "require_metrics_scraper",
 ]
 
@@ -91,34 +98,22 @@ class Caller:
         """True when the caller holds any of ``roles``."""
         return any(r.value in self.roles for r in roles)
 
+    @property
+    def rate_limit_identity(self) -> str:
+        """Who pays for a request: the API key (``key:<id>``) or, for a JWT, the
+        user (``user:<id>``)."""
+        return f"key:{self.key_id}" if self.key_id is not None else f"user:{self.user_id}"
+
 
 def _usable(user: User | None) -> User | None:
     """The user, unless missing, soft-deleted or suspended."""
     return user if user is not None and user.is_searchable else None
 
 
-def get_caller(
-    request: Request,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Caller:
-    """Authenticate the bearer token: the one place every authenticated route goes
-    through, so a rule here holds on all of them.
-
-    Raises:
-        AuthenticationError: no token; an unknown or revoked key; an invalid or expired
-            JWT; a token whose user is unknown, deleted or suspended; a caller left with
-            no role (an API key whose role its user no longer has) (401).
-    """
-    caller = _authenticate(request, session, credentials)
-    if not caller.roles:
-        raise AuthenticationError("the credentials carry no role the user still holds")
-    return caller
-
-
 def _authenticate(
     request: Request, session: Session, credentials: HTTPAuthorizationCredentials | None
 ) -> Caller:
+    """The caller of ``credentials`` (the raises of :func:`get_caller`, 401)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise AuthenticationError("missing credentials: send `Authorization: Bearer <token>`")
     token = credentials.credentials
@@ -147,7 +142,61 @@ def _authenticate(
     return Caller(user=user, roles=roles, key_id=key.id)
 
 
+def _app_path(request: Request) -> str:
+    """The path inside the app (without a proxy's ``root_path``).
+
+    Not ``scope["route"].path``: FastAPI's included routes keep their path from
+    before ``include_router(prefix=...)``.
+    """
+    path = request.url.path
+    root = request.scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def get_caller(
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """Authenticate the bearer token, then charge the caller's rate limit: the one
+    place every authenticated route goes through, so a rule here holds on all of them.
+
+    Raises:
+        AuthenticationError: no token; an unknown or revoked key; an invalid or expired
+            JWT; a token whose user is unknown, deleted or suspended; a caller left with
+            no role (an API key whose role its user no longer has) (401).
+        RateLimitedError: the caller's budget for the route's group is spent (429).
+    """
+    caller = _authenticate(request, session, credentials)
+    if not caller.roles:
+        raise AuthenticationError("the credentials carry no role the user still holds")
+    limiter: RequestLimiter | None = request.app.state.rate_limiter
+    if limiter is not None:
+        group = route_group(request.method, _app_path(request))
+        limiter.check(group, caller.rate_limit_identity)
+    return caller
+
+
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
+
+
+def limit_public(request: Request) -> None:
+    """Charge the client IP's budget of unauthenticated ``/v1`` routes.
+
+    The IP is the socket peer, or the ``X-Forwarded-For`` client when uvicorn
+    trusts the proxy (``FORWARDED_ALLOW_IPS``; loopback by default).
+
+    Raises:
+        RateLimitedError: the IP's ``public`` budget is spent (429).
+    """
+    limiter: RequestLimiter | None = request.app.state.rate_limiter
+    if limiter is not None:
+        host = request.client.host if request.client is not None else "unknown"
+        limiter.check(RouteGroup.PUBLIC, f"ip:{host}")
+
+
+PublicRateLimit = Depends(limit_public)
+"""Route dependency of unauthenticated ``/v1`` routes: ``dependencies=[PublicRateLimit]``."""
 
 
 def require_user(caller: CurrentCaller) -> Caller:

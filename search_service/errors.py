@@ -7,6 +7,7 @@ Tree::
     ├── PermissionDeniedError 403 forbidden
     ├── NotFoundError         404 not_found
     ├── ConflictError         409 conflict
+    ├── RateLimitedError      429 rate_limited (with ``Retry-After``)
     └── EngineUnavailableError 503 engine_unavailable
 
 Indexer errors map too: ``StoreUnavailableError`` -> 503, other ``IndexerError`` ->
@@ -33,6 +34,7 @@ __all__ = [
     "EngineUnavailableError",
     "NotFoundError",
     "PermissionDeniedError",
+    "RateLimitedError",
     "ServiceError",
     "install_error_handlers",
 ]
@@ -47,6 +49,7 @@ _STATUS_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     422: "validation_error",
+    429: "rate_limited",
     503: "engine_unavailable",
 }
 
@@ -65,6 +68,11 @@ class ServiceError(Exception):
             self.code = code or _STATUS_CODES.get(status_code, "error")
         elif code is not None:
             self.code = code
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Response headers that go with the error (a 401 names the Bearer scheme)."""
+        return {"WWW-Authenticate": "Bearer"} if self.status_code == 401 else {}
 
 
 class AuthenticationError(ServiceError):
@@ -95,6 +103,28 @@ class ConflictError(ServiceError):
     code = "conflict"
 
 
+class RateLimitedError(ServiceError):
+    """The caller spent its request budget (429).
+
+    Args:
+        message: what was exceeded.
+        retry_after_s: whole seconds until a request fits the budget again (at
+            least 1), sent as ``Retry-After`` (RFC 9110, section 10.2.3).
+    """
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.retry_after_s = max(1, retry_after_s)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """``Retry-After`` in delay-seconds."""
+        return {"Retry-After": str(self.retry_after_s)}
+
+
 class EngineUnavailableError(ServiceError):
     """A backing engine is unavailable (503)."""
 
@@ -120,9 +150,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return JSONResponse(
-            _body(exc.code, exc.message), status_code=exc.status_code, headers=headers
+            _body(exc.code, exc.message), status_code=exc.status_code, headers=exc.headers
         )
 
     @app.exception_handler(RequestValidationError)

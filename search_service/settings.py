@@ -13,7 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from limits import parse_many
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexers import Fusion
@@ -25,6 +26,7 @@ __all__ = [
     "MetricsSettings",
     "PrivacySettings",
     "QdrantSettings",
+    "RateLimitSettings",
     "SchedulerSettings",
     "SearchSettings",
     "Settings",
@@ -165,6 +167,40 @@ class MetricsSettings(BaseModel):
     cache_s: float = Field(default=5.0, ge=0.0, le=3600.0)
 
 
+class RateLimitSettings(BaseModel):
+    """Request budgets per caller and route group (``search_service/ratelimit.py``).
+
+    Each group's limit is one item in the ``limits`` package's notation, e.g.
+    ``"60/minute"``, ``"1000/hour"`` or ``"5 per 10 seconds"``. The defaults are
+    judgement calls for human-paced use: search is the costly route (an embedding
+    and a Qdrant query) and a person searching, filtering and paging stays well
+    under one per second; a profile write also queues a re-embedding; reads are
+    cheap. ``public`` is the per-client-IP budget of unauthenticated ``/v1``
+    routes. ``storage_uri`` is a ``limits`` storage URI: ``memory://`` counts in
+    this process; ``redis://host:6379/0`` shares the budgets between API replicas.
+    """
+
+    enabled: bool = True
+    storage_uri: str = "memory://"
+    strategy: Literal["moving-window", "fixed-window", "sliding-window-counter"] = "moving-window"
+    key_prefix: str = Field(default="gigsy", min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    search: str = "60/minute"
+    writes: str = "30/minute"
+    reads: str = "120/minute"
+    public: str = "60/minute"
+
+    @field_validator("search", "writes", "reads", "public")
+    @classmethod
+    def _one_limit(cls, value: str) -> str:
+        try:
+            items = parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '60/minute': {value!r}") from exc
+        if len(items) != 1 or items[0].amount < 1:
+            raise ValueError(f"give one limit of at least 1 request, like '60/minute': {value!r}")
+        return value
+
+
 class Settings(BaseSettings):
     """All configuration of the service."""
 
@@ -183,6 +219,7 @@ class Settings(BaseSettings):
     freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     index_batch_size: int = Field(default=64, ge=1)
 
     @model_validator(mode="after")

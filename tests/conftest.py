@@ -18,7 +18,13 @@ from search_service.app import create_app
 from search_service.db import session_scope
 from search_service.repositories.api_keys import create_api_key
 from search_service.runtime import Runtime
-from search_service.settings import EmbeddingSettings, MetricsSettings, QdrantSettings, Settings
+from search_service.settings import (
+    EmbeddingSettings,
+    MetricsSettings,
+    QdrantSettings,
+    RateLimitSettings,
+    Settings,
+)
 
 POSTGRES_URL = os.environ.get(
     "GIGSY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -66,6 +72,13 @@ def qdrant_url(request: pytest.FixtureRequest) -> str | None:
     return None if request.param == "edge" else ":memory:"
 
 
+GENEROUS_RATE_LIMITS = RateLimitSettings(
+    search="100000/minute", writes="100000/minute", reads="100000/minute", public="100000/minute"
+)
+"""On, so every API test goes through the limiter, but far above what a test sends with
+one key; tests of the limits themselves set small ones (tests/search_service/test_ratelimit.py)."""
+
+
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     """Settings isolated from the environment, on the hashing encoder; ``/metrics``
@@ -76,6 +89,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         embedding=EmbeddingSettings(model="hashing"),
         qdrant=QdrantSettings(url=None),
         metrics=MetricsSettings(token=SecretStr(METRICS_TOKEN), cache_s=0),
+        rate_limit=GENEROUS_RATE_LIMITS,
     )
 
 

@@ -18,7 +18,14 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from models import ProfileView, ProfileWrite, Role, SharedProfileView
-from search_service.deps import CurrentCaller, CurrentStudent, CurrentUser, RuntimeDep, SessionDep
+from search_service.deps import (
+    CurrentCaller,
+    CurrentStudent,
+    CurrentUser,
+    PublicRateLimit,
+    RuntimeDep,
+    SessionDep,
+)
 from search_service.errors import ConflictError, PermissionDeniedError, ServiceError
 from search_service.services.privacy import delete_account, export_user
 from search_service.services.profiles import (
@@ -154,6 +161,7 @@ async def patch_my_profile(
     "/v1/profiles/{user_id}/public",
     response_model=SharedProfileView,
     summary="A profile's public sections (no authentication)",
+    dependencies=[PublicRateLimit],
 )
 def read_public_profile(
     session: SessionDep, response: Response, user_id: int = Path(ge=1)

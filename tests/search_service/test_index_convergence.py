@@ -141,9 +141,8 @@ class TestInterleavings:
             make_student(runtime, clerk_id="i_r0", headline="echidna 0 and a bilby")
             with runtime.session() as session:
                 delete_account(session, _user(runtime, users[1].id or 0))
-            make_student(
-                runtime, clerk_id="i_r2", headline="echidna 2", visibility={"skills": Visibility.PRIVATE}
-            )
+            hidden = {"skills": Visibility.PRIVATE}
+            make_student(runtime, clerk_id="i_r2", headline="echidna 2", visibility=hidden)
             refresh_stale(runtime, owner="writer-b")
 
         hooked.hook = meanwhile
