@@ -48,7 +48,13 @@ def process_clerk_delivery(rt: Runtime, svix_id: str, event: dict[str, Any]) -> 
                 remove_from_index(rt, [result.removed_user_id])
             except Exception:  # hydration drops deleted users; reindex cleans up
                 log.exception("could not remove user %s from the index", result.removed_user_id)
-        if result.problems:
-            log.warning("clerk %s %s: %s", svix_id, event.get("type"), "; ".join(result.problems))
+        if result.problems:  # field names and rules only: no values (clerk_sync)
+            log.warning(
+                "clerk delivery %s (%s, user %s): %s",
+                svix_id,
+                event.get("type"),
+                result.user_id,
+                "; ".join(result.problems),
+            )
         return result
     raise AssertionError("unreachable")  # pragma: no cover
