@@ -137,7 +137,8 @@ def ingest_resumes_cmd(
             raise _fail(str(exc)) from exc
         typer.echo(
             f"ingest: {report.rows} rows, {report.created} created, {report.updated} updated, "
-            f"{report.unchanged} unchanged, {report.skipped} skipped (empty)"
+            f"{report.unchanged} unchanged, {report.skipped} skipped (empty), "
+            f"{report.deleted} skipped (deleted users)"
         )
         if index:
             idx = reindex(rt)
