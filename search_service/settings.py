@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from indexers import Fusion
@@ -22,6 +22,7 @@ __all__ = [
     "ClerkSettings",
     "EmbeddingSettings",
     "FreshnessSettings",
+    "LogSettings",
     "PrivacySettings",
     "QdrantSettings",
     "SchedulerSettings",
@@ -137,6 +138,24 @@ class PrivacySettings(BaseModel):
     retention_days: int = Field(default=30, ge=0, le=3650)
 
 
+class LogSettings(BaseModel):
+    """Process logs (``search_service.logs``): ``text`` lines for a person, or one
+    JSON object per line for a log collector; ``level`` is the root level."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
 class Settings(BaseSettings):
     """All configuration of the service."""
 
@@ -154,6 +173,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    log: LogSettings = Field(default_factory=LogSettings)
     index_batch_size: int = Field(default=64, ge=1)
 
     @model_validator(mode="after")
