@@ -23,7 +23,7 @@ from models import (
 from search_service.repositories.profiles import SECTION_TABLES
 
 __all__ = [
-    "ERASED",
+    "ERASED_MARK",
     "erased_clerk_ids",
     "expired_deleted_users",
     "purge_user",
@@ -31,7 +31,7 @@ __all__ = [
     "rows_about",
 ]
 
-ERASED = "[erased]"
+ERASED_MARK = "[erased]"
 """What replaces an erased person's identifiers inside text that is kept."""
 
 
@@ -131,7 +131,7 @@ def _identifiers(user: User) -> list[str]:
 
 def _redact(text: str, patterns: list[re.Pattern[str]]) -> str:
     for pattern in patterns:
-        text = pattern.sub(ERASED, text)
+        text = pattern.sub(ERASED_MARK, text)
     return text
 
 
