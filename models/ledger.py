@@ -38,7 +38,9 @@ class LedgerKind(StrEnum):
 
 
 class Transaction(SQLModel, table=True):
-    """One immutable ledger entry. Never updated or deleted."""
+    """One immutable ledger entry. Never deleted, and never updated except by the GDPR
+    purge, which replaces an erased person's identifiers in ``reference`` and
+    ``idempotency_key`` (docs/privacy.md)."""
 
     __tablename__ = "transactions"
 
@@ -80,7 +82,11 @@ class Posting(CamelModel):
     amount: int = PydField(description="Minor units (cents); negative for debits.")
     currency: str = PydField(default="USD", pattern=r"^[A-Z]{3}$")
     kind: LedgerKind
-    reference: str | None = PydField(default=None, max_length=255)
+    reference: str | None = PydField(
+        default=None,
+        max_length=255,
+        description="The source document (invoice or payout id); not a place for names.",
+    )
     idempotency_key: str = PydField(min_length=1, max_length=255)
 
 

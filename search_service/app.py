@@ -12,6 +12,7 @@ from indexers import DenseEncoder
 from search_service.auth import ClerkJwtVerifier
 from search_service.errors import install_error_handlers
 from search_service.ratelimit import RequestLimiter
+from search_service.request_id import RequestIdMiddleware
 from search_service.routers import admin, health, profiles, search, users, webhooks
 from search_service.runtime import Runtime
 from search_service.scheduler import build_scheduler
@@ -79,6 +80,7 @@ def create_app(
     install_error_handlers(app)
     limits = cfg.rate_limit
     app.state.rate_limiter = RequestLimiter(limits) if limits.enabled else None
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(search.router)
     app.include_router(users.router)
     app.include_router(profiles.router)

@@ -8,7 +8,6 @@ stop ``serve`` before running commands that write or read the index.
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,12 +63,26 @@ def _sql_engine() -> Iterator[Engine]:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: Annotated[
+        str | None,
+        typer.Option(help="Override GIGSY_LOG__LEVEL: debug, info, warning, error, critical."),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     import uvicorn
+    from pydantic import ValidationError
 
     from search_service.app import create_app
+    from search_service.logs import configure_logging
+    from search_service.settings import LogSettings
+
+    if log_level is not None:
+        log = get_settings().log
+        try:
+            chosen = LogSettings(level=log_level, format=log.format)
+        except ValidationError as exc:
+            raise _fail(f"--log-level: {log_level!r} is not a log level") from exc
+        configure_logging(chosen)
 
     base = f"http://{host}:{port}"
     typer.echo(
@@ -82,7 +95,8 @@ def serve(
         '    -d \'{"query": "react developer with figma", '
         '"filters": {"availability": "weekends"}}\''
     )
-    uvicorn.run(create_app(), host=host, port=port, log_level=log_level)
+    # log_config=None: uvicorn's loggers propagate to the handler of configure_logging.
+    uvicorn.run(create_app(), host=host, port=port, log_config=None)
 
 
 @app.command()
@@ -137,7 +151,8 @@ def ingest_resumes_cmd(
             raise _fail(str(exc)) from exc
         typer.echo(
             f"ingest: {report.rows} rows, {report.created} created, {report.updated} updated, "
-            f"{report.unchanged} unchanged, {report.skipped} skipped (empty)"
+            f"{report.unchanged} unchanged, {report.skipped} skipped (empty), "
+            f"{report.deleted} skipped (deleted users)"
         )
         if index:
             idx = reindex(rt)
@@ -325,8 +340,15 @@ def purge_deleted_cmd(
 
 
 def main() -> None:  # pragma: no cover - console entry point
-    """Entry point with logging configured."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    """Entry point with logging configured (``search_service.logs``)."""
+    from pydantic import ValidationError
+
+    from search_service.logs import configure_logging
+    from search_service.settings import LogSettings
+
+    try:
+        log_settings = get_settings().log
+    except ValidationError:  # the command itself reports the invalid settings
+        log_settings = LogSettings()
+    configure_logging(log_settings)
     app()

@@ -58,12 +58,20 @@ def _drop_hooks(session: OrmSession) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """Create the SQLAlchemy engine; SQLite gets WAL mode, foreign keys and a busy timeout."""
+    """Create the SQLAlchemy engine; SQLite gets WAL mode, foreign keys and a busy timeout.
+
+    Bound parameters are hidden in error messages: a failing statement's values
+    (profile text, emails) must not reach the logs (docs/privacy.md, "Logs").
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -74,7 +82,9 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+    )
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexers import IndexerError, StoreUnavailableError
+from search_service.request_id import REQUEST_ID_HEADER, current_request_id
 
 __all__ = [
     "AuthenticationError",
@@ -190,5 +191,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Rendered by ServerErrorMiddleware, outside RequestIdMiddleware: the id is
+        # still in the context (search_service.request_id), the header is added here.
         log.exception("unhandled error", exc_info=exc)
-        return JSONResponse(_body("internal_error", "internal server error"), status_code=500)
+        request_id = current_request_id()
+        return JSONResponse(
+            _body("internal_error", "internal server error"),
+            status_code=500,
+            headers={REQUEST_ID_HEADER: request_id} if request_id else None,
+        )

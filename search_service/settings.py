@@ -24,6 +24,7 @@ __all__ = [
     "EmbeddingSettings",
     "FreshnessSettings",
     "MetricsSettings",
+    "LogSettings",
     "PrivacySettings",
     "QdrantSettings",
     "RateLimitSettings",
@@ -201,6 +202,24 @@ class RateLimitSettings(BaseModel):
         return value
 
 
+class LogSettings(BaseModel):
+    """Process logs (``search_service.logs``): ``text`` lines for a person, or one
+    JSON object per line for a log collector; ``level`` is the root level."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _level_any_case(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format_any_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+
 class Settings(BaseSettings):
     """All configuration of the service."""
 
@@ -220,6 +239,7 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
     index_batch_size: int = Field(default=64, ge=1)
 
     @model_validator(mode="after")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, func, or_, update
 from sqlmodel import Session, col, select
 
 from models import (
@@ -14,12 +16,23 @@ from models import (
     Transaction,
     User,
     UserData,
+    UserTombstone,
     WebhookAudit,
     now_ms,
 )
 from search_service.repositories.profiles import SECTION_TABLES
 
-__all__ = ["expired_deleted_users", "purge_user", "revoke_user_keys", "rows_about"]
+__all__ = [
+    "ERASED_MARK",
+    "erased_clerk_ids",
+    "expired_deleted_users",
+    "purge_user",
+    "revoke_user_keys",
+    "rows_about",
+]
+
+ERASED_MARK = "[erased]"
+"""What replaces an erased person's identifiers inside text that is kept."""
 
 
 def rows_about(session: Session, user: User) -> dict[str, list[Any]]:
@@ -94,14 +107,102 @@ _ERASED: dict[str, Any] = {
 }
 
 
+def erased_clerk_ids(session: Session, clerk_ids: Collection[str]) -> set[str]:
+    """Those of ``clerk_ids`` that must not be (re)created: tombstoned, or held by a
+    soft-deleted user. A purged user's ``clerk_id`` is renamed, but every soft
+    delete writes a tombstone under the original id, which outlives the purge."""
+    if not clerk_ids:
+        return set()
+    ids = list(clerk_ids)
+    tombstoned = session.exec(
+        select(UserTombstone.clerk_id).where(col(UserTombstone.clerk_id).in_(ids))
+    )
+    deleted = session.exec(
+        select(User.clerk_id).where(col(User.clerk_id).in_(ids), col(User.deleted_at).is_not(None))
+    )
+    return {*tombstoned, *deleted}
+
+
+def _identifiers(user: User) -> list[str]:
+    """The user's own identifying strings, longest first (a full name before its parts)."""
+    values = {user.email, user.name, user.first_name, user.last_name, user.username}
+    return sorted((v for v in values if v and v.strip()), key=len, reverse=True)
+
+
+def _redact(text: str, patterns: list[re.Pattern[str]]) -> str:
+    for pattern in patterns:
+        text = pattern.sub(ERASED_MARK, text)
+    return text
+
+
+def _scrub_kept_rows(session: Session, user: User, identifiers: list[str]) -> None:
+    """Remove personal data from the rows a purge keeps (see :func:`purge_user`)."""
+    assert user.id is not None
+    uid = user.id
+    # Audit rows are kept to reject redeliveries; their error text is not needed.
+    # Rows written before problems stopped carrying values may name the email in
+    # another user's row ("email ... belongs to another user"), hence the match.
+    owned = col(WebhookAudit.clerk_id) == user.clerk_id
+    if user.email:
+        mentioned = func.lower(col(WebhookAudit.error)).contains(
+            user.email.lower(), autoescape=True
+        )
+        owned = or_(owned, mentioned)
+    session.execute(
+        update(WebhookAudit)
+        .where(owned, col(WebhookAudit.error).is_not(None))
+        .values(error=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(ApiKey)
+        .where(col(ApiKey.user_id) == uid)
+        .values(name="")
+        .execution_options(synchronize_session=False)
+    )
+    # Outbox: processed events are history nobody reads; pending ones keep their
+    # topic and user id (a pending user.deleted still has to reach the index).
+    session.execute(
+        delete(OutboxEvent).where(
+            col(OutboxEvent.user_id) == uid, col(OutboxEvent.processed_at).is_not(None)
+        )
+    )
+    session.execute(
+        update(OutboxEvent)
+        .where(col(OutboxEvent.user_id) == uid)
+        .values(payload={"userId": uid}, last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    if not identifiers:
+        return
+    # Ledger rows stay (bookkeeping), and so does their reference: it is the link
+    # to an invoice or payout document. Only the person's own identifiers are
+    # replaced in it; a key naming them is replaced by a unique placeholder.
+    patterns = [re.compile(rf"(?<!\w){re.escape(v)}(?!\w)", re.IGNORECASE) for v in identifiers]
+    for tx in list(session.exec(select(Transaction).where(Transaction.user_id == uid))):
+        reference = _redact(tx.reference, patterns) if tx.reference else tx.reference
+        key = tx.idempotency_key
+        if _redact(key, patterns) != key:
+            key = f"erased:{tx.id}"
+        if (reference, key) != (tx.reference, tx.idempotency_key):
+            tx.reference, tx.idempotency_key = reference, key
+            session.add(tx)
+
+
 def purge_user(session: Session, user: User, *, now: int | None = None) -> None:
     """Erase a soft-deleted user's personal data, keeping the row as a husk.
 
     Clears identity fields, metadata and the snapshot; deletes the profile, its
-    sections, and key/value data; revokes API keys; replaces ``clerk_id`` with
-    ``purged:<id>`` (the Clerk tombstone keeps late events out). Ledger
-    transactions stay (amounts, kinds, references: bookkeeping records), as do
-    outbox events (ids and hashes only).
+    sections, key/value data and processed outbox events; revokes API keys and
+    clears their names; clears the ``error`` text of the user's webhook audit
+    rows (and of any row naming their email); reduces pending outbox events to
+    ``{"userId"}``; replaces ``clerk_id`` with ``purged:<id>`` (the Clerk
+    tombstone keeps late events and re-imports out).
+
+    Ledger transactions stay (amounts, kinds, references: bookkeeping records),
+    but the user's email, names and username are replaced by ``[erased]`` in
+    their ``reference``, and an ``idempotency_key`` containing one becomes
+    ``erased:<transaction id>``. See ``docs/privacy.md``.
 
     Raises:
         ValueError: the user is not soft-deleted.
@@ -113,6 +214,7 @@ def purge_user(session: Session, user: User, *, now: int | None = None) -> None:
         session.execute(delete(table).where(col(table.user_id) == user.id))  # type: ignore[arg-type, attr-defined]
     session.execute(delete(Profile).where(col(Profile.user_id) == user.id))
     revoke_user_keys(session, user.id, now=ts)
+    _scrub_kept_rows(session, user, _identifiers(user))
     for key, value in _ERASED.items():
         setattr(user, key, value)
     user.clerk_id = f"purged:{user.id}"

@@ -16,6 +16,9 @@ Guarantees, given Svix's at-least-once, unordered delivery:
 - **Nothing valid is lost**: a field failing the seed-002 rules (valid email; first
   and last name at least 2 characters) is skipped and named in the audit row,
   and the rest of the event is applied.
+- **No personal data in problems**: a problem names the field and the rule, never
+  the value (``"email rejected: owned by another user"``); problems are stored in
+  ``webhook_audit.error`` and logged, both of which outlive a GDPR erasure.
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ def normalise_epoch_ms(value: Any) -> int | None:
 
 @dataclass(slots=True)
 class ClerkUserFields:
-    """The ``users`` columns a Clerk user payload sets, plus rule violations found."""
+    """The ``users`` columns a Clerk user payload sets, plus rule violations found
+    (``problems``: field names and the rule broken, never the values)."""
 
     clerk_id: str
     values: dict[str, Any] = field(default_factory=dict)
@@ -112,13 +116,13 @@ def map_clerk_user(data: dict[str, Any]) -> ClerkUserFields:
         if isinstance(entry, dict) and entry.get("id") == primary:
             email = _str(entry.get("email_address"))
     if email is not None and not _EMAIL.match(email):
-        out.problems.append(f"email {email!r} is not a valid email address")
+        out.problems.append("email rejected: not a valid address")
         email = None
     names: dict[str, str | None] = {}
     for key in ("first_name", "last_name"):
         value = _str(data.get(key))
         if value is not None and len(value) < _MIN_NAME:
-            out.problems.append(f"{key} {value!r} is shorter than {_MIN_NAME} characters")
+            out.problems.append(f"{key} rejected: shorter than {_MIN_NAME} characters")
             value = None
         names[key] = value
     public = _dict(data.get("public_metadata"))
@@ -126,7 +130,8 @@ def map_clerk_user(data: dict[str, Any]) -> ClerkUserFields:
     if isinstance(roles, list) and roles:
         valid = [r for r in roles if isinstance(r, str) and r in _ROLES]
         if len(valid) != len(roles):
-            out.problems.append(f"unknown roles ignored: {[r for r in roles if r not in valid]}")
+            unknown = len(roles) - len(valid)
+            out.problems.append(f"public_metadata.roles: {unknown} unknown role(s) ignored")
         roles = list(dict.fromkeys(valid)) or [Role.STUDENT.value]
     else:
         roles = [Role.STUDENT.value]
@@ -195,7 +200,7 @@ def _upsert(session: Session, mapped: ClerkUserFields, version: int) -> Delivery
     if email is not None:
         owner = session.exec(select(User.id).where(User.email == email)).first()
         if owner is not None and (user is None or owner != user.id):
-            mapped.problems.append(f"email {email!r} belongs to another user; not applied")
+            mapped.problems.append("email rejected: owned by another user")
             values["email"] = None if user is None else user.email
     ts = now_ms()
     if user is None:

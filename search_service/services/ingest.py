@@ -3,12 +3,15 @@
 Each row becomes a student user (``clerk_id`` ``resume_<ID>``, ``external_id`` = ID)
 with a profile: the headline is the resume's first line, the bio its text, the
 skills the items of its "Skills" section. The category is kept as a tag only,
-never used for ranking. Re-running updates rather than duplicates.
+never used for ranking. Re-running updates rather than duplicates, and never
+brings back a deleted user: a row whose ``clerk_id`` is tombstoned (every soft
+delete writes one, and it outlives the GDPR purge) is skipped and counted.
 """
 
 from __future__ import annotations
 
 import csv
+import logging
 import re
 import sys
 from collections.abc import Iterator, Sequence
@@ -18,6 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from models import ProfileDraft, SkillItem, UserDraft
+from search_service.repositories.privacy import erased_clerk_ids
 from search_service.repositories.profiles import upsert_user_profile
 from search_service.runtime import Runtime
 
@@ -29,6 +33,8 @@ __all__ = [
     "read_resumes",
     "upsert_drafts",
 ]
+
+log = logging.getLogger(__name__)
 
 _REQUIRED = ("ID", "Category", "Resume_str")
 _NBSP_ARTEFACT = re.compile("\u00c2(?=[\u00a0\\s]|$)|\u00c2")
@@ -63,13 +69,15 @@ _MAX_SKILLS = 15
 
 @dataclass(slots=True)
 class IngestReport:
-    """What one import did: rows read, created/updated/unchanged users, rows skipped."""
+    """What one import did: rows read, created/updated/unchanged users, rows skipped
+    (empty), and rows of deleted users (tombstoned or soft-deleted: not imported)."""
 
     rows: int = 0
     created: int = 0
     updated: int = 0
     unchanged: int = 0
     skipped: int = 0
+    deleted: int = 0
 
 
 def clean_text(text: str) -> str:
@@ -150,18 +158,33 @@ def upsert_drafts(
 ) -> IngestReport:
     """Upsert users with profiles, one transaction per ``batch``; counts outcomes.
 
-    A failing batch rolls back alone: earlier batches stay committed, and a
-    re-run skips what is already stored unchanged.
+    A draft whose ``clerk_id`` belongs to a deleted user (tombstoned, soft-deleted
+    or purged) is skipped and counted in ``deleted``: an import never revives
+    someone who asked to be erased. A failing batch rolls back alone: earlier
+    batches stay committed, and a re-run skips what is already stored unchanged.
     """
     report = report or IngestReport()
+    refused: list[str] = []
     with tqdm(total=len(drafts), desc=desc, unit="profile", disable=not progress) as bar:
         for start in range(0, len(drafts), batch):
             chunk = drafts[start : start + batch]
             with rt.session() as session:
+                erased = erased_clerk_ids(session, {u.clerk_id for u, _ in chunk})
                 for user_in, profile_in in chunk:
+                    if user_in.clerk_id in erased:
+                        refused.append(user_in.clerk_id)
+                        continue
                     _, outcome = upsert_user_profile(session, user_in, profile_in)
                     setattr(report, outcome, getattr(report, outcome) + 1)
             bar.update(len(chunk))
+    if refused:
+        report.deleted += len(refused)
+        log.info(
+            "%s: skipped %d rows of deleted users (clerk ids %s)",
+            desc,
+            len(refused),
+            ", ".join(refused[:20]) + (", ..." if len(refused) > 20 else ""),
+        )
     return report
 
 

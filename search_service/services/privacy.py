@@ -40,17 +40,21 @@ def _row(row: Any) -> dict[str, Any]:
 def export_user(session: Session, user: User) -> dict[str, Any]:
     """Everything held about ``user`` as JSON-ready data (GDPR art. 15 and 20).
 
-    Keys: ``exportedAt`` (epoch ms), ``user`` (the account, metadata included),
-    ``profile`` (every section, private ones included, with strength),
-    ``portfolioSnapshot`` (``users.portfolio`` as stored), ``apiKeys`` (without
-    hashes), ``data``, ``transactions``, ``webhookDeliveries``, ``outboxEvents``.
-    The vector index holds nothing that is not derived from ``profile``.
+    Keys: ``exportedAt`` (epoch ms), ``user`` (the account, public and unsafe
+    metadata included), ``profile`` (every section, private ones included, with
+    strength), ``portfolioSnapshot`` (``users.portfolio`` as stored), ``apiKeys``
+    (without hashes), ``data``, ``transactions``, ``webhookDeliveries``,
+    ``outboxEvents``. The vector index holds nothing that is not derived from
+    ``profile``.
+
+    Clerk's ``privateMetadata`` is left out: Clerk defines it as backend-only
+    (never readable by the user's own frontend), and operators keep internal
+    notes there.
     """
     account = UserPublic.of(user).model_dump(mode="json", by_alias=True)
     account.update(
         tags=list(user.tags),
         publicMetadata=user.public_metadata,
-        privateMetadata=user.private_metadata,
         unsafeMetadata=user.unsafe_metadata,
         lastSignInAt=user.last_sign_in_at,
         createdBy=user.created_by,

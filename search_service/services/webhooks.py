@@ -46,7 +46,13 @@ def process_clerk_delivery(rt: Runtime, svix_id: str, event: dict[str, Any]) -> 
             if attempt == _ATTEMPTS:
                 raise
             continue
-        if result.problems:
-            log.warning("clerk %s %s: %s", svix_id, event.get("type"), "; ".join(result.problems))
+        if result.problems:  # field names and rules only: no values (clerk_sync)
+            log.warning(
+                "clerk delivery %s (%s, user %s): %s",
+                svix_id,
+                event.get("type"),
+                result.user_id,
+                "; ".join(result.problems),
+            )
         return result
     raise AssertionError("unreachable")  # pragma: no cover

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
 from sqlmodel import col, func, select
 
-from models import Profile, Skill, User
+from models import Profile, Skill, User, UserTombstone
 from search_service.db import session_scope
+from search_service.repositories.users import soft_delete_user
 from search_service.runtime import Runtime
 from search_service.services.indexing import reindex
 from search_service.services.ingest import clean_text, ingest_resumes, parse_resume
+from search_service.services.privacy import purge_expired
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "resumes_small.csv"
 
@@ -65,3 +68,44 @@ def test_missing_column_is_a_clear_error(runtime: Runtime, tmp_path: Path) -> No
     bad.write_text("ID,Text\n1,hello\n", encoding="utf-8")
     with pytest.raises(ValueError, match="Category"):
         ingest_resumes(runtime, bad, progress=False)
+
+
+def _count_users(rt: Runtime) -> int:
+    with session_scope(rt.engine) as session:
+        return int(session.exec(select(func.count()).select_from(User)).one())
+
+
+@pytest.mark.parametrize("state", ["soft_deleted", "purged"])
+def test_rerun_never_revives_a_deleted_user(
+    runtime: Runtime, state: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    ingest_resumes(runtime, FIXTURE, progress=False)
+    with session_scope(runtime.engine) as session:
+        user = session.exec(select(User).where(User.clerk_id == "resume_101")).one()
+        soft_delete_user(session, user)
+        deleted_at, uid = user.deleted_at, user.id
+    assert deleted_at is not None
+    if state == "purged":
+        assert purge_expired(runtime.engine, retention_days=0, now=deleted_at + 1) == 1
+    with caplog.at_level(logging.INFO, logger="search_service.services.ingest"):
+        again = ingest_resumes(runtime, FIXTURE, progress=False)
+    assert (again.deleted, again.created, again.unchanged) == (1, 0, 2)
+    assert "resume_101" in caplog.text
+    assert _count_users(runtime) == 3
+    with session_scope(runtime.engine) as session:
+        row = session.get(User, uid)
+        assert row is not None and row.deleted_at == deleted_at
+        if state == "purged":
+            assert row.purged_at is not None and row.external_id is None
+            assert session.get(Profile, uid) is None  # nothing was written back
+            revived = session.exec(select(User).where(User.clerk_id == "resume_101")).first()
+            assert revived is None
+
+
+def test_a_tombstoned_clerk_id_is_never_imported(runtime: Runtime) -> None:
+    with session_scope(runtime.engine) as session:
+        session.add(UserTombstone(clerk_id="resume_102"))
+    report = ingest_resumes(runtime, FIXTURE, progress=False)
+    assert (report.created, report.deleted) == (2, 1)
+    with session_scope(runtime.engine) as session:
+        assert session.exec(select(User).where(User.clerk_id == "resume_102")).first() is None

@@ -6,14 +6,29 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import Engine, MetaData, update
 from sqlmodel import col, select
 
-from models import ApiKey, Profile, Skill, User, UserTombstone
+from models import (
+    ApiKey,
+    LedgerKind,
+    OutboxEvent,
+    Posting,
+    Profile,
+    Skill,
+    Transaction,
+    User,
+    UserTombstone,
+    WebhookAudit,
+)
 from search_service.db import session_scope
+from search_service.repositories.api_keys import create_api_key
+from search_service.repositories.outbox import mark_failed
 from search_service.runtime import Runtime
 from search_service.services.freshness import refresh_stale
+from search_service.services.ledger import post_transaction
 from search_service.services.privacy import purge_expired
+from search_service.services.webhooks import process_clerk_delivery
 from tests.search_service.profile_helpers import new_user_with_key, student_with_key
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
@@ -245,3 +260,160 @@ def test_search_hits_show_skills_only_when_not_private(
     refresh_stale(runtime)
     hits = _search(client, employer_headers, "tuba", "hybrid")
     assert hits[0]["topSkills"] == ["tuba"]
+
+
+def _clerk_event(
+    kind: str,
+    clerk_id: str,
+    *,
+    updated_at: int,
+    email: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
+    username: str | None = None,
+    private_metadata: dict[str, Any] | None = None,
+    roles: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "data": {
+            "id": clerk_id,
+            "email_addresses": [{"id": "idn_1", "email_address": email}] if email else [],
+            "primary_email_address_id": "idn_1" if email else None,
+            "first_name": first_name,
+            "last_name": last_name,
+            "username": username,
+            "private_metadata": private_metadata,
+            "public_metadata": {"roles": roles} if roles else None,
+            "updated_at": updated_at,
+        },
+    }
+
+
+def test_export_leaves_out_clerk_private_metadata(client: TestClient, runtime: Runtime) -> None:
+    event = _clerk_event(
+        "user.created",
+        "user_meta",
+        updated_at=1_700_000_000_000,
+        email="meta@example.org",
+        first_name="Meta",
+        last_name="Person",
+        private_metadata={"fraudNote": "backend-only-marker"},
+    )
+    result = process_clerk_delivery(runtime, "msg_meta", event)
+    assert result.user_id is not None
+    with session_scope(runtime.engine) as session:
+        stored = session.get(User, result.user_id)
+        assert stored is not None and stored.private_metadata  # held, but not exported
+        _, key = create_api_key(session, role="student", user_id=result.user_id)
+    r = client.get("/v1/me/export", headers={"Authorization": f"Bearer {key}"})
+    assert r.status_code == 200, r.text
+    assert "privateMetadata" not in r.json()["user"]
+    assert "backend-only-marker" not in r.text
+    assert r.json()["user"]["email"] == "meta@example.org"
+
+
+# Identity of the person erased in the whole-schema test; each string is distinctive
+# enough that any occurrence in any table is theirs.
+_EMAIL = "zenobia.q@example.org"
+_FIRST, _LAST, _USERNAME = "Zenobia", "Quackenbush", "zquackx"
+
+
+def _tables_containing(engine: Engine, needle: str) -> set[str]:
+    """Names of the tables (every table of the live schema, reflected, so tables added
+    later are covered too) holding ``needle`` in any column, case-insensitively."""
+    meta = MetaData()
+    meta.reflect(bind=engine)
+    assert {"users", "webhook_audit", "transactions", "outbox"} <= set(meta.tables)
+    found: set[str] = set()
+    with engine.connect() as conn:
+        for table in meta.sorted_tables:
+            for row in conn.execute(table.select()):
+                if any(v is not None and needle.lower() in str(v).lower() for v in row):
+                    found.add(table.name)
+                    break
+    return found
+
+
+def test_purge_leaves_the_person_in_no_table(client: TestClient, runtime: Runtime) -> None:
+    """After the retention purge, no column of any table holds the person's email,
+    names or username, while the rows that must stay (ledger, audit, tombstone) do."""
+    rt = runtime
+    identity: dict[str, Any] = {
+        "email": _EMAIL,
+        "first_name": _FIRST,
+        "last_name": _LAST,
+        "username": _USERNAME,
+        "private_metadata": {"note": f"{_FIRST} asked about payouts"},
+    }
+    created = process_clerk_delivery(
+        rt, "msg_z1", _clerk_event("user.created", "user_zen", updated_at=1, **identity)
+    )
+    uid = created.user_id
+    assert uid is not None
+    # A rejected field on their own audit row, and another user trying to take their email.
+    with_bad_role = _clerk_event(
+        "user.updated", "user_zen", updated_at=2, roles=["student", "pirate"], **identity
+    )
+    process_clerk_delivery(rt, "msg_z2", with_bad_role)
+    process_clerk_delivery(
+        rt,
+        "msg_z3",
+        _clerk_event("user.created", "user_taker", updated_at=1, email=_EMAIL),
+    )
+    with session_scope(rt.engine) as session:
+        # An audit row written before problems stopped carrying values.
+        session.add(
+            WebhookAudit(
+                svix_id="msg_legacy",
+                event_type="user.created",
+                clerk_id="user_old",
+                outcome="applied",
+                error=f"email {_EMAIL!r} belongs to another user; not applied",
+            )
+        )
+        _, key = create_api_key(session, role="student", name=f"{_FIRST}'s laptop", user_id=uid)
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {"headline": f"{_FIRST} {_LAST}, barista", "bio": f"Contact {_EMAIL}"}
+    assert client.put("/v1/me/profile", json=body, headers=headers).status_code == 200
+    r = client.put("/v1/users/me/data/nick", json={"value": _USERNAME}, headers=headers)
+    assert r.status_code in (200, 201), r.text
+    tx, _ = post_transaction(
+        rt.engine,
+        Posting(
+            clerk_id="user_zen",
+            amount=1500,
+            kind=LedgerKind.GIG_PAYMENT,
+            reference=f"Payout to {_FIRST} {_LAST}, invoice 42",
+            idempotency_key=f"payout-{_EMAIL}-1",
+        ),
+    )
+    with session_scope(rt.engine) as session:
+        event_id = session.exec(select(OutboxEvent.id).where(OutboxEvent.user_id == uid)).first()
+        assert event_id is not None
+        mark_failed(session, event_id, f"could not embed {_FIRST} {_LAST}")
+    assert client.delete("/v1/me", headers=headers).status_code == 204
+
+    needles = (_EMAIL, _FIRST, _LAST, _USERNAME)
+    before = {n: _tables_containing(rt.engine, n) for n in needles}
+    # The test can fail: the strings are spread over many tables before the purge.
+    assert {"users", "webhook_audit", "api_keys", "transactions", "outbox"} <= set().union(
+        *before.values()
+    ), before
+    with session_scope(rt.engine) as session:
+        session.execute(update(User).where(col(User.id) == uid).values(deleted_at=1_000_000))
+    assert purge_expired(rt.engine, retention_days=30) == 1
+    assert {n: _tables_containing(rt.engine, n) for n in needles} == {n: set() for n in needles}
+
+    with session_scope(rt.engine) as session:
+        kept = session.get(Transaction, tx.id)
+        assert kept is not None and (kept.amount, kept.user_id) == (1500, uid)
+        assert kept.reference == "Payout to [erased], invoice 42"
+        assert kept.idempotency_key == f"erased:{tx.id}"
+        assert session.get(UserTombstone, "user_zen") is not None
+        audits = session.exec(select(WebhookAudit).where(WebhookAudit.clerk_id == "user_zen"))
+        assert [(a.svix_id, a.error) for a in audits] == [("msg_z1", None), ("msg_z2", None)]
+        key_row = session.exec(select(ApiKey).where(ApiKey.user_id == uid)).one()
+        assert key_row.name == "" and key_row.revoked_at is not None
+        events = session.exec(select(OutboxEvent).where(OutboxEvent.user_id == uid)).all()
+        assert all(e.payload == {"userId": uid} and e.last_error is None for e in events)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from indexers import Fusion
 from search_service.settings import Settings
@@ -42,3 +43,14 @@ def test_prefixed_name_wins_over_plain(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QDRANT_URL", "http://plain:6333")
     monkeypatch.setenv("GIGSY_QDRANT__URL", "http://prefixed:6333")
     assert Settings().qdrant.url == "http://prefixed:6333"
+
+
+def test_log_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (Settings().log.level, Settings().log.format) == ("INFO", "text")
+    monkeypatch.setenv("GIGSY_LOG__FORMAT", "JSON")
+    monkeypatch.setenv("GIGSY_LOG__LEVEL", "debug")
+    s = Settings()
+    assert (s.log.level, s.log.format) == ("DEBUG", "json")
+    monkeypatch.setenv("GIGSY_LOG__FORMAT", "xml")
+    with pytest.raises(ValidationError):
+        Settings()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import logging
 import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +31,7 @@ from search_service.repositories.api_keys import create_api_key
 from search_service.runtime import Runtime
 from search_service.services.clerk_sync import map_clerk_user
 from search_service.services.indexing import reindex
+from search_service.services.privacy import purge_expired
 from search_service.settings import ClerkSettings, Settings
 from tests.factories import make_student
 
@@ -349,7 +351,8 @@ class TestMapping:
         )
         user = _user(runtime, "user_abc")
         assert user is not None and user.roles == ["employer", "admin"]
-        assert "pirate" in (_audits(runtime)[0].error or "")
+        error = _audits(runtime)[0].error or ""
+        assert "public_metadata.roles" in error and "pirate" not in error
 
     def test_nulls_and_empty_emails_are_tolerated(
         self, hook_client: TestClient, secret: str, runtime: Runtime
@@ -369,7 +372,8 @@ class TestMapping:
         assert user is not None
         assert user.email is None and user.first_name is None and user.last_name == "Lovelace"
         error = _audits(runtime)[0].error or ""
-        assert "not-an-email" in error and "first_name" in error
+        assert "email rejected" in error and "first_name rejected" in error
+        assert "not-an-email" not in error  # field names, never values
 
     @pytest.mark.parametrize("timestamp", [1_700_000_000, 1_700_000_000_000])
     def test_envelope_timestamp_seconds_or_ms(
@@ -390,6 +394,29 @@ class TestMapping:
         two = _user(runtime, "user_two")
         assert two is not None and two.email is None
         assert "another user" in (_audits(runtime)[1].error or "")
+
+    def test_rejected_email_is_named_not_stored_or_logged(
+        self,
+        hook_client: TestClient,
+        secret: str,
+        runtime: Runtime,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        email = "grace.hopper@example.org"
+        _deliver(hook_client, secret, user_event(clerk_id="user_one", email=email))
+        with caplog.at_level(logging.DEBUG):
+            _deliver(
+                hook_client,
+                secret,
+                user_event(clerk_id="user_two", email=email, first_name="G", last_name="Hopper"),
+            )
+        error = _audits(runtime)[1].error or ""
+        assert error == (
+            "first_name rejected: shorter than 2 characters; email rejected: owned by another user"
+        )
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert warnings and "email rejected: owned by another user" in warnings[0]
+        assert caplog.records and "grace" not in caplog.text.lower()
 
     def test_unknown_event_type_is_ignored_but_audited(
         self, hook_client: TestClient, secret: str, runtime: Runtime
@@ -513,3 +540,22 @@ def test_tombstone_repairs_a_user_that_raced_its_delete(
     assert out["outcome"] == "tombstoned"
     user = _user(runtime, "user_abc")
     assert user is not None and user.deleted_at is not None
+
+
+def test_late_event_never_revives_a_purged_user(
+    hook_client: TestClient, secret: str, runtime: Runtime
+) -> None:
+    _deliver(hook_client, secret, user_event())
+    _deliver(hook_client, secret, deleted_event())
+    before = _user(runtime, "user_abc")
+    assert before is not None and before.deleted_at is not None
+    assert purge_expired(runtime.engine, retention_days=0, now=before.deleted_at + 1) == 1
+    assert _user(runtime, "user_abc") is None  # the husk is renamed purged:<id>
+    for kind in ("user.updated", "user.created"):
+        late = _deliver(hook_client, secret, user_event(kind, updated_at=9_999_999_999_999))
+        assert late["outcome"] == "tombstoned"
+    assert _user(runtime, "user_abc") is None
+    with session_scope(runtime.engine) as session:
+        assert session.exec(select(func.count()).select_from(User)).one() == 1
+        husk = session.get(User, before.id)
+        assert husk is not None and husk.purged_at is not None and husk.email is None
