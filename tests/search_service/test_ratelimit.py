@@ -268,7 +268,9 @@ def test_public_profile_is_limited_per_client_ip(settings: Settings, runtime: Ru
         assert other.get(url).status_code in (200, 404)
 
 
-def test_webhook_and_probes_are_never_limited(settings: Settings, runtime: Runtime) -> None:
+def test_webhook_and_probes_are_never_limited(
+    settings: Settings, runtime: Runtime, metrics_headers: dict[str, str]
+) -> None:
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     cfg = _limited(settings, writes="1/minute", reads="1/minute", public="1/minute")
     cfg = cfg.model_copy(update={"clerk": ClerkSettings(webhook_secret=SecretStr(secret))})
@@ -286,7 +288,7 @@ def test_webhook_and_probes_are_never_limited(settings: Settings, runtime: Runti
             assert r.status_code == 200, r.text
         for _ in range(5):
             assert client.get("/healthz").status_code == 200
-            assert client.get("/metrics").status_code == 200
+            assert client.get("/metrics", headers=metrics_headers).status_code == 200
 
 
 def test_disabled_rate_limits_never_answer_429(

@@ -30,6 +30,7 @@ from search_service.db import session_scope
 from search_service.repositories.api_keys import create_api_key
 from search_service.runtime import Runtime
 from search_service.services.clerk_sync import map_clerk_user
+from search_service.services.freshness import refresh_stale
 from search_service.services.indexing import reindex
 from search_service.services.privacy import purge_expired
 from search_service.settings import ClerkSettings, Settings
@@ -477,6 +478,35 @@ class TestBanAndLock:
         _deliver(hook_client, secret, lifted)
         assert _status(runtime) == "active"
         assert hook_client.get("/v1/users/me/balance", headers=key).status_code == 200
+
+    def test_a_ban_takes_the_profile_out_of_search_before_the_answer(
+        self,
+        hook_client: TestClient,
+        secret: str,
+        runtime: Runtime,
+        employer_headers: dict[str, str],
+    ) -> None:
+        student = make_student(runtime, clerk_id="user_abc", headline="unicyclist")
+        refresh_stale(runtime)
+        assert student.id is not None
+
+        def found() -> bool:
+            r = hook_client.post(
+                "/v1/search",
+                json={"query": "unicyclist", "mode": "keyword"},
+                headers=employer_headers,
+            )
+            assert r.status_code == 200, r.text
+            return [h["userId"] for h in r.json()["results"]] == [student.id]
+
+        assert found()
+        _deliver(hook_client, secret, user_event("user.updated", updated_at=2_000, banned=True))
+        assert not found()  # no refresh ran: the delivery itself removed the point
+        assert runtime.store.payloads([student.id]) == {}
+        lifted = user_event("user.updated", updated_at=3_000, banned=False, locked=False)
+        _deliver(hook_client, secret, lifted)
+        refresh_stale(runtime)  # coming back is an addition: asynchronous
+        assert found()
 
     def test_created_banned_starts_suspended(
         self, hook_client: TestClient, secret: str, runtime: Runtime
