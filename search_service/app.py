@@ -11,6 +11,7 @@ from svix.webhooks import Webhook
 from indexers import DenseEncoder
 from search_service.auth import ClerkJwtVerifier
 from search_service.errors import install_error_handlers
+from search_service.limits import RequestLimitsMiddleware
 from search_service.routers import admin, health, profiles, search, users, webhooks
 from search_service.runtime import Runtime
 from search_service.scheduler import build_scheduler
@@ -96,4 +97,11 @@ def create_app(
             raise RuntimeError("clerk webhook enabled without a secret")
         app.state.clerk_webhook = Webhook(secret.get_secret_value())
         app.include_router(webhooks.router)
+    # Added last, so outermost of the middleware: refusals happen before routing,
+    # authentication or any parsing (search_service/limits.py).
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_body_bytes=cfg.http.max_body_bytes,
+        max_json_depth=cfg.http.max_json_depth,
+    )
     return app

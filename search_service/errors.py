@@ -7,11 +7,14 @@ Tree::
     ├── PermissionDeniedError 403 forbidden
     ├── NotFoundError         404 not_found
     ├── ConflictError         409 conflict
+    ├── PayloadTooLargeError  413 payload_too_large
     └── EngineUnavailableError 503 engine_unavailable
 
 Indexer errors map too: ``StoreUnavailableError`` -> 503, other ``IndexerError`` ->
 500 with a generic message; a database failure (``SQLAlchemyError``) -> 503, so
-webhook senders retry. No stack trace ever reaches a client.
+webhook senders retry. No stack trace ever reaches a client. Middleware that
+answers before the app (``search_service.limits``) renders the same shape with
+:func:`error_response`.
 """
 
 from __future__ import annotations
@@ -32,8 +35,10 @@ __all__ = [
     "ConflictError",
     "EngineUnavailableError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PermissionDeniedError",
     "ServiceError",
+    "error_response",
     "install_error_handlers",
 ]
 
@@ -46,6 +51,7 @@ _STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "payload_too_large",
     422: "validation_error",
     503: "engine_unavailable",
 }
@@ -95,6 +101,13 @@ class ConflictError(ServiceError):
     code = "conflict"
 
 
+class PayloadTooLargeError(ServiceError):
+    """The request body is larger than the configured limit (413)."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
 class EngineUnavailableError(ServiceError):
     """A backing engine is unavailable (503)."""
 
@@ -115,15 +128,18 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def error_response(exc: ServiceError) -> JSONResponse:
+    """``exc`` as the one error shape, with its status (and ``WWW-Authenticate`` on 401)."""
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return JSONResponse(_body(exc.code, exc.message), status_code=exc.status_code, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error as ``{"error", "detail"}`` with the right status."""
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return JSONResponse(
-            _body(exc.code, exc.message), status_code=exc.status_code, headers=headers
-        )
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

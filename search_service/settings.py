@@ -22,6 +22,7 @@ __all__ = [
     "ClerkSettings",
     "EmbeddingSettings",
     "FreshnessSettings",
+    "HttpSettings",
     "PrivacySettings",
     "QdrantSettings",
     "SchedulerSettings",
@@ -137,6 +138,20 @@ class PrivacySettings(BaseModel):
     retention_days: int = Field(default=30, ge=0, le=3650)
 
 
+class HttpSettings(BaseModel):
+    """Limits on what a request may send, enforced before routing and authentication.
+
+    ``max_body_bytes`` (default 1 MiB) bounds every request body, webhooks
+    included: a larger ``Content-Length`` gets 413 without the body being read,
+    and a chunked body is counted as it arrives and refused once over the limit.
+    ``max_json_depth`` bounds the nesting of arrays and objects in a JSON body
+    (``{"a": [1]}`` is depth 2); a deeper body gets 422 before it is parsed.
+    """
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_json_depth: int = Field(default=32, ge=4, le=1000)
+
+
 class Settings(BaseSettings):
     """All configuration of the service."""
 
@@ -154,6 +169,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     index_batch_size: int = Field(default=64, ge=1)
 
     @model_validator(mode="after")
