@@ -1,7 +1,7 @@
 """SQLModel tables and API schemas. No I/O happens in this package."""
 
 from models.api_key import ApiKey, ApiKeyCreate, ApiKeyCreated
-from models.common import CamelModel, now_ms
+from models.common import MAX_LIST_ITEM_LENGTH, STORED, CamelModel, now_ms
 from models.index_state import IndexState
 from models.ledger import (
     Balance,
@@ -67,6 +67,8 @@ __all__ = [
     "LedgerKind",
     "Balance",
     "MAX_QUERY_LENGTH",
+    "MAX_LIST_ITEM_LENGTH",
+    "STORED",
     "SECTIONS",
     "ApiKey",
     "Availability",
