@@ -28,6 +28,7 @@ __all__ = [
     "SchedulerSettings",
     "SearchSettings",
     "Settings",
+    "UserDataSettings",
     "get_settings",
 ]
 
@@ -152,6 +153,13 @@ class HttpSettings(BaseModel):
     max_json_depth: int = Field(default=32, ge=4, le=1000)
 
 
+class UserDataSettings(BaseModel):
+    """``/v1/users/me/data``: how many keys one user may hold (a write that would
+    add one more gets 409)."""
+
+    max_keys: int = Field(default=100, ge=1, le=100_000)
+
+
 class Settings(BaseSettings):
     """All configuration of the service."""
 
@@ -170,6 +178,7 @@ class Settings(BaseSettings):
     freshness: FreshnessSettings = Field(default_factory=FreshnessSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    user_data: UserDataSettings = Field(default_factory=UserDataSettings)
     index_batch_size: int = Field(default=64, ge=1)
 
     @model_validator(mode="after")

@@ -1,19 +1,27 @@
 """Bad input gets a 4xx in the one error shape and changes nothing: list item lengths,
-project URLs."""
+project URLs, user_data limits and paging."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func
 from sqlmodel import select
 
-from models import Project
+from models import Project, UserData
+from search_service.app import create_app
 from search_service.db import session_scope
+from search_service.errors import ConflictError
 from search_service.runtime import Runtime
 from search_service.services.profiles import reconcile_snapshots
-from tests.search_service.profile_helpers import new_user_with_key
+from search_service.services.user_data import set_user_data
+from search_service.settings import Settings, UserDataSettings
+from tests.search_service.profile_helpers import Student, new_user_with_key
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
 
@@ -127,3 +135,104 @@ class TestProjectUrl:
         r = client.patch("/v1/me/profile", json=fixed, headers={**s.headers, **MERGE})
         assert r.status_code == 200, r.text
         assert r.json()["projects"]["items"][0]["url"] == "https://fixed.example"
+
+
+@pytest.fixture
+def capped_client(
+    settings: Settings, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    """The app with at most 3 user_data keys per user."""
+    cfg = settings.model_copy(update={"user_data": UserDataSettings(max_keys=3)})
+    monkeypatch.setattr(runtime, "settings", cfg)  # request-time settings come from the runtime
+    with TestClient(create_app(cfg, runtime=runtime)) as c:
+        yield c
+
+
+def _data_count(rt: Runtime, user: Student) -> int:
+    with session_scope(rt.engine) as session:
+        stmt = select(func.count()).select_from(UserData).where(UserData.user_id == user.id)
+        return int(session.exec(stmt).one())
+
+
+class TestUserData:
+    def test_a_new_key_over_the_limit_is_409_and_not_written(
+        self, capped_client: TestClient, runtime: Runtime
+    ) -> None:
+        u = new_user_with_key(runtime, "u_cap")
+        for key in ("a", "b", "c"):
+            r = capped_client.put(
+                f"/v1/users/me/data/{key}", json={"value": "v"}, headers=u.headers
+            )
+            assert r.status_code == 201, r.text
+        r = capped_client.put("/v1/users/me/data/d", json={"value": "1"}, headers=u.headers)
+        assert r.status_code == 409, r.text
+        assert r.json()["error"] == "too_many_keys"
+        assert "at most 3 keys" in r.json()["detail"]
+        assert _data_count(runtime, u) == 3
+        replaced = capped_client.put("/v1/users/me/data/a", json={"value": "2"}, headers=u.headers)
+        assert replaced.status_code == 200, replaced.text
+        assert capped_client.delete("/v1/users/me/data/b", headers=u.headers).status_code == 204
+        r = capped_client.put("/v1/users/me/data/d", json={"value": "1"}, headers=u.headers)
+        assert r.status_code == 201, r.text
+
+    def test_the_default_limit_is_100_keys(self, client: TestClient, runtime: Runtime) -> None:
+        u = new_user_with_key(runtime, "u_cap_default")
+        with session_scope(runtime.engine) as session:
+            session.add_all(UserData(user_id=u.id, key=f"k{i:03}", value="v") for i in range(100))
+        r = client.put("/v1/users/me/data/one-more", json={"value": "1"}, headers=u.headers)
+        assert r.status_code == 409, r.text
+
+    def test_concurrent_writers_cannot_pass_the_limit_together(self, runtime: Runtime) -> None:
+        u = new_user_with_key(runtime, "u_cap_race")
+        with session_scope(runtime.engine) as session:
+            set_user_data(session, u.id, "first", "v", max_keys=3)
+            set_user_data(session, u.id, "second", "v", max_keys=3)
+
+        def add(i: int) -> str:
+            try:
+                with session_scope(runtime.engine) as session:
+                    set_user_data(session, u.id, f"new{i}", "v", max_keys=3)
+            except ConflictError:
+                return "conflict"
+            return "created"
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            outcomes = list(pool.map(add, range(8)))
+        assert sorted(outcomes) == ["conflict"] * 7 + ["created"]
+        assert _data_count(runtime, u) == 3
+
+    def test_listing_pages_by_key_with_a_next_link(
+        self, client: TestClient, runtime: Runtime
+    ) -> None:
+        u = new_user_with_key(runtime, "u_pages")
+        keys = ["a", "b.1", "b:2", "c-3", "d_4"]
+        for key in reversed(keys):
+            client.put(f"/v1/users/me/data/{key}", json={"value": key}, headers=u.headers)
+        seen: list[str] = []
+        url: str | None = "/v1/users/me/data?limit=2"
+        pages = 0
+        while url is not None:
+            r = client.get(url, headers=u.headers)
+            assert r.status_code == 200, r.text
+            assert len(r.json()) <= 2
+            seen += [d["key"] for d in r.json()]
+            pages += 1
+            link = r.headers.get("link")
+            url = None
+            if link is not None:
+                m = re.fullmatch(r'<(.+)>; rel="next"', link)
+                assert m is not None, link
+                url = m[1]
+        assert seen == sorted(keys) and pages == 3
+        everything = client.get("/v1/users/me/data", headers=u.headers)
+        assert [d["key"] for d in everything.json()] == sorted(keys)
+        assert "link" not in everything.headers
+
+    @pytest.mark.parametrize("query", ["limit=0", "limit=101", "after=bad key!"])
+    def test_bad_page_parameters_are_422(
+        self, client: TestClient, runtime: Runtime, query: str
+    ) -> None:
+        u = new_user_with_key(runtime, "u_pages_bad")
+        r = client.get(f"/v1/users/me/data?{query}", headers=u.headers)
+        assert r.status_code == 422, r.text
+        assert r.json()["error"] == "validation_error"

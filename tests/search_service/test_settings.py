@@ -42,3 +42,17 @@ def test_prefixed_name_wins_over_plain(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("QDRANT_URL", "http://plain:6333")
     monkeypatch.setenv("GIGSY_QDRANT__URL", "http://prefixed:6333")
     assert Settings().qdrant.url == "http://prefixed:6333"
+
+
+def test_input_limits_default_and_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s = Settings()
+    assert (s.http.max_body_bytes, s.http.max_json_depth) == (1_048_576, 32)
+    assert s.user_data.max_keys == 100
+    monkeypatch.setenv("GIGSY_HTTP__MAX_BODY_BYTES", "65536")
+    monkeypatch.setenv("GIGSY_HTTP__MAX_JSON_DEPTH", "16")
+    monkeypatch.setenv("GIGSY_USER_DATA__MAX_KEYS", "7")
+    s = Settings()
+    assert (s.http.max_body_bytes, s.http.max_json_depth) == (65_536, 16)
+    assert s.user_data.max_keys == 7
