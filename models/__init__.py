@@ -4,6 +4,7 @@ from models.api_key import ApiKey, ApiKeyCreate, ApiKeyCreated
 from models.common import MAX_LIST_ITEM_LENGTH, STORED, CamelModel, now_ms
 from models.index_state import IndexState
 from models.ledger import (
+    MAX_POSTING_AMOUNT,
     Balance,
     LedgerKind,
     Posting,
@@ -68,6 +69,7 @@ __all__ = [
     "Balance",
     "MAX_QUERY_LENGTH",
     "MAX_LIST_ITEM_LENGTH",
+    "MAX_POSTING_AMOUNT",
     "STORED",
     "SECTIONS",
     "ApiKey",

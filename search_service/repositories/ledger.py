@@ -8,13 +8,12 @@ from sqlmodel import Session, col, select
 from models import Transaction, User, UserData, now_ms
 
 __all__ = [
-    "cached_balances",
+    "balances_with_ledger_sums",
     "count_user_data",
     "delete_user_data",
     "find_transaction",
     "get_user_data",
     "insert_transaction",
-    "ledger_sums",
     "list_user_data",
     "lock_user_row",
     "put_user_data",
@@ -43,18 +42,32 @@ def insert_transaction(session: Session, tx: Transaction) -> Transaction:
     return tx
 
 
-def ledger_sums(session: Session) -> dict[int, int]:
-    """User id -> sum of ledger amounts (users without entries are absent)."""
-    stmt = select(Transaction.user_id, func.sum(Transaction.amount)).group_by(
-        col(Transaction.user_id)
+def balances_with_ledger_sums(session: Session) -> list[tuple[int, str, int, int]]:
+    """``(user id, clerk id, cached balance, sum of ledger amounts)`` of every user,
+    deleted ones included, by id.
+
+    One statement, so the cached balances and the sums come from one snapshot
+    (PostgreSQL and SQLite both give a statement a consistent view): a posting
+    committed meanwhile is either in both or in neither.
+    """
+    sums = (
+        select(
+            col(Transaction.user_id).label("user_id"),
+            func.sum(Transaction.amount).label("total"),
+        )
+        .group_by(col(Transaction.user_id))
+        .subquery()
     )
-    return {uid: int(total or 0) for uid, total in session.exec(stmt)}
-
-
-def cached_balances(session: Session) -> list[tuple[int, str, int]]:
-    """``(user id, clerk id, cached balance)`` of every user, deleted ones included."""
-    stmt = select(User.id, User.clerk_id, User.balance_amount).order_by(col(User.id))
-    return [(uid, clerk, bal) for uid, clerk, bal in session.exec(stmt) if uid is not None]
+    stmt = (
+        select(User.id, User.clerk_id, User.balance_amount, func.coalesce(sums.c.total, 0))
+        .outerjoin(sums, sums.c.user_id == User.id)
+        .order_by(col(User.id))
+    )
+    return [
+        (uid, clerk, int(bal), int(total))
+        for uid, clerk, bal, total in session.exec(stmt)
+        if uid is not None
+    ]
 
 
 def list_user_data(

@@ -1,5 +1,5 @@
 """Bad input gets a 4xx in the one error shape and changes nothing: list item lengths,
-project URLs, user_data limits and paging."""
+project URLs, user_data limits and paging, ledger amounts and reconciliation."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func
+from sqlalchemy import event, func
 from sqlmodel import select
 
-from models import Project, UserData
+from models import LedgerKind, Posting, Project, Transaction, User, UserData
 from search_service.app import create_app
 from search_service.db import session_scope
 from search_service.errors import ConflictError
 from search_service.runtime import Runtime
+from search_service.services.ledger import post_transaction, reconcile_balances
 from search_service.services.profiles import reconcile_snapshots
 from search_service.services.user_data import set_user_data
 from search_service.settings import Settings, UserDataSettings
@@ -236,3 +237,82 @@ class TestUserData:
         r = client.get(f"/v1/users/me/data?{query}", headers=u.headers)
         assert r.status_code == 422, r.text
         assert r.json()["error"] == "validation_error"
+
+
+def _admin(runtime: Runtime) -> Student:
+    return new_user_with_key(runtime, "u_admin", role="admin")
+
+
+def _post(client: TestClient, admin: Student, amount: Any, key: str) -> Any:
+    body = {"clerkId": "u_payee", "amount": amount, "kind": "gig_payment", "idempotencyKey": key}
+    return client.post("/v1/admin/transactions", json=body, headers=admin.headers)
+
+
+class TestLedger:
+    @pytest.mark.parametrize("amount", [0, 10**12 + 1, -(10**12) - 1, 2**63, 10**30])
+    def test_amount_outside_the_range_is_422_and_posts_nothing(
+        self, client: TestClient, runtime: Runtime, amount: int
+    ) -> None:
+        admin = _admin(runtime)
+        new_user_with_key(runtime, "u_payee")
+        r = _post(client, admin, amount, "k1")
+        assert r.status_code == 422, r.text
+        assert r.json()["error"] == "validation_error"
+        assert r.json()["detail"].startswith("amount:")
+        with session_scope(runtime.engine) as session:
+            assert session.exec(select(func.count()).select_from(Transaction)).one() == 0
+
+    def test_largest_amounts_post_and_the_balance_holds_them(
+        self, client: TestClient, runtime: Runtime
+    ) -> None:
+        admin = _admin(runtime)
+        payee = new_user_with_key(runtime, "u_payee")
+        for i in range(3):
+            r = _post(client, admin, 10**12, f"big{i}")
+            assert r.status_code == 201, r.text
+        assert _post(client, admin, -(10**12), "debit").status_code == 201
+        balance = client.get("/v1/users/me/balance", headers=payee.headers)
+        assert balance.status_code == 200, balance.text
+        assert balance.json()["amount"] == 2 * 10**12  # beyond a 32-bit INTEGER column
+        assert reconcile_balances(runtime.engine).drifts == []
+
+    def test_openapi_documents_the_range(self, client: TestClient) -> None:
+        amount = client.get("/openapi.json").json()["components"]["schemas"]["Posting"][
+            "properties"
+        ]["amount"]
+        assert (amount["minimum"], amount["maximum"]) == (-(10**12), 10**12)
+
+    def test_posting_committed_during_reconciliation_is_not_drift(
+        self, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        new_user_with_key(runtime, "u_payee")
+        post_transaction(runtime.engine, _posting(500, "before"))
+        engine = runtime.engine
+        fired: list[str] = []
+
+        # Commit a posting right after the first statement that reads the ledger
+        # and before any later read: the window between the two reads of a
+        # reconciliation that reads sums and balances separately.
+        def post_between(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            if fired or "transactions" not in statement or "SELECT" not in statement.upper():
+                return
+            fired.append(statement)
+            post_transaction(engine, _posting(250, "during"))
+
+        event.listen(engine, "after_cursor_execute", post_between)
+        try:
+            report = reconcile_balances(engine)
+        finally:
+            event.remove(engine, "after_cursor_execute", post_between)
+        assert fired, "the reconciliation never read the ledger"
+        assert report.drifts == []
+        assert reconcile_balances(engine).drifts == []  # and afterwards, with both postings
+        with session_scope(engine) as session:
+            payee = session.exec(select(User).where(User.clerk_id == "u_payee")).one()
+        assert payee.balance_amount == 750
+
+
+def _posting(amount: int, key: str) -> Posting:
+    return Posting(
+        clerk_id="u_payee", amount=amount, kind=LedgerKind.GIG_PAYMENT, idempotency_key=key
+    )
