@@ -1,9 +1,10 @@
 """SQLModel tables and API schemas. No I/O happens in this package."""
 
 from models.api_key import ApiKey, ApiKeyCreate, ApiKeyCreated
-from models.common import CamelModel, now_ms
+from models.common import MAX_LIST_ITEM_LENGTH, STORED, CamelModel, now_ms
 from models.index_state import IndexState
 from models.ledger import (
+    MAX_POSTING_AMOUNT,
     Balance,
     LedgerKind,
     Posting,
@@ -67,6 +68,9 @@ __all__ = [
     "LedgerKind",
     "Balance",
     "MAX_QUERY_LENGTH",
+    "MAX_LIST_ITEM_LENGTH",
+    "MAX_POSTING_AMOUNT",
+    "STORED",
     "SECTIONS",
     "ApiKey",
     "Availability",

@@ -1,20 +1,106 @@
-"""Shared building blocks: epoch-millisecond clock, camelCase wire models, JSON columns.
+"""Shared building blocks: epoch-millisecond clock, camelCase wire models, JSON columns,
+and the input types shared by several schemas (list items, web URLs).
 
 Times are Unix epoch milliseconds (integers) everywhere, as in the product seeds;
 SQL columns holding them are ``BIGINT`` because ms timestamps overflow ``INTEGER``
 on PostgreSQL.
+
+Rules added after data was written (a project URL's scheme, the length of a list
+item) apply to what clients send, not to rows already stored: the types marked
+with :data:`INPUT_ONLY` skip their checks when validated with ``context=STORED``,
+which the code reading rows back from SQL passes, so older rows stay readable.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 from sqlalchemy import JSON, BigInteger, Column
 
-__all__ = ["CamelModel", "json_column", "ms_column", "now_ms"]
+__all__ = [
+    "INPUT_ONLY",
+    "MAX_LIST_ITEM_LENGTH",
+    "STORED",
+    "CamelModel",
+    "HttpUrlStr",
+    "ListItem",
+    "json_column",
+    "ms_column",
+    "now_ms",
+]
+
+STORED: Mapping[str, bool] = MappingProxyType({"stored": True})
+"""Validation context for rows read back from SQL: ``Item.model_validate(row, context=STORED)``."""
+
+
+def _unless_stored(value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+    if isinstance(info.context, Mapping) and info.context.get("stored"):
+        return value
+    return handler(value)
+
+
+INPUT_ONLY = WrapValidator(_unless_stored)
+"""``Annotated`` marker: the constraints listed before it are skipped under ``STORED``.
+
+The OpenAPI schema still shows them (a wrap validator keeps the inner schema).
+"""
+
+MAX_LIST_ITEM_LENGTH = 100
+"""Longest string inside a list (skills, languages, search filters), in characters:
+the longest skill or language name we know of is under 40."""
+
+ListItem = Annotated[str, StringConstraints(max_length=MAX_LIST_ITEM_LENGTH), INPUT_ONLY]
+"""A string inside a list, at most :data:`MAX_LIST_ITEM_LENGTH` characters."""
+
+_HTTP_URL = TypeAdapter(HttpUrl)
+_HTTP_SCHEME = re.compile(r"^https?://", re.IGNORECASE)
+_URL_MESSAGE = "must be an absolute http:// or https:// URL"
+
+
+def _http_url(value: str) -> str:
+    # The scheme must be spelled out (``https:example.com`` parses, but is not what
+    # people mean), and nothing unprintable may hide in it: browsers drop tabs and
+    # newlines from URLs, which has been used to smuggle ``javascript:`` past filters.
+    if not _HTTP_SCHEME.match(value) or not value.isprintable() or " " in value:
+        raise PydanticCustomError("http_url", _URL_MESSAGE)
+    try:
+        _HTTP_URL.validate_python(value)  # WHATWG parsing (the `url` crate): a real host
+    except ValidationError as exc:
+        reason = exc.errors()[0]["msg"]
+        raise PydanticCustomError(
+            "http_url", _URL_MESSAGE + " ({reason})", {"reason": reason}
+        ) from exc
+    return value
+
+
+HttpUrlStr = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=2048),
+    AfterValidator(_http_url),
+    INPUT_ONLY,
+    Field(json_schema_extra={"format": "uri", "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}),
+]
+"""An absolute ``http``/``https`` URL, kept as written (trimmed); anything else, such
+as ``javascript:`` (stored XSS for clients that render links), is refused."""
 
 
 def now_ms() -> int:

@@ -2,20 +2,25 @@
 
 Ledger-first (seed 000): the ledger is the truth; ``users.balance_amount`` is a
 cache updated in the same database transaction as each posting. Amounts are
-integers in minor units (cents), signed: credits positive, debits negative.
+integers in minor units (cents), signed: credits positive, debits negative; one
+posting moves at most ``MAX_POSTING_AMOUNT`` either way and never zero.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated
 
+from pydantic import AfterValidator
 from pydantic import Field as PydField
+from pydantic_core import PydanticCustomError
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from models.common import CamelModel, ms_column, now_ms
 
 __all__ = [
+    "MAX_POSTING_AMOUNT",
     "Balance",
     "LedgerKind",
     "Posting",
@@ -24,6 +29,31 @@ __all__ = [
     "UserData",
     "UserDataPublic",
     "UserDataWrite",
+]
+
+
+MAX_POSTING_AMOUNT = 10**12
+"""Largest ``|amount|`` of one posting, in minor units (10 billion in a currency with
+cents). Sums of postings this size stay far inside ``BIGINT`` (about 9.2e18), the
+type of both ``transactions.amount`` and ``users.balance_amount``."""
+
+
+def _non_zero(amount: int) -> int:
+    if amount == 0:
+        raise PydanticCustomError("zero_amount", "a posting must move money: amount is 0")
+    return amount
+
+
+PostingAmount = Annotated[
+    int,
+    PydField(
+        ge=-MAX_POSTING_AMOUNT,
+        le=MAX_POSTING_AMOUNT,
+        json_schema_extra={"not": {"const": 0}},
+        description="Minor units (cents), signed: negative for debits; never 0,"
+        f" at most {MAX_POSTING_AMOUNT} either way.",
+    ),
+    AfterValidator(_non_zero),
 ]
 
 
@@ -76,10 +106,11 @@ class UserData(SQLModel, table=True):
 
 
 class Posting(CamelModel):
-    """A ledger posting request; ``amount`` in minor units, signed."""
+    """A ledger posting request; ``amount`` in minor units, signed, non-zero, and
+    within ``MAX_POSTING_AMOUNT`` either way."""
 
     clerk_id: str = PydField(min_length=1, max_length=255)
-    amount: int = PydField(description="Minor units (cents); negative for debits.")
+    amount: PostingAmount
     currency: str = PydField(default="USD", pattern=r"^[A-Z]{3}$")
     kind: LedgerKind
     reference: str | None = PydField(

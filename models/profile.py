@@ -16,7 +16,7 @@ from pydantic import Field as PydField
 from sqlalchemy import ForeignKey, Integer, Text
 from sqlmodel import Column, Field, SQLModel
 
-from models.common import CamelModel, json_column, ms_column, now_ms
+from models.common import CamelModel, HttpUrlStr, ListItem, json_column, ms_column, now_ms
 
 __all__ = [
     "SECTIONS",
@@ -200,12 +200,17 @@ class WorkItem(CamelModel):
 
 
 class ProjectItem(CamelModel):
-    """Portfolio project as written by clients."""
+    """Portfolio project as written by clients.
+
+    ``url`` must be an absolute ``http``/``https`` URL; skill names are at most
+    ``MAX_LIST_ITEM_LENGTH`` characters. Rows stored before these rules stay
+    readable (``models.common.STORED``).
+    """
 
     title: str = PydField(min_length=1, max_length=300)
     description: str = PydField(default="", max_length=20_000)
-    url: str | None = PydField(default=None, max_length=2048)
-    skills: list[str] = PydField(default_factory=list, max_length=50)
+    url: HttpUrlStr | None = None
+    skills: list[ListItem] = PydField(default_factory=list, max_length=50)
 
 
 class LanguageItem(CamelModel):

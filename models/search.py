@@ -1,7 +1,8 @@
 """Wire schemas of ``POST /v1/search`` (request, response, explanation).
 
 Validation here is the API contract: unknown fields are rejected (422 naming
-the field), ``limit`` is 1..100, ``query`` at most ``MAX_QUERY_LENGTH`` characters.
+the field), ``limit`` is 1..100, ``query`` at most ``MAX_QUERY_LENGTH`` characters,
+each skill or language filter at most ``MAX_LIST_ITEM_LENGTH`` (100) characters.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from models.common import CamelModel
+from models.common import CamelModel, ListItem
 from models.profile import Availability
 
 __all__ = [
@@ -38,8 +39,8 @@ class SearchMode(StrEnum):
 class SearchFilters(CamelModel):
     """Hard filters applied inside every retriever. Lists match all of their values."""
 
-    skills: list[str] = Field(default_factory=list, max_length=20)
-    languages: list[str] = Field(default_factory=list, max_length=10)
+    skills: list[ListItem] = Field(default_factory=list, max_length=20)
+    languages: list[ListItem] = Field(default_factory=list, max_length=10)
     location: str | None = Field(default=None, max_length=200)
     availability: Availability | None = None
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, String
 from sqlmodel import Column, Field, SQLModel
 
 from models.common import CamelModel, json_column, ms_column, now_ms
@@ -65,7 +65,11 @@ class User(SQLModel, table=True):
     private_metadata: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
     unsafe_metadata: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
     last_sign_in_at: int | None = Field(default=None, sa_column=ms_column())
-    balance_amount: int = Field(default=0, description="Minor units (cents).")
+    balance_amount: int = Field(
+        default=0,
+        sa_column=Column(BigInteger, nullable=False),
+        description="Minor units (cents); BIGINT, as wide as ``transactions.amount``.",
+    )
     balance_currency: str = Field(default="USD", max_length=3)
     portfolio: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
     clerk_updated_at: int | None = Field(

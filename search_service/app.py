@@ -13,6 +13,7 @@ from search_service.auth import ClerkJwtVerifier
 from search_service.errors import install_error_handlers
 from search_service.ratelimit import RequestLimiter
 from search_service.request_id import RequestIdMiddleware
+from search_service.limits import RequestLimitsMiddleware
 from search_service.routers import admin, health, profiles, search, users, webhooks
 from search_service.runtime import Runtime
 from search_service.scheduler import build_scheduler
@@ -80,7 +81,6 @@ def create_app(
     install_error_handlers(app)
     limits = cfg.rate_limit
     app.state.rate_limiter = RequestLimiter(limits) if limits.enabled else None
-    app.add_middleware(RequestIdMiddleware)
     app.include_router(search.router)
     app.include_router(users.router)
     app.include_router(profiles.router)
@@ -106,4 +106,13 @@ def create_app(
             raise RuntimeError("clerk webhook enabled without a secret")
         app.state.clerk_webhook = Webhook(secret.get_secret_value())
         app.include_router(webhooks.router)
+    # The last added is the outermost: refusals happen before routing,
+    # authentication or any parsing (search_service/limits.py), and even they
+    # carry a request id.
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_body_bytes=cfg.http.max_body_bytes,
+        max_json_depth=cfg.http.max_json_depth,
+    )
+    app.add_middleware(RequestIdMiddleware)
     return app

@@ -7,12 +7,15 @@ Tree::
     ├── PermissionDeniedError 403 forbidden
     ├── NotFoundError         404 not_found
     ├── ConflictError         409 conflict
+    ├── PayloadTooLargeError  413 payload_too_large
     ├── RateLimitedError      429 rate_limited (with ``Retry-After``)
     └── EngineUnavailableError 503 engine_unavailable
 
 Indexer errors map too: ``StoreUnavailableError`` -> 503, other ``IndexerError`` ->
 500 with a generic message; a database failure (``SQLAlchemyError``) -> 503, so
-webhook senders retry. No stack trace ever reaches a client.
+webhook senders retry. No stack trace ever reaches a client. Middleware that
+answers before the app (``search_service.limits``) renders the same shape with
+:func:`error_response`.
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ __all__ = [
     "ConflictError",
     "EngineUnavailableError",
     "NotFoundError",
+    "PayloadTooLargeError",
     "PermissionDeniedError",
     "RateLimitedError",
     "ServiceError",
+    "error_response",
     "install_error_handlers",
 ]
 
@@ -49,6 +54,7 @@ _STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "payload_too_large",
     422: "validation_error",
     429: "rate_limited",
     503: "engine_unavailable",
@@ -104,6 +110,13 @@ class ConflictError(ServiceError):
     code = "conflict"
 
 
+class PayloadTooLargeError(ServiceError):
+    """The request body is larger than the configured limit (413)."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
 class RateLimitedError(ServiceError):
     """The caller spent its request budget (429).
 
@@ -146,14 +159,20 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+def error_response(exc: ServiceError) -> JSONResponse:
+    """``exc`` as the one error shape, with its status and headers
+    (``WWW-Authenticate`` on 401, ``Retry-After`` on 429)."""
+    return JSONResponse(
+        _body(exc.code, exc.message), status_code=exc.status_code, headers=exc.headers or None
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Render every error as ``{"error", "detail"}`` with the right status."""
 
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        return JSONResponse(
-            _body(exc.code, exc.message), status_code=exc.status_code, headers=exc.headers
-        )
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

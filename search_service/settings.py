@@ -25,12 +25,14 @@ __all__ = [
     "FreshnessSettings",
     "MetricsSettings",
     "LogSettings",
+    "HttpSettings",
     "PrivacySettings",
     "QdrantSettings",
     "RateLimitSettings",
     "SchedulerSettings",
     "SearchSettings",
     "Settings",
+    "UserDataSettings",
     "get_settings",
 ]
 
@@ -220,6 +222,27 @@ class LogSettings(BaseModel):
         return value.strip().lower() if isinstance(value, str) else value
 
 
+class HttpSettings(BaseModel):
+    """Limits on what a request may send, enforced before routing and authentication.
+
+    ``max_body_bytes`` (default 1 MiB) bounds every request body, webhooks
+    included: a larger ``Content-Length`` gets 413 without the body being read,
+    and a chunked body is counted as it arrives and refused once over the limit.
+    ``max_json_depth`` bounds the nesting of arrays and objects in a JSON body
+    (``{"a": [1]}`` is depth 2); a deeper body gets 422 before it is parsed.
+    """
+
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_json_depth: int = Field(default=32, ge=4, le=1000)
+
+
+class UserDataSettings(BaseModel):
+    """``/v1/users/me/data``: how many keys one user may hold (a write that would
+    add one more gets 409)."""
+
+    max_keys: int = Field(default=100, ge=1, le=100_000)
+
+
 class Settings(BaseSettings):
     """All configuration of the service."""
 
@@ -240,6 +263,8 @@ class Settings(BaseSettings):
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    user_data: UserDataSettings = Field(default_factory=UserDataSettings)
     index_batch_size: int = Field(default=64, ge=1)
 
     @model_validator(mode="after")

@@ -8,13 +8,14 @@ from sqlmodel import Session, col, select
 from models import Transaction, User, UserData, now_ms
 
 __all__ = [
-    "cached_balances",
+    "balances_with_ledger_sums",
+    "count_user_data",
     "delete_user_data",
     "find_transaction",
     "get_user_data",
     "insert_transaction",
-    "ledger_sums",
     "list_user_data",
+    "lock_user_row",
     "put_user_data",
 ]
 
@@ -41,24 +42,68 @@ def insert_transaction(session: Session, tx: Transaction) -> Transaction:
     return tx
 
 
-def ledger_sums(session: Session) -> dict[int, int]:
-    """User id -> sum of ledger amounts (users without entries are absent)."""
-    stmt = select(Transaction.user_id, func.sum(Transaction.amount)).group_by(
-        col(Transaction.user_id)
+def balances_with_ledger_sums(session: Session) -> list[tuple[int, str, int, int]]:
+    """``(user id, clerk id, cached balance, sum of ledger amounts)`` of every user,
+    deleted ones included, by id.
+
+    One statement, so the cached balances and the sums come from one snapshot
+    (PostgreSQL and SQLite both give a statement a consistent view): a posting
+    committed meanwhile is either in both or in neither.
+    """
+    sums = (
+        select(
+            col(Transaction.user_id).label("user_id"),
+            func.sum(Transaction.amount).label("total"),
+        )
+        .group_by(col(Transaction.user_id))
+        .subquery()
     )
-    return {uid: int(total or 0) for uid, total in session.exec(stmt)}
+    stmt = (
+        select(User.id, User.clerk_id, User.balance_amount, func.coalesce(sums.c.total, 0))
+        .outerjoin(sums, sums.c.user_id == User.id)
+        .order_by(col(User.id))
+    )
+    return [
+        (uid, clerk, int(bal), int(total))
+        for uid, clerk, bal, total in session.exec(stmt)
+        if uid is not None
+    ]
 
 
-def cached_balances(session: Session) -> list[tuple[int, str, int]]:
-    """``(user id, clerk id, cached balance)`` of every user, deleted ones included."""
-    stmt = select(User.id, User.clerk_id, User.balance_amount).order_by(col(User.id))
-    return [(uid, clerk, bal) for uid, clerk, bal in session.exec(stmt) if uid is not None]
-
-
-def list_user_data(session: Session, user_id: int) -> list[UserData]:
-    """A user's key/value pairs, by key."""
-    stmt = select(UserData).where(UserData.user_id == user_id).order_by(col(UserData.key))
+def list_user_data(
+    session: Session, user_id: int, *, after: str | None = None, limit: int | None = None
+) -> list[UserData]:
+    """A user's key/value pairs, by key: those after the key ``after`` (keyset
+    paging), at most ``limit``."""
+    stmt = select(UserData).where(UserData.user_id == user_id)
+    if after is not None:
+        stmt = stmt.where(col(UserData.key) > after)
+    stmt = stmt.order_by(col(UserData.key))
+    if limit is not None:
+        stmt = stmt.limit(limit)
     return list(session.exec(stmt))
+
+
+def count_user_data(session: Session, user_id: int) -> int:
+    """How many keys a user holds."""
+    stmt = select(func.count()).select_from(UserData).where(UserData.user_id == user_id)
+    return int(session.exec(stmt).one())
+
+
+def lock_user_row(session: Session, user_id: int) -> None:
+    """Hold the user's row until the transaction ends, so a check such as "fewer
+    than N keys" still holds when the insert after it commits.
+
+    A no-op ``UPDATE`` rather than ``SELECT ... FOR UPDATE``: it is a write, so it
+    takes PostgreSQL's row lock and SQLite's database write lock alike (SQLite has
+    no ``FOR UPDATE``, and its reads do not block writers).
+    """
+    session.execute(
+        update(User)
+        .where(col(User.id) == user_id)
+        .values(id=col(User.id))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def get_user_data(session: Session, user_id: int, key: str) -> UserData | None:

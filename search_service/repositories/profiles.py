@@ -24,6 +24,7 @@ from indexers import ProfileDocument, ProfileRows, build_document
 from indexers.taxonomy import normalise_skill, normalise_skills
 from models import (
     SECTIONS,
+    STORED,
     CamelModel,
     Education,
     EducationItem,
@@ -152,7 +153,8 @@ def profile_write_of(rows: ProfileRows) -> ProfileWrite | None:
     sections = {
         name: Section[item](  # type: ignore[valid-type]
             visibility=_visibility(p, name),
-            items=[item.model_validate(r) for r in getattr(rows, name)],
+            # Rows were validated when written; rules added since apply to new input only.
+            items=[item.model_validate(r, context=STORED) for r in getattr(rows, name)],
         )
         for name, item in _SECTION_ITEMS.items()
     }

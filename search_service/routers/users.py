@@ -1,23 +1,33 @@
-"""The caller's own account: balance and key/value data; user lookup by clerkId."""
+"""The caller's own account: balance and key/value data; user lookup by clerkId.
+
+``GET /v1/users/me/data`` pages by key (keyset): ``limit`` pairs after the key
+``after``; when more follow, the ``Link`` header names the next page
+(``rel="next"``, RFC 8288).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from models import Balance, Role, UserDataPublic, UserDataWrite, UserPublic
-from search_service.deps import CurrentCaller, CurrentUser, SessionDep
+from search_service.deps import CurrentCaller, CurrentUser, RuntimeDep, SessionDep
 from search_service.errors import NotFoundError
 from search_service.repositories.ledger import (
     delete_user_data,
     get_user_data,
     list_user_data,
-    put_user_data,
 )
 from search_service.repositories.users import find_user_by_clerk_id
+from search_service.services.user_data import set_user_data
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 
-_KEY = Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+_KEY_PATTERN = r"^[A-Za-z0-9_.:-]+$"
+_KEY = Path(min_length=1, max_length=128, pattern=_KEY_PATTERN)
+_PAGE_MAX = 100
+"""Largest page of ``GET /v1/users/me/data`` (also the default)."""
 
 
 def _uid(caller: CurrentUser) -> int:
@@ -32,10 +42,36 @@ def read_my_balance(caller: CurrentUser) -> Balance:
     return Balance(amount=caller.user.balance_amount, currency=caller.user.balance_currency)
 
 
-@router.get("/me/data", response_model=list[UserDataPublic], summary="All of the caller's data")
-def list_my_data(caller: CurrentUser, session: SessionDep) -> list[UserDataPublic]:
-    """Every key/value pair of the caller, by key."""
-    return [UserDataPublic.model_validate(r) for r in list_user_data(session, _uid(caller))]
+@router.get(
+    "/me/data",
+    response_model=list[UserDataPublic],
+    summary="The caller's data, a page at a time, by key",
+    responses={200: {"headers": {"Link": {"description": 'The next page, `rel="next"`'}}}},
+)
+def list_my_data(
+    caller: CurrentUser,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    limit: Annotated[int, Query(ge=1, le=_PAGE_MAX, description="Page size.")] = _PAGE_MAX,
+    after: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=128,
+            pattern=_KEY_PATTERN,
+            description="Return keys after this one (the last key of the previous page).",
+        ),
+    ] = None,
+) -> list[UserDataPublic]:
+    """Key/value pairs of the caller in key order: at most ``limit`` after ``after``.
+    When more follow, ``Link: <...?after=LAST&limit=N>; rel="next"`` names the next page."""
+    rows = list_user_data(session, _uid(caller), after=after, limit=limit + 1)
+    if len(rows) > limit:
+        rows = rows[:limit]
+        nxt = request.url.include_query_params(after=rows[-1].key, limit=limit)
+        response.headers["Link"] = f'<{nxt}>; rel="next"'
+    return [UserDataPublic.model_validate(r) for r in rows]
 
 
 @router.get("/me/data/{key}", response_model=UserDataPublic, summary="One data value")
@@ -52,11 +88,14 @@ def put_my_data(
     body: UserDataWrite,
     caller: CurrentUser,
     session: SessionDep,
+    rt: RuntimeDep,
     response: Response,
     key: str = _KEY,
 ) -> UserDataPublic:
-    """Create (201) or replace (200) the value under ``key``."""
-    row, created = put_user_data(session, _uid(caller), key, body.value)
+    """Create (201) or replace (200) the value under ``key``. 409 (``too_many_keys``)
+    when the key is new and the caller already holds ``GIGSY_USER_DATA__MAX_KEYS`` keys."""
+    max_keys = rt.settings.user_data.max_keys
+    row, created = set_user_data(session, _uid(caller), key, body.value, max_keys=max_keys)
     response.status_code = 201 if created else 200
     return UserDataPublic.model_validate(row)
 

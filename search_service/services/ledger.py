@@ -19,10 +19,9 @@ from models import Posting, Transaction
 from search_service.db import session_scope
 from search_service.errors import ConflictError, NotFoundError
 from search_service.repositories.ledger import (
-    cached_balances,
+    balances_with_ledger_sums,
     find_transaction,
     insert_transaction,
-    ledger_sums,
 )
 from search_service.repositories.users import find_user_by_clerk_id
 
@@ -109,16 +108,17 @@ def reconcile_balances(engine: Engine) -> ReconcileReport:
     """Compare every cached balance with the sum of its ledger; log and return drift.
 
     Read-only: a drift is a bug to investigate, not something to paper over.
+    Balances and sums are read in one statement, hence one snapshot, so postings
+    committed while the check runs never show up as drift.
     """
     report = ReconcileReport()
     with session_scope(engine) as session:
-        sums = ledger_sums(session)
-        balances = cached_balances(session)
-    report.checked = len(balances)
+        rows = balances_with_ledger_sums(session)
+    report.checked = len(rows)
     report.drifts = [
-        BalanceDrift(uid, clerk_id, cached, sums.get(uid, 0))
-        for uid, clerk_id, cached in balances
-        if cached != sums.get(uid, 0)
+        BalanceDrift(uid, clerk_id, cached, ledger)
+        for uid, clerk_id, cached, ledger in rows
+        if cached != ledger
     ]
     for d in report.drifts:
         log.error(

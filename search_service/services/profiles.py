@@ -91,7 +91,7 @@ def _view(session: Session, user: User) -> ProfileView:
         version = profile.version
     emb, visible = fresh.embedding_updated_at, fresh.visible_updated_at
     return ProfileView(
-        **doc.model_dump(),
+        **dict(doc),  # the sections as built from the rows, not validated again
         user_id=user.id,
         version=version,
         updated_at=fresh.updated_at,
@@ -148,8 +148,8 @@ def patched_document(current: ProfileView, patch: dict[str, Any]) -> ProfileWrit
     Raises:
         pydantic.ValidationError: the result is not a valid profile.
     """
-    base = ProfileWrite.model_validate(current.model_dump(include=set(ProfileWrite.model_fields)))
-    merged = apply_merge_patch(base.model_dump(mode="json", by_alias=True), patch)
+    base = current.model_dump(mode="json", by_alias=True, include=set(ProfileWrite.model_fields))
+    merged = apply_merge_patch(base, patch)
     return ProfileWrite.model_validate(merged)
 
 

@@ -54,3 +54,17 @@ def test_log_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("GIGSY_LOG__FORMAT", "xml")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_input_limits_default_and_come_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    s = Settings()
+    assert (s.http.max_body_bytes, s.http.max_json_depth) == (1_048_576, 32)
+    assert s.user_data.max_keys == 100
+    monkeypatch.setenv("GIGSY_HTTP__MAX_BODY_BYTES", "65536")
+    monkeypatch.setenv("GIGSY_HTTP__MAX_JSON_DEPTH", "16")
+    monkeypatch.setenv("GIGSY_USER_DATA__MAX_KEYS", "7")
+    s = Settings()
+    assert (s.http.max_body_bytes, s.http.max_json_depth) == (65_536, 16)
+    assert s.user_data.max_keys == 7

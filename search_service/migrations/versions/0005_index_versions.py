@@ -1,7 +1,7 @@
 """index versions: the employer-visible content clock, privacy floor, document hash
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004_input_limits
 Create Date: 2026-11-21 13:40:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004_input_limits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
