@@ -2,6 +2,7 @@
 
 from models.api_key import ApiKey, ApiKeyCreate, ApiKeyCreated
 from models.common import CamelModel, now_ms
+from models.error import ErrorBody
 from models.index_state import IndexState
 from models.ledger import (
     Balance,
@@ -73,6 +74,7 @@ __all__ = [
     "CamelModel",
     "Education",
     "EducationItem",
+    "ErrorBody",
     "Explanation",
     "IndexState",
     "Language",

@@ -11,6 +11,7 @@ from svix.webhooks import Webhook
 from indexers import DenseEncoder
 from search_service.auth import ClerkJwtVerifier
 from search_service.errors import install_error_handlers
+from search_service.openapi import install_error_responses
 from search_service.routers import admin, health, profiles, search, users, webhooks
 from search_service.runtime import Runtime
 from search_service.scheduler import build_scheduler
@@ -76,6 +77,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_error_responses(app)
     app.include_router(search.router)
     app.include_router(users.router)
     app.include_router(profiles.router)

@@ -31,8 +31,10 @@ __all__ = [
     "CurrentEmployer",
     "CurrentStudent",
     "CurrentUser",
+    "PERMISSION_GUARDS",
     "RuntimeDep",
     "SessionDep",
+    "get_caller",
     "get_runtime",
     "get_session",
 ]
@@ -174,6 +176,9 @@ def require_student(caller: CurrentCaller) -> Caller:
         raise PermissionDeniedError("profiles belong to students; this caller is not one")
     return caller
 
+
+#: Dependencies that answer 403; the OpenAPI schema documents 403 on routes using one.
+PERMISSION_GUARDS = (require_user, require_employer, require_admin, require_student)
 
 CurrentUser = Annotated[Caller, Depends(require_user)]
 CurrentStudent = Annotated[Caller, Depends(require_student)]

@@ -11,7 +11,8 @@ Tree::
 
 Indexer errors map too: ``StoreUnavailableError`` -> 503, other ``IndexerError`` ->
 500 with a generic message; a database failure (``SQLAlchemyError``) -> 503, so
-webhook senders retry. No stack trace ever reaches a client.
+webhook senders retry. No stack trace ever reaches a client. The OpenAPI schema
+documents these responses (``search_service.openapi``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexers import IndexerError, StoreUnavailableError
+from models import ErrorBody
 
 __all__ = [
     "AuthenticationError",
@@ -103,7 +105,7 @@ class EngineUnavailableError(ServiceError):
 
 
 def _body(code: str, detail: str) -> dict[str, Any]:
-    return {"error": code, "detail": detail}
+    return ErrorBody(error=code, detail=detail).model_dump()
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

@@ -47,7 +47,12 @@ def read_my_data(caller: CurrentUser, session: SessionDep, key: str = _KEY) -> U
     return UserDataPublic.model_validate(row)
 
 
-@router.put("/me/data/{key}", response_model=UserDataPublic, summary="Set a data value")
+@router.put(
+    "/me/data/{key}",
+    response_model=UserDataPublic,
+    summary="Set a data value",
+    responses={201: {"description": "Created", "model": UserDataPublic}},
+)
 def put_my_data(
     body: UserDataWrite,
     caller: CurrentUser,
