@@ -10,6 +10,7 @@ from search_service.deps import CurrentAdmin, RuntimeDep, SessionDep
 from search_service.errors import ConflictError, NotFoundError
 from search_service.repositories.api_keys import create_api_key, revoke_api_key
 from search_service.repositories.users import find_user_by_clerk_id
+from search_service.routers import MAX_ROW_ID
 from search_service.services.ledger import post_transaction
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -44,7 +45,7 @@ def create_user_api_key(
 
 @router.delete("/api-keys/{key_id}", status_code=204, summary="Revoke a key at once")
 def revoke_user_api_key(
-    caller: CurrentAdmin, session: SessionDep, key_id: int = Path(ge=1)
+    caller: CurrentAdmin, session: SessionDep, key_id: int = Path(ge=1, le=MAX_ROW_ID)
 ) -> Response:
     """The key stops working with the next request. 404 if unknown or already revoked."""
     if not revoke_api_key(session, key_id):

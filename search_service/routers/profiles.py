@@ -21,6 +21,7 @@ from models import ProfileView, ProfileWrite, Role, SharedProfileView
 from search_service.db import session_scope
 from search_service.deps import CurrentCaller, CurrentStudent, CurrentUser, RuntimeDep, SessionDep
 from search_service.errors import ConflictError, PermissionDeniedError, ServiceError
+from search_service.routers import MAX_ROW_ID
 from search_service.services.privacy import delete_account, export_user
 from search_service.services.profiles import (
     get_own_profile,
@@ -166,7 +167,7 @@ async def patch_my_profile(
     summary="A profile's public sections (no authentication)",
 )
 def read_public_profile(
-    session: SessionDep, response: Response, user_id: int = Path(ge=1)
+    session: SessionDep, response: Response, user_id: int = Path(ge=1, le=MAX_ROW_ID)
 ) -> SharedProfileView:
     """Only sections the owner marked ``public``, display name and headline.
     404 when the user is unknown or deleted, or has no public section."""
@@ -181,7 +182,7 @@ def read_public_profile(
     responses={403: {"description": "The caller is not an employer or an admin"}},
 )
 def read_profile_as_employer(
-    caller: CurrentCaller, session: SessionDep, user_id: int = Path(ge=1)
+    caller: CurrentCaller, session: SessionDep, user_id: int = Path(ge=1, le=MAX_ROW_ID)
 ) -> SharedProfileView:
     """``public`` and ``employers`` sections; never ``private`` ones. Employers and admins."""
     if not caller.has(Role.EMPLOYER, Role.ADMIN):

@@ -18,6 +18,8 @@ from search_service.repositories.users import find_user_by_clerk_id
 router = APIRouter(prefix="/v1/users", tags=["users"])
 
 _KEY = Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+# As stored (users.clerk_id is VARCHAR(255)); no NUL, which PostgreSQL cannot compare.
+_CLERK_ID = Path(min_length=1, max_length=255, pattern=r"^[^\x00]+$")
 
 
 def _uid(caller: CurrentUser) -> int:
@@ -75,7 +77,9 @@ def delete_my_data(caller: CurrentUser, session: SessionDep, key: str = _KEY) ->
 
 
 @router.get("/by-clerk-id/{clerk_id}", response_model=UserPublic, summary="A user by clerkId")
-def read_user_by_clerk_id(clerk_id: str, caller: CurrentCaller, session: SessionDep) -> UserPublic:
+def read_user_by_clerk_id(
+    caller: CurrentCaller, session: SessionDep, clerk_id: str = _CLERK_ID
+) -> UserPublic:
     """The user themself or an admin. Admins also see soft-deleted users (with
     ``deletedAt``); everyone else gets 404 for them, as for unknown ids."""
     is_admin = caller.has(Role.ADMIN)
