@@ -2,6 +2,7 @@
 
 from models.api_key import ApiKey, ApiKeyCreate, ApiKeyCreated
 from models.common import MAX_LIST_ITEM_LENGTH, STORED, CamelModel, now_ms
+from models.error import ErrorBody
 from models.index_state import IndexState
 from models.ledger import (
     MAX_POSTING_AMOUNT,
@@ -77,6 +78,7 @@ __all__ = [
     "CamelModel",
     "Education",
     "EducationItem",
+    "ErrorBody",
     "Explanation",
     "IndexState",
     "Language",

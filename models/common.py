@@ -31,6 +31,7 @@ from pydantic import (
     ValidationInfo,
     ValidatorFunctionWrapHandler,
     WrapValidator,
+    field_validator,
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
@@ -109,7 +110,8 @@ def now_ms() -> int:
 
 
 class CamelModel(BaseModel):
-    """Base for wire schemas: camelCase JSON, snake_case Python, unknown fields rejected."""
+    """Base for wire schemas: camelCase JSON, snake_case Python, unknown fields rejected,
+    and no NUL character (U+0000) in any string."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -117,6 +119,27 @@ class CamelModel(BaseModel):
         extra="forbid",
         from_attributes=True,
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _refuse_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold U+0000 (the driver refuses it, a database
+        # error); refuse it in every wire string instead, a 422 on every engine.
+        if _has_nul(value):
+            raise PydanticCustomError("string_nul", "NUL characters (U+0000) are not allowed")
+        return value
+
+
+def _has_nul(value: Any) -> bool:
+    """True when ``value`` is, or holds in a list/dict, a string containing U+0000.
+    Nested models are not walked: they check their own fields."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
 
 
 def ms_column(*, nullable: bool = True, index: bool = False) -> Any:

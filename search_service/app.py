@@ -11,9 +11,10 @@ from svix.webhooks import Webhook
 from indexers import DenseEncoder
 from search_service.auth import ClerkJwtVerifier
 from search_service.errors import install_error_handlers
+from search_service.limits import RequestLimitsMiddleware
+from search_service.openapi import install_error_responses
 from search_service.ratelimit import RequestLimiter
 from search_service.request_id import RequestIdMiddleware
-from search_service.limits import RequestLimitsMiddleware
 from search_service.routers import admin, health, profiles, search, users, webhooks
 from search_service.runtime import Runtime
 from search_service.scheduler import build_scheduler
@@ -81,6 +82,7 @@ def create_app(
     install_error_handlers(app)
     limits = cfg.rate_limit
     app.state.rate_limiter = RequestLimiter(limits) if limits.enabled else None
+    install_error_responses(app)
     app.include_router(search.router)
     app.include_router(users.router)
     app.include_router(profiles.router)

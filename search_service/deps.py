@@ -37,8 +37,10 @@ __all__ = [
     "CurrentStudent",
     "CurrentUser",
     "PublicRateLimit",
+    "PERMISSION_GUARDS",
     "RuntimeDep",
     "SessionDep",
+    "get_caller",
     "get_runtime",
     "get_session",
     "limit_public",
@@ -263,6 +265,9 @@ def require_metrics_scraper(
     if not hmac.compare_digest(sent, expected):
         raise AuthenticationError("send `Authorization: Bearer <GIGSY_METRICS__TOKEN>`")
 
+
+#: Dependencies that answer 403; the OpenAPI schema documents 403 on routes using one.
+PERMISSION_GUARDS = (require_user, require_employer, require_admin, require_student)
 
 CurrentUser = Annotated[Caller, Depends(require_user)]
 CurrentStudent = Annotated[Caller, Depends(require_student)]

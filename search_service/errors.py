@@ -15,7 +15,8 @@ Indexer errors map too: ``StoreUnavailableError`` -> 503, other ``IndexerError``
 500 with a generic message; a database failure (``SQLAlchemyError``) -> 503, so
 webhook senders retry. No stack trace ever reaches a client. Middleware that
 answers before the app (``search_service.limits``) renders the same shape with
-:func:`error_response`.
+:func:`error_response`. The OpenAPI schema documents these responses
+(``search_service.openapi``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexers import IndexerError, StoreUnavailableError
+from models import ErrorBody
 from search_service.request_id import REQUEST_ID_HEADER, current_request_id
 
 __all__ = [
@@ -147,7 +149,7 @@ class EngineUnavailableError(ServiceError):
 
 
 def _body(code: str, detail: str) -> dict[str, Any]:
-    return {"error": code, "detail": detail}
+    return ErrorBody(error=code, detail=detail).model_dump()
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Path, Response
 from starlette.concurrency import run_in_threadpool
 
 from models import ApiKeyCreate, ApiKeyCreated, Posting, TransactionPublic
@@ -10,12 +10,22 @@ from search_service.deps import CurrentAdmin, RuntimeDep, SessionDep
 from search_service.errors import ConflictError, NotFoundError
 from search_service.repositories.api_keys import create_api_key, revoke_api_key
 from search_service.repositories.users import find_user_by_clerk_id
+from search_service.routers import MAX_ROW_ID
 from search_service.services.ledger import post_transaction
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
-@router.post("/api-keys", response_model=ApiKeyCreated, status_code=201, summary="Create a key")
+@router.post(
+    "/api-keys",
+    response_model=ApiKeyCreated,
+    status_code=201,
+    summary="Create a key",
+    responses={
+        404: {"description": "No such user (or deleted)"},
+        409: {"description": "The user lacks the role"},
+    },
+)
 def create_user_api_key(
     body: ApiKeyCreate, caller: CurrentAdmin, session: SessionDep
 ) -> ApiKeyCreated:
@@ -34,14 +44,25 @@ def create_user_api_key(
 
 
 @router.delete("/api-keys/{key_id}", status_code=204, summary="Revoke a key at once")
-def revoke_user_api_key(key_id: int, caller: CurrentAdmin, session: SessionDep) -> Response:
+def revoke_user_api_key(
+    caller: CurrentAdmin, session: SessionDep, key_id: int = Path(ge=1, le=MAX_ROW_ID)
+) -> Response:
     """The key stops working with the next request. 404 if unknown or already revoked."""
     if not revoke_api_key(session, key_id):
         raise NotFoundError(f"no active API key {key_id}")
     return Response(status_code=204)
 
 
-@router.post("/transactions", response_model=TransactionPublic, summary="Post a ledger entry")
+@router.post(
+    "/transactions",
+    response_model=TransactionPublic,
+    summary="Post a ledger entry",
+    responses={
+        201: {"description": "Posted", "model": TransactionPublic},
+        404: {"description": "No such user"},
+        409: {"description": "Idempotency key reused for another posting, or another currency"},
+    },
+)
 async def post_ledger_entry(
     body: Posting, caller: CurrentAdmin, rt: RuntimeDep, response: Response
 ) -> TransactionPublic:

@@ -27,6 +27,7 @@ from search_service.deps import (
     SessionDep,
 )
 from search_service.errors import ConflictError, PermissionDeniedError, ServiceError
+from search_service.routers import MAX_ROW_ID
 from search_service.services.privacy import delete_account, export_user
 from search_service.services.profiles import (
     get_own_profile,
@@ -39,6 +40,13 @@ router = APIRouter(tags=["profiles"])
 
 MERGE_PATCH = "application/merge-patch+json"
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,18})"\s*$')
+# Statuses the profile writes raise themselves (the rest are documented for every
+# route by search_service.openapi).
+_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "`If-Match` is not an ETag this API issued"},
+    404: {"description": "The account was deleted meanwhile"},
+    409: {"description": "`If-Match` names an older version: GET the profile and reapply"},
+}
 _IF_MATCH = Header(
     alias="If-Match",
     description='The ETag from GET /v1/me/profile, e.g. `"3"`; a stale one gets 409.',
@@ -79,7 +87,12 @@ def read_my_profile(caller: CurrentUser, session: SessionDep, response: Response
     return _respond(get_own_profile(session, caller.user), response)
 
 
-@router.put("/v1/me/profile", response_model=ProfileView, summary="Replace the caller's profile")
+@router.put(
+    "/v1/me/profile",
+    response_model=ProfileView,
+    summary="Replace the caller's profile",
+    responses=_WRITE_ERRORS,
+)
 def replace_my_profile(
     body: ProfileWrite,
     caller: CurrentStudent,
@@ -103,6 +116,7 @@ def replace_my_profile(
     "/v1/me/profile",
     response_model=ProfileView,
     summary="Change part of the caller's profile (JSON Merge Patch, RFC 7396)",
+    responses={**_WRITE_ERRORS, 415: {"description": f"Content type is not {MERGE_PATCH}"}},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -164,7 +178,7 @@ async def patch_my_profile(
     dependencies=[PublicRateLimit],
 )
 def read_public_profile(
-    session: SessionDep, response: Response, user_id: int = Path(ge=1)
+    session: SessionDep, response: Response, user_id: int = Path(ge=1, le=MAX_ROW_ID)
 ) -> SharedProfileView:
     """Only sections the owner marked ``public``, display name and headline.
     404 when the user is unknown or deleted, or has no public section."""
@@ -176,9 +190,10 @@ def read_public_profile(
     "/v1/profiles/{user_id}",
     response_model=SharedProfileView,
     summary="A profile as an employer sees it",
+    responses={403: {"description": "The caller is not an employer or an admin"}},
 )
 def read_profile_as_employer(
-    caller: CurrentCaller, session: SessionDep, user_id: int = Path(ge=1)
+    caller: CurrentCaller, session: SessionDep, user_id: int = Path(ge=1, le=MAX_ROW_ID)
 ) -> SharedProfileView:
     """``public`` and ``employers`` sections; never ``private`` ones. Employers and admins."""
     if not caller.has(Role.EMPLOYER, Role.ADMIN):
@@ -200,7 +215,12 @@ def export_me(caller: CurrentUser, session: SessionDep) -> JSONResponse:
     )
 
 
-@router.delete("/v1/me", status_code=204, summary="Delete the caller's account (GDPR)")
+@router.delete(
+    "/v1/me",
+    status_code=204,
+    summary="Delete the caller's account (GDPR)",
+    responses={404: {"description": "The account is already deleted"}},
+)
 def delete_me(caller: CurrentUser, session: SessionDep) -> Response:
     """Soft-deletes at once: the account stops authenticating, its API keys are
     revoked and it leaves search before this answer is sent. Personal fields are

@@ -17,12 +17,6 @@ router = APIRouter(prefix="/v1", tags=["search"])
     response_model=SearchResponse,
     response_model_by_alias=True,
     summary="Rank student profiles for an employer's need",
-    responses={
-        401: {"description": "missing or invalid API key"},
-        403: {"description": "caller is not an employer"},
-        422: {"description": "invalid request; `detail` names the field"},
-        503: {"description": "search index unavailable"},
-    },
 )
 async def search_candidates(
     body: SearchRequest, rt: RuntimeDep, session: SessionDep, _caller: CurrentEmployer

@@ -28,6 +28,8 @@ _KEY_PATTERN = r"^[A-Za-z0-9_.:-]+$"
 _KEY = Path(min_length=1, max_length=128, pattern=_KEY_PATTERN)
 _PAGE_MAX = 100
 """Largest page of ``GET /v1/users/me/data`` (also the default)."""
+# As stored (users.clerk_id is VARCHAR(255)); no NUL, which PostgreSQL cannot compare.
+_CLERK_ID = Path(min_length=1, max_length=255, pattern=r"^[^\x00]+$")
 
 
 def _uid(caller: CurrentUser) -> int:
@@ -83,7 +85,12 @@ def read_my_data(caller: CurrentUser, session: SessionDep, key: str = _KEY) -> U
     return UserDataPublic.model_validate(row)
 
 
-@router.put("/me/data/{key}", response_model=UserDataPublic, summary="Set a data value")
+@router.put(
+    "/me/data/{key}",
+    response_model=UserDataPublic,
+    summary="Set a data value",
+    responses={201: {"description": "Created", "model": UserDataPublic}},
+)
 def put_my_data(
     body: UserDataWrite,
     caller: CurrentUser,
@@ -109,7 +116,9 @@ def delete_my_data(caller: CurrentUser, session: SessionDep, key: str = _KEY) ->
 
 
 @router.get("/by-clerk-id/{clerk_id}", response_model=UserPublic, summary="A user by clerkId")
-def read_user_by_clerk_id(clerk_id: str, caller: CurrentCaller, session: SessionDep) -> UserPublic:
+def read_user_by_clerk_id(
+    caller: CurrentCaller, session: SessionDep, clerk_id: str = _CLERK_ID
+) -> UserPublic:
     """The user themself or an admin. Admins also see soft-deleted users (with
     ``deletedAt``); everyone else gets 404 for them, as for unknown ids."""
     is_admin = caller.has(Role.ADMIN)
