@@ -19,8 +19,9 @@ import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from schemathesis import Case
+from schemathesis import Case, GenerationMode
 from schemathesis.config import SchemathesisConfig
+from schemathesis.core.parameters import ParameterLocation
 
 from indexers import HashingEncoder
 from models import User, Visibility
@@ -153,6 +154,12 @@ schema = schemathesis.openapi.from_dict(
 def test_responses_match_schema_for_every_role(
     case: Case[Any], contract_app: FastAPI, callers: Callers
 ) -> None:
+    # A negative header component may be the removed Authorization header: adding the
+    # role's credentials back would turn the invalid request into a valid one.
+    header = case.meta.components.get(ParameterLocation.HEADER) if case.meta else None
+    if header is not None and header.mode == GenerationMode.NEGATIVE:
+        case.call_and_validate(app=contract_app)
+        return
     for role in ROLES:
         case.call_and_validate(app=contract_app, headers=callers.headers(role))
 
