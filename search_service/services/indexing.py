@@ -33,6 +33,7 @@ from search_service.repositories.users import (
     active_user_ids,
     claim_users,
     confirm_indexed,
+    invalidate_index,
     release_leases,
 )
 from search_service.runtime import BM25_STATE_KEY, Runtime
@@ -157,6 +158,10 @@ def reindex(rt: Runtime, *, recreate: bool = False, progress: bool = True) -> In
     with session_scope(rt.engine) as session:
         ids = active_user_ids(session)
     if recreate:
+        # SQL first: a crash after the drop must leave everyone stale, not "fresh"
+        # beside an empty index.
+        with session_scope(rt.engine) as session:
+            invalidate_index(session, ids)
         rt.store.recreate(rt.encoder.dim)
     texts: list[str] = []
     for start in range(0, len(ids), _CHUNK):

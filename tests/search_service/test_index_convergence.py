@@ -14,7 +14,7 @@ from sqlmodel import col, select
 from models import OutboxEvent, OutboxTopic, User, Visibility
 from search_service.db import session_scope
 from search_service.repositories.profiles import upsert_user_profile
-from search_service.repositories.users import stale_user_ids
+from search_service.repositories.users import release_leases, stale_user_ids
 from search_service.runtime import Runtime
 from search_service.services.freshness import refresh_stale
 from search_service.services.indexing import reindex
@@ -342,3 +342,24 @@ class TestRecencyShowsOnlyVisibleChanges:
                 ProfileDraft(headline="painter"),
             )
         assert _user(runtime, user.id or 0).visible_updated_at == clock
+
+
+def test_a_reindex_that_dies_after_dropping_the_index_leaves_everyone_stale(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(3):
+        make_student(runtime, clerk_id=f"rc{i}", headline=f"wallaby {i}")
+    refresh_stale(runtime)
+
+    def crash(*_args: object, **_kw: object) -> None:
+        raise RuntimeError("killed mid-reindex")
+
+    monkeypatch.setattr("search_service.services.indexing.index_leased", crash)
+    with pytest.raises(RuntimeError):
+        reindex(runtime, recreate=True, progress=False)
+    assert runtime.store.count() == 0
+    assert_converged_or_stale(runtime)  # nobody "fresh" beside an empty index
+    monkeypatch.undo()
+    with session_scope(runtime.engine) as session:
+        release_leases(session)  # what start-up does on the embedded default
+    assert_index_equals_sql(runtime)
