@@ -87,7 +87,14 @@ class LatencyReport:
 @contextmanager
 def _server(data_dir: Path, port: int, env: dict[str, str] | None = None) -> Iterator[str]:
     exe = Path(sys.executable).with_name("gigsy-search")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    # The load generator is one key sending as fast as it can: the per-key rate
+    # limits (meant for people) would measure themselves, not the service.
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "GIGSY_RATE_LIMIT__ENABLED": "false",
+        **(env or {}),
+    }
     proc = subprocess.Popen(
         [str(exe), "serve", "--port", str(port), "--log-level", "warning"],
         cwd=data_dir,
