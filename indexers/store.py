@@ -75,17 +75,29 @@ class IndexPoint:
 
 @dataclass(frozen=True, slots=True)
 class FilterSpec:
-    """Hard filters, already normalised (lowercase). Each list must match all values."""
+    """Hard filters, already normalised (lowercase). Each list must match all values.
+
+    ``exclude_ids`` are point ids no retriever may return (points the service knows
+    must not be served, e.g. pending removals): excluded inside the query, so they
+    take no rank, score or page slot.
+    """
 
     skills: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
     location: str | None = None
     availability: str | None = None
+    exclude_ids: frozenset[int] = frozenset()
 
     @property
     def is_empty(self) -> bool:
         """True when nothing is filtered."""
-        return not (self.skills or self.languages or self.location or self.availability)
+        return not (
+            self.skills
+            or self.languages
+            or self.location
+            or self.availability
+            or self.exclude_ids
+        )
 
     def conditions(self) -> list[tuple[str, str]]:
         """``(payload field, required keyword)`` pairs, all of which must match."""

@@ -39,7 +39,12 @@ def _filter(spec: FilterSpec) -> qm.Filter | None:
         qm.FieldCondition(key=key, match=qm.MatchValue(value=value))
         for key, value in spec.conditions()
     ]
-    return qm.Filter(must=conds) if conds else None
+    excluded: list[Any] | None = (
+        [qm.HasIdCondition(has_id=sorted(spec.exclude_ids))] if spec.exclude_ids else None
+    )
+    if not conds and not excluded:
+        return None
+    return qm.Filter(must=conds or None, must_not=excluded)
 
 
 def _sparse(vec: SparseVec) -> qm.SparseVector:

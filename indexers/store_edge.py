@@ -37,7 +37,12 @@ def _filter(spec: FilterSpec) -> qe.Filter | None:
     conds: list[Any] = [
         qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in spec.conditions()
     ]
-    return qe.Filter(must=conds) if conds else None
+    excluded: list[Any] | None = (
+        [qe.HasIdCondition(set(spec.exclude_ids))] if spec.exclude_ids else None
+    )
+    if not conds and not excluded:
+        return None
+    return qe.Filter(must=conds or None, must_not=excluded)
 
 
 def _sparse(vec: SparseVec) -> qe.SparseVector:

@@ -76,8 +76,8 @@ def record_document(
 ) -> bool:
     """Version ``user``'s new document, inside the writing transaction.
 
-    When the fingerprint (text and filterable payload) is unchanged nothing
-    moves. Otherwise ``visible_updated_at`` is bumped (strictly increasing,
+    When the fingerprint (text and filterable payload) equals ``before``'s
+    nothing moves. Otherwise ``visible_updated_at`` is bumped (strictly increasing,
     epoch ms) so the refresh job re-indexes it; when ``after`` takes something
     away from ``before`` (or ``before`` is :data:`UNKNOWN`), ``privacy_floor``
     is raised to the new version and the point is removed right after the
@@ -96,7 +96,8 @@ def record_document(
     if user.id is None:
         raise ValueError("user must be flushed (have an id)")
     fingerprint = after.fingerprint
-    if fingerprint == user.index_doc_hash and not isinstance(before, _Unknown):
+    if isinstance(before, ProfileDocument) and before.fingerprint == fingerprint:
+        user.index_doc_hash = fingerprint
         return False
     ts = now if now is not None else now_ms()
     user.index_doc_hash = fingerprint
@@ -130,10 +131,21 @@ def _schedule_removal(session: OrmSession, user_id: int, reason: str) -> None:
     rt: Runtime | None = session.info.get(RUNTIME_KEY)
     if rt is None:
         return  # no store in this process: the refresh job's outbox poll removes it
-    pending: list[int] = session.info.setdefault("index_removals", [])
-    if not pending:
-        after_commit(session, lambda: _remove_now(rt, pending))
+    pending: list[int] | None = session.info.get(_REMOVALS)
+    if pending is None:
+        pending = session.info[_REMOVALS] = []
+        info = session.info
+        after_commit(session, lambda: _remove_now(rt, info.pop(_REMOVALS, [])))
     pending.append(user_id)
+
+
+_REMOVALS = "index_removals"
+"""``session.info`` key: users whose points this transaction removes after its commit."""
+
+
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_removals(session: OrmSession) -> None:
+    session.info.pop(_REMOVALS, None)
 
 
 def _remove_now(rt: Runtime, user_ids: list[int]) -> None:

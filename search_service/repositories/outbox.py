@@ -18,6 +18,7 @@ __all__ = [
     "mark_processed",
     "mark_profile_events_done",
     "pending_events",
+    "pending_removal_ids",
     "pending_removals",
     "purge_processed",
 ]
@@ -85,6 +86,16 @@ def pending_removals(
     if user_ids is not None:
         stmt = stmt.where(col(OutboxEvent.user_id).in_(list(user_ids)))
     return session.exec(stmt.order_by(col(OutboxEvent.id)).limit(limit)).all()
+
+
+def pending_removal_ids(session: Session) -> frozenset[int]:
+    """Users with an unprocessed removal event: their points may still be in the
+    index and must not be served (empty in the normal case, where the post-commit
+    hook already applied the removal; uses ``ix_outbox_pending``)."""
+    stmt = select(OutboxEvent.user_id).where(
+        col(OutboxEvent.processed_at).is_(None), col(OutboxEvent.topic).in_(REMOVAL_TOPICS)
+    )
+    return frozenset(session.exec(stmt.distinct()))
 
 
 def mark_processed(session: Session, ids: Sequence[int], *, now: int | None = None) -> int:

@@ -95,27 +95,39 @@ class ProfileWriteResult:
     created: bool
 
 
-def _by_user(session: Session, table: type[T], ids: Sequence[int]) -> dict[int, list[T]]:
+def _by_user(
+    session: Session, table: type[T], ids: Sequence[int], *, reread: bool = False
+) -> dict[int, list[T]]:
     out: dict[int, list[T]] = {}
     stmt = select(table).where(col(table.user_id).in_(ids)).order_by(col(table.position))  # type: ignore[attr-defined]
+    if reread:
+        stmt = stmt.execution_options(populate_existing=True)
     for row in session.exec(stmt):
         out.setdefault(row.user_id, []).append(row)  # type: ignore[attr-defined]
     return out
 
 
-def load_profile_rows(session: Session, ids: Sequence[int]) -> dict[int, ProfileRows]:
-    """Users (any state) with profile and sections, keyed by user id; missing ids are absent."""
+def load_profile_rows(
+    session: Session, ids: Sequence[int], *, reread: bool = False
+) -> dict[int, ProfileRows]:
+    """Users (any state) with profile and sections, keyed by user id; missing ids are absent.
+
+    With ``reread``, profile and section rows already in the session are
+    overwritten with what the database holds now (the caller holds the profile
+    lock and must see what concurrent writers committed); user rows are not.
+    """
     if not ids:
         return {}
     users = session.exec(select(User).where(col(User.id).in_(ids))).all()
-    profiles = {
-        p.user_id: p for p in session.exec(select(Profile).where(col(Profile.user_id).in_(ids)))
-    }
-    edu = _by_user(session, Education, ids)
-    work = _by_user(session, WorkExperience, ids)
-    proj = _by_user(session, Project, ids)
-    lang = _by_user(session, Language, ids)
-    skills = _by_user(session, Skill, ids)
+    profile_stmt = select(Profile).where(col(Profile.user_id).in_(ids))
+    if reread:
+        profile_stmt = profile_stmt.execution_options(populate_existing=True)
+    profiles = {p.user_id: p for p in session.exec(profile_stmt)}
+    edu = _by_user(session, Education, ids, reread=reread)
+    work = _by_user(session, WorkExperience, ids, reread=reread)
+    proj = _by_user(session, Project, ids, reread=reread)
+    lang = _by_user(session, Language, ids, reread=reread)
+    skills = _by_user(session, Skill, ids, reread=reread)
     out: dict[int, ProfileRows] = {}
     for u in users:
         assert u.id is not None
@@ -253,6 +265,19 @@ def _rows_of(user: User, profile: Profile, rows: Sequence[SQLModel]) -> ProfileR
     )
 
 
+_LOCKED_USER_COLUMNS = [
+    "portfolio",
+    "updated_at",
+    "visible_updated_at",
+    "privacy_floor",
+    "index_doc_hash",
+    "embedding_updated_at",
+    "deleted_at",
+    "status",
+]
+"""``users`` columns that profile writes read and write under the profile lock."""
+
+
 def _claim_version(session: Session, user_id: int, expected: int | None) -> Profile | None:
     """Bump ``version`` if it still equals what the writer read; the first DML of the
     transaction, so it also takes the write lock (PostgreSQL row lock; SQLite's
@@ -323,7 +348,10 @@ def write_profile(
         profile = Profile(user_id=user.id, created_at=ts, updated_at=ts, version=1)
         session.add(profile)
     else:
-        old_rows = load_profile_rows(session, [user.id])[user.id]
+        # We hold the profile lock now: re-read what writers committed since the
+        # caller loaded ``user`` (snapshot and index state), and the sections.
+        session.refresh(user, attribute_names=_LOCKED_USER_COLUMNS)
+        old_rows = load_profile_rows(session, [user.id], reread=True)[user.id]
         old_snapshot = snapshot_of(old_rows)
         old_document = build_document(old_rows)
     profile.headline = draft.headline

@@ -20,6 +20,7 @@ someone not searchable, while SQL says the user is fresh.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -95,8 +96,8 @@ def index_leased(
     """Index users that ``owner`` has leased, then verify the writes (the protocol above).
 
     A failing batch is retried one document at a time, so one bad profile never
-    blocks the others; failed users keep their lease for the caller to record
-    (backoff), every other lease is released here.
+    blocks the others; failed users are marked not indexed (their write may still
+    land) for the caller to back off; every lease is released here.
 
     Args:
         rt: the runtime.
@@ -132,6 +133,10 @@ def index_leased(
         confirmation = confirm_indexed(session, {d.user_id: d.version for d in done}, owner=owner)
         if out.skipped:
             release_leases(session, owner=owner, ids=out.skipped)
+        if out.failed:
+            # A failed upsert may still land (a timeout after the server applied it):
+            # treat it like a lost lease, so no verification can call the user fresh.
+            invalidate_index(session, list(out.failed))
     out.fresh = confirmation.fresh
     lost = [u for u in confirmation.lost if u not in confirmation.remove]
     out.retry = confirmation.superseded + lost
@@ -159,10 +164,13 @@ def reindex(rt: Runtime, *, recreate: bool = False, progress: bool = True) -> In
         ids = active_user_ids(session)
     if recreate:
         # SQL first: a crash after the drop must leave everyone stale, not "fresh"
-        # beside an empty index.
+        # beside an empty index. And again after it: a writer that upserted into
+        # the old collection meanwhile loses its lease, so it cannot confirm.
         with session_scope(rt.engine) as session:
             invalidate_index(session, ids)
         rt.store.recreate(rt.encoder.dim)
+        with session_scope(rt.engine) as session:
+            invalidate_index(session, ids)
     texts: list[str] = []
     for start in range(0, len(ids), _CHUNK):
         docs, _ = _documents(rt, ids[start : start + _CHUNK])
@@ -177,6 +185,7 @@ def reindex(rt: Runtime, *, recreate: bool = False, progress: bool = True) -> In
     owner = worker_id()
     lease_ms = rt.settings.freshness.lease_s * 1000
     total = IndexReport()
+    started = time.perf_counter()
     with tqdm(total=len(ids), desc="reindex", unit="profile", disable=not progress) as bar:
         for start in range(0, len(ids), _CHUNK):
             with session_scope(rt.engine) as session:
@@ -192,17 +201,21 @@ def reindex(rt: Runtime, *, recreate: bool = False, progress: bool = True) -> In
             total.embedded += out.embedded
             total.reused += out.reused
             bar.update(min(_CHUNK, len(ids) - start))
-    _drop_orphans(rt, set(ids))
+    total.seconds = time.perf_counter() - started
+    _drop_orphans(rt)
     flush_index(rt)
     return total
 
 
-def _drop_orphans(rt: Runtime, keep: set[int]) -> None:
-    """Delete points whose user is no longer indexable (deleted, suspended, no profile)."""
-    # Browsing everything by recency is the one listing both adapters share.
+def _drop_orphans(rt: Runtime) -> None:
+    """Delete points whose user is not indexable now (deleted, suspended, no profile);
+    each deletion also marks the user not indexed (:func:`remove_points`)."""
     total = rt.store.count()
-    if total <= len(keep):
+    if total == 0:
         return
+    with session_scope(rt.engine) as session:
+        keep = set(active_user_ids(session))
+    # Browsing everything by recency is the one listing both adapters share.
     hits = rt.store.browse(FilterSpec(), limit=total, offset=0)
     orphans = [h.id for h in hits if h.id not in keep]
     if orphans:

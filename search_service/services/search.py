@@ -9,6 +9,7 @@ reduction, even when the index is stale.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from sqlmodel import Session, col, select
 
@@ -25,6 +26,7 @@ from models import (
     Skill,
     Visibility,
 )
+from search_service.repositories.outbox import pending_removal_ids
 from search_service.repositories.users import get_users
 from search_service.runtime import Runtime
 from search_service.visibility import visible_to_employers
@@ -85,7 +87,9 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
         VectorStoreError: the vector store failed (StoreUnavailableError -> 503).
     """
     started = time.perf_counter()
-    spec = filter_spec(req.filters)
+    # Points with a pending removal are excluded inside the query, so they take no
+    # rank, score or page slot; hydration below still checks every hit against SQL.
+    spec = replace(filter_spec(req.filters), exclude_ids=pending_removal_ids(session))
     query = canonicalise_query(req.query.strip())
     result = _retrieve(rt, req, query, spec)
     ids = [h.id for h in result.page]

@@ -185,6 +185,8 @@ def _matching(spec: FilterSpec) -> set[int]:
             key: payload[key] if isinstance(payload[key], list) else [payload[key]]
             for key in payload
         }
+        if pid in spec.exclude_ids:
+            continue
         if all(value in values[key] for key, value in spec.conditions()):
             out.add(pid)
     return out
@@ -314,6 +316,8 @@ FILTER_CASES: list[tuple[FilterSpec, set[int]]] = [
     (FilterSpec(availability="full_time"), {2, 6, 8}),
     (FilterSpec(skills=("python",), location="berlin"), {1, 4}),
     (FilterSpec(languages=("english",), availability="part_time"), {1, 3}),
+    (FilterSpec(exclude_ids=frozenset({1, 2, 3, 4, 5})), {6, 7, 8}),
+    (FilterSpec(skills=("python",), exclude_ids=frozenset({1})), {3, 4}),
 ]
 
 

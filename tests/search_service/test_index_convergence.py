@@ -11,7 +11,16 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from models import OutboxEvent, OutboxTopic, User, Visibility
+from models import (
+    OutboxEvent,
+    OutboxTopic,
+    ProfileDraft,
+    ProfileWrite,
+    ProjectItem,
+    User,
+    UserDraft,
+    Visibility,
+)
 from search_service.db import session_scope
 from search_service.repositories.profiles import upsert_user_profile
 from search_service.repositories.users import release_leases, stale_user_ids
@@ -19,6 +28,7 @@ from search_service.runtime import Runtime
 from search_service.services.freshness import refresh_stale
 from search_service.services.indexing import reindex
 from search_service.services.privacy import delete_account
+from search_service.services.profiles import save_profile
 from tests.factories import make_student
 from tests.search_service.profile_helpers import student_with_key
 from tests.search_service.test_freshness import HookedEncoder, hooked
@@ -363,3 +373,106 @@ def test_a_reindex_that_dies_after_dropping_the_index_leaves_everyone_stale(
     with session_scope(runtime.engine) as session:
         release_leases(session)  # what start-up does on the embedded default
     assert_index_equals_sql(runtime)
+
+
+class TestFoundInReview:
+    """Regressions of interleavings and states a review of the mechanism found."""
+
+    def test_a_write_from_a_request_that_loaded_the_user_earlier_still_reduces(
+        self, runtime: Runtime, employer_headers: dict[str, str], client: TestClient
+    ) -> None:
+        user = make_student(runtime, clerk_id="rv_put", headline="drummer", skills=("python",))
+        refresh_stale(runtime)
+        with runtime.session() as late:  # request B authenticated: the user is loaded
+            seen = late.get(User, user.id)
+            assert seen is not None
+            # Meanwhile request A adds a skill and the refresh job indexes it.
+            both = ("python", SECRET)
+            make_student(runtime, clerk_id="rv_put", headline="drummer", skills=both)
+            refresh_stale(runtime)
+            assert user.id in _search(client, employer_headers, SECRET, "keyword")
+            doc = ProfileWrite.model_validate(
+                {"headline": "drummer", "skills": {"items": [{"name": "python"}]}}
+            )
+            save_profile(late, runtime, seen, doc, expected_version=None)
+        assert _search(client, employer_headers, SECRET, "keyword") == []
+        assert _search(client, employer_headers, "", "hybrid", skills=[SECRET]) == []
+        refresh_stale(runtime)
+        assert_index_equals_sql(runtime)
+        portfolio = _user(runtime, user.id or 0).portfolio or {}
+        assert [s["name"] for s in portfolio["skills"]["items"]] == ["python"]
+
+    def test_a_private_edit_of_a_row_from_before_the_content_clock_moves_nothing(
+        self, runtime: Runtime
+    ) -> None:
+        hidden = {"projects": Visibility.PRIVATE}
+        user = make_student(runtime, clerk_id="rv_mig", headline="drummer", visibility=hidden)
+        refresh_stale(runtime)
+        with session_scope(runtime.engine) as session:  # as migration 0005 leaves it
+            session.execute(update(User).values(index_doc_hash=None))
+        before = _user(runtime, user.id or 0)
+        with runtime.session() as session:
+            upsert_user_profile(
+                session,
+                UserDraft(
+                    clerk_id="rv_mig",
+                    email="rv_mig@example.test",
+                    first_name="Test",
+                    last_name="Student",
+                    external_id="ext-rv_mig",
+                ),
+                ProfileDraft(
+                    headline="drummer",
+                    projects=[ProjectItem(title="Secret band", description="drums")],
+                    visibility=hidden,
+                ),
+            )
+        after = _user(runtime, user.id or 0)
+        assert after.visible_updated_at == before.visible_updated_at
+        assert after.embedding_updated_at == before.embedding_updated_at
+
+    def test_a_point_awaiting_removal_takes_no_rank_from_anyone(
+        self,
+        client: TestClient,
+        runtime: Runtime,
+        employer_headers: dict[str, str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        owner = student_with_key(runtime, "rv_rank", headline="drummer", skills=(SECRET,))
+        other = student_with_key(
+            runtime, "rv_rank2", headline=f"teacher of many instruments, the {SECRET} craft too"
+        )
+        refresh_stale(runtime)
+
+        def ranks() -> list[tuple[int, int | None]]:
+            r = client.post(
+                "/v1/search", json={"query": SECRET, "mode": "keyword"}, headers=employer_headers
+            )
+            assert r.status_code == 200, r.text
+            return [(h["userId"], h["explanation"]["keywordRank"]) for h in r.json()["results"]]
+
+        assert ranks() == [(owner.id, 1), (other.id, 2)]
+        monkeypatch.setattr(runtime.store, "delete", lambda _ids: (_ for _ in ()).throw(OSError()))
+        r = client.patch(
+            "/v1/me/profile",
+            json={"skills": {"visibility": "private"}},
+            headers={**owner.headers, **MERGE},
+        )
+        assert r.status_code == 200, r.text
+        assert ranks() == [(other.id, 1)]  # not rank 2 behind a hidden profile
+
+    def test_a_failed_upsert_that_may_still_land_is_never_confirmed(
+        self, runtime: Runtime, hooked: HookedEncoder
+    ) -> None:
+        user = make_student(runtime, clerk_id="rv_fail", headline="kiwi")
+        refresh_stale(runtime)
+        make_student(runtime, clerk_id="rv_fail", headline="kiwi", bio="and a kea")
+        hooked.poison = "kea"
+        report = refresh_stale(runtime)
+        assert report.failed == [user.id]
+        state = _user(runtime, user.id or 0)
+        assert state.embedding_updated_at is None  # not "fresh" at the old version either
+        hooked.poison = None
+        with session_scope(runtime.engine) as session:
+            session.execute(update(User).values(index_retry_at=None))
+        assert_index_equals_sql(runtime)

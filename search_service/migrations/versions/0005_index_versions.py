@@ -34,6 +34,13 @@ def upgrade() -> None:
         "UPDATE users SET visible_updated_at = updated_at "
         "WHERE id IN (SELECT user_id FROM profiles)"
     )
+    # A change not yet indexed at upgrade time may be a privacy reduction: never
+    # serve an older point of those users.
+    op.execute(
+        "UPDATE users SET privacy_floor = visible_updated_at "
+        "WHERE visible_updated_at IS NOT NULL "
+        "AND (embedding_updated_at IS NULL OR embedding_updated_at < visible_updated_at)"
+    )
 
 
 def downgrade() -> None:
