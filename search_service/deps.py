@@ -167,12 +167,18 @@ def get_caller(
         AuthenticationError: no token; an unknown or revoked key; an invalid or expired
             JWT; a token whose user is unknown, deleted or suspended; a caller left with
             no role (an API key whose role its user no longer has) (401).
-        RateLimitedError: the caller's budget for the route's group is spent (429).
+        RateLimitedError: the caller's budget for the route's group is spent, or
+            the client IP's budget of failed authentications is (429).
     """
-    caller = _authenticate(request, session, credentials)
-    if not caller.roles:
-        raise AuthenticationError("the credentials carry no role the user still holds")
     limiter: RequestLimiter | None = request.app.state.rate_limiter
+    try:
+        caller = _authenticate(request, session, credentials)
+        if not caller.roles:
+            raise AuthenticationError("the credentials carry no role the user still holds")
+    except AuthenticationError:
+        if limiter is not None:  # throttle guessing: 429 once the IP's failures run out
+            limiter.check(RouteGroup.AUTH_FAILURES, f"ip:{_client_ip(request)}")
+        raise
     if limiter is not None:
         group = route_group(request.method, _app_path(request))
         limiter.check(group, caller.rate_limit_identity)
@@ -193,8 +199,12 @@ def limit_public(request: Request) -> None:
     """
     limiter: RequestLimiter | None = request.app.state.rate_limiter
     if limiter is not None:
-        host = request.client.host if request.client is not None else "unknown"
-        limiter.check(RouteGroup.PUBLIC, f"ip:{host}")
+        limiter.check(RouteGroup.PUBLIC, f"ip:{_client_ip(request)}")
+
+
+def _client_ip(request: Request) -> str:
+    """The socket peer, or the ``X-Forwarded-For`` client uvicorn trusts."""
+    return request.client.host if request.client is not None else "unknown"
 
 
 PublicRateLimit = Depends(limit_public)

@@ -8,7 +8,9 @@ Groups (:class:`RouteGroup`) and who shares a budget:
   (profile, user data, admin), per caller;
 - ``reads``: every other authenticated ``GET`` under ``/v1``, per caller;
 - ``public``: unauthenticated ``/v1`` routes (``GET /v1/profiles/{id}/public``),
-  per client IP.
+  per client IP;
+- ``auth_failures``: requests whose credentials fail (401), per client IP, so
+  guessing API keys is throttled; over it the answer is 429 instead of 401.
 
 A caller is its user for a Clerk session JWT and its key id for an API key, so
 two keys of one user have separate budgets. Never limited: ``/webhooks/clerk``
@@ -52,6 +54,7 @@ class RouteGroup(StrEnum):
     WRITES = "writes"
     READS = "reads"
     PUBLIC = "public"
+    AUTH_FAILURES = "auth_failures"
 
 
 def route_group(method: str, path: str) -> RouteGroup:

@@ -179,8 +179,10 @@ class RateLimitSettings(BaseModel):
     and a Qdrant query) and a person searching, filtering and paging stays well
     under one per second; a profile write also queues a re-embedding; reads are
     cheap. ``public`` is the per-client-IP budget of unauthenticated ``/v1``
-    routes. ``storage_uri`` is a ``limits`` storage URI: ``memory://`` counts in
-    this process; ``redis://host:6379/0`` shares the budgets between API replicas.
+    routes; ``auth_failures`` the per-client-IP budget of failed authentications
+    (401s), which throttles key guessing. ``storage_uri`` is a ``limits`` storage
+    URI: ``memory://`` counts in this process; ``redis://host:6379/0`` shares the
+    budgets between API replicas.
     """
 
     enabled: bool = True
@@ -191,8 +193,9 @@ class RateLimitSettings(BaseModel):
     writes: str = "30/minute"
     reads: str = "120/minute"
     public: str = "60/minute"
+    auth_failures: str = "30/minute"
 
-    @field_validator("search", "writes", "reads", "public")
+    @field_validator("search", "writes", "reads", "public", "auth_failures")
     @classmethod
     def _one_limit(cls, value: str) -> str:
         try:

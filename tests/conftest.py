@@ -73,7 +73,11 @@ def qdrant_url(request: pytest.FixtureRequest) -> str | None:
 
 
 GENEROUS_RATE_LIMITS = RateLimitSettings(
-    search="100000/minute", writes="100000/minute", reads="100000/minute", public="100000/minute"
+    search="100000/minute",
+    writes="100000/minute",
+    reads="100000/minute",
+    public="100000/minute",
+    auth_failures="100000/minute",
 )
 """On, so every API test goes through the limiter, but far above what a test sends with
 one key; tests of the limits themselves set small ones (tests/search_service/test_ratelimit.py)."""

@@ -362,3 +362,18 @@ class TestSettings:
     def test_a_bad_limit_is_refused_at_start_up(self, value: str) -> None:
         with pytest.raises(ValidationError):
             RateLimitSettings(reads=value)
+
+
+def test_failed_authentication_is_throttled_per_ip(
+    settings: Settings, runtime: Runtime, employer_headers: dict[str, str]
+) -> None:
+    cfg = _limited(settings, search="100/minute", auth_failures="3/minute")
+    with TestClient(create_app(cfg, runtime=runtime)) as client:
+        wrong = {"Authorization": "Bearer gsk_not-a-real-key"}
+        for _ in range(3):
+            assert client.post("/v1/search", json=SEARCH, headers=wrong).status_code == 401
+        _assert_rate_limited(client.post("/v1/search", json=SEARCH, headers=wrong))
+        # Guessing is throttled; a caller with valid credentials is not (it gets past
+        # authentication and the limiter: 503 here only because nothing is indexed).
+        ok = client.post("/v1/search", json=SEARCH, headers=employer_headers)
+        assert ok.status_code not in (401, 429), ok.text
