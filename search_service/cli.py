@@ -352,3 +352,7 @@ def main() -> None:  # pragma: no cover - console entry point
         log_settings = LogSettings()
     configure_logging(log_settings)
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m search_service.cli`
+    main()

@@ -35,7 +35,7 @@ from indexers import ProfileDocument, reduces
 from models import OutboxTopic, User, UserStatus, now_ms
 from search_service.db import after_commit, session_scope
 from search_service.repositories.outbox import append_event, mark_processed, pending_removals
-from search_service.repositories.users import invalidate_index
+from search_service.repositories.users import invalidate_index, leased_user_ids
 
 if TYPE_CHECKING:
     from search_service.runtime import Runtime
@@ -155,7 +155,7 @@ def _remove_now(rt: Runtime, user_ids: list[int]) -> None:
     rt.notify_profile_change()
 
 
-def remove_points(rt: Runtime, user_ids: Sequence[int]) -> None:
+def remove_points(rt: Runtime, user_ids: Sequence[int]) -> list[int]:
     """Delete points outside the lease protocol, then invalidate the users.
 
     Invalidation (``embedding_updated_at`` NULL, lease dropped) comes after the
@@ -163,20 +163,34 @@ def remove_points(rt: Runtime, user_ids: Sequence[int]) -> None:
     can neither keep its lease nor leave SQL saying "fresh" for a point that is
     gone; a user who is still searchable is simply re-indexed.
 
+    Returns:
+        The users a writer held a lease on. That writer may upsert their point
+        after this delete and die before its verification would remove it again,
+        and the dropped lease no longer says so: their removal must be repeated
+        once it is done (:func:`process_removals` keeps their events pending).
+
     Raises:
         VectorStoreError: the store refused the delete (nothing invalidated).
     """
     if not user_ids:
-        return
+        return []
     rt.store.delete(list(user_ids))
     rt.store.flush()
     with session_scope(rt.engine) as session:
+        leased = leased_user_ids(session, user_ids)
         invalidate_index(session, user_ids)
+    return leased
 
 
 def process_removals(rt: Runtime, *, only: Sequence[int] | None = None) -> int:
     """Apply pending ``index.remove`` and ``user.deleted`` events: delete the
     points, invalidate the users, mark the events processed.
+
+    Events of users leased to a writer at that moment stay pending: the writer
+    may still upsert them (a batch loaded before the removal) and be killed
+    before verifying, so the next pass deletes again. The refresh job's own
+    pass runs between its batches, and on the embedded default start-up
+    releases the leases of a dead process, so the second pass closes them.
 
     Args:
         rt: the runtime (store and engine).
@@ -189,21 +203,22 @@ def process_removals(rt: Runtime, *, only: Sequence[int] | None = None) -> int:
     with session_scope(rt.engine) as session:
         events = pending_removals(session, user_ids=only)
         ids = sorted({e.user_id for e in events})
-        event_ids = [e.id for e in events if e.id is not None]
     if not ids:
         return 0
     try:
-        remove_points(rt, ids)
+        contended = set(remove_points(rt, ids))
     except Exception as exc:
         log.error("could not remove users %s from the index (%r); will retry", ids, exc)
         from search_service.repositories.outbox import mark_failed
 
         with session_scope(rt.engine) as session:
-            for event_id in event_ids:
-                mark_failed(session, event_id, repr(exc))
+            for e in events:
+                if e.id is not None:
+                    mark_failed(session, e.id, repr(exc))
         return 0
+    done = [e.id for e in events if e.id is not None and e.user_id not in contended]
     with session_scope(rt.engine) as session:
-        mark_processed(session, event_ids)
+        mark_processed(session, done)
     return len(ids)
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "find_user_by_clerk_id",
     "get_users",
     "invalidate_index",
+    "leased_user_ids",
     "mark_indexed",
     "record_index_failure",
     "release_leases",
@@ -278,6 +279,16 @@ def confirm_indexed(session: Session, versions: dict[int, int], *, owner: str) -
     if mine:
         release_leases(session, owner=owner, ids=mine)
     return out
+
+
+def leased_user_ids(session: Session, ids: Sequence[int]) -> list[int]:
+    """Those of ``ids`` that some writer holds an index lease on (expired or not)."""
+    if not ids:
+        return []
+    stmt = select(User.id).where(
+        col(User.id).in_(list(ids)), col(User.index_lease_owner).is_not(None)
+    )
+    return [i for i in session.exec(stmt) if i is not None]
 
 
 def invalidate_index(session: Session, ids: Sequence[int]) -> int:

@@ -164,3 +164,44 @@ def test_concurrent_claims_are_disjoint(runtime: Runtime) -> None:
         t.join(timeout=60)
     everything = [i for ids in claims.values() for i in ids]
     assert len(everything) == len(set(everything)) == 60
+
+
+def test_kill_9_between_upsert_and_verification_leaves_no_point_of_a_deleted_user(
+    settings: Settings, tmp_path: Path
+) -> None:
+    # The account is deleted while its batch is embedded: the removal finds no point
+    # yet, the worker then upserts it and dies before its verification would have
+    # removed it again. After the restart nothing in SQL may forget that point.
+    rt = Runtime.open(settings, encoder=HashingEncoder(64))
+    gone = make_student(rt, clerk_id="late_gone", headline=_word(1))
+    kept = make_student(rt, clerk_id="late_kept", headline=_word(2))
+    rt.close()
+    marker = tmp_path / "upserted"
+    log = tmp_path / "child.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.search_service.late_write_child"]
+            + [str(settings.data_dir), settings.sqlalchemy_url, str(marker), "late_gone"],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "the child never upserted"
+            time.sleep(0.05)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    rt = Runtime.open(settings, encoder=HashingEncoder(64))  # the restart
+    try:
+        assert gone.id is not None and kept.id is not None
+        assert gone.id in rt.store.payloads([gone.id])  # the dead worker's late write
+        build_scheduler(rt)
+        refresh_stale(rt)
+        assert rt.store.payloads([gone.id, kept.id]).keys() == {kept.id}
+    finally:
+        rt.close()
