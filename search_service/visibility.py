@@ -35,7 +35,11 @@ from indexers import ProfileDocument, reduces
 from models import OutboxTopic, User, UserStatus, now_ms
 from search_service.db import after_commit, session_scope
 from search_service.repositories.outbox import append_event, mark_processed, pending_removals
-from search_service.repositories.users import invalidate_index, leased_user_ids
+from search_service.repositories.users import (
+    invalidate_index,
+    leased_user_ids,
+    settled_user_ids,
+)
 
 if TYPE_CHECKING:
     from search_service.runtime import Runtime
@@ -188,9 +192,12 @@ def process_removals(rt: Runtime, *, only: Sequence[int] | None = None) -> int:
 
     Events of users leased to a writer at that moment stay pending: the writer
     may still upsert them (a batch loaded before the removal) and be killed
-    before verifying, so the next pass deletes again. The refresh job's own
-    pass runs between its batches, and on the embedded default start-up
+    before verifying, so the next pass deletes again. The refresh job runs a
+    pass before and after its batches, and on the embedded default start-up
     releases the leases of a dead process, so the second pass closes them.
+    A pending event whose user has since been re-indexed and verified at a
+    version at or above the privacy floor, with no lease held, is closed
+    without deleting that point.
 
     Args:
         rt: the runtime (store and engine).
@@ -202,6 +209,11 @@ def process_removals(rt: Runtime, *, only: Sequence[int] | None = None) -> int:
     """
     with session_scope(rt.engine) as session:
         events = pending_removals(session, user_ids=only)
+        settled = set(settled_user_ids(session, sorted({e.user_id for e in events})))
+        # Re-indexed since, at a version the removal allows, by a verified write
+        # with no writer active now: the point in the index is that version.
+        mark_processed(session, [e.id for e in events if e.id and e.user_id in settled])
+        events = [e for e in events if e.user_id not in settled]
         ids = sorted({e.user_id for e in events})
     if not ids:
         return 0

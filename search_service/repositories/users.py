@@ -27,6 +27,7 @@ __all__ = [
     "mark_indexed",
     "record_index_failure",
     "release_leases",
+    "settled_user_ids",
     "soft_delete_user",
     "stale_user_ids",
     "staleness",
@@ -287,6 +288,26 @@ def leased_user_ids(session: Session, ids: Sequence[int]) -> list[int]:
         return []
     stmt = select(User.id).where(
         col(User.id).in_(list(ids)), col(User.index_lease_owner).is_not(None)
+    )
+    return [i for i in session.exec(stmt) if i is not None]
+
+
+def settled_user_ids(session: Session, ids: Sequence[int]) -> list[int]:
+    """Those of ``ids`` indexed and verified at their current version, searchable,
+    not below their privacy floor, and leased to no writer."""
+    if not ids:
+        return []
+    stmt = select(User.id).where(
+        col(User.id).in_(list(ids)),
+        col(User.embedding_updated_at).is_not(None),
+        col(User.embedding_updated_at) == col(User.visible_updated_at),
+        or_(
+            col(User.privacy_floor).is_(None),
+            col(User.privacy_floor) <= col(User.embedding_updated_at),
+        ),
+        col(User.deleted_at).is_(None),
+        col(User.status) != UserStatus.SUSPENDED.value,
+        col(User.index_lease_owner).is_(None),
     )
     return [i for i in session.exec(stmt) if i is not None]
 

@@ -179,6 +179,9 @@ def refresh_stale(
         report.claimed += len(ids)
         report.batches += 1
         _index_batch(rt, indexer, ids, owner, report)
+    # Removals that met one of this run's leases were left pending; the leases
+    # are released now, so close them (ARCHITECTURE.md, "The write protocol").
+    report.removed += process_removals(rt)
     if report.indexed:
         flush_index(rt)
     with session_scope(rt.engine) as session:
