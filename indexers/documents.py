@@ -92,8 +92,9 @@ class ProfileDocument:
             the version below: filter-only browsing orders by it).
         version: the ``users.visible_updated_at`` (epoch ms) this document was built
             from (0 before the user has one).
-        segments: the free-text parts of ``text`` (headline, bio, one per section
-            item); the skill and language lines are the payload lists.
+        segments: one text per section item (work, project, education); the
+            headline and bio are compared word by word, the skill and language
+            lines are the payload lists.
     """
 
     user_id: int
@@ -121,8 +122,9 @@ def _keywords(doc: ProfileDocument, name: str) -> set[str]:
 
 def reduces(old: ProfileDocument | None, new: ProfileDocument | None) -> bool:
     """True when ``new`` takes away something employers could find in ``old``: a
-    free-text segment (headline, bio, a section item) that is gone or changed, or
-    a filter value (skill, language, location, availability) that is gone. A
+    section item that is gone or changed, a word that is gone from the text
+    (headline and bio included), or a filter value (skill, language, location,
+    availability) that is gone. A
     section made private or emptied, an item deleted and an account leaving search
     (``new`` is None) are all reductions; pure additions are not.
     """
@@ -132,7 +134,16 @@ def reduces(old: ProfileDocument | None, new: ProfileDocument | None) -> bool:
         return True
     if not set(old.segments) <= set(new.segments):
         return True
+    if not _words(old.text) <= _words(new.text):
+        return True
     return any(not _keywords(old, f) <= _keywords(new, f) for f in FILTER_FIELDS)
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower()))
 
 
 def _visible(profile: Profile | None, section: str) -> bool:
@@ -201,8 +212,10 @@ def build_document(rows: ProfileRows) -> ProfileDocument:
         "updated_at": version,
         "text_hash": text_hash(text),
     }
-    lists = {skills_line.strip(), languages_line.strip()}
-    segments = tuple(dict.fromkeys(p for p in kept if p not in lists))
+    free_text = {skills_line.strip(), languages_line.strip()}
+    if profile is not None:
+        free_text |= {profile.headline.strip(), profile.bio.strip()}
+    segments = tuple(dict.fromkeys(p for p in kept if p not in free_text))
     return ProfileDocument(
         user_id=user.id, text=text, payload=payload, version=version, segments=segments
     )

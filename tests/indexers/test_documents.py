@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from indexers import (
@@ -9,6 +11,7 @@ from indexers import (
     build_document,
     location_terms,
     normalise_keyword,
+    reduces,
     text_hash,
 )
 from models import Education, Project, WorkExperience
@@ -213,3 +216,37 @@ class TestNormaliseKeyword:
     )
     def test_lowercases_trims_and_collapses_spaces(self, raw: str, expected: str) -> None:
         assert normalise_keyword(raw) == expected
+
+
+class TestReduces:
+    """What counts as taking something findable away (privacy reductions)."""
+
+    def test_adding_words_or_items_is_not_a_reduction(self) -> None:
+        old = build_document(make_rows(headline="Frontend developer", skills=["react"]))
+        new = build_document(
+            make_rows(headline="Frontend developer, weekends", skills=["react", "figma"])
+        )
+        assert not reduces(old, new)
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"headline": "Frontend"},
+            {"skills": ["figma"]},
+            {"visibility": {"skills": "private"}},
+            {"work": []},
+        ],
+        ids=["word removed", "skill replaced", "section made private", "item removed"],
+    )
+    def test_taking_anything_away_is_a_reduction(self, change: dict[str, Any]) -> None:
+        base: dict[str, Any] = {
+            "headline": "Frontend developer",
+            "skills": ["react"],
+            "work": [WorkExperience(user_id=1, position=0, title="Intern", description="BI")],
+        }
+        old = build_document(make_rows(**base))
+        assert reduces(old, build_document(make_rows(**{**base, **change})))
+
+    def test_leaving_search_is_a_reduction(self) -> None:
+        assert reduces(build_document(make_rows(headline="x")), None)
+        assert not reduces(None, build_document(make_rows(headline="x")))
