@@ -23,17 +23,17 @@ from sqlmodel import col
 
 from models import User, now_ms
 from search_service.db import session_scope
-from search_service.repositories.profiles import (
+from search_service.index.repository import staleness
+from search_service.profiles.demo import load_demo
+from search_service.profiles.repository import (
     load_profile_rows,
     profile_ids,
     profile_write_of,
     write_profile,
 )
-from search_service.repositories.users import staleness
+from search_service.refresh.freshness import RefreshReport, refresh_stale
+from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
-from search_service.services.demo import load_demo
-from search_service.services.freshness import RefreshReport, refresh_stale
-from search_service.services.indexing import reindex
 from search_service.settings import Settings
 
 __all__ = [

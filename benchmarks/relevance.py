@@ -19,10 +19,10 @@ from benchmarks.metrics import mrr, ndcg_at_k, precision_at_k
 from indexers import BM25_B, BM25_K1, build_document
 from models import SearchMode, SearchRequest, User
 from search_service.db import session_scope
-from search_service.repositories.profiles import load_profile_rows
-from search_service.repositories.users import active_user_ids
+from search_service.index.repository import active_user_ids
+from search_service.profiles.repository import load_profile_rows
 from search_service.runtime import Runtime
-from search_service.services.search import search_profiles
+from search_service.search.service import search_profiles
 
 __all__ = ["LuceneBM25", "RelevanceReport", "category_query", "run_relevance"]
 

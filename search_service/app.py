@@ -9,16 +9,22 @@ from fastapi import FastAPI
 from svix.webhooks import Webhook
 
 from indexers import DenseEncoder
+from search_service import health
 from search_service.auth import ClerkJwtVerifier
 from search_service.errors import install_error_handlers
 from search_service.limits import RequestLimitsMiddleware
 from search_service.openapi import install_error_responses
+from search_service.privacy import router as privacy
+from search_service.profiles import router as profiles
 from search_service.ratelimit import RequestLimiter
 from search_service.request_id import RequestIdMiddleware
-from search_service.routers import admin, health, profiles, search, users, webhooks
 from search_service.runtime import Runtime
 from search_service.scheduler import build_scheduler
+from search_service.search import router as search
 from search_service.settings import Settings, get_settings
+from search_service.users import admin_router as admin
+from search_service.users import router as users
+from search_service.users import webhook_router as webhooks
 
 __all__ = ["create_app"]
 
@@ -86,6 +92,7 @@ def create_app(
     app.include_router(search.router)
     app.include_router(users.router)
     app.include_router(profiles.router)
+    app.include_router(privacy.router)
     app.include_router(admin.router)
     app.include_router(health.router)
     clerk = cfg.clerk

@@ -108,9 +108,9 @@ def demo(
     ] = False,
 ) -> None:
     """Load seeded, generated demo students and index them."""
-    from search_service.repositories.users import count_users
-    from search_service.services.demo import load_demo
-    from search_service.services.indexing import reindex
+    from search_service.profiles.demo import load_demo
+    from search_service.refresh.writer import reindex
+    from search_service.users.repository import count_users
 
     with _runtime() as rt:
         if if_empty:
@@ -138,8 +138,8 @@ def ingest_resumes_cmd(
     """Import resumes as student profiles (re-running updates, never duplicates)."""
     import time
 
-    from search_service.services.indexing import reindex
-    from search_service.services.ingest import ingest_resumes
+    from search_service.profiles.ingest import ingest_resumes
+    from search_service.refresh.writer import reindex
 
     if not path.is_file():
         raise _fail(f"no such file: {path}")
@@ -171,7 +171,7 @@ def reindex(
     ] = False,
 ) -> None:
     """Rebuild the search index from SQL."""
-    from search_service.services.indexing import reindex as do_reindex
+    from search_service.refresh.writer import reindex as do_reindex
 
     with _runtime() as rt:
         idx = do_reindex(rt, recreate=recreate)
@@ -192,7 +192,7 @@ def search(
     """Search from the shell, as the API would."""
     from pydantic import ValidationError
 
-    from search_service.services.search import search_profiles
+    from search_service.search.service import search_profiles
 
     try:
         req = SearchRequest(
@@ -229,8 +229,8 @@ def create_api_key_cmd(
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
 ) -> None:
     """Create an API key; the key is the last word printed (shown once)."""
-    from search_service.repositories.api_keys import create_api_key, create_service_user
-    from search_service.repositories.users import find_user_by_clerk_id
+    from search_service.users.api_keys import create_api_key, create_service_user
+    from search_service.users.repository import find_user_by_clerk_id
 
     with _sql_engine() as engine, session_scope(engine) as session:
         if user is None:
@@ -249,7 +249,7 @@ def create_api_key_cmd(
 @app.command("reconcile-balances")
 def reconcile_balances_cmd() -> None:
     """Prove every cached balance equals the sum of its ledger; exit 1 on drift."""
-    from search_service.services.ledger import reconcile_balances
+    from search_service.users.ledger import reconcile_balances
 
     with _sql_engine() as engine:
         report = reconcile_balances(engine)
@@ -297,7 +297,7 @@ def refresh(
     limit: Annotated[int | None, typer.Option(min=1, help="Most profiles to refresh.")] = None,
 ) -> None:
     """Index stale profiles now (what the scheduled refresh job does), once."""
-    from search_service.services.freshness import refresh_stale
+    from search_service.refresh.freshness import refresh_stale
 
     with _runtime() as rt:
         r = refresh_stale(rt, limit=limit)
@@ -314,7 +314,7 @@ def refresh(
 @app.command("reconcile-snapshots")
 def reconcile_snapshots_cmd() -> None:
     """Compare profile snapshots with the normalized tables and repair drift."""
-    from search_service.services.profiles import reconcile_snapshots
+    from search_service.profiles.service import reconcile_snapshots
 
     with _sql_engine() as engine:
         r = reconcile_snapshots(engine)
@@ -331,7 +331,7 @@ def purge_deleted_cmd(
     ] = None,
 ) -> None:
     """Erase personal data of users deleted longer ago than the retention period."""
-    from search_service.services.privacy import purge_expired
+    from search_service.privacy.service import purge_expired
 
     days = retention_days if retention_days is not None else get_settings().privacy.retention_days
     with _sql_engine() as engine:

@@ -4,8 +4,9 @@ One unit of work per request or job step: services and repositories never
 commit; the request's session commits on success and rolls back on error
 (:func:`session_scope`). Side effects outside SQL (index deletes, wake-ups) are
 registered with :func:`after_commit` and run once, right after the commit, from
-one place; a rollback discards them. All SQL lives in
-``search_service.repositories``. Migrations are Alembic's, run at start-up
+one place; a rollback discards them. All SQL lives in repository modules
+(each domain's ``repository.py``, ``search_service.index.repository``,
+``search_service.outbox``). Migrations are Alembic's, run at start-up
 (``upgrade head``) so a fresh ``./var`` works without a separate step.
 """
 

@@ -25,9 +25,9 @@ from models import Role, User
 from search_service.auth import ClerkJwtVerifier, InvalidTokenError, looks_like_jwt
 from search_service.errors import AuthenticationError, NotFoundError, PermissionDeniedError
 from search_service.ratelimit import RequestLimiter, RouteGroup, route_group
-from search_service.repositories.api_keys import find_active_key
-from search_service.repositories.users import find_user_by_clerk_id
 from search_service.runtime import Runtime
+from search_service.users.api_keys import find_active_key
+from search_service.users.repository import find_user_by_clerk_id
 
 __all__ = [
     "Caller",

@@ -4,7 +4,7 @@ Two formats (``GIGSY_LOG__FORMAT``):
 
 - ``text`` (default), for a person::
 
-      2026-11-21T13:05:01.123Z INFO search_service.services.webhooks [3f2a...]: message
+      2026-11-21T13:05:01.123Z INFO search_service.users.webhooks [3f2a...]: message
 
   (the ``[request id]`` only while a request is served; a traceback follows on
   the next lines).

@@ -20,8 +20,8 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
 from search_service.db import session_scope
-from search_service.repositories.outbox import count_pending
-from search_service.repositories.users import staleness
+from search_service.index.repository import staleness
+from search_service.outbox import count_pending
 
 __all__ = ["Metrics"]
 

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+# Registers the listener that removes users who leave search from the index.
+import search_service.index.removals  # noqa: F401
 from indexers import Bm25Encoder, DenseEncoder, VectorStore, load_encoder, open_store
 from search_service.db import make_engine, migrate, session_scope
+from search_service.index.state import get_state
 from search_service.metrics import Metrics
-from search_service.repositories.index_state import get_state
 from search_service.settings import Settings
 
 __all__ = ["BM25_STATE_KEY", "Runtime", "open_engine"]

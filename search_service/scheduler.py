@@ -16,12 +16,12 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from search_service.db import session_scope
-from search_service.repositories.users import release_leases
+from search_service.index.repository import release_leases
+from search_service.privacy.service import purge_expired
+from search_service.profiles.service import reconcile_snapshots
+from search_service.refresh.freshness import FreshnessJob
 from search_service.runtime import Runtime
-from search_service.services.freshness import FreshnessJob
-from search_service.services.ledger import reconcile_balances
-from search_service.services.privacy import purge_expired
-from search_service.services.profiles import reconcile_snapshots
+from search_service.users.ledger import reconcile_balances
 
 __all__ = ["build_scheduler", "drift_job", "purge_job", "reconcile_job"]
 

@@ -16,7 +16,6 @@ from sqlalchemy import create_engine, text
 from indexers import HashingEncoder
 from search_service.app import create_app
 from search_service.db import session_scope
-from search_service.repositories.api_keys import create_api_key
 from search_service.runtime import Runtime
 from search_service.settings import (
     EmbeddingSettings,
@@ -25,6 +24,7 @@ from search_service.settings import (
     RateLimitSettings,
     Settings,
 )
+from search_service.users.api_keys import create_api_key
 
 POSTGRES_URL = os.environ.get(
     "GIGSY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -12,7 +12,7 @@ from models import (
     Visibility,
     WorkItem,
 )
-from search_service.repositories.profiles import upsert_user_profile
+from search_service.profiles.repository import upsert_user_profile
 from search_service.runtime import Runtime
 
 

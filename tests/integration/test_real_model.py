@@ -18,11 +18,11 @@ from fastapi.testclient import TestClient
 from indexers import SentenceTransformerEncoder
 from search_service.app import create_app
 from search_service.db import session_scope
-from search_service.repositories.api_keys import create_api_key
+from search_service.profiles.ingest import ingest_resumes
+from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
-from search_service.services.indexing import reindex
-from search_service.services.ingest import ingest_resumes
 from search_service.settings import EmbeddingSettings, Settings
+from search_service.users.api_keys import create_api_key
 from tests.conftest import RESUMES_CSV
 
 pytestmark = [pytest.mark.integration]
@@ -123,7 +123,7 @@ def test_accountant_query_returns_mostly_accountants(real_runtime: Runtime, mode
 @pytest.mark.realdata
 def test_semantic_search_finds_meaning_without_shared_words(real_runtime: Runtime) -> None:
     from models import SearchMode, SearchRequest
-    from search_service.services.search import search_profiles
+    from search_service.search.service import search_profiles
 
     with session_scope(real_runtime.engine) as session:
         res = search_profiles(

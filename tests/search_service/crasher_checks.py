@@ -3,7 +3,7 @@ holds every acknowledged request, and nothing private is findable.
 
 Each check returns human-readable mismatches; the test expects none. They read
 the index directly (bypassing the SQL re-check search does on every hit) as well
-as through :func:`search_service.services.search.search_profiles`.
+as through :func:`search_service.search.service.search_profiles`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from models import (
     Visibility,
 )
 from search_service.db import session_scope
-from search_service.repositories.profiles import load_profile_rows
+from search_service.profiles.repository import load_profile_rows
+from search_service.profiles.service import get_own_profile
 from search_service.runtime import Runtime
-from search_service.services.profiles import get_own_profile
-from search_service.services.search import search_profiles
+from search_service.search.service import search_profiles
 from tests.search_service.crasher_load import Student, after_last_ack
 
 __all__ = ["verify"]

@@ -36,9 +36,9 @@ from svix.webhooks import Webhook
 
 from models import Visibility
 from search_service.db import session_scope
-from search_service.repositories.api_keys import create_api_key
+from search_service.refresh.freshness import refresh_stale
 from search_service.runtime import Runtime
-from search_service.services.freshness import refresh_stale
+from search_service.users.api_keys import create_api_key
 from tests.factories import make_student
 
 __all__ = [

@@ -19,9 +19,9 @@ from sqlmodel import select
 
 from indexers import HashingEncoder
 from models import User
+from search_service.privacy.service import delete_account
+from search_service.refresh.freshness import refresh_stale
 from search_service.runtime import Runtime
-from search_service.services.freshness import refresh_stale
-from search_service.services.privacy import delete_account
 from search_service.settings import EmbeddingSettings, QdrantSettings, Settings
 
 

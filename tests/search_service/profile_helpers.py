@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from models import User
 from search_service.db import session_scope
-from search_service.repositories.api_keys import create_api_key
 from search_service.runtime import Runtime
+from search_service.users.api_keys import create_api_key
 from tests.factories import make_student
 
 

@@ -16,8 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from indexers import HashingEncoder
+from search_service.refresh.freshness import refresh_stale
 from search_service.runtime import Runtime
-from search_service.services.freshness import refresh_stale
 from search_service.settings import (
     EmbeddingSettings,
     FreshnessSettings,

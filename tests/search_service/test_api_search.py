@@ -10,8 +10,8 @@ from sqlmodel import select
 
 from models import Availability, User, Visibility, now_ms
 from search_service.db import session_scope
+from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
-from search_service.services.indexing import reindex
 from tests.factories import make_student
 
 URL = "/v1/search"

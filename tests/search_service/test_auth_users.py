@@ -18,10 +18,10 @@ from models import LedgerKind, Posting, User, now_ms
 from search_service.app import create_app
 from search_service.auth import ClerkJwtVerifier
 from search_service.db import session_scope
-from search_service.repositories.api_keys import create_api_key
 from search_service.runtime import Runtime
-from search_service.services.ledger import post_transaction, reconcile_balances
 from search_service.settings import ClerkSettings, Settings
+from search_service.users.api_keys import create_api_key
+from search_service.users.ledger import post_transaction, reconcile_balances
 from tests.factories import make_student
 from tests.search_service.jwt_helpers import AZP, ISSUER, make_token, new_rsa_key, write_jwks
 

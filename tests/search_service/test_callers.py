@@ -23,9 +23,9 @@ from models import User, UserStatus, now_ms
 from search_service.app import create_app
 from search_service.db import session_scope
 from search_service.deps import get_caller
-from search_service.repositories.api_keys import create_api_key
 from search_service.runtime import Runtime
 from search_service.settings import ClerkSettings, Settings
+from search_service.users.api_keys import create_api_key
 from tests.factories import make_student
 from tests.search_service.jwt_helpers import (
     AZP,

@@ -1,4 +1,4 @@
-"""Behaviour of the seeded demo-profile generator (``search_service.demo_data``)."""
+"""Behaviour of the seeded demo-profile generator (``search_service.profiles.demo_data``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import re
 import pytest
 
 from models.profile import ProfileDraft, UserDraft
-from search_service.demo_data import generate_demo_profiles
-from search_service.demo_vocab import ALL_SKILLS, SKILL_LEVELS, TRACKS_BY_NAME
+from search_service.profiles.demo_data import generate_demo_profiles
+from search_service.profiles.demo_vocab import ALL_SKILLS, SKILL_LEVELS, TRACKS_BY_NAME
 
 Pairs = list[tuple[UserDraft, ProfileDraft]]
 

@@ -8,12 +8,12 @@ from sqlmodel import col, select
 
 from models import Profile, Skill, User
 from search_service.db import session_scope
-from search_service.repositories.profiles import content_hash, load_profile_rows, snapshot_of
-from search_service.repositories.users import staleness
+from search_service.index.repository import staleness
+from search_service.profiles.repository import content_hash, load_profile_rows, snapshot_of
+from search_service.profiles.service import reconcile_snapshots
+from search_service.refresh.freshness import refresh_stale
 from search_service.runtime import Runtime
 from search_service.scheduler import drift_job
-from search_service.services.freshness import refresh_stale
-from search_service.services.profiles import reconcile_snapshots
 from tests.factories import make_student
 
 

@@ -19,11 +19,11 @@ from sqlmodel import col, select
 from indexers import HashingEncoder
 from models import OutboxEvent, ProfileWrite, SearchMode, SearchRequest, User, now_ms
 from search_service.db import session_scope
-from search_service.repositories.users import claim_stale, staleness
+from search_service.index.repository import claim_stale, staleness
+from search_service.profiles.service import save_profile
+from search_service.refresh.freshness import FreshnessJob, backoff_s, refresh_stale
 from search_service.runtime import Runtime
-from search_service.services.freshness import FreshnessJob, backoff_s, refresh_stale
-from search_service.services.profiles import save_profile
-from search_service.services.search import search_profiles
+from search_service.search.service import search_profiles
 from tests.factories import make_student
 from tests.search_service.profile_helpers import student_with_key
 
@@ -133,7 +133,7 @@ def test_a_failing_profile_is_logged_counted_and_backs_off_without_blocking_othe
     good = [make_student(runtime, clerk_id=f"f_ok{i}", headline=f"fine {i}") for i in range(3)]
     bad = make_student(runtime, clerk_id="f_bad", headline="POISON pill")
     hooked.poison = "POISON"
-    with caplog.at_level(logging.ERROR, logger="search_service.services.freshness"):
+    with caplog.at_level(logging.ERROR, logger="search_service.refresh.freshness"):
         report = refresh_stale(runtime)
     assert report.failed == [bad.id]
     assert report.indexed == 3
@@ -180,7 +180,7 @@ def test_leases_are_exclusive_until_they_expire(runtime: Runtime) -> None:
 def test_deleted_users_leave_the_index_through_the_outbox(
     runtime: Runtime, hooked: HookedEncoder
 ) -> None:
-    from search_service.repositories.users import soft_delete_user
+    from search_service.users.repository import soft_delete_user
 
     a = make_student(runtime, clerk_id="f_del", headline="platypus")
     refresh_stale(runtime)

@@ -19,11 +19,11 @@ from sqlmodel import col, func, select
 from indexers import HashingEncoder
 from models import SearchMode, SearchRequest, User
 from search_service.db import session_scope
-from search_service.repositories.users import claim_stale, staleness
+from search_service.index.repository import claim_stale, staleness
+from search_service.refresh.freshness import refresh_stale
 from search_service.runtime import Runtime
 from search_service.scheduler import build_scheduler
-from search_service.services.freshness import refresh_stale
-from search_service.services.search import search_profiles
+from search_service.search.service import search_profiles
 from search_service.settings import Settings
 from tests.factories import make_student
 

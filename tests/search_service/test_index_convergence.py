@@ -22,13 +22,13 @@ from models import (
     Visibility,
 )
 from search_service.db import session_scope
-from search_service.repositories.profiles import upsert_user_profile
-from search_service.repositories.users import release_leases, stale_user_ids
+from search_service.index.repository import release_leases, stale_user_ids
+from search_service.privacy.service import delete_account
+from search_service.profiles.repository import upsert_user_profile
+from search_service.profiles.service import save_profile
+from search_service.refresh.freshness import refresh_stale
+from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
-from search_service.services.freshness import refresh_stale
-from search_service.services.indexing import reindex
-from search_service.services.privacy import delete_account
-from search_service.services.profiles import save_profile
 from tests.factories import make_student
 from tests.search_service.profile_helpers import student_with_key
 from tests.search_service.test_freshness import HookedEncoder, hooked
@@ -364,7 +364,7 @@ def test_a_reindex_that_dies_after_dropping_the_index_leaves_everyone_stale(
     def crash(*_args: object, **_kw: object) -> None:
         raise RuntimeError("killed mid-reindex")
 
-    monkeypatch.setattr("search_service.services.indexing.index_leased", crash)
+    monkeypatch.setattr("search_service.refresh.writer.index_leased", crash)
     with pytest.raises(RuntimeError):
         reindex(runtime, recreate=True, progress=False)
     assert runtime.store.count() == 0

@@ -7,11 +7,11 @@ from sqlmodel import select
 
 from models import User, now_ms
 from search_service.db import session_scope
-from search_service.repositories.index_state import get_state
-from search_service.repositories.users import mark_indexed, stale_user_ids
+from search_service.index.repository import mark_indexed, stale_user_ids
+from search_service.index.state import get_state
+from search_service.refresh.freshness import refresh_stale
+from search_service.refresh.writer import reindex, remove_from_index
 from search_service.runtime import BM25_STATE_KEY, Runtime
-from search_service.services.freshness import refresh_stale
-from search_service.services.indexing import reindex, remove_from_index
 from tests.factories import make_student
 
 

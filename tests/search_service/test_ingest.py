@@ -10,11 +10,11 @@ from sqlmodel import col, func, select
 
 from models import Profile, Skill, User, UserTombstone
 from search_service.db import session_scope
-from search_service.repositories.users import soft_delete_user
+from search_service.privacy.service import purge_expired
+from search_service.profiles.ingest import clean_text, ingest_resumes, parse_resume
+from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
-from search_service.services.indexing import reindex
-from search_service.services.ingest import clean_text, ingest_resumes, parse_resume
-from search_service.services.privacy import purge_expired
+from search_service.users.repository import soft_delete_user
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "resumes_small.csv"
 
@@ -87,7 +87,7 @@ def test_rerun_never_revives_a_deleted_user(
     assert deleted_at is not None
     if state == "purged":
         assert purge_expired(runtime.engine, retention_days=0, now=deleted_at + 1) == 1
-    with caplog.at_level(logging.INFO, logger="search_service.services.ingest"):
+    with caplog.at_level(logging.INFO, logger="search_service.profiles.ingest"):
         again = ingest_resumes(runtime, FIXTURE, progress=False)
     assert (again.deleted, again.created, again.unchanged) == (1, 0, 2)
     assert "resume_101" in caplog.text

@@ -17,11 +17,11 @@ from models import LedgerKind, Posting, Project, Transaction, User, UserData
 from search_service.app import create_app
 from search_service.db import session_scope
 from search_service.errors import ConflictError
+from search_service.profiles.service import reconcile_snapshots
 from search_service.runtime import Runtime
-from search_service.services.ledger import post_transaction, reconcile_balances
-from search_service.services.profiles import reconcile_snapshots
-from search_service.services.user_data import set_user_data
 from search_service.settings import Settings, UserDataSettings
+from search_service.users.ledger import post_transaction, reconcile_balances
+from search_service.users.user_data import set_user_data
 from tests.search_service.profile_helpers import Student, new_user_with_key
 
 MERGE = {"Content-Type": "application/merge-patch+json"}

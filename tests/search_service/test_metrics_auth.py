@@ -9,11 +9,11 @@ from prometheus_client import generate_latest
 from pydantic import SecretStr, ValidationError
 from sqlmodel import Session
 
-import search_service.repositories.outbox as outbox_repo
-import search_service.repositories.users as users_repo
+import search_service.index.repository as index_repo
+import search_service.outbox as outbox_repo
 from search_service.app import create_app
+from search_service.index.repository import Staleness
 from search_service.metrics import Metrics
-from search_service.repositories.users import Staleness
 from search_service.runtime import Runtime
 from search_service.settings import MetricsSettings, Settings
 from tests.conftest import METRICS_TOKEN
@@ -32,7 +32,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
     def staleness(session: Session) -> Staleness:
         calls["staleness"] += 1
-        return users_repo.staleness(session)
+        return index_repo.staleness(session)
 
     def count_pending(session: Session) -> int:
         calls["count_pending"] += 1

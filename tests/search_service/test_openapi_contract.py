@@ -29,10 +29,10 @@ from search_service.app import create_app
 from search_service.db import session_scope
 from search_service.deps import CurrentStudent, RuntimeDep
 from search_service.openapi import install_error_responses
-from search_service.repositories.api_keys import create_api_key, find_active_key
+from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
-from search_service.services.indexing import reindex
 from search_service.settings import ClerkSettings, EmbeddingSettings, QdrantSettings, Settings
+from search_service.users.api_keys import create_api_key, find_active_key
 from tests.factories import make_student
 
 ERROR_REF = "#/components/schemas/ErrorBody"

@@ -22,13 +22,13 @@ from models import (
     WebhookAudit,
 )
 from search_service.db import session_scope
-from search_service.repositories.api_keys import create_api_key
-from search_service.repositories.outbox import mark_failed
+from search_service.outbox import mark_failed
+from search_service.privacy.service import purge_expired
+from search_service.refresh.freshness import refresh_stale
 from search_service.runtime import Runtime
-from search_service.services.freshness import refresh_stale
-from search_service.services.ledger import post_transaction
-from search_service.services.privacy import purge_expired
-from search_service.services.webhooks import process_clerk_delivery
+from search_service.users.api_keys import create_api_key
+from search_service.users.ledger import post_transaction
+from search_service.users.webhooks import process_clerk_delivery
 from tests.search_service.profile_helpers import new_user_with_key, student_with_key
 
 MERGE = {"Content-Type": "application/merge-patch+json"}

@@ -12,7 +12,7 @@ from models import (
     Visibility,
     WorkItem,
 )
-from search_service.profile_strength import WEIGHTS, score_profile
+from search_service.profiles.strength import WEIGHTS, score_profile
 
 
 def _complete() -> ProfileDraft:

@@ -10,10 +10,10 @@ from sqlmodel import col, select
 
 from models import OutboxEvent, Profile, ProfileWrite, Skill, User
 from search_service.db import session_scope
-from search_service.repositories.profiles import content_hash, load_profile_rows, snapshot_of
+from search_service.profiles.repository import content_hash, load_profile_rows, snapshot_of
+from search_service.profiles.service import save_profile
+from search_service.refresh.freshness import refresh_stale
 from search_service.runtime import Runtime
-from search_service.services.freshness import refresh_stale
-from search_service.services.profiles import save_profile
 from tests.search_service.profile_helpers import new_user_with_key
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
@@ -208,7 +208,7 @@ def test_a_failed_write_leaves_tables_snapshot_and_outbox_untouched(
 
     # The outbox insert is the last step of the dual write: everything before it
     # must roll back with it.
-    monkeypatch.setattr("search_service.repositories.profiles.append_event", boom)
+    monkeypatch.setattr("search_service.profiles.repository.append_event", boom)
     with pytest.raises(RuntimeError):
         with runtime.session() as session:
             doc = ProfileWrite(headline="Changed")

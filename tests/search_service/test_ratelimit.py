@@ -31,10 +31,10 @@ from search_service.app import create_app
 from search_service.db import session_scope
 from search_service.errors import RateLimitedError
 from search_service.ratelimit import RequestLimiter, RouteGroup, route_group
-from search_service.repositories.api_keys import create_api_key
+from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
-from search_service.services.indexing import reindex
 from search_service.settings import ClerkSettings, RateLimitSettings, Settings
+from search_service.users.api_keys import create_api_key
 from tests.factories import make_student
 from tests.search_service.jwt_helpers import AZP, ISSUER, make_token
 from tests.search_service.test_webhooks import user_event

@@ -27,13 +27,13 @@ from svix.webhooks import Webhook
 from models import User, UserTombstone, WebhookAudit
 from search_service.app import create_app
 from search_service.db import session_scope
-from search_service.repositories.api_keys import create_api_key
+from search_service.privacy.service import purge_expired
+from search_service.refresh.freshness import refresh_stale
+from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
-from search_service.services.clerk_sync import map_clerk_user
-from search_service.services.freshness import refresh_stale
-from search_service.services.indexing import reindex
-from search_service.services.privacy import purge_expired
 from search_service.settings import ClerkSettings, Settings
+from search_service.users.api_keys import create_api_key
+from search_service.users.clerk import map_clerk_user
 from tests.factories import make_student
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "clerk"

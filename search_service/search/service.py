@@ -26,10 +26,10 @@ from models import (
     Skill,
     Visibility,
 )
-from search_service.repositories.outbox import pending_removal_ids
-from search_service.repositories.users import get_users
+from search_service.outbox import pending_removal_ids
+from search_service.profiles.visibility import visible_to_employers
 from search_service.runtime import Runtime
-from search_service.visibility import visible_to_employers
+from search_service.users.repository import get_users
 
 __all__ = ["TOP_SKILLS", "filter_spec", "search_profiles"]
 

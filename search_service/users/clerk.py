@@ -30,7 +30,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from models import Role, User, UserStatus, UserTombstone, WebhookAudit, WebhookOutcome, now_ms
-from search_service.repositories.users import soft_delete_user
+from search_service.users.repository import soft_delete_user
 
 __all__ = [
     "ClerkUserFields",

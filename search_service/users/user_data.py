@@ -6,7 +6,7 @@ from sqlmodel import Session
 
 from models import UserData
 from search_service.errors import ConflictError
-from search_service.repositories.ledger import (
+from search_service.users.ledger_repository import (
     count_user_data,
     get_user_data,
     lock_user_row,

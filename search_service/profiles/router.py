@@ -1,4 +1,4 @@
-"""Profiles: the owner's read/write API, shared views, and GDPR export/delete.
+"""Profiles: the owner's read/write API and shared views.
 
 Optimistic locking: ``GET /v1/me/profile`` returns ``ETag: "<version>"``; send
 it back as ``If-Match`` on ``PUT``/``PATCH`` and a write based on an older
@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -27,9 +26,8 @@ from search_service.deps import (
     SessionDep,
 )
 from search_service.errors import ConflictError, PermissionDeniedError, ServiceError
-from search_service.routers import MAX_ROW_ID
-from search_service.services.privacy import delete_account, export_user
-from search_service.services.profiles import (
+from search_service.paths import MAX_ROW_ID
+from search_service.profiles.service import (
     get_own_profile,
     get_shared_profile,
     patched_document,
@@ -199,32 +197,3 @@ def read_profile_as_employer(
     if not caller.has(Role.EMPLOYER, Role.ADMIN):
         raise PermissionDeniedError("only employers see profiles beyond their public sections")
     return get_shared_profile(session, user_id, employer=True)
-
-
-@router.get("/v1/me/export", summary="Everything held about the caller (GDPR)")
-def export_me(caller: CurrentUser, session: SessionDep) -> JSONResponse:
-    """A JSON document with the account, profile (all sections), snapshot, data,
-    ledger entries, API keys (no secrets), webhook deliveries and outbox events."""
-    assert caller.user is not None
-    return JSONResponse(
-        export_user(session, caller.user),
-        headers={
-            "Content-Disposition": 'attachment; filename="gigsy-export.json"',
-            "Cache-Control": "private, no-store",
-        },
-    )
-
-
-@router.delete(
-    "/v1/me",
-    status_code=204,
-    summary="Delete the caller's account (GDPR)",
-    responses={404: {"description": "The account is already deleted"}},
-)
-def delete_me(caller: CurrentUser, session: SessionDep) -> Response:
-    """Soft-deletes at once: the account stops authenticating, its API keys are
-    revoked and it leaves search before this answer is sent. Personal fields are
-    erased after the retention period (``GIGSY_PRIVACY__RETENTION_DAYS``)."""
-    assert caller.user is not None
-    delete_account(session, caller.user)
-    return Response(status_code=204)

@@ -1,4 +1,8 @@
-"""SQL for users: lookups, the freshness queue (leases, backoff) and soft deletion."""
+"""SQL of the index state on ``users``: the freshness queue (leases, backoff), the
+verification step of the index write protocol, invalidation and staleness.
+
+ARCHITECTURE.md, "Index versions", describes the protocol these functions serve.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, func, or_, update
 from sqlmodel import Session, col, select
 
-from models import OutboxTopic, Profile, User, UserStatus, UserTombstone, now_ms
-from search_service.repositories.outbox import append_event
+from models import Profile, User, UserStatus, now_ms
 
 __all__ = [
     "Confirmation",
@@ -19,41 +22,15 @@ __all__ = [
     "claim_stale",
     "claim_users",
     "confirm_indexed",
-    "count_users",
-    "find_user_by_clerk_id",
-    "get_users",
     "invalidate_index",
     "leased_user_ids",
     "mark_indexed",
     "record_index_failure",
     "release_leases",
     "settled_user_ids",
-    "soft_delete_user",
     "stale_user_ids",
     "staleness",
 ]
-
-
-def find_user_by_clerk_id(
-    session: Session, clerk_id: str, *, include_deleted: bool = False
-) -> User | None:
-    """The user with ``clerk_id``; soft-deleted users only when ``include_deleted``."""
-    stmt = select(User).where(User.clerk_id == clerk_id)
-    if not include_deleted:
-        stmt = stmt.where(col(User.deleted_at).is_(None))
-    return session.exec(stmt).first()
-
-
-def get_users(session: Session, ids: Sequence[int]) -> dict[int, User]:
-    """Searchable users among ``ids`` (not soft-deleted, not suspended), by id."""
-    if not ids:
-        return {}
-    stmt = select(User).where(
-        col(User.id).in_(ids),
-        col(User.deleted_at).is_(None),
-        col(User.status) != UserStatus.SUSPENDED.value,
-    )
-    return {u.id: u for u in session.exec(stmt) if u.id is not None}
 
 
 def _indexable() -> tuple[ColumnElement[bool], ...]:
@@ -397,42 +374,3 @@ def staleness(session: Session, *, now: int | None = None) -> Staleness:
     ).one()
     age = max(0.0, (ts - int(oldest)) / 1000.0) if oldest is not None else 0.0
     return Staleness(stale=int(count), oldest_s=age, failing=int(failing))
-
-
-def soft_delete_user(session: Session, user: User, *, now: int | None = None) -> bool:
-    """Soft-delete ``user`` at once, tombstone their clerk id (so no late Clerk event
-    revives them) and append a ``user.deleted`` outbox event.
-
-    Returns:
-        False when the user was already deleted (nothing changed).
-    """
-    if user.id is None:
-        raise ValueError("user must be flushed (have an id)")
-    if session.get(UserTombstone, user.clerk_id) is None:
-        session.add(UserTombstone(clerk_id=user.clerk_id))
-    if user.deleted_at is not None:
-        session.flush()
-        return False
-    ts = now if now is not None else now_ms()
-    user.deleted_at = ts
-    user.updated_at = max(ts, user.updated_at + 1)
-    session.add(user)
-    append_event(
-        session,
-        OutboxTopic.USER_DELETED,
-        user.id,
-        {"userId": user.id, "deletedAt": ts},
-        user_version=user.updated_at,
-        now=ts,
-    )
-    session.flush()
-    return True
-
-
-def count_users(session: Session) -> int:
-    """Number of users that are not soft-deleted."""
-    return int(
-        session.exec(
-            select(func.count()).select_from(User).where(col(User.deleted_at).is_(None))
-        ).one()
-    )

@@ -1,7 +1,7 @@
 """Seeded, realistic demo student profiles for Gigsy talent search.
 
 ``generate_demo_profiles`` builds ``(UserDraft, ProfileDraft)`` pairs from the
-vocabulary in ``search_service.demo_vocab``. Output depends only on ``n`` and
+vocabulary in ``search_service.profiles.demo_vocab``. Output depends only on ``n`` and
 ``seed`` (a private ``random.Random``; the global generator is never touched), so
 demo databases, indexes and benchmarks are reproducible. Every person is invented;
 emails use the reserved ``.invalid`` top-level domain.
@@ -24,8 +24,8 @@ from models.profile import (
     UserDraft,
     WorkItem,
 )
-from search_service import demo_vocab as vocab
-from search_service.demo_vocab import Track
+from search_service.profiles import demo_vocab as vocab
+from search_service.profiles.demo_vocab import Track
 
 __all__ = ["generate_demo_profiles"]
 
@@ -280,7 +280,7 @@ def generate_demo_profiles(
 
     Each student gets a main skill track (e.g. ``frontend``, ``finance``) and a
     secondary one; headline, bio, education, jobs, projects, languages and skills are
-    composed from ``search_service.demo_vocab`` so they agree with each other. About
+    composed from ``search_service.profiles.demo_vocab`` so they agree with each other. About
     10% of profiles have an empty bio and about 10% have no projects.
 
     Args:

@@ -6,12 +6,12 @@ Every index write follows one protocol (ARCHITECTURE.md, "Index versions"):
 1. lease the users in SQL (compare-and-set on the lease columns);
 2. load their rows and build documents (version = ``visible_updated_at``);
 3. upsert the points (the payload carries the version as ``updated_at``);
-4. verify in SQL (:func:`~search_service.repositories.users.confirm_indexed`):
+4. verify in SQL (:func:`~search_service.index.repository.confirm_indexed`):
    mark fresh only if the lease is still ours and SQL still holds that version,
    the user is searchable and the version is not below the privacy floor;
    otherwise remove the point, leave the user stale, or mark it not indexed.
 
-Deletes outside a lease go through :func:`search_service.visibility.remove_points`,
+Deletes outside a lease go through :func:`search_service.profiles.visibility.remove_points`,
 which invalidates after deleting. Together no interleaving of refresh runs,
 reindex, edits, deletes and webhooks leaves a point older than SQL, or a point of
 someone not searchable, while SQL says the user is fresh.
@@ -28,17 +28,17 @@ from tqdm import tqdm
 
 from indexers import Bm25Encoder, FilterSpec, Indexer, IndexReport, ProfileDocument, build_document
 from search_service.db import session_scope
-from search_service.repositories.index_state import set_state
-from search_service.repositories.profiles import load_profile_rows
-from search_service.repositories.users import (
+from search_service.index.removals import remove_points
+from search_service.index.repository import (
     active_user_ids,
     claim_users,
     confirm_indexed,
     invalidate_index,
     release_leases,
 )
+from search_service.index.state import set_state
+from search_service.profiles.repository import load_profile_rows
 from search_service.runtime import BM25_STATE_KEY, Runtime
-from search_service.visibility import remove_points
 
 __all__ = ["BatchOutcome", "flush_index", "index_leased", "reindex", "remove_from_index"]
 
@@ -158,7 +158,7 @@ def reindex(rt: Runtime, *, recreate: bool = False, progress: bool = True) -> In
     Raises:
         EncoderError, VectorStoreError: as raised by the pipeline.
     """
-    from search_service.services.freshness import worker_id
+    from search_service.refresh.freshness import worker_id
 
     with session_scope(rt.engine) as session:
         ids = active_user_ids(session)
@@ -230,5 +230,5 @@ def flush_index(rt: Runtime) -> None:
 
 def remove_from_index(rt: Runtime, ids: Sequence[int]) -> None:
     """Delete users' points at once and mark them not indexed (see
-    :func:`search_service.visibility.remove_points`)."""
+    :func:`search_service.profiles.visibility.remove_points`)."""
     remove_points(rt, ids)

@@ -8,10 +8,10 @@ from starlette.concurrency import run_in_threadpool
 from models import ApiKeyCreate, ApiKeyCreated, Posting, TransactionPublic
 from search_service.deps import CurrentAdmin, RuntimeDep, SessionDep
 from search_service.errors import ConflictError, NotFoundError
-from search_service.repositories.api_keys import create_api_key, revoke_api_key
-from search_service.repositories.users import find_user_by_clerk_id
-from search_service.routers import MAX_ROW_ID
-from search_service.services.ledger import post_transaction
+from search_service.paths import MAX_ROW_ID
+from search_service.users.api_keys import create_api_key, revoke_api_key
+from search_service.users.ledger import post_transaction
+from search_service.users.repository import find_user_by_clerk_id
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 

@@ -1,7 +1,7 @@
 """Processing verified Clerk deliveries: one unit of work each, retries.
 
 Index effects (a deleted or suspended user leaving search) are not handled here:
-the unit of work's post-commit hooks apply them (:mod:`search_service.visibility`).
+the unit of work's post-commit hooks apply them (:mod:`search_service.profiles.visibility`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from search_service.db import session_scope
 from search_service.runtime import Runtime
-from search_service.services.clerk_sync import DeliveryResult, apply_event, is_duplicate_delivery
+from search_service.users.clerk import DeliveryResult, apply_event, is_duplicate_delivery
 
 __all__ = ["DUPLICATE", "process_clerk_delivery"]
 

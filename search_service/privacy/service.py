@@ -11,15 +11,15 @@ from sqlmodel import Session
 from models import User, UserPublic, now_ms
 from search_service.db import session_scope
 from search_service.errors import NotFoundError
-from search_service.repositories.outbox import purge_processed
-from search_service.repositories.privacy import (
+from search_service.outbox import purge_processed
+from search_service.privacy.repository import (
     expired_deleted_users,
     purge_user,
     revoke_user_keys,
     rows_about,
 )
-from search_service.repositories.users import soft_delete_user
-from search_service.services.profiles import get_own_profile
+from search_service.profiles.service import get_own_profile
+from search_service.users.repository import soft_delete_user
 
 __all__ = ["OUTBOX_RETENTION_DAYS", "delete_account", "export_user", "purge_expired"]
 
@@ -77,7 +77,7 @@ def delete_account(session: Session, user: User) -> None:
     """Soft-delete ``user`` and revoke their API keys, in the caller's transaction.
 
     The soft delete appends ``user.deleted`` and ``index.remove`` outbox events;
-    right after the commit the point is removed (:mod:`search_service.visibility`).
+    right after the commit the point is removed (:mod:`search_service.profiles.visibility`).
     If the index is unavailable the events stay pending and the refresh job
     removes the point; search hides a deleted user meanwhile.
 

@@ -46,9 +46,9 @@ from models import (
     WorkItem,
     now_ms,
 )
-from search_service.profile_strength import score_profile
-from search_service.repositories.outbox import append_event
-from search_service.visibility import record_document
+from search_service.outbox import append_event
+from search_service.profiles.strength import score_profile
+from search_service.profiles.visibility import record_document
 
 __all__ = [
     "ProfileWriteResult",

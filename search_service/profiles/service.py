@@ -3,7 +3,7 @@
 Everything runs in the caller's unit of work (the request's session): nothing
 here commits. Side effects wait for the commit (:func:`search_service.db.after_commit`):
 the refresh job is woken, and points are removed for privacy reductions
-(:mod:`search_service.visibility`).
+(:mod:`search_service.profiles.visibility`).
 """
 
 from __future__ import annotations
@@ -30,8 +30,7 @@ from models import (
 )
 from search_service.db import after_commit, session_scope
 from search_service.errors import ConflictError, NotFoundError
-from search_service.profile_strength import score_profile
-from search_service.repositories.profiles import (
+from search_service.profiles.repository import (
     VersionConflict,
     content_hash,
     load_profile_rows,
@@ -40,8 +39,9 @@ from search_service.repositories.profiles import (
     store_snapshot,
     write_profile,
 )
+from search_service.profiles.strength import score_profile
+from search_service.profiles.visibility import UNKNOWN, record_document
 from search_service.runtime import Runtime
-from search_service.visibility import UNKNOWN, record_document
 
 __all__ = [
     "DriftReport",

@@ -21,9 +21,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from models import ProfileDraft, SkillItem, UserDraft
-from search_service.repositories.privacy import erased_clerk_ids
-from search_service.repositories.profiles import upsert_user_profile
+from search_service.profiles.repository import upsert_user_profile
 from search_service.runtime import Runtime
+from search_service.users.repository import erased_clerk_ids
 
 __all__ = [
     "IngestReport",
@@ -190,7 +190,7 @@ def upsert_drafts(
 
 def ingest_resumes(rt: Runtime, path: Path, *, progress: bool = True) -> IngestReport:
     """Upsert every resume of ``path`` into SQL; indexing is separate
-    (:func:`search_service.services.indexing.reindex`).
+    (:func:`search_service.refresh.writer.reindex`).
 
     Raises:
         FileNotFoundError: no such file.

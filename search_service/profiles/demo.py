@@ -1,10 +1,10 @@
-"""Loading generated demo profiles (see :mod:`search_service.demo_data`)."""
+"""Loading generated demo profiles (see :mod:`search_service.profiles.demo_data`)."""
 
 from __future__ import annotations
 
-from search_service.demo_data import generate_demo_profiles
+from search_service.profiles.demo_data import generate_demo_profiles
+from search_service.profiles.ingest import IngestReport, upsert_drafts
 from search_service.runtime import Runtime
-from search_service.services.ingest import IngestReport, upsert_drafts
 
 __all__ = ["load_demo"]
 

@@ -18,12 +18,12 @@ from sqlmodel import Session
 from models import Posting, Transaction
 from search_service.db import session_scope
 from search_service.errors import ConflictError, NotFoundError
-from search_service.repositories.ledger import (
+from search_service.users.ledger_repository import (
     balances_with_ledger_sums,
     find_transaction,
     insert_transaction,
 )
-from search_service.repositories.users import find_user_by_clerk_id
+from search_service.users.repository import find_user_by_clerk_id
 
 __all__ = ["BalanceDrift", "ReconcileReport", "post_transaction", "reconcile_balances"]
 

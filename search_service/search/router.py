@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from models import SearchRequest, SearchResponse
 from search_service.deps import CurrentEmployer, RuntimeDep, SessionDep
-from search_service.services.search import search_profiles
+from search_service.search.service import search_profiles
 
 router = APIRouter(prefix="/v1", tags=["search"])
 

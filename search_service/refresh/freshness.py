@@ -4,7 +4,7 @@ A run applies pending removal events (``index.remove``, ``user.deleted``: points
 deleted), then repeatedly *claims* a batch of stale users
 (``embedding_updated_at`` NULL or older than ``visible_updated_at``) under a
 lease and indexes them through the write protocol of
-:mod:`search_service.services.indexing` (upsert, then verify in SQL). An edit
+:mod:`search_service.refresh.writer` (upsert, then verify in SQL). An edit
 that lands while its profile is being embedded therefore stays stale and is
 embedded again.
 
@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING
 from indexers import Indexer
 from models import now_ms
 from search_service.db import session_scope
-from search_service.repositories.outbox import has_pending, mark_profile_events_done
-from search_service.repositories.users import attempts_of, claim_stale, record_index_failure
+from search_service.index.removals import process_removals
+from search_service.index.repository import attempts_of, claim_stale, record_index_failure
+from search_service.outbox import has_pending, mark_profile_events_done
+from search_service.refresh.writer import flush_index, index_leased
 from search_service.runtime import Runtime
-from search_service.services.indexing import flush_index, index_leased
-from search_service.visibility import process_removals
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.base import BaseScheduler

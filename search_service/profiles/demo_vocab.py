@@ -1,4 +1,4 @@
-"""Vocabulary for the seeded demo-profile generator (``search_service.demo_data``).
+"""Vocabulary for the seeded demo-profile generator (``search_service.profiles.demo_data``).
 
 Plain module-level constants, no logic beyond lookups: a skill taxonomy grouped into
 tracks (each with its skills, degrees, fields of study, job titles, employers, project

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import delete, func, or_, update
@@ -16,15 +15,13 @@ from models import (
     Transaction,
     User,
     UserData,
-    UserTombstone,
     WebhookAudit,
     now_ms,
 )
-from search_service.repositories.profiles import SECTION_TABLES
+from search_service.profiles.repository import SECTION_TABLES
 
 __all__ = [
     "ERASED_MARK",
-    "erased_clerk_ids",
     "expired_deleted_users",
     "purge_user",
     "revoke_user_keys",
@@ -107,20 +104,6 @@ _ERASED: dict[str, Any] = {
 }
 
 
-def erased_clerk_ids(session: Session, clerk_ids: Collection[str]) -> set[str]:
-    """Those of ``clerk_ids`` that must not be (re)created: tombstoned, or held by a
-    soft-deleted user. A purged user's ``clerk_id`` is renamed, but every soft
-    delete writes a tombstone under the original id, which outlives the purge."""
-    if not clerk_ids:
-        return set()
-    ids = list(clerk_ids)
-    tombstoned = session.exec(
-        select(UserTombstone.clerk_id).where(col(UserTombstone.clerk_id).in_(ids))
-    )
-    deleted = session.exec(
-        select(User.clerk_id).where(col(User.clerk_id).in_(ids), col(User.deleted_at).is_not(None))
-    )
-    return {*tombstoned, *deleted}
 
 
 def _identifiers(user: User) -> list[str]:

@@ -11,7 +11,7 @@ from svix.webhooks import Webhook, WebhookVerificationError
 
 from search_service.deps import RuntimeDep
 from search_service.errors import ServiceError
-from search_service.services.webhooks import process_clerk_delivery
+from search_service.users.webhooks import process_clerk_delivery
 
 router = APIRouter(tags=["webhooks"])
 

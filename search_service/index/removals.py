@@ -1,129 +1,50 @@
-"""What employers may find: the one place that versions documents and enforces reductions.
+"""Removing points from the index outside the lease protocol, and when.
 
-Two rules live here (ARCHITECTURE.md, "Index versions"):
+* :func:`schedule_removal` appends an ``index.remove`` outbox event to the writing
+  transaction and, when the session knows its runtime, removes the point right
+  after the commit (:func:`search_service.db.after_commit`); otherwise, or if the
+  store fails, the refresh job's outbox poll applies the event.
+* :func:`remove_points` deletes, then marks the users not indexed, so a refresh
+  writer racing the delete can never confirm a point that is gone.
+* A ``before_flush`` listener catches every change of ``users.status`` or
+  ``users.deleted_at`` that takes a user out of search (soft delete, a Clerk ban)
+  or brings one back (re-index), whoever the writer is. Importing this module
+  (the runtime does) registers it.
 
-* **The content clock.** ``users.visible_updated_at`` moves only when the
-  employer-visible document (text and filterable payload) changes; a private
-  edit or a Clerk sync that changes nothing indexed leaves it, the index and the
-  browse order alone. ``embedding_updated_at`` holds the value that is indexed.
-* **Reductions before the answer.** A write that takes something findable away
-  (:func:`indexers.reduces`: a section made private or emptied, an item removed,
-  a filter value gone) or a user who stops being searchable (soft delete,
-  suspension) appends an ``index.remove`` outbox event *in the writing
-  transaction* and registers a post-commit hook that deletes the point at once.
-  If the store is down the event stays pending and the refresh job retries it;
-  meanwhile search hides every hit whose indexed version is below the user's
-  ``privacy_floor`` (or whose user is not searchable), so nothing removed is
-  ever served after the write commits.
-
-Searchability changes are caught for every writer by a ``before_flush`` listener
-on ``users.status`` and ``users.deleted_at``; profile content changes are
-reported by the dual write (:func:`record_document`).
+ARCHITECTURE.md, "Index versions", has the whole protocol.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session
 
-from indexers import ProfileDocument, reduces
-from models import OutboxTopic, User, UserStatus, now_ms
+from models import OutboxTopic, User, UserStatus
 from search_service.db import after_commit, session_scope
-from search_service.repositories.outbox import append_event, mark_processed, pending_removals
-from search_service.repositories.users import (
+from search_service.index.repository import (
     invalidate_index,
     leased_user_ids,
     settled_user_ids,
 )
+from search_service.outbox import append_event, mark_failed, mark_processed, pending_removals
 
 if TYPE_CHECKING:
     from search_service.runtime import Runtime
 
-__all__ = [
-    "UNKNOWN",
-    "process_removals",
-    "record_document",
-    "remove_points",
-    "visible_to_employers",
-]
+__all__ = ["RUNTIME_KEY", "process_removals", "remove_points", "schedule_removal"]
 
 log = logging.getLogger(__name__)
 
-
-class _Unknown:
-    """The previous document is not known (tables edited outside the write path)."""
-
-    def __repr__(self) -> str:
-        return "UNKNOWN"
-
-
-UNKNOWN: Final = _Unknown()
-"""Pass as ``before`` to :func:`record_document` when the old document cannot be
-rebuilt: the change is then treated as a reduction."""
 
 RUNTIME_KEY = "runtime"
 """``session.info`` key of the :class:`Runtime` whose store post-commit hooks use."""
 
 
-def record_document(
-    session: Session,
-    user: User,
-    before: ProfileDocument | _Unknown | None,
-    after: ProfileDocument,
-    *,
-    now: int | None = None,
-) -> bool:
-    """Version ``user``'s new document, inside the writing transaction.
-
-    When the fingerprint (text and filterable payload) equals ``before``'s
-    nothing moves. Otherwise ``visible_updated_at`` is bumped (strictly increasing,
-    epoch ms) so the refresh job re-indexes it; when ``after`` takes something
-    away from ``before`` (or ``before`` is :data:`UNKNOWN`), ``privacy_floor``
-    is raised to the new version and the point is removed right after the
-    commit.
-
-    Args:
-        session: the writing transaction (not committed here).
-        user: the owner, flushed (has an id).
-        before: the document before the write; ``None`` when there was none.
-        after: the document after the write (built from the new rows).
-        now: clock override (epoch ms).
-
-    Returns:
-        True when the employer-visible document changed.
-    """
-    if user.id is None:
-        raise ValueError("user must be flushed (have an id)")
-    fingerprint = after.fingerprint
-    if isinstance(before, ProfileDocument) and before.fingerprint == fingerprint:
-        user.index_doc_hash = fingerprint
-        return False
-    ts = now if now is not None else now_ms()
-    user.index_doc_hash = fingerprint
-    user.visible_updated_at = max(ts, (user.visible_updated_at or 0) + 1)
-    if isinstance(before, _Unknown) or reduces(before, after):
-        user.privacy_floor = user.visible_updated_at
-        _schedule_removal(session, user.id, "privacy reduction")
-    session.add(user)
-    return True
-
-
-def visible_to_employers(user: User, indexed_version: int | None) -> bool:
-    """True when a hit of ``user`` whose point holds ``indexed_version`` (epoch ms)
-    may be served: the user is searchable and no privacy reduction happened
-    after that version was built."""
-    if not user.is_searchable:
-        return False
-    floor = user.privacy_floor
-    return floor is None or (indexed_version is not None and indexed_version >= floor)
-
-
-def _schedule_removal(session: OrmSession, user_id: int, reason: str) -> None:
+def schedule_removal(session: OrmSession, user_id: int, reason: str) -> None:
     """Append an ``index.remove`` event and, when the session knows its runtime,
     remove the point right after the commit."""
     append_event(
@@ -221,8 +142,6 @@ def process_removals(rt: Runtime, *, only: Sequence[int] | None = None) -> int:
         contended = set(remove_points(rt, ids))
     except Exception as exc:
         log.error("could not remove users %s from the index (%r); will retry", ids, exc)
-        from search_service.repositories.outbox import mark_failed
-
         with session_scope(rt.engine) as session:
             for e in events:
                 if e.id is not None:
@@ -260,4 +179,4 @@ def _watch_searchability(session: OrmSession, _ctx: Any, _instances: Any) -> Non
             continue
         obj.embedding_updated_at = None  # re-index on return; "not fresh" while gone
         if not now:
-            _schedule_removal(session, obj.id, "left search")
+            schedule_removal(session, obj.id, "left search")

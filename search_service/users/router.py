@@ -14,13 +14,9 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from models import Balance, Role, UserDataPublic, UserDataWrite, UserPublic
 from search_service.deps import CurrentCaller, CurrentUser, RuntimeDep, SessionDep
 from search_service.errors import NotFoundError
-from search_service.repositories.ledger import (
-    delete_user_data,
-    get_user_data,
-    list_user_data,
-)
-from search_service.repositories.users import find_user_by_clerk_id
-from search_service.services.user_data import set_user_data
+from search_service.users.ledger_repository import delete_user_data, get_user_data, list_user_data
+from search_service.users.repository import find_user_by_clerk_id
+from search_service.users.user_data import set_user_data
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
 

@@ -1,0 +1,1 @@
+"""GDPR across domains: export, account deletion, retention purge."""

@@ -1,1 +1,0 @@
-"""All SQL of the service: small functions over a ``Session``; callers flush/commit."""

@@ -1,0 +1,1 @@
+"""Employer search: the hybrid query, SQL hydration and explanations."""

@@ -1,1 +1,0 @@
-"""Business logic: services call repositories and flush; callers own the transaction."""

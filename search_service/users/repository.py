@@ -1,0 +1,95 @@
+"""SQL for users: lookups, soft deletion, tombstones."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from models import OutboxTopic, User, UserStatus, UserTombstone, now_ms
+from search_service.outbox import append_event
+
+__all__ = [
+    "count_users",
+    "erased_clerk_ids",
+    "find_user_by_clerk_id",
+    "get_users",
+    "soft_delete_user",
+]
+
+
+def find_user_by_clerk_id(
+    session: Session, clerk_id: str, *, include_deleted: bool = False
+) -> User | None:
+    """The user with ``clerk_id``; soft-deleted users only when ``include_deleted``."""
+    stmt = select(User).where(User.clerk_id == clerk_id)
+    if not include_deleted:
+        stmt = stmt.where(col(User.deleted_at).is_(None))
+    return session.exec(stmt).first()
+
+
+def get_users(session: Session, ids: Sequence[int]) -> dict[int, User]:
+    """Searchable users among ``ids`` (not soft-deleted, not suspended), by id."""
+    if not ids:
+        return {}
+    stmt = select(User).where(
+        col(User.id).in_(ids),
+        col(User.deleted_at).is_(None),
+        col(User.status) != UserStatus.SUSPENDED.value,
+    )
+    return {u.id: u for u in session.exec(stmt) if u.id is not None}
+
+
+def soft_delete_user(session: Session, user: User, *, now: int | None = None) -> bool:
+    """Soft-delete ``user`` at once, tombstone their clerk id (so no late Clerk event
+    revives them) and append a ``user.deleted`` outbox event.
+
+    Returns:
+        False when the user was already deleted (nothing changed).
+    """
+    if user.id is None:
+        raise ValueError("user must be flushed (have an id)")
+    if session.get(UserTombstone, user.clerk_id) is None:
+        session.add(UserTombstone(clerk_id=user.clerk_id))
+    if user.deleted_at is not None:
+        session.flush()
+        return False
+    ts = now if now is not None else now_ms()
+    user.deleted_at = ts
+    user.updated_at = max(ts, user.updated_at + 1)
+    session.add(user)
+    append_event(
+        session,
+        OutboxTopic.USER_DELETED,
+        user.id,
+        {"userId": user.id, "deletedAt": ts},
+        user_version=user.updated_at,
+        now=ts,
+    )
+    session.flush()
+    return True
+
+
+def count_users(session: Session) -> int:
+    """Number of users that are not soft-deleted."""
+    return int(
+        session.exec(
+            select(func.count()).select_from(User).where(col(User.deleted_at).is_(None))
+        ).one()
+    )
+
+def erased_clerk_ids(session: Session, clerk_ids: Collection[str]) -> set[str]:
+    """Those of ``clerk_ids`` that must not be (re)created: tombstoned, or held by a
+    soft-deleted user. A purged user's ``clerk_id`` is renamed, but every soft
+    delete writes a tombstone under the original id, which outlives the purge."""
+    if not clerk_ids:
+        return set()
+    ids = list(clerk_ids)
+    tombstoned = session.exec(
+        select(UserTombstone.clerk_id).where(col(UserTombstone.clerk_id).in_(ids))
+    )
+    deleted = session.exec(
+        select(User.clerk_id).where(col(User.clerk_id).in_(ids), col(User.deleted_at).is_not(None))
+    )
+    return {*tombstoned, *deleted}
