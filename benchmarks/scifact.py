@@ -37,6 +37,7 @@ from benchmarks.relevance import LuceneBM25
 from indexers import (
     BM25_B,
     BM25_K1,
+    PROFILE_SCHEMA,
     Bm25Encoder,
     DenseEncoder,
     FilterSpec,
@@ -441,13 +442,14 @@ def run_benchmark(
     data = load_scifact(data_dir, limit_docs=limit_docs, limit_queries=limit_queries)
     encoder = load_encoder(model, query_cache_size=0)
     with contextlib.ExitStack() as stack:
+        # SciFact abstracts stand in for profiles: the profile collection's layout.
         if store == "memory":
             # qdrant-client's local mode says payload indexes are no-ops there: true, harmless.
             stack.enter_context(warnings.catch_warnings())
             warnings.filterwarnings("ignore", "Payload indexes have no effect", UserWarning)
-            vs = open_store(url=":memory:", collection=COLLECTION)
+            vs = open_store(url=":memory:", collection=COLLECTION, schema=PROFILE_SCHEMA)
         else:
             root = index_dir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            vs = open_store(path=root, collection=COLLECTION)
+            vs = open_store(path=root, collection=COLLECTION, schema=PROFILE_SCHEMA)
         stack.callback(vs.close)
         return run_scifact(data, store=vs, encoder=encoder, progress=progress)

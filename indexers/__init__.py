@@ -7,6 +7,7 @@ from pathlib import Path
 
 from indexers.bm25 import BM25_B, BM25_K1, Bm25Encoder, SparseVec
 from indexers.documents import (
+    PROFILE_SCHEMA,
     ProfileDocument,
     ProfileRows,
     build_document,
@@ -29,12 +30,23 @@ from indexers.errors import (
     VectorStoreError,
 )
 from indexers.pipeline import Indexer, IndexReport
-from indexers.store import FilterSpec, Fusion, Hit, IndexPoint, SearchResult, VectorStore
+from indexers.store import (
+    CollectionSchema,
+    FilterSpec,
+    Fusion,
+    Hit,
+    IndexPoint,
+    Range,
+    SearchResult,
+    VectorStore,
+)
 
 __all__ = [
     "BM25_B",
     "BM25_K1",
+    "PROFILE_SCHEMA",
     "Bm25Encoder",
+    "CollectionSchema",
     "DenseEncoder",
     "EncoderError",
     "FilterSpec",
@@ -48,6 +60,7 @@ __all__ = [
     "ModelIntegrityError",
     "ProfileDocument",
     "ProfileRows",
+    "Range",
     "SearchResult",
     "SentenceTransformerEncoder",
     "SparseVec",
@@ -66,14 +79,18 @@ __all__ = [
 
 def open_store(
     *,
+    collection: str,
+    schema: CollectionSchema,
     url: str | None = None,
     path: str | Path | None = None,
-    collection: str = "profiles",
     api_key: str | None = None,
 ) -> VectorStore:
-    """Open the vector store: qdrant-client when ``url`` is given, else Qdrant Edge at ``path``.
+    """Open one entity's collection: qdrant-client when ``url`` is given, else Qdrant
+    Edge at ``path / collection``.
 
     ``url`` may be ``":memory:"`` for an in-process qdrant-client store (tests).
+    ``schema`` names the payload indexes the collection is created with (profiles:
+    :data:`PROFILE_SCHEMA`).
 
     Raises:
         ValueError: neither ``url`` nor ``path`` is given.
@@ -89,9 +106,9 @@ def open_store(
             if url == ":memory:"
             else QdrantClient(url=url, api_key=api_key)
         )
-        return ClientStore(client, collection)
+        return ClientStore(client, collection, schema=schema)
     if path is None:
         raise ValueError("open_store needs a url or a path")
     from indexers.store_edge import EdgeStore
 
-    return EdgeStore(Path(path) / collection)
+    return EdgeStore(Path(path) / collection, schema=schema)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from indexers.store import CollectionSchema
 from models import (
     Education,
     Language,
@@ -26,6 +27,7 @@ from models import (
 
 __all__ = [
     "FILTER_FIELDS",
+    "PROFILE_SCHEMA",
     "ProfileDocument",
     "ProfileRows",
     "build_document",
@@ -37,6 +39,10 @@ __all__ = [
 
 FILTER_FIELDS: tuple[str, ...] = ("skills", "languages", "location_terms", "availability")
 """Payload fields employers filter on (keyword lists, or one keyword)."""
+
+PROFILE_SCHEMA = CollectionSchema(keyword_fields=FILTER_FIELDS)
+"""Payload indexes of the profile collection: a keyword index per filter field and
+an integer one on ``updated_at`` (the document version, epoch ms)."""
 
 _CLOCK_FIELDS = frozenset({"updated_at", "text_hash"})
 

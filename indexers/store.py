@@ -1,10 +1,17 @@
 """The ``VectorStore`` protocol and the value types its adapters exchange.
 
-One collection holds one point per searchable profile (point id = ``users.id``)
-with two named vectors, ``dense`` (cosine) and ``bm25`` (sparse, IDF modifier),
-and a payload of filterable fields only (DESIGN.md, "Data flow"). Two adapters
-implement the protocol: :class:`indexers.store_edge.EdgeStore` (Qdrant Edge,
-in-process, the default) and :class:`indexers.store_client.ClientStore`
+Entity-agnostic: one collection per indexed entity (profiles today), one point
+per searchable row (point id = the row's id, e.g. ``users.id``) with two named
+vectors, ``dense`` (cosine) and ``bm25`` (sparse, IDF modifier), and a payload
+of filterable fields only (DESIGN.md, "Data flow"). What the payload indexes is
+the entity's :class:`CollectionSchema`, given to the store when it is opened
+(profiles: ``indexers.documents.PROFILE_SCHEMA``); queries filter with a generic
+:class:`FilterSpec` (keyword matches, numeric ranges, excluded ids). Every
+entity's payload carries an integer ``updated_at`` (:data:`BROWSE_ORDER_FIELD`):
+its document version and the order of filter-only browsing.
+
+Two adapters implement the protocol: :class:`indexers.store_edge.EdgeStore`
+(Qdrant Edge, in-process, the default) and :class:`indexers.store_client.ClientStore`
 (qdrant-client against a server, a cluster or ``":memory:"``).
 """
 
@@ -23,12 +30,13 @@ from indexers.bm25 import SparseVec
 __all__ = [
     "BROWSE_ORDER_FIELD",
     "DENSE",
-    "KEYWORD_FIELDS",
     "SPARSE",
+    "CollectionSchema",
     "FilterSpec",
     "Fusion",
     "Hit",
     "IndexPoint",
+    "Range",
     "SearchResult",
     "VectorStore",
 ]
@@ -37,10 +45,9 @@ DENSE = "dense"
 """Name of the dense vector (cosine)."""
 SPARSE = "bm25"
 """Name of the sparse BM25 vector (IDF modifier)."""
-KEYWORD_FIELDS: tuple[str, ...] = ("skills", "languages", "location_terms", "availability")
-"""Payload fields with a keyword index."""
 BROWSE_ORDER_FIELD = "updated_at"
-"""Integer payload field (epoch ms) that filter-only browsing orders by, newest first."""
+"""Integer payload field (epoch ms) every entity carries: the point's document
+version, and the order of filter-only browsing, newest first."""
 
 
 class Fusion(StrEnum):
@@ -74,40 +81,86 @@ class IndexPoint:
 
 
 @dataclass(frozen=True, slots=True)
-class FilterSpec:
-    """Hard filters, already normalised (lowercase). Each list must match all values.
+class CollectionSchema:
+    """The payload indexes of one collection (one entity), created with it.
 
-    ``exclude_ids`` are point ids no retriever may return (points the service knows
-    must not be served, e.g. pending removals): excluded inside the query, so they
-    take no rank, score or page slot.
+    Qdrant filters on unindexed fields too, by scanning; the indexes make
+    filtering fast and are what ordering (:meth:`VectorStore.browse`) needs
+    (Qdrant docs, "Indexing" and "Order by"). An existing collection keeps the
+    indexes it was created with: a changed schema takes effect on
+    :meth:`VectorStore.recreate` (``gigsy-search reindex --recreate``).
+
+    Attributes:
+        keyword_fields: fields matched by exact keyword (a string or a list of
+            strings in the payload).
+        integer_fields: integer fields (ranges, ordering); must include
+            :data:`BROWSE_ORDER_FIELD`.
+        float_fields: float fields (ranges).
+
+    Raises:
+        ValueError: a field is listed twice, or :data:`BROWSE_ORDER_FIELD` is
+            not an integer field.
     """
 
-    skills: tuple[str, ...] = ()
-    languages: tuple[str, ...] = ()
-    location: str | None = None
-    availability: str | None = None
+    keyword_fields: tuple[str, ...]
+    integer_fields: tuple[str, ...] = (BROWSE_ORDER_FIELD,)
+    float_fields: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [*self.keyword_fields, *self.integer_fields, *self.float_fields]
+        if len(names) != len(set(names)):
+            raise ValueError(f"a payload field is listed twice in {self}")
+        if BROWSE_ORDER_FIELD not in self.integer_fields:
+            raise ValueError(f"{BROWSE_ORDER_FIELD!r} must be an integer field (browse order)")
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """A numeric payload condition, bounds inclusive: ``gte <= payload[field] <= lte``.
+
+    A point without a number in ``field`` does not match. Bounds are in the
+    field's own unit (e.g. epoch ms for ``updated_at``); ``gte > lte`` matches
+    nothing.
+
+    Attributes:
+        field: payload field (an integer or float field of the schema).
+        gte: lower bound, or None for none.
+        lte: upper bound, or None for none.
+
+    Raises:
+        ValueError: neither bound is given.
+    """
+
+    field: str
+    gte: float | None = None
+    lte: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.gte is None and self.lte is None:
+            raise ValueError(f"range on {self.field!r} needs a lower or an upper bound")
+
+
+@dataclass(frozen=True, slots=True)
+class FilterSpec:
+    """Hard filters, already normalised (the caller lowercases keywords); all must hold.
+
+    Attributes:
+        keywords: ``(payload field, keyword)`` pairs; each must match (the field
+            equals the keyword, or is a list that contains it).
+        ranges: numeric conditions; each must hold.
+        exclude_ids: point ids no retriever may return (points the service knows
+            must not be served, e.g. pending removals): excluded inside the
+            query, so they take no rank, score or page slot.
+    """
+
+    keywords: tuple[tuple[str, str], ...] = ()
+    ranges: tuple[Range, ...] = ()
     exclude_ids: frozenset[int] = frozenset()
 
     @property
     def is_empty(self) -> bool:
         """True when nothing is filtered."""
-        return not (
-            self.skills
-            or self.languages
-            or self.location
-            or self.availability
-            or self.exclude_ids
-        )
-
-    def conditions(self) -> list[tuple[str, str]]:
-        """``(payload field, required keyword)`` pairs, all of which must match."""
-        out = [("skills", s) for s in self.skills]
-        out += [("languages", lang) for lang in self.languages]
-        if self.location:
-            out.append(("location_terms", self.location))
-        if self.availability:
-            out.append(("availability", self.availability))
-        return out
+        return not (self.keywords or self.ranges or self.exclude_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +200,8 @@ class VectorStore(Protocol):
     """The operations the service needs from a vector store."""
 
     def ensure_collection(self, dim: int) -> None:
-        """Create the collection and payload indexes if missing.
+        """Create the collection, ``dim``-dimensional dense vectors, and the
+        payload indexes of the store's :class:`CollectionSchema`, if missing.
 
         Raises:
             VectorStoreError: it exists with another dense dimension.
@@ -155,7 +209,8 @@ class VectorStore(Protocol):
         ...
 
     def recreate(self, dim: int) -> None:
-        """Drop every point and the collection, then create it empty."""
+        """Drop every point and the collection, then create it empty (with the
+        store's schema, which may differ from the dropped one's)."""
         ...
 
     def upsert(self, points: Sequence[IndexPoint]) -> None:
@@ -200,7 +255,8 @@ class VectorStore(Protocol):
         ...
 
     def browse(self, filters: FilterSpec, *, limit: int, offset: int) -> list[Hit]:
-        """Filter-only listing, newest ``updated_at`` first (score = updated_at)."""
+        """Filter-only listing, newest :data:`BROWSE_ORDER_FIELD` first (score =
+        its value, epoch ms)."""
         ...
 
     def flush(self) -> None:

@@ -20,8 +20,8 @@ from indexers.errors import StoreUnavailableError, VectorStoreError
 from indexers.store import (
     BROWSE_ORDER_FIELD,
     DENSE,
-    KEYWORD_FIELDS,
     SPARSE,
+    CollectionSchema,
     FilterSpec,
     Fusion,
     Hit,
@@ -36,8 +36,10 @@ _UPSERT_BATCH = 256
 
 def _filter(spec: FilterSpec) -> qm.Filter | None:
     conds: list[Any] = [
-        qm.FieldCondition(key=key, match=qm.MatchValue(value=value))
-        for key, value in spec.conditions()
+        qm.FieldCondition(key=key, match=qm.MatchValue(value=value)) for key, value in spec.keywords
+    ]
+    conds += [
+        qm.FieldCondition(key=r.field, range=qm.Range(gte=r.gte, lte=r.lte)) for r in spec.ranges
     ]
     excluded: list[Any] | None = (
         [qm.HasIdCondition(has_id=sorted(spec.exclude_ids))] if spec.exclude_ids else None
@@ -71,12 +73,14 @@ class ClientStore:
 
     Args:
         client: a ready client (``QdrantClient(url=...)`` or ``QdrantClient(":memory:")``).
-        collection: collection name.
+        collection: collection name (one per entity).
+        schema: the payload indexes :meth:`ensure_collection` creates.
     """
 
-    def __init__(self, client: QdrantClient, collection: str = "profiles") -> None:
+    def __init__(self, client: QdrantClient, collection: str, *, schema: CollectionSchema) -> None:
         self.client = client
         self.collection = collection
+        self.schema = schema
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -107,19 +111,13 @@ class ClientStore:
             vectors_config={DENSE: qm.VectorParams(size=dim, distance=qm.Distance.COSINE)},
             sparse_vectors_config={SPARSE: qm.SparseVectorParams(modifier=qm.Modifier.IDF)},
         )
-        for name in KEYWORD_FIELDS:
-            self._call(
-                self.client.create_payload_index,
-                self.collection,
-                name,
-                field_schema=qm.PayloadSchemaType.KEYWORD,
-            )
-        self._call(
-            self.client.create_payload_index,
-            self.collection,
-            BROWSE_ORDER_FIELD,
-            field_schema=qm.PayloadSchemaType.INTEGER,
+        indexes = (
+            [(name, qm.PayloadSchemaType.KEYWORD) for name in self.schema.keyword_fields]
+            + [(name, qm.PayloadSchemaType.INTEGER) for name in self.schema.integer_fields]
+            + [(name, qm.PayloadSchemaType.FLOAT) for name in self.schema.float_fields]
         )
+        for name, kind in indexes:
+            self._call(self.client.create_payload_index, self.collection, name, field_schema=kind)
 
     def recreate(self, dim: int) -> None:
         """Drop the collection and create it empty."""
@@ -240,7 +238,7 @@ class ClientStore:
         return SearchResult(page=lists[1], keyword=lists[0])
 
     def browse(self, filters: FilterSpec, *, limit: int, offset: int) -> list[Hit]:
-        """Newest first by ``updated_at``."""
+        """Newest first by :data:`~indexers.store.BROWSE_ORDER_FIELD`."""
         res = self._call(
             self.client.query_points,
             self.collection,

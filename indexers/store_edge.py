@@ -21,8 +21,8 @@ from indexers.errors import StoreUnavailableError, VectorStoreError
 from indexers.store import (
     BROWSE_ORDER_FIELD,
     DENSE,
-    KEYWORD_FIELDS,
     SPARSE,
+    CollectionSchema,
     FilterSpec,
     Fusion,
     Hit,
@@ -35,7 +35,10 @@ __all__ = ["EdgeStore"]
 
 def _filter(spec: FilterSpec) -> qe.Filter | None:
     conds: list[Any] = [
-        qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in spec.conditions()
+        qe.FieldCondition(key, match=qe.MatchValue(value)) for key, value in spec.keywords
+    ]
+    conds += [
+        qe.FieldCondition(r.field, range=qe.RangeFloat(gte=r.gte, lte=r.lte)) for r in spec.ranges
     ]
     excluded: list[Any] | None = (
         [qe.HasIdCondition(set(spec.exclude_ids))] if spec.exclude_ids else None
@@ -43,6 +46,14 @@ def _filter(spec: FilterSpec) -> qe.Filter | None:
     if not conds and not excluded:
         return None
     return qe.Filter(must=conds or None, must_not=excluded)
+
+
+def _indexes(schema: CollectionSchema) -> list[tuple[str, qe.PayloadSchemaType]]:
+    return (
+        [(name, qe.PayloadSchemaType.Keyword) for name in schema.keyword_fields]
+        + [(name, qe.PayloadSchemaType.Integer) for name in schema.integer_fields]
+        + [(name, qe.PayloadSchemaType.Float) for name in schema.float_fields]
+    )
 
 
 def _sparse(vec: SparseVec) -> qe.SparseVector:
@@ -73,14 +84,16 @@ class EdgeStore:
 
     Args:
         path: shard directory; created on :meth:`ensure_collection`.
+        schema: the payload indexes :meth:`ensure_collection` creates.
 
     Raises:
         StoreUnavailableError: the shard exists but cannot be opened (for example
             another process holds it).
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, schema: CollectionSchema) -> None:
         self.path = Path(path)
+        self.schema = schema
         self._lock = threading.Lock()
         self._shard: qe.EdgeShard | None = None
         if self._exists():
@@ -138,15 +151,8 @@ class EdgeStore:
                 )
                 self.path.mkdir(parents=True, exist_ok=True)
                 self._shard = qe.EdgeShard.create(str(self.path), config)
-                for name in KEYWORD_FIELDS:
-                    self._shard.update(
-                        qe.UpdateOperation.create_field_index(name, qe.PayloadSchemaType.Keyword)
-                    )
-                self._shard.update(
-                    qe.UpdateOperation.create_field_index(
-                        BROWSE_ORDER_FIELD, qe.PayloadSchemaType.Integer
-                    )
-                )
+                for name, kind in _indexes(self.schema):
+                    self._shard.update(qe.UpdateOperation.create_field_index(name, kind))
         existing = self._dim()
         if existing is not None and existing != dim:
             raise VectorStoreError(
@@ -270,7 +276,7 @@ class EdgeStore:
         return SearchResult(page=lists[1], keyword=lists[0])
 
     def browse(self, filters: FilterSpec, *, limit: int, offset: int) -> list[Hit]:
-        """Newest first by ``updated_at``."""
+        """Newest first by :data:`~indexers.store.BROWSE_ORDER_FIELD`."""
         req = qe.QueryRequest(
             limit=offset + limit,
             query=qe.OrderBy(BROWSE_ORDER_FIELD, direction=qe.Direction.Desc),

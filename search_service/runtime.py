@@ -18,7 +18,14 @@ from sqlmodel import Session
 
 # Registers the listener that removes users who leave search from the index.
 import search_service.index.removals  # noqa: F401
-from indexers import Bm25Encoder, DenseEncoder, VectorStore, load_encoder, open_store
+from indexers import (
+    PROFILE_SCHEMA,
+    Bm25Encoder,
+    DenseEncoder,
+    VectorStore,
+    load_encoder,
+    open_store,
+)
 from search_service.db import make_engine, migrate, session_scope
 from search_service.index.state import get_state
 from search_service.metrics import Metrics
@@ -83,6 +90,7 @@ class Runtime:
             url=settings.qdrant.url,
             path=settings.qdrant_path,
             collection=settings.qdrant.collection,
+            schema=PROFILE_SCHEMA,
             api_key=api_key,
         )
         return cls(settings=settings, engine=engine, store=store, _encoder=encoder)

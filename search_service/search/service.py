@@ -38,16 +38,26 @@ TOP_SKILLS = 5
 
 
 def filter_spec(filters: SearchFilters) -> FilterSpec:
-    """Normalise API filters to the store's :class:`FilterSpec`: lowercase keywords,
-    skills mapped through the taxonomy ("JS" -> "javascript") as they are at write."""
-    return FilterSpec(
-        skills=tuple(normalise_skills(filters.skills)),
-        languages=tuple(
-            dict.fromkeys(normalise_keyword(lang) for lang in filters.languages if lang.strip())
-        ),
-        location=normalise_keyword(filters.location) if filters.location else None,
-        availability=filters.availability.value if filters.availability else None,
-    )
+    """Normalise API filters to the store's :class:`FilterSpec` on the profile payload
+    (``indexers.build_document``): lowercase keywords, skills mapped through the
+    taxonomy ("JS" -> "javascript") as they are at write. Every skill and language
+    must match (``skills``, ``languages``), the location one of the profile's
+    ``location_terms``, the availability exactly.
+    """
+    keywords = [("skills", s) for s in normalise_skills(filters.skills)]
+    keywords += [
+        ("languages", lang)
+        for lang in dict.fromkeys(
+            normalise_keyword(lang) for lang in filters.languages if lang.strip()
+        )
+    ]
+    if filters.location:
+        location = normalise_keyword(filters.location)
+        if location:
+            keywords.append(("location_terms", location))
+    if filters.availability:
+        keywords.append(("availability", filters.availability.value))
+    return FilterSpec(keywords=tuple(keywords))
 
 
 def _ranks(hits: list[Hit]) -> dict[int, tuple[int, float]]:

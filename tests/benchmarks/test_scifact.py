@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.scifact import MODES, format_report, load_scifact, run_benchmark, run_scifact
-from indexers import HashingEncoder, VectorStore, open_store
+from indexers import PROFILE_SCHEMA, HashingEncoder, VectorStore, open_store
 
 DOCS = [
     ("d1", "Cerebral white matter", "Diffusion tensor imaging of newborn cerebral white matter."),
@@ -50,7 +50,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[VectorStore]:
-    st = open_store(path=tmp_path / "index", collection="scifact")
+    st = open_store(path=tmp_path / "index", collection="scifact", schema=PROFILE_SCHEMA)
     yield st
     st.close()
 

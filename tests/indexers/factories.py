@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 from qdrant_client import QdrantClient
 
-from indexers import Bm25Encoder, HashingEncoder, IndexPoint, ProfileRows, VectorStore
+from indexers import (
+    PROFILE_SCHEMA,
+    Bm25Encoder,
+    CollectionSchema,
+    HashingEncoder,
+    IndexPoint,
+    ProfileRows,
+    VectorStore,
+)
 from indexers.store_client import ClientStore
 from indexers.store_edge import EdgeStore
 from models import Education, Language, Profile, Project, Skill, User, WorkExperience
@@ -121,11 +129,13 @@ DIM = 32
 """Dense dimension of the hashing encoder used by the store and pipeline tests."""
 
 
-def make_store(kind: str, tmp_path: Path) -> VectorStore:
+def make_store(
+    kind: str, tmp_path: Path, *, schema: CollectionSchema = PROFILE_SCHEMA
+) -> VectorStore:
     """An empty store, collection not created, of adapter ``kind`` (``edge`` or ``client``)."""
     if kind == "edge":
-        return EdgeStore(tmp_path / "shard")
-    return ClientStore(QdrantClient(":memory:"), "profiles")
+        return EdgeStore(tmp_path / "shard", schema=schema)
+    return ClientStore(QdrantClient(":memory:"), "profiles", schema=schema)
 
 
 # --- warnings ------------------------------------------------------------------------

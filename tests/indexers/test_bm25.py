@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from rank_bm25 import BM25Okapi
 
-from indexers import Bm25Encoder, FilterSpec, Fusion, HashingEncoder
+from indexers import PROFILE_SCHEMA, Bm25Encoder, FilterSpec, Fusion, HashingEncoder
 from indexers.bm25 import BM25_B, BM25_K1
 from indexers.store_edge import EdgeStore
 from tests.indexers.factories import make_points
@@ -212,7 +212,7 @@ def _tokens(enc: Bm25Encoder, text: str) -> list[int]:
 @pytest.fixture(scope="module")
 def parity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EdgeStore, Bm25Encoder]]:
     enc = Bm25Encoder(avg_len=Bm25Encoder.corpus_avg_len(CORPUS))
-    store = EdgeStore(Path(tmp_path_factory.mktemp("parity")) / "shard")
+    store = EdgeStore(Path(tmp_path_factory.mktemp("parity")) / "shard", schema=PROFILE_SCHEMA)
     store.ensure_collection(16)
     store.upsert(make_points(texts=dict(enumerate(CORPUS)), bm25=enc, dense=HashingEncoder(16)))
     yield store, enc

@@ -11,17 +11,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
 from qdrant_client import QdrantClient
 
 from indexers import (
+    PROFILE_SCHEMA,
     Bm25Encoder,
+    CollectionSchema,
     FilterSpec,
     Fusion,
     HashingEncoder,
     IndexPoint,
+    Range,
     SearchResult,
     StoreUnavailableError,
     VectorStore,
@@ -48,15 +52,29 @@ class Person:
     location: tuple[str, ...]
     availability: str
     updated_at: int
+    hours: int
+    rating: float | None
 
     def payload(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "skills": list(self.skills),
             "languages": list(self.languages),
             "location_terms": list(self.location),
             "availability": self.availability,
             "updated_at": self.updated_at,
+            "hours": self.hours,
         }
+        if self.rating is not None:
+            out["rating"] = self.rating
+        return out
+
+
+SCHEMA = CollectionSchema(
+    keyword_fields=PROFILE_SCHEMA.keyword_fields,
+    integer_fields=("updated_at", "hours"),
+    float_fields=("rating",),
+)
+"""The profile keyword fields plus a numeric field of each kind, for range filters."""
 
 
 # Texts have distinct lengths so that keyword scores do not tie.
@@ -68,6 +86,8 @@ PROFILES: dict[int, Person] = {
         ("berlin, germany", "berlin", "germany"),
         "part_time",
         1_000,
+        20,
+        4.5,
     ),
     2: Person(
         "React frontend developer, TypeScript",
@@ -76,6 +96,8 @@ PROFILES: dict[int, Person] = {
         ("munich, germany", "munich", "germany"),
         "full_time",
         2_000,
+        40,
+        3.25,
     ),
     3: Person(
         "Machine learning engineer training PyTorch models in Python",
@@ -84,6 +106,8 @@ PROFILES: dict[int, Person] = {
         ("paris, france", "paris", "france"),
         "part_time",
         3_000,
+        15,
+        4.75,
     ),
     4: Person(
         "Data analyst: SQL, Python notebooks, Tableau dashboards and weekly reports for sales",
@@ -92,6 +116,8 @@ PROFILES: dict[int, Person] = {
         ("berlin",),
         "weekends",
         4_000,
+        10,
+        4.0,
     ),
     5: Person(
         "Graphic designer, Figma and Illustrator",
@@ -100,6 +126,8 @@ PROFILES: dict[int, Person] = {
         ("lyon, france", "lyon", "france"),
         "flexible",
         5_000,
+        25,
+        None,
     ),
     6: Person(
         "Rust systems programmer writing embedded Linux drivers",
@@ -108,6 +136,8 @@ PROFILES: dict[int, Person] = {
         ("berlin, germany", "berlin", "germany"),
         "full_time",
         6_000,
+        40,
+        4.5,
     ),
     7: Person(
         "Mobile developer shipping Kotlin Android apps and one Swift app, formerly a Python tutor",
@@ -116,6 +146,8 @@ PROFILES: dict[int, Person] = {
         ("madrid, spain", "madrid", "spain"),
         "evenings",
         7_000,
+        12,
+        3.5,
     ),
     8: Person(
         "DevOps engineer: Kubernetes, Docker, Terraform",
@@ -124,6 +156,8 @@ PROFILES: dict[int, Person] = {
         ("hamburg, germany", "hamburg", "germany"),
         "full_time",
         8_000,
+        35,
+        5.0,
     ),
 }
 TEXTS = {pid: p.text for pid, p in PROFILES.items()}
@@ -176,18 +210,28 @@ def _ids(result: SearchResult) -> list[int]:
     return [h.id for h in result.page]
 
 
+def _has_keyword(value: Any, keyword: str) -> bool:
+    return keyword in value if isinstance(value, list) else value == keyword
+
+
+def _in_range(value: Any, bounds: Range) -> bool:
+    if not isinstance(value, int | float):
+        return False
+    above = bounds.gte is None or value >= bounds.gte
+    below = bounds.lte is None or value <= bounds.lte
+    return above and below
+
+
 def _matching(spec: FilterSpec) -> set[int]:
     """Ids whose payload satisfies ``spec`` (computed in Python, for comparison)."""
     out = set()
     for pid, p in PROFILES.items():
         payload = p.payload()
-        values = {
-            key: payload[key] if isinstance(payload[key], list) else [payload[key]]
-            for key in payload
-        }
         if pid in spec.exclude_ids:
             continue
-        if all(value in values[key] for key, value in spec.conditions()):
+        if not all(_has_keyword(payload.get(key), kw) for key, kw in spec.keywords):
+            continue
+        if all(_in_range(payload.get(r.field), r) for r in spec.ranges):
             out.add(pid)
     return out
 
@@ -197,7 +241,9 @@ def loaded(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[VectorStore]:
     """A store holding ``PROFILES``, shared by the read-only tests of one adapter."""
-    store = _loaded(make_store(str(request.param), tmp_path_factory.mktemp("loaded")))
+    store = _loaded(
+        make_store(str(request.param), tmp_path_factory.mktemp("loaded"), schema=SCHEMA)
+    )
     yield store
     store.close()
 
@@ -238,6 +284,60 @@ class TestCollection:
         assert store.count() == 1
         store.ensure_collection(DIM * 2)
         assert store.dense_vectors([1])[1].shape == (DIM * 2,)
+
+
+EXPECTED_INDEXES = {
+    "skills": "keyword",
+    "languages": "keyword",
+    "location_terms": "keyword",
+    "availability": "keyword",
+    "updated_at": "integer",
+    "hours": "integer",
+    "rating": "float",
+}
+"""The payload indexes ``SCHEMA`` asks for, by field."""
+
+
+class TestSchema:
+    def test_edge_creates_the_schema_indexes(self, tmp_path: Path) -> None:
+        store = EdgeStore(tmp_path / "shard", schema=SCHEMA)
+        try:
+            store.ensure_collection(DIM)
+            info = store.shard.info().payload_schema
+            got = {name: str(i.data_type).rsplit(".", 1)[-1].lower() for name, i in info.items()}
+            assert got == EXPECTED_INDEXES
+        finally:
+            store.close()
+
+    def test_edge_recreate_uses_the_schema(self, tmp_path: Path) -> None:
+        _loaded(EdgeStore(tmp_path / "shard", schema=PROFILE_SCHEMA)).close()
+        store = EdgeStore(tmp_path / "shard", schema=SCHEMA)
+        try:
+            assert "hours" not in store.shard.info().payload_schema
+            store.recreate(DIM)
+            assert set(store.shard.info().payload_schema) == set(EXPECTED_INDEXES)
+        finally:
+            store.close()
+
+    def test_client_creates_the_schema_indexes(self) -> None:
+        # Local mode keeps no payload indexes, so the calls themselves are checked.
+        client = QdrantClient(":memory:")
+        store = ClientStore(client, "profiles", schema=SCHEMA)
+
+        def created(spy: mock.MagicMock) -> dict[str, str]:
+            return {c.args[1]: str(c.kwargs["field_schema"].value) for c in spy.call_args_list}
+
+        with mock.patch.object(
+            client, "create_payload_index", wraps=client.create_payload_index
+        ) as spy:
+            store.ensure_collection(DIM)
+            assert created(spy) == EXPECTED_INDEXES
+            spy.reset_mock()
+            store.ensure_collection(DIM)
+            assert created(spy) == {}
+            store.recreate(DIM)
+            assert created(spy) == EXPECTED_INDEXES
+        store.close()
 
 
 class TestWrites:
@@ -304,28 +404,94 @@ class TestReads:
 
 # --- filters -------------------------------------------------------------------------
 
-FILTER_CASES: list[tuple[FilterSpec, set[int]]] = [
-    (FilterSpec(skills=("python",)), {1, 3, 4}),
-    (FilterSpec(skills=("python", "sql")), {4}),
-    (FilterSpec(skills=("python", "rust")), set()),
-    (FilterSpec(languages=("german",)), {1, 4, 8}),
-    (FilterSpec(languages=("english", "german")), {1, 8}),
-    (FilterSpec(location="germany"), {1, 2, 6, 8}),
-    (FilterSpec(location="berlin"), {1, 4, 6}),
-    (FilterSpec(location="berlin, germany"), {1, 6}),
-    (FilterSpec(availability="full_time"), {2, 6, 8}),
-    (FilterSpec(skills=("python",), location="berlin"), {1, 4}),
-    (FilterSpec(languages=("english",), availability="part_time"), {1, 3}),
+
+def _kw(
+    *pairs: tuple[str, str],
+    ranges: tuple[Range, ...] = (),
+    exclude_ids: frozenset[int] = frozenset(),
+) -> FilterSpec:
+    """A spec whose ``(field, keyword)`` pairs must all match, plus ranges and exclusions."""
+    return FilterSpec(keywords=pairs, ranges=ranges, exclude_ids=exclude_ids)
+
+
+GERMANY = _kw(("location_terms", "germany"))
+
+KEYWORD_CASES: list[tuple[FilterSpec, set[int]]] = [
+    (_kw(("skills", "python")), {1, 3, 4}),
+    (_kw(("skills", "python"), ("skills", "sql")), {4}),
+    (_kw(("skills", "python"), ("skills", "rust")), set()),
+    (_kw(("languages", "german")), {1, 4, 8}),
+    (_kw(("languages", "english"), ("languages", "german")), {1, 8}),
+    (GERMANY, {1, 2, 6, 8}),
+    (_kw(("location_terms", "berlin")), {1, 4, 6}),
+    (_kw(("location_terms", "berlin, germany")), {1, 6}),
+    (_kw(("availability", "full_time")), {2, 6, 8}),
+    (_kw(("skills", "python"), ("location_terms", "berlin")), {1, 4}),
+    (_kw(("languages", "english"), ("availability", "part_time")), {1, 3}),
     (FilterSpec(exclude_ids=frozenset({1, 2, 3, 4, 5})), {6, 7, 8}),
-    (FilterSpec(skills=("python",), exclude_ids=frozenset({1})), {3, 4}),
+    (_kw(("skills", "python"), exclude_ids=frozenset({1})), {3, 4}),
 ]
 
+RANGE_CASES: list[tuple[FilterSpec, set[int]]] = [
+    (FilterSpec(ranges=(Range("hours", gte=20),)), {1, 2, 5, 6, 8}),
+    (FilterSpec(ranges=(Range("hours", lte=15),)), {3, 4, 7}),
+    (FilterSpec(ranges=(Range("hours", gte=20, lte=35),)), {1, 5, 8}),
+    (FilterSpec(ranges=(Range("hours", gte=19.5, lte=20.5),)), {1}),
+    (FilterSpec(ranges=(Range("hours", gte=41),)), set()),
+    (FilterSpec(ranges=(Range("hours", gte=30, lte=20),)), set()),
+    (FilterSpec(ranges=(Range("hours", gte=15), Range("hours", lte=25))), {1, 3, 5}),
+    (FilterSpec(ranges=(Range("updated_at", gte=3_000, lte=6_000),)), {3, 4, 5, 6}),
+    (FilterSpec(ranges=(Range("rating", gte=4.5),)), {1, 3, 6, 8}),
+    (FilterSpec(ranges=(Range("rating", lte=3.5),)), {2, 7}),
+    # 5 has no rating: a range never matches a missing field.
+    (FilterSpec(ranges=(Range("rating", lte=10),)), {1, 2, 3, 4, 6, 7, 8}),
+    (_kw(("location_terms", "germany"), ranges=(Range("hours", gte=35),)), {2, 6, 8}),
+    (
+        _kw(
+            ("languages", "english"),
+            ranges=(Range("rating", gte=4.5),),
+            exclude_ids=frozenset({6}),
+        ),
+        {1, 3, 8},
+    ),
+]
 
-class TestFilters:
+FILTER_CASES = KEYWORD_CASES + RANGE_CASES
+
+
+class TestFilterValues:
     def test_cases_agree_with_the_payloads(self) -> None:
         for spec, expected in FILTER_CASES:
             assert _matching(spec) == expected, spec
 
+    @pytest.mark.parametrize(
+        "spec",
+        [
+            _kw(("skills", "python")),
+            FilterSpec(ranges=(Range("hours", lte=1),)),
+            FilterSpec(exclude_ids=frozenset({1})),
+        ],
+    )
+    def test_any_condition_makes_a_spec_non_empty(self, spec: FilterSpec) -> None:
+        assert ALL.is_empty
+        assert not spec.is_empty
+
+    def test_a_range_needs_a_bound(self) -> None:
+        with pytest.raises(ValueError, match="lower or an upper bound"):
+            Range("hours")
+        assert Range("hours", gte=0).lte is None
+
+    def test_a_schema_lists_each_field_once(self) -> None:
+        with pytest.raises(ValueError, match="listed twice"):
+            CollectionSchema(keyword_fields=("hours",), integer_fields=("updated_at", "hours"))
+
+    def test_a_schema_indexes_the_browse_order(self) -> None:
+        with pytest.raises(ValueError, match="'updated_at' must be an integer field"):
+            CollectionSchema(keyword_fields=("skills",), integer_fields=("hours",))
+        assert CollectionSchema(keyword_fields=("skills",)).integer_fields == ("updated_at",)
+
+
+class TestFilters:
     @pytest.mark.parametrize(("spec", "expected"), FILTER_CASES)
     def test_browse_returns_exactly_the_matches(
         self, loaded: VectorStore, spec: FilterSpec, expected: set[int]
@@ -349,11 +515,7 @@ class TestFilters:
             assert {h.id for h in result.dense + result.keyword} <= expected, mode
 
     def test_filter_narrows_keyword_hits(self, loaded: VectorStore) -> None:
-        ids = _ids(
-            _search(
-                loaded, "python developer", mode="keyword", filters=FilterSpec(location="germany")
-            )
-        )
+        ids = _ids(_search(loaded, "python developer", mode="keyword", filters=GERMANY))
         assert ids == [1, 2]
 
 
@@ -381,8 +543,7 @@ class TestKeywordSearch:
         """IDF is computed over the whole collection, not the filtered subset."""
         query = "python developer engineer"
         full = {h.id: h.score for h in _search(loaded, query, mode="keyword").page}
-        spec = FilterSpec(location="germany")
-        result = _search(loaded, query, mode="keyword", filters=spec)
+        result = _search(loaded, query, mode="keyword", filters=GERMANY)
         narrowed = {h.id: h.score for h in result.page}
         assert narrowed
         assert narrowed == pytest.approx({i: full[i] for i in narrowed}, rel=1e-6)
@@ -500,11 +661,11 @@ class TestBrowse:
         assert all(h.terms is None for h in hits)
 
     def test_filtered_and_ordered(self, loaded: VectorStore) -> None:
-        hits = loaded.browse(FilterSpec(location="germany"), limit=20, offset=0)
+        hits = loaded.browse(GERMANY, limit=20, offset=0)
         assert [h.id for h in hits] == [8, 6, 2, 1]
 
     def test_offset_and_limit(self, loaded: VectorStore) -> None:
-        spec = FilterSpec(location="germany")
+        spec = GERMANY
         assert [h.id for h in loaded.browse(spec, limit=2, offset=1)] == [6, 2]
         assert [h.id for h in loaded.browse(spec, limit=2, offset=3)] == [1]
         assert loaded.browse(spec, limit=2, offset=4) == []
@@ -548,12 +709,12 @@ def test_keyword_scores_forget_deleted_points(kind: str, tmp_path: Path) -> None
 
 class TestEdgeStore:
     def test_shard_before_creation_raises(self, tmp_path: Path) -> None:
-        store = EdgeStore(tmp_path / "shard")
+        store = EdgeStore(tmp_path / "shard", schema=SCHEMA)
         with pytest.raises(StoreUnavailableError, match="reindex"):
             _ = store.shard
 
     def test_reads_before_creation_are_empty(self, tmp_path: Path) -> None:
-        store = EdgeStore(tmp_path / "shard")
+        store = EdgeStore(tmp_path / "shard", schema=SCHEMA)
         assert store.payloads([1]) == {}
         assert store.dense_vectors([1]) == {}
         store.delete([1])
@@ -561,13 +722,13 @@ class TestEdgeStore:
 
     def test_upsert_before_creation_raises(self, tmp_path: Path) -> None:
         with pytest.raises(StoreUnavailableError):
-            EdgeStore(tmp_path / "shard").upsert(_points([1]))
+            EdgeStore(tmp_path / "shard", schema=SCHEMA).upsert(_points([1]))
 
     def test_persists_across_close_and_reopen(self, tmp_path: Path) -> None:
-        first = _loaded(EdgeStore(tmp_path / "shard"))
+        first = _loaded(EdgeStore(tmp_path / "shard", schema=SCHEMA))
         before = _ids(_search(first, "python developer", mode="keyword"))
         first.close()
-        again = EdgeStore(tmp_path / "shard")
+        again = EdgeStore(tmp_path / "shard", schema=SCHEMA)
         try:
             assert again.count() == len(PROFILES)
             assert again.payloads([3]) == {3: PROFILES[3].payload()}
@@ -578,24 +739,24 @@ class TestEdgeStore:
             again.close()
 
     def test_second_open_of_a_held_shard_is_unavailable(self, tmp_path: Path) -> None:
-        first = _loaded(EdgeStore(tmp_path / "shard"))
+        first = _loaded(EdgeStore(tmp_path / "shard", schema=SCHEMA))
         try:
             with pytest.raises(StoreUnavailableError, match="in use by another process"):
-                EdgeStore(tmp_path / "shard")
+                EdgeStore(tmp_path / "shard", schema=SCHEMA)
         finally:
             first.close()
 
     def test_open_store_with_a_path_is_an_edge_shard(self, tmp_path: Path) -> None:
-        store = open_store(path=tmp_path, collection="people")
+        store = open_store(path=tmp_path, collection="people", schema=SCHEMA)
         assert isinstance(store, EdgeStore)
         assert store.path == tmp_path / "people"
 
     def test_open_store_without_url_or_path_raises(self) -> None:
         with pytest.raises(ValueError, match="url or a path"):
-            open_store()
+            open_store(collection="people", schema=SCHEMA)
 
     def test_open_store_memory_is_a_client_store(self) -> None:
-        store = open_store(url=":memory:", collection="people")
+        store = open_store(url=":memory:", collection="people", schema=SCHEMA)
         try:
             assert isinstance(store, ClientStore)
             assert store.collection == "people"
@@ -619,8 +780,8 @@ CONGRUENCE_QUERIES: tuple[str, ...] = (
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[VectorStore, VectorStore]]:
-    edge = _loaded(EdgeStore(tmp_path_factory.mktemp("congruence") / "shard"))
-    client = _loaded(ClientStore(QdrantClient(":memory:")))
+    edge = _loaded(EdgeStore(tmp_path_factory.mktemp("congruence") / "shard", schema=SCHEMA))
+    client = _loaded(ClientStore(QdrantClient(":memory:"), "profiles", schema=SCHEMA))
     yield edge, client
     edge.close()
     client.close()
@@ -657,6 +818,19 @@ class TestCongruence:
     def test_same_filtered_browse_on_both_adapters(
         self, both: tuple[VectorStore, VectorStore]
     ) -> None:
-        spec = FilterSpec(languages=("english",))
+        spec = _kw(("languages", "english"))
         edge, client = (s.browse(spec, limit=5, offset=1) for s in both)
         assert edge == client
+
+    @pytest.mark.parametrize(("spec", "expected"), FILTER_CASES)
+    def test_same_filtered_results_on_both_adapters(
+        self, both: tuple[VectorStore, VectorStore], spec: FilterSpec, expected: set[int]
+    ) -> None:
+        edge, client = (s.browse(spec, limit=20, offset=0) for s in both)
+        assert edge == client
+        assert {h.id for h in edge} == expected
+        edge_hits, client_hits = (
+            _search(s, "python developer", mode="semantic", filters=spec).page for s in both
+        )
+        assert [h.id for h in edge_hits] == [h.id for h in client_hits]
+        assert {h.id for h in edge_hits} == expected

@@ -151,7 +151,7 @@ def nothing_private_findable(rt: Runtime, session: Session, s: Student) -> list[
         req = SearchRequest(query=secret, mode=SearchMode.KEYWORD)
         if search_profiles(rt, session, req).results:
             out.append(f"{s.clerk_id}: secret {secret!r} is found by keyword search")
-    if _filtered(rt, FilterSpec(skills=(s.secret_skill,))):
+    if _filtered(rt, FilterSpec(keywords=(("skills", s.secret_skill),))):
         out.append(f"{s.clerk_id}: private skill {s.secret_skill!r} is a filter value in the index")
     req = SearchRequest(query="", filters=SearchFilters(skills=[s.secret_skill]))
     if search_profiles(rt, session, req).results:
@@ -175,7 +175,7 @@ def search_matches_sql(
     languages = {i.name for i in view.languages.items} if shown else set()
     for w in s.language_words:
         expected = user.is_searchable and w in languages
-        if (s.user_id in _filtered(rt, FilterSpec(languages=(w,)))) != expected:
+        if (s.user_id in _filtered(rt, FilterSpec(keywords=(("languages", w),)))) != expected:
             out.append(f"{s.clerk_id}: language {w!r} filterable={not expected} in the index")
     newest = view.headline.split()[-1] if view.headline else ""
     if user.is_searchable and newest:
