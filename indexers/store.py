@@ -65,13 +65,15 @@ class Fusion(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class IndexPoint:
-    """One profile ready for the store.
+    """One document (e.g. a profile) ready for the store.
 
     Attributes:
-        id: the user's id (``users.id``), used as point id.
+        id: the point id: the indexed row's id (profiles: ``users.id``).
         dense: ``(dim,)`` float32, L2-normalised.
         sparse: BM25 document weights.
-        payload: filterable fields (JSON-serialisable).
+        payload: filterable fields (JSON-serialisable), the collection's
+            :class:`CollectionSchema` fields among them, and an integer
+            :data:`BROWSE_ORDER_FIELD` (epoch ms).
     """
 
     id: int
