@@ -130,7 +130,7 @@ class SchedulerSettings(BaseModel):
 
 
 class FreshnessSettings(BaseModel):
-    """The embedding refresh job (DESIGN.md, "Contracts"; issue 4).
+    """The embedding refresh job (DESIGN.md, "Contracts").
 
     ``interval_s`` is the full scan for stale users; ``outbox_poll_s`` the cheap
     check for pending outbox events that wakes the job early (edits made in
