@@ -1,4 +1,4 @@
-"""HTTP routers: parse, call a service, return a typed model."""
+"""Limits shared by the routers' path parameters."""
 
 MAX_ROW_ID = 2**31 - 1
 """Largest row id accepted in a path: id columns are ``INTEGER`` (32-bit on
