@@ -1,7 +1,11 @@
-"""SQL of the index state on ``users``: the freshness queue (leases, backoff), the
-verification step of the index write protocol, invalidation and staleness.
+"""SQL of the index state of an indexed entity: the freshness queue (leases,
+backoff), the verification step of the index write protocol, invalidation and
+staleness.
 
-ARCHITECTURE.md, "Index versions", describes the protocol these functions serve.
+Every function takes the entity (``entity=``, default :data:`PROFILE_ROWS`, whose
+state lives on ``users``) and works on its table's index-state columns
+(:data:`search_service.index.entity.INDEX_STATE_COLUMNS`). ARCHITECTURE.md,
+"Index versions", describes the protocol these functions serve.
 """
 
 from __future__ import annotations
@@ -9,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, or_, update
+from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlmodel import Session, col, select
 
-from models import Profile, User, UserStatus, now_ms
+from models import now_ms
+from search_service.index.entity import PROFILE_ROWS, IndexedEntity
 
 __all__ = [
     "Confirmation",
@@ -33,43 +38,45 @@ __all__ = [
 ]
 
 
-def _indexable() -> tuple[ColumnElement[bool], ...]:
-    return (
-        col(User.deleted_at).is_(None),
-        col(User.status) != UserStatus.SUSPENDED.value,
-        col(User.id).in_(select(Profile.user_id)),
-    )
+def active_user_ids(session: Session, *, entity: IndexedEntity = PROFILE_ROWS) -> list[int]:
+    """Ids of every row that belongs in the index (searchable, with a document), ascending."""
+    M = entity.model
+    stmt = select(M.id).where(*entity.indexable()).order_by(col(M.id))
+    return [i for i in session.exec(stmt) if i]
 
 
-def active_user_ids(session: Session) -> list[int]:
-    """Ids of every user that belongs in the index (has a profile, not deleted/suspended)."""
-    return [
-        i for i in session.exec(select(User.id).where(*_indexable()).order_by(col(User.id))) if i
-    ]
-
-
-def _stale() -> ColumnElement[bool]:
+def _stale(entity: IndexedEntity) -> ColumnElement[bool]:
+    M = entity.model
     return or_(
-        col(User.embedding_updated_at).is_(None),
-        col(User.embedding_updated_at) < col(User.visible_updated_at),
+        col(M.embedding_updated_at).is_(None),
+        col(M.embedding_updated_at) < col(M.visible_updated_at),
     )
 
 
-def stale_user_ids(session: Session, *, limit: int) -> list[int]:
+def stale_user_ids(
+    session: Session, *, limit: int, entity: IndexedEntity = PROFILE_ROWS
+) -> list[int]:
     """Indexable users whose ``embedding_updated_at`` is NULL or older than
     ``visible_updated_at``, oldest edit first, leases and backoff ignored (uses
     ``ix_users_freshness``)."""
+    M = entity.model
     stmt = (
-        select(User.id)
-        .where(*_indexable(), _stale())
-        .order_by(col(User.visible_updated_at))
+        select(M.id)
+        .where(*entity.indexable(), _stale(entity))
+        .order_by(col(M.visible_updated_at))
         .limit(limit)
     )
     return [i for i in session.exec(stmt) if i is not None]
 
 
 def claim_stale(
-    session: Session, *, owner: str, limit: int, lease_ms: int, now: int | None = None
+    session: Session,
+    *,
+    owner: str,
+    limit: int,
+    lease_ms: int,
+    now: int | None = None,
+    entity: IndexedEntity = PROFILE_ROWS,
 ) -> list[int]:
     """Lease up to ``limit`` stale users to ``owner`` for ``lease_ms``; returns their ids.
 
@@ -80,34 +87,44 @@ def claim_stale(
     lease columns, so two workers can never hold the same user. Commit promptly:
     the lease is what other workers see.
     """
+    M = entity.model
     ts = now if now is not None else now_ms()
     free = (
-        or_(col(User.index_lease_expires_at).is_(None), col(User.index_lease_expires_at) < ts),
-        or_(col(User.index_retry_at).is_(None), col(User.index_retry_at) <= ts),
+        or_(col(M.index_lease_expires_at).is_(None), col(M.index_lease_expires_at) < ts),
+        or_(col(M.index_retry_at).is_(None), col(M.index_retry_at) <= ts),
     )
     stmt = (
-        select(User.id)
-        .where(*_indexable(), _stale(), *free)
-        .order_by(col(User.visible_updated_at))
+        select(M.id)
+        .where(*entity.indexable(), _stale(entity), *free)
+        .order_by(col(M.visible_updated_at))
         .limit(limit)
     )
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     ids = [i for i in session.exec(stmt) if i is not None]
-    return _lease(session, ids, owner=owner, expires=ts + lease_ms, free=free)
+    return _lease(session, ids, owner=owner, expires=ts + lease_ms, free=free, entity=entity)
 
 
 def claim_users(
-    session: Session, ids: Sequence[int], *, owner: str, lease_ms: int, now: int | None = None
+    session: Session,
+    ids: Sequence[int],
+    *,
+    owner: str,
+    lease_ms: int,
+    now: int | None = None,
+    entity: IndexedEntity = PROFILE_ROWS,
 ) -> list[int]:
     """Lease ``ids`` to ``owner`` whether stale or not (a reindex), skipping users
     leased to a live worker (that worker writes them). Returns the leased ids."""
+    M = entity.model
     ts = now if now is not None else now_ms()
     free = (
-        or_(col(User.index_lease_expires_at).is_(None), col(User.index_lease_expires_at) < ts),
+        or_(col(M.index_lease_expires_at).is_(None), col(M.index_lease_expires_at) < ts),
     )
-    return _lease(session, list(ids), owner=owner, expires=ts + lease_ms, free=free)
+    return _lease(
+        session, list(ids), owner=owner, expires=ts + lease_ms, free=free, entity=entity
+    )
 
 
 def _lease(
@@ -117,25 +134,33 @@ def _lease(
     owner: str,
     expires: int,
     free: tuple[ColumnElement[bool], ...],
+    entity: IndexedEntity,
 ) -> list[int]:
     """Compare-and-set the lease columns of the free rows among ``ids``."""
+    M = entity.model
     if not ids:
         return []
     session.execute(
-        update(User)
-        .where(col(User.id).in_(ids), *free)
+        update(M)
+        .where(col(M.id).in_(ids), *free)
         .values(index_lease_owner=owner, index_lease_expires_at=expires)
         .execution_options(synchronize_session=False)
     )
-    mine = select(User.id).where(
-        col(User.id).in_(ids),
-        col(User.index_lease_owner) == owner,
-        col(User.index_lease_expires_at) == expires,
+    mine = select(M.id).where(
+        col(M.id).in_(ids),
+        col(M.index_lease_owner) == owner,
+        col(M.index_lease_expires_at) == expires,
     )
     return sorted(i for i in session.exec(mine) if i is not None)
 
 
-def mark_indexed(session: Session, versions: dict[int, int], *, owner: str | None = None) -> int:
+def mark_indexed(
+    session: Session,
+    versions: dict[int, int],
+    *,
+    owner: str | None = None,
+    entity: IndexedEntity = PROFILE_ROWS,
+) -> int:
     """Set ``embedding_updated_at`` to the indexed ``visible_updated_at``, compare-and-set.
 
     A row whose ``visible_updated_at`` moved on while it was being embedded keeps
@@ -151,19 +176,20 @@ def mark_indexed(session: Session, versions: dict[int, int], *, owner: str | Non
     Returns:
         Rows whose ``embedding_updated_at`` was set.
     """
+    M = entity.model
     done = 0
     for user_id, version in versions.items():
         result = session.execute(
-            update(User)
-            .where(col(User.id) == user_id, col(User.visible_updated_at) == version)
+            update(M)
+            .where(col(M.id) == user_id, col(M.visible_updated_at) == version)
             .values(embedding_updated_at=version)
             .execution_options(synchronize_session=False)
         )
         done += result.rowcount or 0  # type: ignore[attr-defined]
     if owner is not None and versions:
         session.execute(
-            update(User)
-            .where(col(User.id).in_(list(versions)), col(User.index_lease_owner) == owner)
+            update(M)
+            .where(col(M.id).in_(list(versions)), col(M.index_lease_owner) == owner)
             .values(
                 index_lease_owner=None,
                 index_lease_expires_at=None,
@@ -194,7 +220,13 @@ class Confirmation:
     lost: list[int]
 
 
-def confirm_indexed(session: Session, versions: dict[int, int], *, owner: str) -> Confirmation:
+def confirm_indexed(
+    session: Session,
+    versions: dict[int, int],
+    *,
+    owner: str,
+    entity: IndexedEntity = PROFILE_ROWS,
+) -> Confirmation:
     """Verify index writes against SQL after the upsert (the index write protocol).
 
     For each user, one compare-and-set marks the point fresh only while
@@ -210,17 +242,17 @@ def confirm_indexed(session: Session, versions: dict[int, int], *, owner: str) -
         versions: user id -> the ``visible_updated_at`` (epoch ms) written to the index.
         owner: the lease owner that wrote them.
     """
+    M = entity.model
     out = Confirmation([], [], [], [])
     for user_id, version in versions.items():
         result = session.execute(
-            update(User)
+            update(M)
             .where(
-                col(User.id) == user_id,
-                col(User.index_lease_owner) == owner,
-                col(User.visible_updated_at) == version,
-                col(User.deleted_at).is_(None),
-                col(User.status) != UserStatus.SUSPENDED.value,
-                or_(col(User.privacy_floor).is_(None), col(User.privacy_floor) <= version),
+                col(M.id) == user_id,
+                col(M.index_lease_owner) == owner,
+                col(M.visible_updated_at) == version,
+                *entity.searchable(),
+                or_(col(M.privacy_floor).is_(None), col(M.privacy_floor) <= version),
             )
             .values(
                 embedding_updated_at=version,
@@ -235,15 +267,15 @@ def confirm_indexed(session: Session, versions: dict[int, int], *, owner: str) -
             out.fresh.append(user_id)
             continue
         row = session.exec(
-            select(User.deleted_at, User.status, User.privacy_floor, User.index_lease_owner).where(
-                User.id == user_id
-            )
+            select(
+                and_(*entity.searchable()), col(M.privacy_floor), col(M.index_lease_owner)
+            ).where(M.id == user_id)
         ).first()
         if row is None:
             out.remove.append(user_id)
             continue
-        deleted_at, status, floor, lease_owner = row
-        if deleted_at is not None or status == UserStatus.SUSPENDED.value:
+        searchable, floor, lease_owner = row
+        if not searchable:
             out.remove.append(user_id)
         elif floor is not None and version < floor:
             out.remove.append(user_id)
@@ -252,94 +284,118 @@ def confirm_indexed(session: Session, versions: dict[int, int], *, owner: str) -
         elif user_id not in out.remove:
             out.superseded.append(user_id)
     if out.lost:
-        invalidate_index(session, out.lost)
+        invalidate_index(session, out.lost, entity=entity)
     mine = [u for u in versions if u not in out.fresh and u not in out.lost]
     if mine:
-        release_leases(session, owner=owner, ids=mine)
+        release_leases(session, owner=owner, ids=mine, entity=entity)
     return out
 
 
-def leased_user_ids(session: Session, ids: Sequence[int]) -> list[int]:
+def leased_user_ids(
+    session: Session, ids: Sequence[int], *, entity: IndexedEntity = PROFILE_ROWS
+) -> list[int]:
     """Those of ``ids`` that some writer holds an index lease on (expired or not)."""
+    M = entity.model
     if not ids:
         return []
-    stmt = select(User.id).where(
-        col(User.id).in_(list(ids)), col(User.index_lease_owner).is_not(None)
+    stmt = select(M.id).where(
+        col(M.id).in_(list(ids)), col(M.index_lease_owner).is_not(None)
     )
     return [i for i in session.exec(stmt) if i is not None]
 
 
-def settled_user_ids(session: Session, ids: Sequence[int]) -> list[int]:
+def settled_user_ids(
+    session: Session, ids: Sequence[int], *, entity: IndexedEntity = PROFILE_ROWS
+) -> list[int]:
     """Those of ``ids`` indexed and verified at their current version, searchable,
     not below their privacy floor, and leased to no writer."""
+    M = entity.model
     if not ids:
         return []
-    stmt = select(User.id).where(
-        col(User.id).in_(list(ids)),
-        col(User.embedding_updated_at).is_not(None),
-        col(User.embedding_updated_at) == col(User.visible_updated_at),
+    stmt = select(M.id).where(
+        col(M.id).in_(list(ids)),
+        col(M.embedding_updated_at).is_not(None),
+        col(M.embedding_updated_at) == col(M.visible_updated_at),
         or_(
-            col(User.privacy_floor).is_(None),
-            col(User.privacy_floor) <= col(User.embedding_updated_at),
+            col(M.privacy_floor).is_(None),
+            col(M.privacy_floor) <= col(M.embedding_updated_at),
         ),
-        col(User.deleted_at).is_(None),
-        col(User.status) != UserStatus.SUSPENDED.value,
-        col(User.index_lease_owner).is_(None),
+        *entity.searchable(),
+        col(M.index_lease_owner).is_(None),
     )
     return [i for i in session.exec(stmt) if i is not None]
 
 
-def invalidate_index(session: Session, ids: Sequence[int]) -> int:
+def invalidate_index(
+    session: Session, ids: Sequence[int], *, entity: IndexedEntity = PROFILE_ROWS
+) -> int:
     """Mark users not indexed (``embedding_updated_at`` NULL) and drop any lease on
     them: the refresh job writes them again if they are searchable. Returns rows."""
+    M = entity.model
     if not ids:
         return 0
     result = session.execute(
-        update(User)
-        .where(col(User.id).in_(list(ids)))
+        update(M)
+        .where(col(M.id).in_(list(ids)))
         .values(embedding_updated_at=None, index_lease_owner=None, index_lease_expires_at=None)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def attempts_of(session: Session, ids: Sequence[int]) -> dict[int, int]:
+def attempts_of(
+    session: Session, ids: Sequence[int], *, entity: IndexedEntity = PROFILE_ROWS
+) -> dict[int, int]:
     """Consecutive failed refresh attempts of ``ids`` (absent ids are left out)."""
+    M = entity.model
     if not ids:
         return {}
-    stmt = select(User.id, User.index_attempts).where(col(User.id).in_(list(ids)))
+    stmt = select(M.id, M.index_attempts).where(col(M.id).in_(list(ids)))
     return {int(i): int(n) for i, n in session.exec(stmt) if i is not None}
 
 
-def record_index_failure(session: Session, user_id: int, *, owner: str, retry_at: int) -> int:
+def record_index_failure(
+    session: Session,
+    user_id: int,
+    *,
+    owner: str,
+    retry_at: int,
+    entity: IndexedEntity = PROFILE_ROWS,
+) -> int:
     """Count a failed refresh of ``user_id``, release ``owner``'s lease and back off
     until ``retry_at`` (epoch ms). Returns the new attempt count (0 if not found)."""
+    M = entity.model
     session.execute(
-        update(User)
-        .where(col(User.id) == user_id)
+        update(M)
+        .where(col(M.id) == user_id)
         .values(
-            index_attempts=col(User.index_attempts) + 1,
+            index_attempts=col(M.index_attempts) + 1,
             index_retry_at=retry_at,
             index_lease_owner=None,
             index_lease_expires_at=None,
         )
         .execution_options(synchronize_session=False)
     )
-    attempts = session.exec(select(User.index_attempts).where(User.id == user_id)).first()
+    attempts = session.exec(select(M.index_attempts).where(M.id == user_id)).first()
     return int(attempts or 0)
 
 
 def release_leases(
-    session: Session, *, owner: str | None = None, ids: Sequence[int] | None = None
+    session: Session,
+    *,
+    owner: str | None = None,
+    ids: Sequence[int] | None = None,
+    entity: IndexedEntity = PROFILE_ROWS,
 ) -> int:
     """Drop index leases: ``owner``'s (only on ``ids`` if given), or every lease when
     ``owner`` is None (start-up of the embedded default, where no other process
     can index). Returns rows."""
-    stmt = update(User).where(col(User.index_lease_owner).is_not(None))
+    M = entity.model
+    stmt = update(M).where(col(M.index_lease_owner).is_not(None))
     if owner is not None:
-        stmt = stmt.where(col(User.index_lease_owner) == owner)
+        stmt = stmt.where(col(M.index_lease_owner) == owner)
     if ids is not None:
-        stmt = stmt.where(col(User.id).in_(list(ids)))
+        stmt = stmt.where(col(M.id).in_(list(ids)))
     result = session.execute(
         stmt.values(index_lease_owner=None, index_lease_expires_at=None).execution_options(
             synchronize_session=False
@@ -363,14 +419,19 @@ class Staleness:
     failing: int
 
 
-def staleness(session: Session, *, now: int | None = None) -> Staleness:
+def staleness(
+    session: Session, *, now: int | None = None, entity: IndexedEntity = PROFILE_ROWS
+) -> Staleness:
     """Measure the freshness backlog (two aggregate queries)."""
+    M = entity.model
     ts = now if now is not None else now_ms()
     count, oldest = session.exec(
-        select(func.count(), func.min(User.visible_updated_at)).where(*_indexable(), _stale())
+        select(func.count(), func.min(M.visible_updated_at)).where(
+            *entity.indexable(), _stale(entity)
+        )
     ).one()
     failing = session.exec(
-        select(func.count()).where(*_indexable(), _stale(), col(User.index_attempts) > 0)
+        select(func.count()).where(*entity.indexable(), _stale(entity), col(M.index_attempts) > 0)
     ).one()
     age = max(0.0, (ts - int(oldest)) / 1000.0) if oldest is not None else 0.0
     return Staleness(stale=int(count), oldest_s=age, failing=int(failing))
