@@ -17,7 +17,6 @@ __all__ = [
     "mark_failed",
     "mark_processed",
     "mark_profile_events_done",
-    "pending_events",
     "pending_removal_ids",
     "pending_removals",
     "purge_processed",
@@ -62,17 +61,6 @@ def count_pending(session: Session) -> int:
     return int(session.exec(stmt).one())
 
 
-def pending_events(
-    session: Session, topic: OutboxTopic, *, limit: int = 500
-) -> Sequence[OutboxEvent]:
-    """Unprocessed events of ``topic``, oldest first."""
-    stmt = (
-        select(OutboxEvent)
-        .where(col(OutboxEvent.processed_at).is_(None), col(OutboxEvent.topic) == topic.value)
-        .order_by(col(OutboxEvent.id))
-        .limit(limit)
-    )
-    return session.exec(stmt).all()
 
 
 def pending_removals(

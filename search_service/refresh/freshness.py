@@ -33,7 +33,7 @@ from search_service.db import session_scope
 from search_service.index.removals import process_removals
 from search_service.index.repository import attempts_of, claim_stale, record_index_failure
 from search_service.outbox import has_pending, mark_profile_events_done
-from search_service.refresh.writer import flush_index, index_leased
+from search_service.refresh.writer import index_leased
 from search_service.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -183,7 +183,7 @@ def refresh_stale(
     # are released now, so close them (ARCHITECTURE.md, "The write protocol").
     report.removed += process_removals(rt)
     if report.indexed:
-        flush_index(rt)
+        rt.store.flush()
     with session_scope(rt.engine) as session:
         mark_profile_events_done(session)
     report.seconds = time.perf_counter() - started

@@ -40,7 +40,7 @@ from search_service.index.state import set_state
 from search_service.profiles.repository import load_profile_rows
 from search_service.runtime import BM25_STATE_KEY, Runtime
 
-__all__ = ["BatchOutcome", "flush_index", "index_leased", "reindex", "remove_from_index"]
+__all__ = ["BatchOutcome", "index_leased", "reindex", "remove_from_index"]
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ def reindex(rt: Runtime, *, recreate: bool = False, progress: bool = True) -> In
             bar.update(min(_CHUNK, len(ids) - start))
     total.seconds = time.perf_counter() - started
     _drop_orphans(rt)
-    flush_index(rt)
+    rt.store.flush()
     return total
 
 
@@ -222,10 +222,6 @@ def _drop_orphans(rt: Runtime) -> None:
         remove_points(rt, orphans)
         log.info("removed %d orphaned points", len(orphans))
 
-
-def flush_index(rt: Runtime) -> None:
-    """Make the store's recent writes durable (Qdrant Edge buffers them)."""
-    rt.store.flush()
 
 
 def remove_from_index(rt: Runtime, ids: Sequence[int]) -> None:

@@ -169,12 +169,12 @@ def event_version(event: dict[str, Any]) -> int:
 
 @dataclass(slots=True)
 class DeliveryResult:
-    """What a delivery did; ``removed_user_id`` must leave the search index at once."""
+    """What a delivery did (a user it soft-deletes leaves the index after the commit:
+    :mod:`search_service.index.removals`)."""
 
     outcome: str
     duplicate: bool = False
     user_id: int | None = None
-    removed_user_id: int | None = None
     problems: list[str] = field(default_factory=list)
 
 
@@ -189,12 +189,10 @@ def _locked_user(session: Session, clerk_id: str) -> User | None:
 def _upsert(session: Session, mapped: ClerkUserFields, version: int) -> DeliveryResult:
     user = _locked_user(session, mapped.clerk_id)
     if session.get(UserTombstone, mapped.clerk_id) is not None:
-        removed = None
         if user is not None and user.deleted_at is None:
             # A create that raced its delete: the tombstone wins, now.
             soft_delete_user(session, user)
-            removed = user.id
-        return DeliveryResult(WebhookOutcome.TOMBSTONED.value, removed_user_id=removed)
+        return DeliveryResult(WebhookOutcome.TOMBSTONED.value)
     values = dict(mapped.values)
     email = values.get("email")
     if email is not None:
@@ -233,7 +231,7 @@ def _delete(session: Session, clerk_id: str) -> DeliveryResult:
         session.flush()
         return DeliveryResult(WebhookOutcome.APPLIED.value)
     soft_delete_user(session, user)
-    return DeliveryResult(WebhookOutcome.APPLIED.value, user_id=user.id, removed_user_id=user.id)
+    return DeliveryResult(WebhookOutcome.APPLIED.value, user_id=user.id)
 
 
 def apply_event(session: Session, svix_id: str, event: dict[str, Any]) -> DeliveryResult:

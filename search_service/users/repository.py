@@ -7,7 +7,8 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from models import OutboxTopic, User, UserStatus, UserTombstone, now_ms
+from models import OutboxTopic, User, UserTombstone, now_ms
+from search_service.index.entity import PROFILE_ROWS
 from search_service.outbox import append_event
 
 __all__ = [
@@ -33,11 +34,7 @@ def get_users(session: Session, ids: Sequence[int]) -> dict[int, User]:
     """Searchable users among ``ids`` (not soft-deleted, not suspended), by id."""
     if not ids:
         return {}
-    stmt = select(User).where(
-        col(User.id).in_(ids),
-        col(User.deleted_at).is_(None),
-        col(User.status) != UserStatus.SUSPENDED.value,
-    )
+    stmt = select(User).where(col(User.id).in_(ids), *PROFILE_ROWS.searchable())
     return {u.id: u for u in session.exec(stmt) if u.id is not None}
 
 

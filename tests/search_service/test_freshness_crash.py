@@ -40,22 +40,14 @@ def _found(rt: Runtime, word: str) -> list[int]:
     return [h.user_id for h in res.results]
 
 
-def test_kill_9_mid_refresh_then_restart_converges(settings: Settings, tmp_path: Path) -> None:
-    rt = Runtime.open(settings, encoder=HashingEncoder(64))
-    users = [make_student(rt, clerk_id=f"k{i}", headline=_word(i)) for i in range(60)]
-    rt.close()
-    marker = tmp_path / "in-batch-2"
-    log = tmp_path / "child.log"
+def _kill_9_at_marker(
+    module: str, args: list[str], *, marker: Path, log: Path, waiting_for: str
+) -> int | None:
+    """Run ``python -m module args`` (stderr to ``log``), SIGKILL it once it has
+    created ``marker`` (within 120 s), and return its exit code."""
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.search_service.refresh_child",
-                str(settings.data_dir),
-                settings.sqlalchemy_url,
-                str(marker),
-            ],
+            [sys.executable, "-m", module, *args],
             cwd=REPO,
             stdout=subprocess.DEVNULL,
             stderr=err,
@@ -64,12 +56,28 @@ def test_kill_9_mid_refresh_then_restart_converges(settings: Settings, tmp_path:
         deadline = time.monotonic() + 120
         while not marker.exists():
             assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "the child never reached its second batch"
+            assert time.monotonic() < deadline, waiting_for
             time.sleep(0.05)
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
-    assert proc.returncode == -signal.SIGKILL
+    return proc.returncode
+
+
+def test_kill_9_mid_refresh_then_restart_converges(settings: Settings, tmp_path: Path) -> None:
+    rt = Runtime.open(settings, encoder=HashingEncoder(64))
+    users = [make_student(rt, clerk_id=f"k{i}", headline=_word(i)) for i in range(60)]
+    rt.close()
+    marker = tmp_path / "in-batch-2"
+    log = tmp_path / "child.log"
+    returncode = _kill_9_at_marker(
+        "tests.search_service.refresh_child",
+        [str(settings.data_dir), settings.sqlalchemy_url, str(marker)],
+        marker=marker,
+        log=log,
+        waiting_for="the child never reached its second batch",
+    )
+    assert returncode == -signal.SIGKILL
 
     rt = Runtime.open(settings, encoder=HashingEncoder(64))  # the restart
     try:
@@ -178,23 +186,13 @@ def test_kill_9_between_upsert_and_verification_leaves_no_point_of_a_deleted_use
     rt.close()
     marker = tmp_path / "upserted"
     log = tmp_path / "child.log"
-    with log.open("wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.search_service.late_write_child"]
-            + [str(settings.data_dir), settings.sqlalchemy_url, str(marker), "late_gone"],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while not marker.exists():
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "the child never upserted"
-            time.sleep(0.05)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+    _kill_9_at_marker(
+        "tests.search_service.late_write_child",
+        [str(settings.data_dir), settings.sqlalchemy_url, str(marker), "late_gone"],
+        marker=marker,
+        log=log,
+        waiting_for="the child never upserted",
+    )
 
     rt = Runtime.open(settings, encoder=HashingEncoder(64))  # the restart
     try:
