@@ -29,7 +29,13 @@ from indexers.errors import (
     StoreUnavailableError,
     VectorStoreError,
 )
-from indexers.pipeline import Indexer, IndexReport
+from indexers.gig_documents import (
+    GIG_SCHEMA,
+    NO_DEADLINE,
+    GigDocument,
+    build_gig_document,
+)
+from indexers.pipeline import Document, Indexer, IndexReport
 from indexers.store import (
     CollectionSchema,
     FilterSpec,
@@ -44,8 +50,12 @@ from indexers.store import (
 __all__ = [
     "BM25_B",
     "BM25_K1",
+    "GIG_SCHEMA",
+    "NO_DEADLINE",
     "PROFILE_SCHEMA",
     "Bm25Encoder",
+    "Document",
+    "GigDocument",
     "CollectionSchema",
     "DenseEncoder",
     "EncoderError",
@@ -68,6 +78,7 @@ __all__ = [
     "VectorStore",
     "VectorStoreError",
     "build_document",
+    "build_gig_document",
     "load_encoder",
     "location_terms",
     "normalise_keyword",

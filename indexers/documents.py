@@ -110,6 +110,11 @@ class ProfileDocument:
     segments: tuple[str, ...] = ()
 
     @property
+    def id(self) -> int:
+        """The point id (``users.id``)."""
+        return self.user_id
+
+    @property
     def fingerprint(self) -> str:
         """sha256 (64 hex digits) of what employers can find: the text and the
         filterable payload, clocks excluded. Equal fingerprints mean nothing

@@ -11,16 +11,34 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 from tqdm import tqdm
 
 from indexers.bm25 import Bm25Encoder
-from indexers.documents import ProfileDocument
 from indexers.encoders import DenseEncoder
 from indexers.store import IndexPoint, VectorStore
 
-__all__ = ["IndexReport", "Indexer"]
+__all__ = ["Document", "IndexReport", "Indexer"]
+
+
+class Document(Protocol):
+    """What the pipeline indexes (:class:`indexers.ProfileDocument`,
+    :class:`indexers.GigDocument`): a point id, the text that is embedded and
+    BM25-encoded, and a payload with ``text_hash`` and ``updated_at``."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+    @property
+    def version(self) -> int: ...
 
 
 @dataclass(slots=True)
@@ -64,7 +82,7 @@ class Indexer:
         self.batch_size = batch_size
 
     def index(
-        self, docs: Sequence[ProfileDocument], *, progress: bool = False, desc: str = "indexing"
+        self, docs: Sequence[Document], *, progress: bool = False, desc: str = "indexing"
     ) -> IndexReport:
         """Encode and upsert ``docs``; returns counts and elapsed seconds.
 
@@ -74,7 +92,7 @@ class Indexer:
         """
         report = IndexReport()
         started = time.perf_counter()
-        with tqdm(total=len(docs), desc=desc, unit="profile", disable=not progress) as bar:
+        with tqdm(total=len(docs), desc=desc, unit="doc", disable=not progress) as bar:
             for start in range(0, len(docs), self.batch_size):
                 batch = docs[start : start + self.batch_size]
                 self._index_batch(batch, report)
@@ -82,23 +100,23 @@ class Indexer:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _index_batch(self, batch: Sequence[ProfileDocument], report: IndexReport) -> None:
-        ids = [d.user_id for d in batch]
+    def _index_batch(self, batch: Sequence[Document], report: IndexReport) -> None:
+        ids = [d.id for d in batch]
         old = self.store.payloads(ids)
         unchanged = [
-            d.user_id
+            d.id
             for d in batch
-            if old.get(d.user_id, {}).get("text_hash") == d.payload["text_hash"]
-            and old.get(d.user_id, {}).get("model") == self.encoder.name
+            if old.get(d.id, {}).get("text_hash") == d.payload["text_hash"]
+            and old.get(d.id, {}).get("model") == self.encoder.name
         ]
         vectors = self.store.dense_vectors(unchanged) if unchanged else {}
-        fresh = [d for d in batch if d.user_id not in vectors]
+        fresh = [d for d in batch if d.id not in vectors]
         encoded = self.encoder.encode_documents([d.text for d in fresh])
-        vectors.update({d.user_id: encoded[i] for i, d in enumerate(fresh)})
+        vectors.update({d.id: encoded[i] for i, d in enumerate(fresh)})
         points = [
             IndexPoint(
-                id=d.user_id,
-                dense=np.asarray(vectors[d.user_id], dtype=np.float32),
+                id=d.id,
+                dense=np.asarray(vectors[d.id], dtype=np.float32),
                 sparse=self.bm25.encode_document(d.text),
                 payload={**d.payload, "model": self.encoder.name},
             )

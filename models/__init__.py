@@ -3,6 +3,18 @@
 from models.api_key import ApiKey, ApiKeyCreate, ApiKeyCreated
 from models.common import MAX_LIST_ITEM_LENGTH, STORED, CamelModel, now_ms
 from models.error import ErrorBody
+from models.gig import (
+    MAX_DESCRIPTION_LENGTH,
+    CandidateDecision,
+    Gig,
+    GigPay,
+    GigStatus,
+    GigView,
+    GigWrite,
+    Interaction,
+    PayUnit,
+    StudentAction,
+)
 from models.index_state import IndexState
 from models.ledger import (
     MAX_POSTING_AMOUNT,
@@ -43,7 +55,13 @@ from models.profile import (
 )
 from models.search import (
     MAX_QUERY_LENGTH,
+    CandidateHit,
+    CandidateResponse,
     Explanation,
+    GigHit,
+    GigSearchFilters,
+    GigSearchRequest,
+    GigSearchResponse,
     SearchFilters,
     SearchHit,
     SearchMode,
@@ -54,6 +72,22 @@ from models.user import Role, User, UserPublic, UserStatus
 from models.webhook import UserTombstone, WebhookAudit, WebhookOutcome
 
 __all__ = [
+    "MAX_DESCRIPTION_LENGTH",
+    "CandidateDecision",
+    "CandidateHit",
+    "CandidateResponse",
+    "Gig",
+    "GigHit",
+    "GigPay",
+    "GigSearchFilters",
+    "GigSearchRequest",
+    "GigSearchResponse",
+    "GigStatus",
+    "GigView",
+    "GigWrite",
+    "Interaction",
+    "PayUnit",
+    "StudentAction",
     "UserPublic",
     "ApiKeyCreated",
     "ApiKeyCreate",

@@ -28,8 +28,10 @@ class OutboxTopic(StrEnum):
     USER_DELETED = "user.deleted"
     """A user was soft-deleted: remove them from every derived store."""
     INDEX_REMOVE = "index.remove"
-    """Remove the user's point now: a privacy reduction, or the user stopped being
-    searchable. Processed right after the commit, else by the refresh job."""
+    """Remove the subject's point now: a privacy reduction, or the user (gig) stopped
+    being searchable. Processed right after the commit, else by the refresh job."""
+    GIG_UPDATED = "gig.updated"
+    """A gig's indexed document changed; payload has the new version."""
 
 
 class OutboxEvent(SQLModel, table=True):
@@ -37,7 +39,12 @@ class OutboxEvent(SQLModel, table=True):
 
     Payload of ``profile.updated``: ``{"userId", "version", "updatedAt",
     "contentHash"}``; of ``user.deleted``: ``{"userId", "deletedAt"}``; of
-    ``index.remove``: ``{"userId", "reason"}``.
+    ``index.remove``: ``{"userId", "reason"}`` (gigs: ``{"gigId", "reason"}``); of
+    ``gig.updated``: ``{"gigId", "version"}``.
+
+    ``entity`` names the indexed entity the event is about (``profiles`` or
+    ``gigs``, the collection name) and ``user_id`` is its subject: the point id in
+    that entity's collection (``users.id`` for profiles, ``gigs.id`` for gigs).
     """
 
     __tablename__ = "outbox"
@@ -45,11 +52,15 @@ class OutboxEvent(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     topic: str = Field(sa_column=Column(String(64), nullable=False))
+    entity: str = Field(
+        default="profiles",
+        sa_column=Column(String(32), nullable=False, default="profiles", server_default="profiles"),
+    )
     user_id: int = Field(sa_column=Column(Integer, nullable=False, index=True))
     user_version: int | None = Field(
         default=None,
         sa_column=ms_column(),
-        description="The users.visible_updated_at (epoch ms) the event announces.",
+        description="The subject's visible_updated_at (epoch ms) the event announces.",
     )
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
     created_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))

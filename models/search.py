@@ -12,10 +12,17 @@ from enum import StrEnum
 from pydantic import Field
 
 from models.common import CamelModel, ListItem
+from models.gig import CandidateDecision, GigPay, PayUnit
 from models.profile import Availability
 
 __all__ = [
     "MAX_QUERY_LENGTH",
+    "CandidateHit",
+    "CandidateResponse",
+    "GigHit",
+    "GigSearchFilters",
+    "GigSearchRequest",
+    "GigSearchResponse",
     "Explanation",
     "SearchFilters",
     "SearchHit",
@@ -68,6 +75,14 @@ class Explanation(CamelModel):
     semantic_rank: int | None = None
     semantic_score: float | None = None
     matched_terms: list[str] = Field(default_factory=list)
+    matched_skills: list[str] = Field(
+        default_factory=list,
+        description="Recommendations: skills both sides list (employer-visible ones only).",
+    )
+    missing_skills: list[str] = Field(
+        default_factory=list,
+        description="Recommendations: the gig's required skills the student does not list.",
+    )
 
 
 class SearchHit(CamelModel):
@@ -84,7 +99,80 @@ class SearchHit(CamelModel):
 
 
 class SearchResponse(CamelModel):
-    """Ranked results and server-side time in milliseconds."""
+    """Ranked results and server-side time in milliseconds; ``nextOffset`` is the
+    offset of the next page (null on the last)."""
 
     results: list[SearchHit]
     took_ms: float
+    next_offset: int | None = None
+
+
+class GigSearchFilters(CamelModel):
+    """Hard filters of gig search, applied inside every retriever; all must hold.
+
+    ``skills``: each must be among the gig's required or nice-to-have skills.
+    ``remote``: true keeps remote gigs only, false on-site ones only.
+    Pay bounds are minor units (cents) and compare the gig's amount as posted;
+    give ``currency`` and ``payUnit`` to compare like with like. Deadlines are
+    epoch ms; a gig without a deadline is later than any bound.
+    """
+
+    skills: list[ListItem] = Field(default_factory=list, max_length=20)
+    location: str | None = Field(default=None, max_length=200)
+    remote: bool | None = None
+    availability: Availability | None = None
+    pay_min: int | None = Field(default=None, ge=0, le=10**12)
+    pay_max: int | None = Field(default=None, ge=0, le=10**12)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    pay_unit: PayUnit | None = None
+    deadline_after: int | None = Field(default=None, ge=0)
+    deadline_before: int | None = Field(default=None, ge=0)
+
+
+class GigSearchRequest(CamelModel):
+    """Student gig search. An empty ``query`` browses open gigs by filters, newest first."""
+
+    query: str = Field(default="", max_length=MAX_QUERY_LENGTH)
+    mode: SearchMode = SearchMode.HYBRID
+    filters: GigSearchFilters = Field(default_factory=GigSearchFilters)
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=10_000)
+
+
+class GigHit(CamelModel):
+    """One ranked open gig, as students see it (pay in minor units, times epoch ms)."""
+
+    gig_id: int
+    title: str
+    company: str
+    location: str | None
+    remote: bool
+    availability: Availability | None
+    pay: GigPay | None
+    deadline: int | None
+    required_skills: list[str]
+    score: float
+    explanation: Explanation
+
+
+class GigSearchResponse(CamelModel):
+    """Ranked gigs; ``nextOffset`` is the offset of the next page (null on the last)."""
+
+    results: list[GigHit]
+    took_ms: float
+    next_offset: int | None = None
+
+
+class CandidateHit(SearchHit):
+    """A student ranked for a gig, with the owner's decision and whether they applied."""
+
+    decision: CandidateDecision | None = None
+    applied: bool = False
+
+
+class CandidateResponse(CamelModel):
+    """Ranked students; ``nextOffset`` is the offset of the next page (null on the last)."""
+
+    results: list[CandidateHit]
+    took_ms: float
+    next_offset: int | None = None

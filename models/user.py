@@ -45,9 +45,7 @@ class User(SQLModel, table=True):
     """A Gigsy user. Times are epoch ms; ``deleted_at`` set means soft-deleted."""
 
     __tablename__ = "users"
-    __table_args__ = (
-        Index("ix_users_freshness", "embedding_updated_at", "visible_updated_at"),
-    )
+    __table_args__ = (Index("ix_users_freshness", "embedding_updated_at", "visible_updated_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     clerk_id: str = Field(sa_column=Column(String(255), unique=True, nullable=False))

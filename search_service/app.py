@@ -12,6 +12,7 @@ from indexers import DenseEncoder
 from search_service import health
 from search_service.auth import ClerkJwtVerifier
 from search_service.errors import install_error_handlers
+from search_service.gigs import router as gigs
 from search_service.limits import RequestLimitsMiddleware
 from search_service.openapi import install_error_responses
 from search_service.privacy import router as privacy
@@ -82,7 +83,8 @@ def create_app(
     app = FastAPI(
         title="Gigsy talent search",
         version="0.1.0",
-        description="Hybrid BM25 + dense search of student profiles for employers.",
+        description="Hybrid BM25 + dense search of student profiles and gigs, and "
+        "recommendations between them, each result explained.",
         lifespan=lifespan,
     )
     install_error_handlers(app)
@@ -92,6 +94,7 @@ def create_app(
     app.include_router(search.router)
     app.include_router(users.router)
     app.include_router(profiles.router)
+    app.include_router(gigs.router)
     app.include_router(privacy.router)
     app.include_router(admin.router)
     app.include_router(health.router)

@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import Engine
 
 from search_service.db import session_scope
+from search_service.index.entity import GIG_ROWS
 from search_service.index.repository import staleness
 from search_service.outbox import count_pending
 
@@ -34,6 +35,7 @@ class _Backlog:
     oldest_s: float
     failing: int
     pending: int
+    gigs_stale: int = 0
 
 
 def _families(backlog: _Backlog | None) -> Iterator[GaugeMetricFamily]:
@@ -62,6 +64,11 @@ def _families(backlog: _Backlog | None) -> Iterator[GaugeMetricFamily]:
     yield gauge(
         "gigsy_outbox_pending", "Outbox events not yet processed.", b.pending if b else None
     )
+    yield gauge(
+        "gigsy_gigs_stale",
+        "Servable gigs whose index entry is missing or older than their document.",
+        b.gigs_stale if b else None,
+    )
 
 
 class _BacklogCollector(Collector):
@@ -87,7 +94,8 @@ class _BacklogCollector(Collector):
             with session_scope(self.engine) as session:
                 s = staleness(session)
                 pending = count_pending(session)
-            backlog = _Backlog(s.stale, s.oldest_s, s.failing, pending)
+                gigs = staleness(session, entity=GIG_ROWS)
+            backlog = _Backlog(s.stale, s.oldest_s, s.failing, pending, gigs.stale)
             self._cached = (now, backlog)
             return backlog
 
@@ -112,6 +120,8 @@ class Metrics:
         refresh_failures: profiles whose refresh failed (each attempt counts).
         snapshot_repairs: ``users.portfolio`` snapshots repaired by drift reconciliation.
         users_purged: soft-deleted users whose personal fields were erased.
+        gigs_indexed, gigs_embedded, gig_refresh_failures: the same three counters
+            for gigs.
 
     Args:
         engine: the database the backlog gauges are read from; ``None``: no such gauges.
@@ -163,5 +173,26 @@ class Metrics:
             "Soft-deleted users whose personal fields were erased after retention.",
             registry=self.registry,
         )
+        self.gigs_indexed = Counter(
+            "gigsy_gigs_indexed",
+            "Gigs written to the index by the refresh job.",
+            registry=self.registry,
+        )
+        self.gigs_embedded = Counter(
+            "gigsy_gigs_embedded",
+            "Gigs the refresh job (re-)embedded; the rest reused a stored vector.",
+            registry=self.registry,
+        )
+        self.gig_refresh_failures = Counter(
+            "gigsy_gig_refresh_failures",
+            "Gig refresh attempts that failed.",
+            registry=self.registry,
+        )
         if engine is not None:
             self.registry.register(_BacklogCollector(engine, cache_s, clock))
+
+    def refresh_counters(self, entity: str) -> tuple[Counter, Counter, Counter]:
+        """``(indexed, embedded, failures)`` counters of an entity (``profiles``, ``gigs``)."""
+        if entity == GIG_ROWS.name:
+            return self.gigs_indexed, self.gigs_embedded, self.gig_refresh_failures
+        return self.profiles_indexed, self.profiles_embedded, self.refresh_failures

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, or_, update
+from sqlalchemy import and_, delete, exists, func, not_, or_, update
 from sqlmodel import Session, col, select
 
-from models import OutboxEvent, OutboxTopic, User, UserStatus, now_ms
+from models import OutboxEvent, OutboxTopic, now_ms
+from search_service.index.entity import PROFILE_ROWS, IndexedEntity
 
 __all__ = [
     "append_event",
@@ -16,14 +17,20 @@ __all__ = [
     "has_pending",
     "mark_failed",
     "mark_processed",
-    "mark_profile_events_done",
+    "mark_update_events_done",
     "pending_removal_ids",
     "pending_removals",
     "purge_processed",
 ]
 
 REMOVAL_TOPICS = (OutboxTopic.INDEX_REMOVE.value, OutboxTopic.USER_DELETED.value)
-"""Topics whose consumer removes the user's point from the index."""
+"""Topics whose consumer removes the subject's point from the index."""
+
+UPDATE_TOPICS: dict[str, OutboxTopic] = {
+    "profiles": OutboxTopic.PROFILE_UPDATED,
+    "gigs": OutboxTopic.GIG_UPDATED,
+}
+"""The topic announcing a new document version, per entity name."""
 
 
 def append_event(
@@ -34,9 +41,14 @@ def append_event(
     *,
     user_version: int | None = None,
     now: int | None = None,
+    entity: str = PROFILE_ROWS.name,
 ) -> OutboxEvent:
-    """Add an event to the caller's transaction (it commits or rolls back with it)."""
+    """Add an event to the caller's transaction (it commits or rolls back with it).
+
+    ``user_id`` is the subject: the point id in ``entity``'s collection
+    (``users.id`` for profiles, ``gigs.id`` for gigs)."""
     event = OutboxEvent(
+        entity=entity,
         topic=topic.value,
         user_id=user_id,
         user_version=user_version,
@@ -61,27 +73,33 @@ def count_pending(session: Session) -> int:
     return int(session.exec(stmt).one())
 
 
-
-
 def pending_removals(
-    session: Session, *, user_ids: Sequence[int] | None = None, limit: int = 500
+    session: Session,
+    *,
+    user_ids: Sequence[int] | None = None,
+    limit: int = 500,
+    entity: str = PROFILE_ROWS.name,
 ) -> Sequence[OutboxEvent]:
-    """Unprocessed ``index.remove`` and ``user.deleted`` events, oldest first
-    (only those of ``user_ids`` when given)."""
+    """Unprocessed ``index.remove`` and ``user.deleted`` events of ``entity``, oldest
+    first (only those of subjects ``user_ids`` when given)."""
     stmt = select(OutboxEvent).where(
-        col(OutboxEvent.processed_at).is_(None), col(OutboxEvent.topic).in_(REMOVAL_TOPICS)
+        col(OutboxEvent.processed_at).is_(None),
+        col(OutboxEvent.topic).in_(REMOVAL_TOPICS),
+        col(OutboxEvent.entity) == entity,
     )
     if user_ids is not None:
         stmt = stmt.where(col(OutboxEvent.user_id).in_(list(user_ids)))
     return session.exec(stmt.order_by(col(OutboxEvent.id)).limit(limit)).all()
 
 
-def pending_removal_ids(session: Session) -> frozenset[int]:
-    """Users with an unprocessed removal event: their points may still be in the
-    index and must not be served (empty in the normal case, where the post-commit
-    hook already applied the removal; uses ``ix_outbox_pending``)."""
+def pending_removal_ids(session: Session, entity: str = PROFILE_ROWS.name) -> frozenset[int]:
+    """Subjects of ``entity`` with an unprocessed removal event: their points may
+    still be in the index and must not be served (empty in the normal case, where
+    the post-commit hook already applied the removal; uses ``ix_outbox_pending``)."""
     stmt = select(OutboxEvent.user_id).where(
-        col(OutboxEvent.processed_at).is_(None), col(OutboxEvent.topic).in_(REMOVAL_TOPICS)
+        col(OutboxEvent.processed_at).is_(None),
+        col(OutboxEvent.topic).in_(REMOVAL_TOPICS),
+        col(OutboxEvent.entity) == entity,
     )
     return frozenset(session.exec(stmt.distinct()))
 
@@ -107,22 +125,24 @@ def mark_failed(session: Session, event_id: int, error: str) -> None:
     )
 
 
-def mark_profile_events_done(session: Session, *, now: int | None = None) -> int:
-    """Close every pending ``profile.updated`` event whose change is in the index.
+def mark_update_events_done(
+    session: Session, entity: IndexedEntity = PROFILE_ROWS, *, now: int | None = None
+) -> int:
+    """Close every pending update event of ``entity`` whose change is in the index.
 
-    An event is done when its user's ``embedding_updated_at`` has reached the
-    event's ``user_version``, or the user is soft-deleted or suspended (nothing
-    to index).
+    An event is done when its subject's ``embedding_updated_at`` has reached the
+    event's ``user_version``, or the subject is not searchable any more (nothing
+    to index: soft-deleted, suspended, a gig closed or expired).
     Returns rows updated.
     """
+    M = entity.model
     done = exists().where(
-        col(User.id) == col(OutboxEvent.user_id),
+        col(M.id) == col(OutboxEvent.user_id),
         or_(
-            col(User.deleted_at).is_not(None),
-            col(User.status) == UserStatus.SUSPENDED.value,
+            not_(and_(*entity.searchable())),
             and_(
-                col(User.embedding_updated_at).is_not(None),
-                col(User.embedding_updated_at) >= func.coalesce(col(OutboxEvent.user_version), 0),
+                col(M.embedding_updated_at).is_not(None),
+                col(M.embedding_updated_at) >= func.coalesce(col(OutboxEvent.user_version), 0),
             ),
         ),
     )
@@ -130,7 +150,8 @@ def mark_profile_events_done(session: Session, *, now: int | None = None) -> int
         update(OutboxEvent)
         .where(
             col(OutboxEvent.processed_at).is_(None),
-            col(OutboxEvent.topic) == OutboxTopic.PROFILE_UPDATED.value,
+            col(OutboxEvent.entity) == entity.name,
+            col(OutboxEvent.topic) == UPDATE_TOPICS[entity.name].value,
             done,
         )
         .values(processed_at=now if now is not None else now_ms())

@@ -1,4 +1,4 @@
-"""The long-lived objects of a process: SQL engine, vector store, encoders.
+"""The long-lived objects of a process: SQL engine, vector stores, encoders.
 
 Built once (FastAPI lifespan, or a CLI command) from :class:`Settings`, closed
 once. The dense encoder loads lazily, so commands that never embed (browse-only
@@ -19,6 +19,7 @@ from sqlmodel import Session
 # Registers the listener that removes users who leave search from the index.
 import search_service.index.removals  # noqa: F401
 from indexers import (
+    GIG_SCHEMA,
     PROFILE_SCHEMA,
     Bm25Encoder,
     DenseEncoder,
@@ -31,12 +32,23 @@ from search_service.index.state import get_state
 from search_service.metrics import Metrics
 from search_service.settings import Settings
 
-__all__ = ["BM25_STATE_KEY", "Runtime", "open_engine"]
+__all__ = ["BM25_STATE_KEY", "GIGS", "PROFILES", "Runtime", "bm25_state_key", "open_engine"]
 
 _log = logging.getLogger(__name__)
 
 BM25_STATE_KEY = "bm25"
-"""``index_state`` key of the BM25 parameters documents were encoded with."""
+"""``index_state`` key of the BM25 parameters profile documents were encoded with."""
+
+PROFILES = "profiles"
+"""Name of the profile entity (``search_service.index.entity.PROFILE_ROWS``)."""
+GIGS = "gigs"
+"""Name of the gig entity (``search_service.index.entity.GIG_ROWS``)."""
+
+
+def bm25_state_key(entity: str) -> str:
+    """``index_state`` key of an entity's BM25 parameters (``bm25`` for profiles,
+    as before gigs existed; ``bm25:<entity>`` otherwise)."""
+    return BM25_STATE_KEY if entity == PROFILES else f"{BM25_STATE_KEY}:{entity}"
 
 
 def open_engine(settings: Settings) -> Engine:
@@ -53,9 +65,10 @@ class Runtime:
 
     settings: Settings
     engine: Engine
-    store: VectorStore
+    stores: dict[str, VectorStore]
+    """One store per indexed entity, keyed by entity name (``profiles``, ``gigs``)."""
     _encoder: DenseEncoder | None = None
-    _bm25: Bm25Encoder | None = None
+    _bm25s: dict[str, Bm25Encoder] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     metrics: Metrics = field(init=False)
     on_profile_change: Callable[[], None] | None = None
@@ -67,6 +80,19 @@ class Runtime:
 
     def __post_init__(self) -> None:
         self.metrics = Metrics(self.engine, cache_s=self.settings.metrics.cache_s)
+
+    @property
+    def store(self) -> VectorStore:
+        """The profile collection's store."""
+        return self.stores[PROFILES]
+
+    def store_for(self, entity: str) -> VectorStore:
+        """The store of ``entity``'s collection.
+
+        Raises:
+            KeyError: no such entity.
+        """
+        return self.stores[entity]
 
     def notify_profile_change(self) -> None:
         """Wake the refresh job in this process, if there is one (never raises)."""
@@ -86,14 +112,25 @@ class Runtime:
         """
         engine = open_engine(settings)
         api_key = settings.qdrant.api_key.get_secret_value() if settings.qdrant.api_key else None
-        store = open_store(
-            url=settings.qdrant.url,
-            path=settings.qdrant_path,
-            collection=settings.qdrant.collection,
-            schema=PROFILE_SCHEMA,
-            api_key=api_key,
-        )
-        return cls(settings=settings, engine=engine, store=store, _encoder=encoder)
+        stores: dict[str, VectorStore] = {}
+        try:
+            for name, collection, schema in (
+                (PROFILES, settings.qdrant.collection, PROFILE_SCHEMA),
+                (GIGS, settings.qdrant.gig_collection, GIG_SCHEMA),
+            ):
+                stores[name] = open_store(
+                    url=settings.qdrant.url,
+                    path=settings.qdrant_path,
+                    collection=collection,
+                    schema=schema,
+                    api_key=api_key,
+                )
+        except Exception:
+            for opened in stores.values():
+                opened.close()
+            engine.dispose()
+            raise
+        return cls(settings=settings, engine=engine, stores=stores, _encoder=encoder)
 
     @property
     def encoder(self) -> DenseEncoder:
@@ -109,16 +146,23 @@ class Runtime:
 
     @property
     def bm25(self) -> Bm25Encoder:
-        """BM25 encoder with the corpus statistics recorded in ``index_state``."""
-        if self._bm25 is None:
-            with session_scope(self.engine) as session:
-                state = get_state(session, BM25_STATE_KEY) or {}
-            self._bm25 = Bm25Encoder(avg_len=float(state.get("avg_len", 256.0)))
-        return self._bm25
+        """The profile collection's BM25 encoder (:meth:`bm25_for`)."""
+        return self.bm25_for(PROFILES)
 
-    def set_bm25(self, encoder: Bm25Encoder) -> None:
-        """Replace the BM25 encoder (after a reindex recomputed ``avg_len``)."""
-        self._bm25 = encoder
+    def bm25_for(self, entity: str) -> Bm25Encoder:
+        """BM25 encoder of ``entity``'s documents, with the corpus statistics recorded
+        in ``index_state`` (:func:`bm25_state_key`; average length 256 tokens until
+        a reindex measured it). Queries encode the same with any of them."""
+        found = self._bm25s.get(entity)
+        if found is None:
+            with session_scope(self.engine) as session:
+                state = get_state(session, bm25_state_key(entity)) or {}
+            found = self._bm25s[entity] = Bm25Encoder(avg_len=float(state.get("avg_len", 256.0)))
+        return found
+
+    def set_bm25(self, encoder: Bm25Encoder, entity: str = PROFILES) -> None:
+        """Replace an entity's BM25 encoder (after a reindex recomputed ``avg_len``)."""
+        self._bm25s[entity] = encoder
 
     def session(self) -> AbstractContextManager[Session]:
         """A unit of work (:func:`search_service.db.session_scope`) whose post-commit
@@ -126,6 +170,7 @@ class Runtime:
         return session_scope(self.engine, runtime=self)
 
     def close(self) -> None:
-        """Close the vector store and dispose of the SQL pool."""
-        self.store.close()
+        """Close the vector stores and dispose of the SQL pool."""
+        for store in self.stores.values():
+            store.close()
         self.engine.dispose()

@@ -1,7 +1,7 @@
 """Background jobs (APScheduler 3.x).
 
 Jobs: the embedding refresh (every ``freshness.interval_s``, woken early by the
-outbox), the outbox poll, balance reconciliation, snapshot drift
+outbox), the outbox poll, gig expiry, balance reconciliation, snapshot drift
 reconciliation and the GDPR retention purge. On the embedded default they run
 inside ``serve``; ``gigsy-search worker`` runs them alone. Jobs never overlap
 themselves (``max_instances=1``) and missed runs are coalesced into one.
@@ -19,11 +19,12 @@ from search_service.db import session_scope
 from search_service.index.repository import release_leases
 from search_service.privacy.service import purge_expired
 from search_service.profiles.service import reconcile_snapshots
+from search_service.refresh.expiry import expire_gigs
 from search_service.refresh.freshness import FreshnessJob
 from search_service.runtime import Runtime
 from search_service.users.ledger import reconcile_balances
 
-__all__ = ["build_scheduler", "drift_job", "purge_job", "reconcile_job"]
+__all__ = ["build_scheduler", "drift_job", "expiry_job", "purge_job", "reconcile_job"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,11 @@ def purge_job(rt: Runtime) -> None:
         rt.metrics.users_purged.inc(purged)
 
 
+def expiry_job(rt: Runtime) -> None:
+    """Scheduled gig expiry: gigs past their deadline leave the index."""
+    expire_gigs(rt)
+
+
 def build_scheduler(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
     """A scheduler with every periodic job configured from ``rt.settings`` (not started).
 
@@ -69,6 +75,9 @@ def build_scheduler(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
         args=[rt],
         seconds=cfg.reconcile_interval_s,
         id="reconcile-balances",
+    )
+    scheduler.add_job(
+        expiry_job, "interval", args=[rt], seconds=cfg.expiry_interval_s, id="gig-expiry"
     )
     scheduler.add_job(
         drift_job, "interval", args=[rt], seconds=cfg.drift_interval_s, id="snapshot-drift"

@@ -49,6 +49,7 @@ class QdrantSettings(BaseModel):
     url: str | None = None
     api_key: SecretStr | None = None
     collection: str = "profiles"
+    gig_collection: str = "gigs"
 
 
 class EmbeddingSettings(BaseModel):
@@ -127,6 +128,7 @@ class SchedulerSettings(BaseModel):
     reconcile_interval_s: int = Field(default=3600, ge=10)
     drift_interval_s: int = Field(default=3600, ge=10)
     purge_interval_s: int = Field(default=3600, ge=10)
+    expiry_interval_s: int = Field(default=60, ge=1)
 
 
 class FreshnessSettings(BaseModel):

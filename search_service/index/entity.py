@@ -3,8 +3,10 @@
 The index state, the leases and the write protocol (``index/repository.py``)
 work on any table that carries the index-state columns; an
 :class:`IndexedEntity` names that table and says, in SQL, which of its rows may
-be served and which have a document to index. Profiles are the first entity
-(the state lives on ``users``: one point per user with a profile).
+be served and which have a document to index. Two entities exist: profiles
+(the state lives on ``users``: one point per user with a profile) and gigs (on
+``gigs``: one point per open gig before its deadline, of an owner in good
+standing).
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, or_, true
 from sqlmodel import col, select
 
-from models import Profile, User, UserStatus
+from models import Gig, GigStatus, Profile, User, UserStatus, now_ms
 
-__all__ = ["INDEX_STATE_COLUMNS", "PROFILE_ROWS", "IndexedEntity"]
+__all__ = ["ENTITIES", "GIG_ROWS", "INDEX_STATE_COLUMNS", "PROFILE_ROWS", "IndexedEntity"]
 
 INDEX_STATE_COLUMNS: tuple[str, ...] = (
     "id",
@@ -44,6 +46,7 @@ class IndexedEntity:
         searchable: SQL conditions a row must meet to be served (not deleted,
             not suspended, ...).
         has_document: SQL conditions a row must meet to have anything to index.
+        item: what one row is called in logs (``"user"``, ``"gig"``).
 
     Raises:
         TypeError: ``model`` lacks an index-state column.
@@ -53,6 +56,7 @@ class IndexedEntity:
     model: Any
     searchable: Callable[[], tuple[ColumnElement[bool], ...]]
     has_document: Callable[[], tuple[ColumnElement[bool], ...]]
+    item: str = "row"
 
     def __post_init__(self) -> None:
         missing = [c for c in INDEX_STATE_COLUMNS if not hasattr(self.model, c)]
@@ -77,6 +81,36 @@ PROFILE_ROWS = IndexedEntity(
     model=User,
     searchable=_user_searchable,
     has_document=_user_has_profile,
+    item="user",
 )
 """Profiles: the index state lives on ``users``; a user is served while not
 soft-deleted and not suspended, and indexed once they have a profile."""
+
+
+def _gig_searchable() -> tuple[ColumnElement[bool], ...]:
+    owners = select(User.id).where(*_user_searchable())
+    return (
+        col(Gig.deleted_at).is_(None),
+        col(Gig.status) == GigStatus.OPEN.value,
+        or_(col(Gig.deadline).is_(None), col(Gig.deadline) > now_ms()),
+        col(Gig.owner_id).in_(owners),
+    )
+
+
+def _gig_has_document() -> tuple[ColumnElement[bool], ...]:
+    return (true(),)
+
+
+GIG_ROWS = IndexedEntity(
+    name="gigs",
+    model=Gig,
+    searchable=_gig_searchable,
+    has_document=_gig_has_document,
+    item="gig",
+)
+"""Gigs: the index state lives on ``gigs``; a gig is served (and indexed) while it
+is open, not deleted, before its deadline (evaluated at each call) and its owner
+is neither deleted nor suspended."""
+
+ENTITIES: tuple[IndexedEntity, ...] = (PROFILE_ROWS, GIG_ROWS)
+"""Every indexed entity, in the order the refresh job serves them."""

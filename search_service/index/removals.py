@@ -8,8 +8,13 @@
   writer racing the delete can never confirm a point that is gone.
 * A ``before_flush`` listener catches every change of ``users.status`` or
   ``users.deleted_at`` that takes a user out of search (soft delete, a Clerk ban)
-  or brings one back (re-index), whoever the writer is. Importing this module
+  or brings one back (re-index), whoever the writer is, and likewise every change
+  of a gig's ``status``, ``deleted_at`` or ``deadline`` that takes it away from
+  students; a user leaving search takes their gigs along. Importing this module
   (the runtime does) registers it.
+
+Every function takes the entity (``entity=``, default :data:`PROFILE_ROWS`); its
+events are the outbox rows of that entity, its points those of its collection.
 
 ARCHITECTURE.md, "Index versions", has the whole protocol.
 """
@@ -20,11 +25,13 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import col
 
-from models import OutboxTopic, User, UserStatus
+from models import Gig, OutboxTopic, User, UserStatus, now_ms
 from search_service.db import after_commit, session_scope
+from search_service.index.entity import ENTITIES, GIG_ROWS, PROFILE_ROWS, IndexedEntity
 from search_service.index.repository import (
     invalidate_index,
     leased_user_ids,
@@ -44,28 +51,32 @@ RUNTIME_KEY = "runtime"
 """``session.info`` key of the :class:`Runtime` whose store post-commit hooks use."""
 
 
-def schedule_removal(session: OrmSession, user_id: int, reason: str) -> None:
-    """Append an ``index.remove`` event and, when the session knows its runtime,
-    remove the point right after the commit."""
+def schedule_removal(
+    session: OrmSession, user_id: int, reason: str, *, entity: IndexedEntity = PROFILE_ROWS
+) -> None:
+    """Append an ``index.remove`` event for point ``user_id`` of ``entity`` and, when
+    the session knows its runtime, remove the point right after the commit."""
+    key = "gigId" if entity is GIG_ROWS else "userId"
     append_event(
         session,  # type: ignore[arg-type]
         OutboxTopic.INDEX_REMOVE,
         user_id,
-        {"userId": user_id, "reason": reason},
+        {key: user_id, "reason": reason},
+        entity=entity.name,
     )
     rt: Runtime | None = session.info.get(RUNTIME_KEY)
     if rt is None:
         return  # no store in this process: the refresh job's outbox poll removes it
-    pending: list[int] | None = session.info.get(_REMOVALS)
+    pending: dict[str, list[int]] | None = session.info.get(_REMOVALS)
     if pending is None:
-        pending = session.info[_REMOVALS] = []
+        pending = session.info[_REMOVALS] = {}
         info = session.info
-        after_commit(session, lambda: _remove_now(rt, info.pop(_REMOVALS, [])))
-    pending.append(user_id)
+        after_commit(session, lambda: _remove_now(rt, info.pop(_REMOVALS, {})))
+    pending.setdefault(entity.name, []).append(user_id)
 
 
 _REMOVALS = "index_removals"
-"""``session.info`` key: users whose points this transaction removes after its commit."""
+"""``session.info`` key: entity name -> points this transaction removes after its commit."""
 
 
 @event.listens_for(OrmSession, "after_rollback")
@@ -73,14 +84,19 @@ def _forget_removals(session: OrmSession) -> None:
     session.info.pop(_REMOVALS, None)
 
 
-def _remove_now(rt: Runtime, user_ids: list[int]) -> None:
+def _remove_now(rt: Runtime, pending: dict[str, list[int]]) -> None:
     """Post-commit: delete the points, then close the events (best effort: a
     failure leaves them pending for the refresh job)."""
-    process_removals(rt, only=sorted(set(user_ids)))
+    for entity in ENTITIES:
+        ids = pending.get(entity.name)
+        if ids:
+            process_removals(rt, only=sorted(set(ids)), entity=entity)
     rt.notify_profile_change()
 
 
-def remove_points(rt: Runtime, user_ids: Sequence[int]) -> list[int]:
+def remove_points(
+    rt: Runtime, user_ids: Sequence[int], *, entity: IndexedEntity = PROFILE_ROWS
+) -> list[int]:
     """Delete points outside the lease protocol, then invalidate the users.
 
     Invalidation (``embedding_updated_at`` NULL, lease dropped) comes after the
@@ -99,15 +115,18 @@ def remove_points(rt: Runtime, user_ids: Sequence[int]) -> list[int]:
     """
     if not user_ids:
         return []
-    rt.store.delete(list(user_ids))
-    rt.store.flush()
+    store = rt.store_for(entity.name)
+    store.delete(list(user_ids))
+    store.flush()
     with session_scope(rt.engine) as session:
-        leased = leased_user_ids(session, user_ids)
-        invalidate_index(session, user_ids)
+        leased = leased_user_ids(session, user_ids, entity=entity)
+        invalidate_index(session, user_ids, entity=entity)
     return leased
 
 
-def process_removals(rt: Runtime, *, only: Sequence[int] | None = None) -> int:
+def process_removals(
+    rt: Runtime, *, only: Sequence[int] | None = None, entity: IndexedEntity = PROFILE_ROWS
+) -> int:
     """Apply pending ``index.remove`` and ``user.deleted`` events: delete the
     points, invalidate the users, mark the events processed.
 
@@ -129,8 +148,8 @@ def process_removals(rt: Runtime, *, only: Sequence[int] | None = None) -> int:
         stay pending and count an attempt).
     """
     with session_scope(rt.engine) as session:
-        events = pending_removals(session, user_ids=only)
-        settled = set(settled_user_ids(session, sorted({e.user_id for e in events})))
+        events = pending_removals(session, user_ids=only, entity=entity.name)
+        settled = set(settled_user_ids(session, sorted({e.user_id for e in events}), entity=entity))
         # Re-indexed since, at a version the removal allows, by a verified write
         # with no writer active now: the point in the index is that version.
         mark_processed(session, [e.id for e in events if e.id and e.user_id in settled])
@@ -139,9 +158,9 @@ def process_removals(rt: Runtime, *, only: Sequence[int] | None = None) -> int:
     if not ids:
         return 0
     try:
-        contended = set(remove_points(rt, ids))
+        contended = set(remove_points(rt, ids, entity=entity))
     except Exception as exc:
-        log.error("could not remove users %s from the index (%r); will retry", ids, exc)
+        log.error("could not remove %s %s from the index (%r); will retry", entity.name, ids, exc)
         with session_scope(rt.engine) as session:
             for e in events:
                 if e.id is not None:
@@ -163,9 +182,14 @@ def _old_value(state: Any, name: str) -> tuple[bool, Any]:
 
 @event.listens_for(OrmSession, "before_flush")
 def _watch_searchability(session: OrmSession, _ctx: Any, _instances: Any) -> None:
-    """Any writer that changes ``status`` or ``deleted_at`` of a user: leaving
-    search schedules the point's removal; coming back schedules a re-index."""
+    """Any writer that changes ``status`` or ``deleted_at`` of a user (or
+    ``status``, ``deleted_at`` or ``deadline`` of a gig): leaving search schedules
+    the point's removal; coming back schedules a re-index. A user leaving search
+    takes their gigs out too."""
     for obj in list(session.dirty):
+        if isinstance(obj, Gig) and obj.id is not None:
+            _watch_gig(session, obj)
+            continue
         if not isinstance(obj, User) or obj.id is None:
             continue
         state = inspect(obj)
@@ -180,3 +204,30 @@ def _watch_searchability(session: OrmSession, _ctx: Any, _instances: Any) -> Non
         obj.embedding_updated_at = None  # re-index on return; "not fresh" while gone
         if not now:
             schedule_removal(session, obj.id, "left search")
+            with session.no_autoflush:
+                gig_ids = session.execute(
+                    select(col(Gig.id)).where(
+                        col(Gig.owner_id) == obj.id, col(Gig.deleted_at).is_(None)
+                    )
+                ).scalars()
+                for gig_id in [g for g in gig_ids if g is not None]:
+                    schedule_removal(session, gig_id, "owner left search", entity=GIG_ROWS)
+
+
+def _watch_gig(session: OrmSession, gig: Gig) -> None:
+    assert gig.id is not None
+    state = inspect(gig)
+    changed = [_old_value(state, name) for name in ("status", "deleted_at", "deadline")]
+    if not any(c for c, _ in changed):
+        return
+    ts = now_ms()
+    (_, old_status), (_, old_deleted), (_, old_deadline) = changed
+    was = (
+        old_deleted is None and old_status == "open" and (old_deadline is None or old_deadline > ts)
+    )
+    now = gig.is_live(ts)
+    if was == now:
+        return
+    gig.embedding_updated_at = None
+    if not now:
+        schedule_removal(session, gig.id, "closed, filled, expired or deleted", entity=GIG_ROWS)

@@ -119,12 +119,8 @@ def claim_users(
     leased to a live worker (that worker writes them). Returns the leased ids."""
     M = entity.model
     ts = now if now is not None else now_ms()
-    free = (
-        or_(col(M.index_lease_expires_at).is_(None), col(M.index_lease_expires_at) < ts),
-    )
-    return _lease(
-        session, list(ids), owner=owner, expires=ts + lease_ms, free=free, entity=entity
-    )
+    free = (or_(col(M.index_lease_expires_at).is_(None), col(M.index_lease_expires_at) < ts),)
+    return _lease(session, list(ids), owner=owner, expires=ts + lease_ms, free=free, entity=entity)
 
 
 def _lease(
@@ -298,9 +294,7 @@ def leased_user_ids(
     M = entity.model
     if not ids:
         return []
-    stmt = select(M.id).where(
-        col(M.id).in_(list(ids)), col(M.index_lease_owner).is_not(None)
-    )
+    stmt = select(M.id).where(col(M.id).in_(list(ids)), col(M.index_lease_owner).is_not(None))
     return [i for i in session.exec(stmt) if i is not None]
 
 

@@ -55,7 +55,9 @@ def rows_about(session: Session, user: User) -> dict[str, list[Any]]:
     )
     out["outbox_events"] = list(
         session.exec(
-            select(OutboxEvent).where(OutboxEvent.user_id == uid).order_by(col(OutboxEvent.id))
+            select(OutboxEvent)
+            .where(OutboxEvent.user_id == uid, OutboxEvent.entity == "profiles")
+            .order_by(col(OutboxEvent.id))
         )
     )
     return out
@@ -104,8 +106,6 @@ _ERASED: dict[str, Any] = {
 }
 
 
-
-
 def _identifiers(user: User) -> list[str]:
     """The user's own identifying strings, longest first (a full name before its parts)."""
     values = {user.email, user.name, user.first_name, user.last_name, user.username}
@@ -147,12 +147,14 @@ def _scrub_kept_rows(session: Session, user: User, identifiers: list[str]) -> No
     # topic and user id (a pending user.deleted still has to reach the index).
     session.execute(
         delete(OutboxEvent).where(
-            col(OutboxEvent.user_id) == uid, col(OutboxEvent.processed_at).is_not(None)
+            col(OutboxEvent.user_id) == uid,
+            col(OutboxEvent.entity) == "profiles",
+            col(OutboxEvent.processed_at).is_not(None),
         )
     )
     session.execute(
         update(OutboxEvent)
-        .where(col(OutboxEvent.user_id) == uid)
+        .where(col(OutboxEvent.user_id) == uid, col(OutboxEvent.entity) == "profiles")
         .values(payload={"userId": uid}, last_error=None)
         .execution_options(synchronize_session=False)
     )

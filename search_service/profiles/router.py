@@ -7,8 +7,6 @@ version gets 409. Without ``If-Match`` the write is unconditional.
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Request, Response
@@ -17,6 +15,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from models import ProfileView, ProfileWrite, Role, SharedProfileView
+from search_service.conditional import MERGE_PATCH, expected_version, read_merge_patch
 from search_service.deps import (
     CurrentCaller,
     CurrentStudent,
@@ -25,7 +24,7 @@ from search_service.deps import (
     RuntimeDep,
     SessionDep,
 )
-from search_service.errors import ConflictError, PermissionDeniedError, ServiceError
+from search_service.errors import ConflictError, PermissionDeniedError
 from search_service.paths import MAX_ROW_ID
 from search_service.profiles.service import (
     get_own_profile,
@@ -36,8 +35,6 @@ from search_service.profiles.service import (
 
 router = APIRouter(tags=["profiles"])
 
-MERGE_PATCH = "application/merge-patch+json"
-_ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,18})"\s*$')
 # Statuses the profile writes raise themselves (the rest are documented for every
 # route by search_service.openapi).
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -56,19 +53,7 @@ def _etag(view: ProfileView) -> str:
 
 
 def _expected_version(if_match: str | None) -> int | None:
-    """The version in ``If-Match``; ``None`` when absent or ``*``.
-
-    Raises:
-        ServiceError: 400 when it is not an ETag this API issued.
-    """
-    if if_match is None or if_match.strip() == "*":
-        return None
-    m = _ETAG.match(if_match)
-    if m is None:
-        raise ServiceError(
-            'If-Match must be an ETag from GET /v1/me/profile, like "3"', status_code=400
-        )
-    return int(m.group(1))
+    return expected_version(if_match, source="GET /v1/me/profile")
 
 
 def _respond(view: ProfileView, response: Response) -> ProfileView:
@@ -134,15 +119,7 @@ async def patch_my_profile(
     the default), arrays such as ``skills.items`` replace. Content type
     ``application/merge-patch+json`` (``application/json`` is accepted too)."""
     assert caller.user is not None
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype not in (MERGE_PATCH, "application/json"):
-        raise ServiceError(f"send {MERGE_PATCH}, not {ctype or 'no content type'}", 415)
-    try:
-        patch: Any = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ServiceError(f"body is not JSON: {exc}", 422) from exc
-    if not isinstance(patch, dict):
-        raise ServiceError("a merge patch must be a JSON object", 422)
+    patch = await read_merge_patch(request)
     expected = _expected_version(if_match)
 
     def work() -> ProfileView:

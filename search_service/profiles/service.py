@@ -28,6 +28,7 @@ from models import (
     Visibility,
     now_ms,
 )
+from search_service.conditional import apply_merge_patch
 from search_service.db import after_commit, session_scope
 from search_service.errors import ConflictError, NotFoundError
 from search_service.profiles.repository import (
@@ -54,23 +55,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-def apply_merge_patch(target: Any, patch: Any) -> Any:
-    """Apply a JSON Merge Patch (RFC 7396, section 2 "Processing Merge Patch").
-
-    Objects merge key by key, ``null`` removes a key, anything else (arrays
-    included) replaces the target value. Neither argument is modified.
-    """
-    if not isinstance(patch, dict):
-        return patch
-    result: dict[str, Any] = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = apply_merge_patch(result.get(key), value)
-    return result
 
 
 def _view(session: Session, user: User) -> ProfileView:

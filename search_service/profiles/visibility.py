@@ -97,5 +97,3 @@ def visible_to_employers(user: User, indexed_version: int | None) -> bool:
         return False
     floor = user.privacy_floor
     return floor is None or (indexed_version is not None and indexed_version >= floor)
-
-

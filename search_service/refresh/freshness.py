@@ -1,11 +1,12 @@
 """The embedding refresh job: keep the index within seconds of SQL.
 
-A run applies pending removal events (``index.remove``, ``user.deleted``: points
-deleted), then repeatedly *claims* a batch of stale users
+A run serves every indexed entity (profiles and gigs) with one mechanism. It
+applies pending removal events (``index.remove``, ``user.deleted``: points
+deleted), then repeatedly *claims* a batch of stale rows
 (``embedding_updated_at`` NULL or older than ``visible_updated_at``) under a
-lease and indexes them through the write protocol of
-:mod:`search_service.refresh.writer` (upsert, then verify in SQL). An edit
-that lands while its profile is being embedded therefore stays stale and is
+lease, taking the entities in turn, and indexes them through the write protocol
+of :mod:`search_service.refresh.writer` (upsert, then verify in SQL). An edit
+that lands while its document is being embedded therefore stays stale and is
 embedded again.
 
 Failure handling: a batch that fails is retried one profile at a time, so one
@@ -30,9 +31,10 @@ from typing import TYPE_CHECKING
 from indexers import Indexer
 from models import now_ms
 from search_service.db import session_scope
+from search_service.index.entity import ENTITIES, IndexedEntity
 from search_service.index.removals import process_removals
 from search_service.index.repository import attempts_of, claim_stale, record_index_failure
-from search_service.outbox import has_pending, mark_profile_events_done
+from search_service.outbox import has_pending, mark_update_events_done
 from search_service.refresh.writer import index_leased
 from search_service.runtime import Runtime
 
@@ -107,13 +109,20 @@ class RefreshReport:
 
 
 def _index_batch(
-    rt: Runtime, indexer: Indexer, ids: list[int], owner: str, report: RefreshReport
+    rt: Runtime,
+    indexer: Indexer,
+    ids: list[int],
+    owner: str,
+    report: RefreshReport,
+    entity: IndexedEntity,
 ) -> None:
     """Index one claimed batch through the write protocol; back off the failures."""
     cfg = rt.settings.freshness
     with session_scope(rt.engine) as session:
-        attempts = attempts_of(session, ids)
-    out = index_leased(rt, indexer, ids, owner=owner, on_upserted=rt.on_index_written)
+        attempts = attempts_of(session, ids, entity=entity)
+    out = index_leased(
+        rt, indexer, ids, owner=owner, on_upserted=rt.on_index_written, entity=entity
+    )
     report.embedded += out.embedded
     report.reused += out.reused
     ts = now_ms()
@@ -122,9 +131,12 @@ def _index_batch(
             for uid, error in out.failed.items():
                 n = attempts.get(uid, 0) + 1
                 wait = backoff_s(n, base_s=cfg.backoff_base_s, max_s=cfg.backoff_max_s)
-                record_index_failure(session, uid, owner=owner, retry_at=ts + int(wait * 1000))
+                record_index_failure(
+                    session, uid, owner=owner, retry_at=ts + int(wait * 1000), entity=entity
+                )
                 log.error(
-                    "refresh of user %d failed (attempt %d, next try in %.0f s): %r",
+                    "refresh of %s %d failed (attempt %d, next try in %.0f s): %r",
+                    entity.item,
                     uid,
                     n,
                     wait,
@@ -134,16 +146,18 @@ def _index_batch(
     report.indexed += written
     report.removed += len(out.removed)
     report.failed += list(out.failed)
-    rt.metrics.refresh_failures.inc(len(out.failed))
-    rt.metrics.profiles_indexed.inc(written)
-    rt.metrics.profiles_embedded.inc(out.embedded)
+    indexed, embedded, failures = rt.metrics.refresh_counters(entity.name)
+    failures.inc(len(out.failed))
+    indexed.inc(written)
+    embedded.inc(out.embedded)
 
 
 def refresh_stale(
     rt: Runtime, *, owner: str | None = None, limit: int | None = None
 ) -> RefreshReport:
-    """One refresh run: apply deletions, then index stale users until none is left
-    or ``limit`` users (default ``freshness.max_per_run``) have been claimed.
+    """One refresh run: apply deletions, then index stale rows of every entity (in
+    turn, a batch each) until none is left or ``limit`` rows (default
+    ``freshness.max_per_run``) have been claimed.
 
     Args:
         rt: the runtime (its store, encoders and settings are used).
@@ -161,37 +175,48 @@ def refresh_stale(
     budget = limit if limit is not None else cfg.max_per_run
     report = RefreshReport()
     started = time.perf_counter()
-    report.removed = process_removals(rt)
-    indexer: Indexer | None = None
-    while report.claimed < budget:
-        with session_scope(rt.engine) as session:
-            ids = claim_stale(
-                session,
-                owner=owner,
-                limit=min(cfg.batch_size, budget - report.claimed),
-                lease_ms=cfg.lease_s * 1000,
-            )
-        if not ids:
-            break
-        if indexer is None:
-            rt.store.ensure_collection(rt.encoder.dim)
-            indexer = Indexer(rt.store, rt.encoder, rt.bm25, batch_size=cfg.batch_size)
-        report.claimed += len(ids)
-        report.batches += 1
-        _index_batch(rt, indexer, ids, owner, report)
+    report.removed = sum(process_removals(rt, entity=e) for e in ENTITIES)
+    indexers: dict[str, Indexer] = {}
+    waiting = list(ENTITIES)
+    while waiting and report.claimed < budget:
+        for entity in list(waiting):
+            if report.claimed >= budget:
+                break
+            with session_scope(rt.engine) as session:
+                ids = claim_stale(
+                    session,
+                    owner=owner,
+                    limit=min(cfg.batch_size, budget - report.claimed),
+                    lease_ms=cfg.lease_s * 1000,
+                    entity=entity,
+                )
+            if not ids:
+                waiting.remove(entity)
+                continue
+            indexer = indexers.get(entity.name)
+            if indexer is None:
+                store = rt.store_for(entity.name)
+                store.ensure_collection(rt.encoder.dim)
+                indexer = indexers[entity.name] = Indexer(
+                    store, rt.encoder, rt.bm25_for(entity.name), batch_size=cfg.batch_size
+                )
+            report.claimed += len(ids)
+            report.batches += 1
+            _index_batch(rt, indexer, ids, owner, report, entity)
     # Removals that met one of this run's leases were left pending; the leases
     # are released now, so close them (ARCHITECTURE.md, "The write protocol").
-    report.removed += process_removals(rt)
-    if report.indexed:
-        rt.store.flush()
+    report.removed += sum(process_removals(rt, entity=e) for e in ENTITIES)
+    for name in indexers:
+        rt.store_for(name).flush()
     with session_scope(rt.engine) as session:
-        mark_profile_events_done(session)
+        for entity in ENTITIES:
+            mark_update_events_done(session, entity)
     report.seconds = time.perf_counter() - started
     if report.indexed:
         rt.metrics.refresh_duration.observe(report.seconds)
         rt.metrics.profiles_per_second.set(report.per_second)
         log.info(
-            "refreshed %d profiles (%d embedded, %d reused, %d failed) in %.2f s",
+            "refreshed %d documents (%d embedded, %d reused, %d failed) in %.2f s",
             report.indexed,
             report.embedded,
             report.reused,

@@ -1,5 +1,9 @@
 """Keeping the vector index in step with SQL: the index write protocol, full reindex.
 
+One mechanism serves every indexed entity (``search_service.index.entity``:
+profiles, gigs); the functions take the entity (``entity=``, default profiles)
+and each entity has a document loader here (:data:`LOADERS`).
+
 SQL is the source of truth; the index is derived and can be rebuilt at any time.
 Every index write follows one protocol (ARCHITECTURE.md, "Index versions"):
 
@@ -26,8 +30,19 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from indexers import Bm25Encoder, FilterSpec, Indexer, IndexReport, ProfileDocument, build_document
+from indexers import (
+    Bm25Encoder,
+    Document,
+    FilterSpec,
+    Indexer,
+    IndexReport,
+    build_document,
+    build_gig_document,
+)
+from models import now_ms
 from search_service.db import session_scope
+from search_service.gigs.repository import load_gigs_with_owners
+from search_service.index.entity import ENTITIES, GIG_ROWS, PROFILE_ROWS, IndexedEntity
 from search_service.index.removals import remove_points
 from search_service.index.repository import (
     active_user_ids,
@@ -38,9 +53,9 @@ from search_service.index.repository import (
 )
 from search_service.index.state import set_state
 from search_service.profiles.repository import load_profile_rows
-from search_service.runtime import BM25_STATE_KEY, Runtime
+from search_service.runtime import Runtime, bm25_state_key
 
-__all__ = ["BatchOutcome", "index_leased", "reindex", "remove_from_index"]
+__all__ = ["LOADERS", "BatchOutcome", "index_leased", "reindex", "remove_from_index"]
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +86,13 @@ class BatchOutcome:
     reused: int = 0
 
 
-def _documents(rt: Runtime, ids: Sequence[int]) -> tuple[list[ProfileDocument], list[int]]:
+Loader = Callable[[Runtime, Sequence[int]], tuple[list[Document], list[int]]]
+
+
+def _profile_documents(rt: Runtime, ids: Sequence[int]) -> tuple[list[Document], list[int]]:
     with session_scope(rt.engine) as session:
         rows = load_profile_rows(session, ids)
-    docs: list[ProfileDocument] = []
+    docs: list[Document] = []
     skipped: list[int] = []
     for uid in ids:
         r = rows.get(uid)
@@ -85,6 +103,32 @@ def _documents(rt: Runtime, ids: Sequence[int]) -> tuple[list[ProfileDocument], 
     return docs, skipped
 
 
+def _gig_documents(rt: Runtime, ids: Sequence[int]) -> tuple[list[Document], list[int]]:
+    with session_scope(rt.engine) as session:
+        rows = load_gigs_with_owners(session, ids)
+    ts = now_ms()
+    docs: list[Document] = []
+    skipped: list[int] = []
+    for gid in ids:
+        found = rows.get(gid)
+        if found is None or not found[0].is_live(ts) or not found[1].is_searchable:
+            skipped.append(gid)
+        else:
+            docs.append(build_gig_document(found[0]))
+    return docs, skipped
+
+
+LOADERS: dict[str, Loader] = {PROFILE_ROWS.name: _profile_documents, GIG_ROWS.name: _gig_documents}
+"""Entity name -> the loader building the documents of leased ids from SQL
+(``(documents, ids with nothing to index)``)."""
+
+
+def _documents(
+    rt: Runtime, ids: Sequence[int], entity: IndexedEntity = PROFILE_ROWS
+) -> tuple[list[Document], list[int]]:
+    return LOADERS[entity.name](rt, ids)
+
+
 def index_leased(
     rt: Runtime,
     indexer: Indexer,
@@ -92,8 +136,10 @@ def index_leased(
     *,
     owner: str,
     on_upserted: Callable[[list[int]], None] | None = None,
+    entity: IndexedEntity = PROFILE_ROWS,
 ) -> BatchOutcome:
-    """Index users that ``owner`` has leased, then verify the writes (the protocol above).
+    """Index rows of ``entity`` that ``owner`` has leased, then verify the writes
+    (the protocol above).
 
     A failing batch is retried one document at a time, so one bad profile never
     blocks the others; failed users are marked not indexed (their write may still
@@ -101,17 +147,18 @@ def index_leased(
 
     Args:
         rt: the runtime.
-        indexer: the encoding/upsert pipeline.
-        ids: users leased to ``owner``.
+        indexer: the encoding/upsert pipeline (on ``entity``'s store).
+        ids: rows leased to ``owner``.
         owner: the lease owner id.
         on_upserted: test hook, called with the ids written before verification.
+        entity: the indexed entity (profiles by default).
 
     Raises:
         SQLAlchemyError: the database failed (leases expire; nothing is lost).
     """
     out = BatchOutcome()
-    docs, out.skipped = _documents(rt, ids)
-    done: list[ProfileDocument] = []
+    docs, out.skipped = _documents(rt, ids, entity)
+    done: list[Document] = []
     try:
         report = indexer.index(docs)
         done = docs
@@ -122,109 +169,151 @@ def index_leased(
             try:
                 report = indexer.index([doc])
             except Exception as exc:
-                out.failed[doc.user_id] = exc
+                out.failed[doc.id] = exc
                 continue
             done.append(doc)
             out.embedded += report.embedded
             out.reused += report.reused
     if on_upserted is not None:
-        on_upserted([d.user_id for d in done])
+        on_upserted([d.id for d in done])
     with session_scope(rt.engine) as session:
-        confirmation = confirm_indexed(session, {d.user_id: d.version for d in done}, owner=owner)
+        confirmation = confirm_indexed(
+            session, {d.id: d.version for d in done}, owner=owner, entity=entity
+        )
         if out.skipped:
-            release_leases(session, owner=owner, ids=out.skipped)
+            release_leases(session, owner=owner, ids=out.skipped, entity=entity)
         if out.failed:
             # A failed upsert may still land (a timeout after the server applied it):
             # treat it like a lost lease, so no verification can call the user fresh.
-            invalidate_index(session, list(out.failed))
+            invalidate_index(session, list(out.failed), entity=entity)
     out.fresh = confirmation.fresh
     lost = [u for u in confirmation.lost if u not in confirmation.remove]
     out.retry = confirmation.superseded + lost
     if confirmation.remove:
-        remove_points(rt, confirmation.remove)
+        remove_points(rt, confirmation.remove, entity=entity)
         out.removed = confirmation.remove
     return out
 
 
-def reindex(rt: Runtime, *, recreate: bool = False, progress: bool = True) -> IndexReport:
-    """Rebuild the index from SQL.
+def reindex(
+    rt: Runtime,
+    *,
+    recreate: bool = False,
+    progress: bool = True,
+    entities: Sequence[IndexedEntity] = ENTITIES,
+) -> IndexReport:
+    """Rebuild the index of each entity from SQL.
 
-    Recomputes the BM25 average document length over the corpus (recorded in
-    ``index_state``), re-encodes every indexable profile (reusing stored dense
-    vectors of unchanged texts unless ``recreate``) through the leased write
-    protocol, and deletes points of users that no longer belong in the index.
-    Users leased to another live writer are left to it.
+    Per entity: recomputes the BM25 average document length over its corpus
+    (recorded in ``index_state``), re-encodes every indexable row (reusing stored
+    dense vectors of unchanged texts unless ``recreate``) through the leased
+    write protocol, and deletes points of rows that no longer belong in the
+    index. Rows leased to another live writer are left to it.
+
+    Returns:
+        The totals over the entities.
 
     Raises:
         EncoderError, VectorStoreError: as raised by the pipeline.
     """
+    total = IndexReport()
+    started = time.perf_counter()
+    for entity in entities:
+        report = _reindex_entity(rt, entity, recreate=recreate, progress=progress)
+        total.indexed += report.indexed
+        total.embedded += report.embedded
+        total.reused += report.reused
+    total.seconds = time.perf_counter() - started
+    return total
+
+
+def _reindex_entity(
+    rt: Runtime, entity: IndexedEntity, *, recreate: bool, progress: bool
+) -> IndexReport:
     from search_service.refresh.freshness import worker_id
 
+    store = rt.store_for(entity.name)
     with session_scope(rt.engine) as session:
-        ids = active_user_ids(session)
+        ids = active_user_ids(session, entity=entity)
     if recreate:
         # SQL first: a crash after the drop must leave everyone stale, not "fresh"
         # beside an empty index. And again after it: a writer that upserted into
         # the old collection meanwhile loses its lease, so it cannot confirm.
         with session_scope(rt.engine) as session:
-            invalidate_index(session, ids)
-        rt.store.recreate(rt.encoder.dim)
+            invalidate_index(session, ids, entity=entity)
+        store.recreate(rt.encoder.dim)
         with session_scope(rt.engine) as session:
-            invalidate_index(session, ids)
+            invalidate_index(session, ids, entity=entity)
     texts: list[str] = []
     for start in range(0, len(ids), _CHUNK):
-        docs, _ = _documents(rt, ids[start : start + _CHUNK])
+        docs, _ = _documents(rt, ids[start : start + _CHUNK], entity)
         texts += [d.text for d in docs]
     avg_len = Bm25Encoder.corpus_avg_len(texts)
     del texts
     with session_scope(rt.engine) as session:
-        set_state(session, BM25_STATE_KEY, {"avg_len": avg_len, "documents": len(ids)})
-    rt.set_bm25(Bm25Encoder(avg_len=avg_len))
-    rt.store.ensure_collection(rt.encoder.dim)
-    indexer = Indexer(rt.store, rt.encoder, rt.bm25, batch_size=rt.settings.index_batch_size)
+        set_state(session, bm25_state_key(entity.name), {"avg_len": avg_len, "documents": len(ids)})
+    rt.set_bm25(Bm25Encoder(avg_len=avg_len), entity.name)
+    store.ensure_collection(rt.encoder.dim)
+    indexer = Indexer(
+        store, rt.encoder, rt.bm25_for(entity.name), batch_size=rt.settings.index_batch_size
+    )
     owner = worker_id()
     lease_ms = rt.settings.freshness.lease_s * 1000
     total = IndexReport()
     started = time.perf_counter()
-    with tqdm(total=len(ids), desc="reindex", unit="profile", disable=not progress) as bar:
+    unit = entity.name.rstrip("s")
+    with tqdm(
+        total=len(ids), desc=f"reindex {entity.name}", unit=unit, disable=not progress
+    ) as bar:
         for start in range(0, len(ids), _CHUNK):
             with session_scope(rt.engine) as session:
                 leased = claim_users(
-                    session, ids[start : start + _CHUNK], owner=owner, lease_ms=lease_ms
+                    session,
+                    ids[start : start + _CHUNK],
+                    owner=owner,
+                    lease_ms=lease_ms,
+                    entity=entity,
                 )
-            out = index_leased(rt, indexer, leased, owner=owner)
+            out = index_leased(rt, indexer, leased, owner=owner, entity=entity)
             if out.failed:
                 with session_scope(rt.engine) as session:
-                    release_leases(session, owner=owner, ids=list(out.failed))
-                log.error("reindex failed for users %s; the refresh job retries", list(out.failed))
+                    release_leases(session, owner=owner, ids=list(out.failed), entity=entity)
+                log.error(
+                    "reindex failed for %s %s; the refresh job retries",
+                    entity.name,
+                    list(out.failed),
+                )
             total.indexed += len(out.fresh) + len(out.retry)
             total.embedded += out.embedded
             total.reused += out.reused
             bar.update(min(_CHUNK, len(ids) - start))
     total.seconds = time.perf_counter() - started
-    _drop_orphans(rt)
-    rt.store.flush()
+    _drop_orphans(rt, entity)
+    store.flush()
     return total
 
 
-def _drop_orphans(rt: Runtime) -> None:
-    """Delete points whose user is not indexable now (deleted, suspended, no profile);
-    each deletion also marks the user not indexed (:func:`remove_points`)."""
-    total = rt.store.count()
+def _drop_orphans(rt: Runtime, entity: IndexedEntity = PROFILE_ROWS) -> None:
+    """Delete points whose row is not indexable now (deleted, suspended, no profile;
+    a gig closed or expired); each deletion also marks the row not indexed
+    (:func:`remove_points`)."""
+    store = rt.store_for(entity.name)
+    total = store.count()
     if total == 0:
         return
     with session_scope(rt.engine) as session:
-        keep = set(active_user_ids(session))
+        keep = set(active_user_ids(session, entity=entity))
     # Browsing everything by recency is the one listing both adapters share.
-    hits = rt.store.browse(FilterSpec(), limit=total, offset=0)
+    hits = store.browse(FilterSpec(), limit=total, offset=0)
     orphans = [h.id for h in hits if h.id not in keep]
     if orphans:
-        remove_points(rt, orphans)
-        log.info("removed %d orphaned points", len(orphans))
+        remove_points(rt, orphans, entity=entity)
+        log.info("removed %d orphaned %s points", len(orphans), entity.name)
 
 
-
-def remove_from_index(rt: Runtime, ids: Sequence[int]) -> None:
-    """Delete users' points at once and mark them not indexed (see
-    :func:`search_service.profiles.visibility.remove_points`)."""
-    remove_points(rt, ids)
+def remove_from_index(
+    rt: Runtime, ids: Sequence[int], *, entity: IndexedEntity = PROFILE_ROWS
+) -> None:
+    """Delete points of ``entity`` at once and mark them not indexed (see
+    :func:`search_service.index.removals.remove_points`)."""
+    remove_points(rt, ids, entity=entity)

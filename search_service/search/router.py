@@ -1,15 +1,53 @@
-"""``POST /v1/search``: employer search over student profiles."""
+"""Search and recommendations: employer search over profiles, student search over
+gigs, and the recommendations between them (every result explained)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
-from models import SearchRequest, SearchResponse
-from search_service.deps import CurrentEmployer, RuntimeDep, SessionDep
+from models import (
+    CandidateResponse,
+    GigSearchRequest,
+    GigSearchResponse,
+    Role,
+    SearchMode,
+    SearchRequest,
+    SearchResponse,
+)
+from search_service.deps import (
+    CurrentCaller,
+    CurrentEmployer,
+    CurrentStudent,
+    CurrentUser,
+    RuntimeDep,
+    SessionDep,
+)
+from search_service.errors import NotFoundError, PermissionDeniedError
+from search_service.gigs.service import owned_gig, readable_gig
+from search_service.paths import MAX_ROW_ID
+from search_service.search.gigs import search_gigs
+from search_service.search.recommend import (
+    gig_applicants,
+    gig_candidates,
+    recommended_gigs,
+    similar_gigs,
+    similar_profiles,
+)
 from search_service.search.service import search_profiles
 
 router = APIRouter(prefix="/v1", tags=["search"])
+
+GigId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The gig's id.")]
+Limit = Annotated[int, Query(ge=1, le=100, description="Results per page.")]
+Offset = Annotated[int, Query(ge=0, le=10_000, description="Results to skip (nextOffset).")]
+Mode = Annotated[SearchMode, Query(description="Retrievers: hybrid, keyword (BM25), semantic.")]
+_GIG_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Not the gig's owner (or an admin)"},
+    404: {"description": "No such gig (or not yours to see)"},
+}
 
 
 @router.post(
@@ -23,3 +61,141 @@ async def search_candidates(
 ) -> SearchResponse:
     """Hybrid (default), keyword (BM25) or semantic search with filters and explanations."""
     return await run_in_threadpool(search_profiles, rt, session, body)
+
+
+@router.post(
+    "/gigs/search",
+    response_model=GigSearchResponse,
+    summary="Search open gigs",
+)
+async def search_open_gigs(
+    body: GigSearchRequest, rt: RuntimeDep, session: SessionDep, _caller: CurrentCaller
+) -> GigSearchResponse:
+    """Hybrid (default), keyword (BM25) or semantic search over open gigs before
+    their deadline, with filters (skills, location, remote, availability, pay,
+    deadline) and explanations. Any signed-in caller."""
+    return await run_in_threadpool(search_gigs, rt, session, body)
+
+
+@router.get(
+    "/me/recommended-gigs",
+    response_model=GigSearchResponse,
+    summary="Open gigs that fit the caller's profile",
+)
+async def my_recommended_gigs(
+    caller: CurrentStudent,
+    rt: RuntimeDep,
+    session: SessionDep,
+    limit: Limit = 20,
+    offset: Offset = 0,
+    mode: Mode = SearchMode.HYBRID,
+) -> GigSearchResponse:
+    """Open gigs ranked for the caller's employer-visible profile (private sections
+    never influence it), boosted by how many of a gig's required skills the caller
+    lists; each hit says which skills matched and which required ones are missing.
+    Dismissed gigs never come back. Empty until the caller has a profile."""
+    assert caller.user is not None
+    user = caller.user
+    return await run_in_threadpool(
+        lambda: recommended_gigs(rt, session, user, limit=limit, offset=offset, mode=mode)
+    )
+
+
+@router.get(
+    "/gigs/{gig_id}/candidates",
+    response_model=CandidateResponse,
+    summary="Students ranked for a gig",
+    responses=_GIG_ERRORS,
+)
+async def candidates_for_gig(
+    gig_id: GigId,
+    caller: CurrentUser,
+    rt: RuntimeDep,
+    session: SessionDep,
+    limit: Limit = 20,
+    offset: Offset = 0,
+    mode: Mode = SearchMode.HYBRID,
+) -> CandidateResponse:
+    """For the gig's owner (and admins): students ranked by the gig's text and
+    required skills, availability and location as boosts, same privacy rules as
+    search. Rejected students drop out; the ranking moves towards the shortlist
+    and away from rejections."""
+    assert caller.user is not None
+    gig = owned_gig(session, caller.user, caller.roles, gig_id)
+    return await run_in_threadpool(
+        lambda: gig_candidates(rt, session, gig, limit=limit, offset=offset, mode=mode)
+    )
+
+
+@router.get(
+    "/gigs/{gig_id}/applicants",
+    response_model=CandidateResponse,
+    summary="A gig's applicants, ranked by fit",
+    responses=_GIG_ERRORS,
+)
+async def applicants_of_gig(
+    gig_id: GigId,
+    caller: CurrentUser,
+    rt: RuntimeDep,
+    session: SessionDep,
+    limit: Limit = 20,
+    offset: Offset = 0,
+) -> CandidateResponse:
+    """For the gig's owner (and admins): students who applied, best fit first."""
+    assert caller.user is not None
+    gig = owned_gig(session, caller.user, caller.roles, gig_id)
+    return await run_in_threadpool(
+        lambda: gig_applicants(rt, session, gig, limit=limit, offset=offset)
+    )
+
+
+@router.get(
+    "/profiles/{user_id}/similar",
+    response_model=SearchResponse,
+    summary="Students like this one",
+    responses={
+        403: {"description": "The caller is not an employer or an admin"},
+        404: {"description": "No such searchable student"},
+    },
+)
+async def similar_students(
+    caller: CurrentCaller,
+    rt: RuntimeDep,
+    session: SessionDep,
+    user_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
+    limit: Limit = 20,
+    offset: Offset = 0,
+    mode: Mode = SearchMode.SEMANTIC,
+) -> SearchResponse:
+    """Employers and admins: the students nearest to this one's employer-visible
+    profile (never the student themselves)."""
+    if not caller.has(Role.EMPLOYER, Role.ADMIN):
+        raise PermissionDeniedError("only employers see similar students")
+    found = await run_in_threadpool(
+        lambda: similar_profiles(rt, session, user_id, limit=limit, offset=offset, mode=mode)
+    )
+    if found is None:
+        raise NotFoundError("no such searchable student")
+    return found
+
+
+@router.get(
+    "/gigs/{gig_id}/similar",
+    response_model=GigSearchResponse,
+    summary="Open gigs like this one",
+    responses={404: {"description": "No such gig (or not yours to see)"}},
+)
+async def similar_open_gigs(
+    gig_id: GigId,
+    caller: CurrentUser,
+    rt: RuntimeDep,
+    session: SessionDep,
+    limit: Limit = 20,
+    offset: Offset = 0,
+    mode: Mode = SearchMode.SEMANTIC,
+) -> GigSearchResponse:
+    """Anyone signed in: open gigs nearest to this one (never itself)."""
+    gig = readable_gig(session, caller.user, caller.roles, gig_id)
+    return await run_in_threadpool(
+        lambda: similar_gigs(rt, session, gig, limit=limit, offset=offset, mode=mode)
+    )

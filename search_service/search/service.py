@@ -11,9 +11,11 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+import numpy as np
+import numpy.typing as npt
 from sqlmodel import Session, col, select
 
-from indexers import FilterSpec, Hit, SearchResult, normalise_keyword
+from indexers import FilterSpec, Hit, SearchResult, SparseVec, VectorStore, normalise_keyword
 from indexers.taxonomy import canonicalise_query, normalise_skills
 from models import (
     Explanation,
@@ -31,7 +33,14 @@ from search_service.profiles.visibility import visible_to_employers
 from search_service.runtime import Runtime
 from search_service.users.repository import get_users
 
-__all__ = ["TOP_SKILLS", "filter_spec", "search_profiles"]
+__all__ = [
+    "TOP_SKILLS",
+    "filter_spec",
+    "hydrate_profiles",
+    "ranks",
+    "retrieve",
+    "search_profiles",
+]
 
 TOP_SKILLS = 5
 """How many skills each hit shows."""
@@ -60,26 +69,56 @@ def filter_spec(filters: SearchFilters) -> FilterSpec:
     return FilterSpec(keywords=tuple(keywords))
 
 
-def _ranks(hits: list[Hit]) -> dict[int, tuple[int, float]]:
+def ranks(hits: list[Hit]) -> dict[int, tuple[int, float]]:
+    """Point id -> (1-based rank, score) in one retriever's list."""
     return {h.id: (i + 1, h.score) for i, h in enumerate(hits)}
 
 
-def _retrieve(rt: Runtime, req: SearchRequest, query: str, spec: FilterSpec) -> SearchResult:
-    if not query:
-        return SearchResult(page=rt.store.browse(spec, limit=req.limit, offset=req.offset))
-    dense = rt.encoder.encode_query(query) if req.mode != SearchMode.KEYWORD else None
-    sparse = rt.bm25.encode_query(query) if req.mode != SearchMode.SEMANTIC else None
-    if sparse is not None and len(sparse) == 0 and dense is None:
-        return SearchResult()  # only stopwords: BM25 has nothing to match
+def retrieve(
+    rt: Runtime,
+    store: VectorStore,
+    *,
+    query: str,
+    mode: SearchMode,
+    spec: FilterSpec,
+    limit: int,
+    offset: int,
+    dense: npt.NDArray[np.float32] | None = None,
+    sparse: SparseVec | None = None,
+) -> SearchResult:
+    """One batched query of ``store``: the retrievers ``mode`` names, fused (RRF or
+    DBSF, ``search`` settings) under the hard filters ``spec``.
+
+    The dense query is ``dense`` when given (a stored ``(dim,)`` float32 vector,
+    e.g. a profile's), else ``query`` embedded; the BM25 query is ``sparse`` when
+    given, else ``query`` encoded. With neither a query nor vectors, a filter-only
+    browse, newest first.
+
+    Raises:
+        EncoderError: the query could not be embedded.
+        VectorStoreError: the store failed.
+    """
+    if not query and dense is None and sparse is None:
+        return SearchResult(page=store.browse(spec, limit=limit, offset=offset))
+    if mode == SearchMode.KEYWORD:
+        dense = None
+    elif dense is None and query:
+        dense = rt.encoder.encode_query(query)
+    if mode == SearchMode.SEMANTIC:
+        sparse = None
+    elif sparse is None and query:
+        sparse = rt.bm25.encode_query(query)
     if sparse is not None and len(sparse) == 0:
-        sparse = None  # hybrid degenerates to semantic
+        sparse = None  # only stopwords: hybrid degenerates to semantic
+    if dense is None and sparse is None:
+        return SearchResult()  # BM25 alone with nothing to match
     cfg = rt.settings.search
-    return rt.store.search(
+    return store.search(
         dense=dense,
         sparse=sparse,
         filters=spec,
-        limit=req.limit,
-        offset=req.offset,
+        limit=limit,
+        offset=offset,
         candidates=cfg.candidates,
         fusion=cfg.fusion,
         rrf_k=cfg.rrf_k,
@@ -101,8 +140,51 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
     # rank, score or page slot; hydration below still checks every hit against SQL.
     spec = replace(filter_spec(req.filters), exclude_ids=pending_removal_ids(session))
     query = canonicalise_query(req.query.strip())
-    result = _retrieve(rt, req, query, spec)
-    ids = [h.id for h in result.page]
+    result = retrieve(
+        rt,
+        rt.store,
+        query=query,
+        mode=req.mode,
+        spec=spec,
+        limit=req.limit,
+        offset=req.offset,
+    )
+    term_names = rt.bm25.term_names(query) if query else {}
+    hits = hydrate_profiles(
+        session,
+        result.page,
+        dense=result.dense,
+        keyword=result.keyword,
+        term_names=term_names,
+    )
+    return SearchResponse(
+        results=hits,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+        next_offset=req.offset + req.limit if len(result.page) == req.limit else None,
+    )
+
+
+def hydrate_profiles(
+    session: Session,
+    page: list[Hit],
+    *,
+    dense: list[Hit],
+    keyword: list[Hit],
+    term_names: dict[int, str],
+) -> list[SearchHit]:
+    """Turn ranked profile points into hits from SQL, with explanations.
+
+    Drops every hit whose user is not searchable now, or whose point predates
+    the user's privacy floor (:func:`visible_to_employers`); shows only
+    employer-visible skills.
+
+    Args:
+        session: the unit of work.
+        page: the ranked points, best first.
+        dense, keyword: each retriever's candidate list (for ranks and scores).
+        term_names: BM25 term id -> query word (for ``matchedTerms``).
+    """
+    ids = [h.id for h in page]
     users = get_users(session, ids)
     profiles = {
         uid: (headline, visibility)
@@ -119,10 +201,9 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
         .order_by(col(Skill.position))
     ):
         skills.setdefault(uid, []).append(name)
-    term_names = rt.bm25.term_names(query) if query else {}
-    dense_rank, kw_rank = _ranks(result.dense), _ranks(result.keyword)
+    dense_rank, kw_rank = ranks(dense), ranks(keyword)
     hits: list[SearchHit] = []
-    for hit in result.page:
+    for hit in page:
         user = users.get(hit.id)
         if user is None or not visible_to_employers(user, hit.version):
             continue  # deleted, suspended, or reduced since this version was indexed
@@ -150,4 +231,4 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
                 ),
             )
         )
-    return SearchResponse(results=hits, took_ms=round((time.perf_counter() - started) * 1000, 2))
+    return hits

@@ -76,6 +76,7 @@ def count_users(session: Session) -> int:
         ).one()
     )
 
+
 def erased_clerk_ids(session: Session, clerk_ids: Collection[str]) -> set[str]:
     """Those of ``clerk_ids`` that must not be (re)created: tombstoned, or held by a
     soft-deleted user. A purged user's ``clerk_id`` is renamed, but every soft

@@ -312,9 +312,7 @@ class TestRecencyShowsOnlyVisibleChanges:
         refresh_stale(runtime)
 
         def browse() -> list[tuple[int, float]]:
-            r = client.post(
-                "/v1/search", json={"query": "", "limit": 10}, headers=employer_headers
-            )
+            r = client.post("/v1/search", json={"query": "", "limit": 10}, headers=employer_headers)
             assert r.status_code == 200, r.text
             return [(h["userId"], h["score"]) for h in r.json()["results"]]
 

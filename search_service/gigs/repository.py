@@ -1,0 +1,94 @@
+"""SQL of gigs: lookups, the owner's listing and the version claim of a write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import update
+from sqlmodel import Session, col, func, select
+
+from models import Gig, User
+
+__all__ = [
+    "claim_gig_version",
+    "count_owner_gigs",
+    "get_gig",
+    "gig_by_external_id",
+    "load_gigs_with_owners",
+    "owner_gigs",
+    "owner_names",
+]
+
+
+def get_gig(session: Session, gig_id: int) -> Gig | None:
+    """The gig, unless unknown or soft-deleted."""
+    gig = session.get(Gig, gig_id)
+    return gig if gig is not None and gig.deleted_at is None else None
+
+
+def gig_by_external_id(session: Session, external_id: str) -> Gig | None:
+    """The gig imported under ``external_id`` (deleted ones included: an import
+    never resurrects a gig its owner deleted)."""
+    return session.exec(select(Gig).where(Gig.external_id == external_id)).first()
+
+
+def load_gigs_with_owners(session: Session, ids: Sequence[int]) -> dict[int, tuple[Gig, User]]:
+    """Gigs ``ids`` (deleted ones included) with their owners; unknown ids are left out."""
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(Gig, User).join(User, col(User.id) == col(Gig.owner_id)).where(col(Gig.id).in_(ids))
+    ).all()
+    return {gig.id: (gig, user) for gig, user in rows if gig.id is not None}
+
+
+def owner_names(session: Session, owner_ids: Sequence[int]) -> dict[int, str]:
+    """Display names (the company, for an employer) of users ``owner_ids``."""
+    if not owner_ids:
+        return {}
+    rows = session.exec(select(User.id, User.name).where(col(User.id).in_(list(owner_ids))))
+    return {uid: name for uid, name in rows if uid is not None}
+
+
+def owner_gigs(
+    session: Session, owner_id: int, *, status: str | None, limit: int, offset: int
+) -> Sequence[Gig]:
+    """The owner's gigs (not deleted), newest first."""
+    stmt = select(Gig).where(Gig.owner_id == owner_id, col(Gig.deleted_at).is_(None))
+    if status is not None:
+        stmt = stmt.where(Gig.status == status)
+    return session.exec(
+        stmt.order_by(col(Gig.created_at).desc(), col(Gig.id).desc()).limit(limit).offset(offset)
+    ).all()
+
+
+def count_owner_gigs(session: Session, owner_id: int, *, status: str | None) -> int:
+    """How many gigs :func:`owner_gigs` pages through."""
+    stmt = (
+        select(func.count())
+        .select_from(Gig)
+        .where(Gig.owner_id == owner_id, col(Gig.deleted_at).is_(None))
+    )
+    if status is not None:
+        stmt = stmt.where(Gig.status == status)
+    return int(session.exec(stmt).one())
+
+
+def claim_gig_version(session: Session, gig_id: int, expected: int | None) -> int | None:
+    """Move the gig to its next version, as the transaction's first write (it takes
+    the row lock on PostgreSQL, the write lock on SQLite).
+
+    Args:
+        expected: the version the write is based on; ``None``: whatever is current.
+
+    Returns:
+        The new version, or ``None`` when the gig is gone or ``expected`` is stale.
+    """
+    stmt = update(Gig).where(col(Gig.id) == gig_id, col(Gig.deleted_at).is_(None))
+    if expected is not None:
+        stmt = stmt.where(col(Gig.version) == expected)
+    result = session.execute(stmt.values(version=col(Gig.version) + 1))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return None
+    gig = session.get(Gig, gig_id, populate_existing=True)
+    return gig.version if gig is not None else None

@@ -1,0 +1,187 @@
+"""Gigs: employers post and manage them; anyone signed in reads servable ones.
+
+Optimistic locking as for profiles: responses carry ``ETag: "<version>"``; send
+it back as ``If-Match`` on ``PATCH`` and a write based on an older version gets
+409. Without ``If-Match`` a PATCH merges onto the latest version.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from models import CamelModel, GigStatus, GigView, GigWrite
+from search_service.conditional import MERGE_PATCH, expected_version, read_merge_patch
+from search_service.deps import CurrentEmployer, CurrentUser, RuntimeDep, SessionDep
+from search_service.errors import ConflictError, PermissionDeniedError
+from search_service.gigs.repository import count_owner_gigs, owner_gigs
+from search_service.gigs.service import (
+    create_gig,
+    delete_gig,
+    gig_view,
+    gig_views,
+    owned_gig,
+    patched_gig,
+    readable_gig,
+    update_gig,
+)
+from search_service.paths import MAX_ROW_ID
+
+router = APIRouter(tags=["gigs"])
+
+GigId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The gig's id.")]
+
+_IF_MATCH = Header(
+    alias="If-Match",
+    description='The ETag from a GET of the gig, e.g. `"3"`; a stale one gets 409.',
+)
+_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "`If-Match` is not an ETag this API issued"},
+    404: {"description": "No such gig (or not yours to see)"},
+    409: {"description": "`If-Match` names an older version: GET the gig and reapply"},
+}
+
+
+class GigList(CamelModel):
+    """A page of gigs; ``nextOffset`` is null on the last page."""
+
+    results: list[GigView]
+    total: int
+    next_offset: int | None = None
+
+
+def _respond(view: GigView, response: Response) -> GigView:
+    response.headers["ETag"] = f'"{view.version}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return view
+
+
+@router.post(
+    "/v1/gigs",
+    response_model=GigView,
+    status_code=201,
+    summary="Post a gig",
+    responses={403: {"description": "The caller is not an employer (or admin) user"}},
+)
+def post_gig(
+    body: GigWrite,
+    caller: CurrentEmployer,
+    rt: RuntimeDep,
+    session: SessionDep,
+    response: Response,
+) -> GigView:
+    """Create a gig owned by the caller (``draft`` unless ``status`` says ``open``).
+    Skills go through the skill taxonomy. An open gig is searchable by students once
+    the refresh job has indexed it (``searchable``)."""
+    if caller.user is None:
+        raise PermissionDeniedError("this API key belongs to no user; gigs need an owner")
+    gig = create_gig(session, rt, caller.user, body)
+    response.headers["Location"] = f"/v1/gigs/{gig.id}"
+    return _respond(gig_view(gig, caller.user.name), response)
+
+
+@router.get("/v1/me/gigs", response_model=GigList, summary="The caller's gigs")
+def list_my_gigs(
+    caller: CurrentUser,
+    session: SessionDep,
+    status: GigStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> GigList:
+    """Every gig the caller owns (not deleted), newest first, optionally by status."""
+    assert caller.user is not None and caller.user.id is not None
+    state = status.value if status else None
+    gigs = list(owner_gigs(session, caller.user.id, status=state, limit=limit, offset=offset))
+    total = count_owner_gigs(session, caller.user.id, status=state)
+    nxt = offset + len(gigs) if offset + len(gigs) < total else None
+    return GigList(results=gig_views(session, gigs), total=total, next_offset=nxt)
+
+
+@router.get(
+    "/v1/gigs/{gig_id}",
+    response_model=GigView,
+    summary="A gig",
+    responses={404: {"description": "No such gig (or not yours to see)"}},
+)
+def read_gig(
+    gig_id: GigId, caller: CurrentUser, session: SessionDep, response: Response
+) -> GigView:
+    """An open gig, for anyone signed in; drafts, closed, filled and expired gigs
+    for their owner and admins only (404 for everyone else)."""
+    gig = readable_gig(session, caller.user, caller.roles, gig_id)
+    return _respond(gig_views(session, [gig])[0], response)
+
+
+@router.patch(
+    "/v1/gigs/{gig_id}",
+    response_model=GigView,
+    summary="Change part of a gig (JSON Merge Patch, RFC 7396)",
+    responses={
+        **_WRITE_ERRORS,
+        403: {"description": "Not the gig's owner"},
+        415: {"description": f"Content type is not {MERGE_PATCH}"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {MERGE_PATCH: {"schema": {"type": "object"}}},
+        }
+    },
+)
+async def patch_gig(
+    gig_id: GigId,
+    request: Request,
+    caller: CurrentUser,
+    rt: RuntimeDep,
+    session: SessionDep,
+    response: Response,
+    if_match: Annotated[str | None, _IF_MATCH] = None,
+) -> GigView:
+    """Merge the body into the gig: ``null`` resets a field, arrays replace. Closing
+    (``"status": "closed"`` or ``"filled"``) takes the gig out of every
+    student-facing result before the response."""
+    patch = await read_merge_patch(request)
+    expected = expected_version(if_match, source=f"GET /v1/gigs/{gig_id}")
+
+    def work() -> GigView:
+        assert caller.user is not None
+        for attempt in range(3):
+            session.expire_all()
+            gig = owned_gig(session, caller.user, caller.roles, gig_id)
+            current = gig_views(session, [gig])[0]
+            try:
+                body = patched_gig(current, patch)
+            except ValidationError as exc:
+                raise RequestValidationError(exc.errors()) from exc
+            version = expected if expected is not None else current.version
+            try:
+                gig = update_gig(session, rt, gig_id, body, expected_version=version)
+            except ConflictError:
+                if expected is not None or attempt == 2:
+                    raise
+                continue
+            return gig_views(session, [gig])[0]
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return _respond(await run_in_threadpool(work), response)
+
+
+@router.delete(
+    "/v1/gigs/{gig_id}",
+    status_code=204,
+    summary="Delete a gig",
+    responses={
+        403: {"description": "Not the gig's owner"},
+        404: {"description": "No such gig (or not yours to see)"},
+    },
+)
+def remove_gig(gig_id: GigId, caller: CurrentUser, session: SessionDep) -> Response:
+    """Soft delete: the gig disappears from every result before the response; its
+    interactions are kept for the owner's records."""
+    assert caller.user is not None
+    delete_gig(session, owned_gig(session, caller.user, caller.roles, gig_id))
+    return Response(status_code=204)

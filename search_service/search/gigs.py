@@ -1,0 +1,179 @@
+"""Gig search for students: one batched query of the gig collection, SQL hydration,
+explanations.
+
+Only servable gigs reach students: the index holds open gigs of owners in good
+standing, every query also filters on ``deadline`` (a gig expiring between two
+refresh runs is never served), gigs with a pending removal are excluded inside
+the query, and hydration re-checks each hit against SQL (open, not deleted,
+deadline ahead, owner searchable).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+from sqlmodel import Session
+
+from indexers import FilterSpec, Hit, Range, normalise_keyword
+from indexers.taxonomy import canonicalise_query, normalise_skills
+from models import (
+    Explanation,
+    GigHit,
+    GigPay,
+    GigSearchFilters,
+    GigSearchRequest,
+    GigSearchResponse,
+    now_ms,
+)
+from search_service.gigs.repository import load_gigs_with_owners
+from search_service.outbox import pending_removal_ids
+from search_service.runtime import GIGS, Runtime
+from search_service.search.service import ranks, retrieve
+
+__all__ = ["gig_filter_spec", "hydrate_gigs", "live_gig_spec", "search_gigs"]
+
+
+def live_gig_spec(session: Session, *, now: int, exclude: Iterable[int] = ()) -> FilterSpec:
+    """The filter every student-facing gig query carries: deadline after ``now``
+    (epoch ms; gigs without one carry :data:`indexers.NO_DEADLINE`), and no gig
+    with a pending removal or in ``exclude``."""
+    return FilterSpec(
+        ranges=(Range("deadline", gte=now + 1),),
+        exclude_ids=pending_removal_ids(session, GIGS) | frozenset(exclude),
+    )
+
+
+def gig_filter_spec(filters: GigSearchFilters, base: FilterSpec) -> FilterSpec:
+    """Add the API filters to ``base`` (:func:`live_gig_spec`), normalised as the
+    gig payload is at write (``indexers.build_gig_document``): skills through the
+    taxonomy, each required among the gig's skills; location one of the gig's
+    ``location_terms``; ``remote`` as ``workplace``; pay (minor units) and
+    deadline (epoch ms) as inclusive ranges."""
+    keywords = [("skills", s) for s in normalise_skills(filters.skills)]
+    if filters.location and normalise_keyword(filters.location):
+        keywords.append(("location_terms", normalise_keyword(filters.location)))
+    if filters.remote is not None:
+        keywords.append(("workplace", "remote" if filters.remote else "onsite"))
+    if filters.availability:
+        keywords.append(("availability", filters.availability.value))
+    if filters.currency:
+        keywords.append(("pay_currency", filters.currency))
+    if filters.pay_unit:
+        keywords.append(("pay_unit", filters.pay_unit.value))
+    ranges = list(base.ranges)
+    if filters.pay_min is not None or filters.pay_max is not None:
+        ranges.append(Range("pay_minor", gte=filters.pay_min, lte=filters.pay_max))
+    if filters.deadline_after is not None or filters.deadline_before is not None:
+        ranges.append(Range("deadline", gte=filters.deadline_after, lte=filters.deadline_before))
+    return replace(base, keywords=base.keywords + tuple(keywords), ranges=tuple(ranges))
+
+
+def hydrate_gigs(
+    session: Session,
+    page: Sequence[Hit],
+    *,
+    dense: Sequence[Hit] = (),
+    keyword: Sequence[Hit] = (),
+    term_names: dict[int, str] | None = None,
+    student_skills: set[str] | None = None,
+    scores: dict[int, float] | None = None,
+    now: int | None = None,
+) -> list[GigHit]:
+    """Turn ranked gig points into hits from SQL, with explanations; drops every
+    gig students may not see now (not open, deleted, expired, owner gone).
+
+    Args:
+        session: the unit of work.
+        page: ranked points, best first.
+        dense, keyword: each retriever's candidate list (ranks and raw scores).
+        term_names: BM25 term id -> query word (``matchedTerms``).
+        student_skills: the student's employer-visible skills: fills
+            ``matchedSkills`` and ``missingSkills`` (required ones they lack).
+        scores: final scores replacing the hits' own (after re-ranking).
+        now: clock (epoch ms).
+    """
+    ts = now if now is not None else now_ms()
+    rows = load_gigs_with_owners(session, [h.id for h in page])
+    dense_rank, kw_rank = ranks(list(dense)), ranks(list(keyword))
+    names = term_names or {}
+    out: list[GigHit] = []
+    for hit in page:
+        found = rows.get(hit.id)
+        if found is None:
+            continue
+        gig, owner = found
+        if not gig.is_live(ts) or not owner.is_searchable:
+            continue
+        d, k = dense_rank.get(hit.id), kw_rank.get(hit.id)
+        matched_terms = sorted({names[t] for t in (hit.terms or ()) if t in names})
+        matched: list[str] = []
+        missing: list[str] = []
+        if student_skills is not None:
+            skills = list(dict.fromkeys([*gig.required_skills, *gig.nice_skills]))
+            matched = [s for s in skills if s in student_skills]
+            missing = [s for s in gig.required_skills if s not in student_skills]
+        pay = None
+        if gig.pay_amount is not None and gig.pay_currency and gig.pay_unit:
+            pay = GigPay(amount_minor=gig.pay_amount, currency=gig.pay_currency, unit=gig.pay_unit)
+        out.append(
+            GigHit(
+                gig_id=hit.id,
+                title=gig.title,
+                company=owner.name,
+                location=gig.location,
+                remote=gig.remote,
+                availability=gig.availability,
+                pay=pay,
+                deadline=gig.deadline,
+                required_skills=list(gig.required_skills),
+                score=(scores or {}).get(hit.id, hit.score),
+                explanation=Explanation(
+                    keyword_rank=k[0] if k else None,
+                    keyword_score=k[1] if k else None,
+                    semantic_rank=d[0] if d else None,
+                    semantic_score=d[1] if d else None,
+                    matched_terms=matched_terms,
+                    matched_skills=matched,
+                    missing_skills=missing,
+                ),
+            )
+        )
+    return out
+
+
+def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSearchResponse:
+    """Run a student's gig search (hybrid by default; an empty query browses open
+    gigs by filters, newest first).
+
+    Raises:
+        EncoderError: the query could not be embedded.
+        VectorStoreError: the vector store failed (StoreUnavailableError -> 503).
+    """
+    started = time.perf_counter()
+    ts = now_ms()
+    spec = gig_filter_spec(req.filters, live_gig_spec(session, now=ts))
+    query = canonicalise_query(req.query.strip())
+    result = retrieve(
+        rt,
+        rt.store_for(GIGS),
+        query=query,
+        mode=req.mode,
+        spec=spec,
+        limit=req.limit,
+        offset=req.offset,
+    )
+    hits = hydrate_gigs(
+        session,
+        result.page,
+        dense=result.dense,
+        keyword=result.keyword,
+        term_names=rt.bm25.term_names(query) if query else {},
+        now=ts,
+    )
+    return GigSearchResponse(
+        results=hits,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+        next_offset=req.offset + req.limit if len(result.page) == req.limit else None,
+    )

@@ -1,0 +1,494 @@
+"""Recommendations between the two sides of the marketplace, each explained.
+
+* gigs for a student (:func:`recommended_gigs`): the student's employer-visible
+  profile (its stored dense vector, or the employer-visible document embedded
+  when the point is not current) and its text as a BM25 query, against the gig
+  collection; re-ranked by required-skill coverage;
+* students for a gig (:func:`gig_candidates`): the gig's vector and text against
+  the profile collection, re-ranked by required-skill coverage, with availability
+  and location as boosts; the owner's feedback moves the dense query towards the
+  shortlist and away from rejections (Rocchio), rejected students drop out;
+* applicants of a gig ranked by fit (:func:`gig_applicants`);
+* similar students (:func:`similar_profiles`) and similar open gigs
+  (:func:`similar_gigs`): nearest neighbours of the stored vector.
+
+Privacy: a profile only ever contributes what employers may see
+(``indexers.build_document`` leaves private sections out, and the stored
+vector is used only when it is the current employer-visible version); profile
+hits are hydrated through :func:`search_service.search.service.hydrate_profiles`,
+the same checks as employer search.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from sqlmodel import Session
+
+from indexers import (
+    FilterSpec,
+    Hit,
+    SearchResult,
+    SparseVec,
+    build_document,
+    build_gig_document,
+    location_terms,
+)
+from models import (
+    CandidateDecision,
+    CandidateHit,
+    CandidateResponse,
+    Gig,
+    GigSearchResponse,
+    SearchMode,
+    SearchResponse,
+    User,
+    now_ms,
+)
+from search_service.gigs.interactions import (
+    applicant_ids,
+    decisions_for_gig,
+    dismissed_gig_ids,
+    interactions_for_gig,
+)
+from search_service.outbox import pending_removal_ids
+from search_service.profiles.repository import load_profile_rows
+from search_service.runtime import GIGS, Runtime
+from search_service.search.gigs import hydrate_gigs, live_gig_spec
+from search_service.search.service import hydrate_profiles, retrieve
+
+__all__ = [
+    "COVERAGE_WEIGHT",
+    "FIT_BOOST",
+    "ROCCHIO",
+    "Rerank",
+    "gig_applicants",
+    "gig_candidates",
+    "gig_query",
+    "recommended_gigs",
+    "rocchio",
+    "similar_gigs",
+    "similar_profiles",
+    "student_query",
+]
+
+COVERAGE_WEIGHT = 0.5
+"""Weight of required-skill coverage (0..1) added to the fused score normalised to
+0..1 by the pool's best; chosen on ``python -m benchmarks recommend``."""
+FIT_BOOST = 0.1
+"""Added to a candidate's score for a matching availability, and again for a
+matching location (or a remote gig)."""
+ROCCHIO = (1.0, 0.75, 0.15)
+"""(alpha, beta, gamma) of Rocchio relevance feedback: the classic values
+(Manning, Raghavan & Schütze, "Introduction to Information Retrieval", 2008,
+section 9.1.1)."""
+_QUERY_CHARS = 2000
+"""Characters of a document used as its BM25 query (the head: title, skills and the
+first paragraphs carry the signal; whole resumes make slow, diffuse queries)."""
+
+
+@dataclass(slots=True)
+class Rerank:
+    """Switches of the re-ranking (the benchmark turns them off one at a time)."""
+
+    coverage: bool = True
+    feedback: bool = True
+    boosts: bool = True
+
+
+@dataclass(slots=True)
+class _Query:
+    dense: npt.NDArray[np.float32] | None
+    sparse: SparseVec | None
+    skills: set[str] = field(default_factory=set)
+    required: list[str] = field(default_factory=list)
+    location_terms: set[str] = field(default_factory=set)
+    availability: str | None = None
+    remote: bool = False
+
+
+def _stored_or_encoded(
+    rt: Runtime, entity: str, point_id: int, version: int, text: str
+) -> npt.NDArray[np.float32]:
+    """The stored dense vector when the point holds ``version``, else ``text`` embedded."""
+    store = rt.store_for(entity)
+    payload = store.payloads([point_id]).get(point_id)
+    if payload is not None and payload.get("updated_at") == version:
+        found = store.dense_vectors([point_id]).get(point_id)
+        if found is not None:
+            return np.asarray(found, dtype=np.float32)
+    return np.asarray(rt.encoder.encode_documents([text])[0], dtype=np.float32)
+
+
+def student_query(rt: Runtime, session: Session, user_id: int) -> _Query | None:
+    """The employer-visible profile of ``user_id`` as a query (dense ``(dim,)``
+    float32 L2-normalised, BM25 of its head, skills); ``None`` without a profile
+    or when the user is not searchable."""
+    rows = load_profile_rows(session, [user_id]).get(user_id)
+    if rows is None or rows.profile is None or not rows.user.is_searchable:
+        return None
+    doc = build_document(rows)
+    dense = _stored_or_encoded(rt, "profiles", user_id, doc.version, doc.text)
+    skills = set(doc.payload.get("skills") or [])
+    return _Query(
+        dense=dense,
+        sparse=rt.bm25.encode_query(doc.text[:_QUERY_CHARS]),
+        skills=skills,
+        location_terms=set(doc.payload.get("location_terms") or []),
+        availability=doc.payload.get("availability"),
+    )
+
+
+def gig_query(rt: Runtime, gig: Gig) -> _Query:
+    """A gig as a query: its vector (stored when current), BM25 of its head, skills."""
+    doc = build_gig_document(gig)
+    dense = _stored_or_encoded(rt, GIGS, doc.id, doc.version, doc.text)
+    return _Query(
+        dense=dense,
+        sparse=rt.bm25.encode_query(doc.text[:_QUERY_CHARS]),
+        skills=set(doc.payload["skills"]),
+        required=list(doc.payload["required_skills"]),
+        location_terms=set(location_terms(gig.location)),
+        availability=gig.availability,
+        remote=gig.remote,
+    )
+
+
+def rocchio(
+    query: npt.NDArray[np.float32],
+    positive: Sequence[npt.NDArray[np.float32]],
+    negative: Sequence[npt.NDArray[np.float32]],
+    weights: tuple[float, float, float] = ROCCHIO,
+) -> npt.NDArray[np.float32]:
+    """Rocchio relevance feedback: ``alpha*q + beta*mean(pos) - gamma*mean(neg)``,
+    L2-normalised (Rocchio 1971; weights :data:`ROCCHIO`).
+
+    Args:
+        query: ``(dim,)`` float32.
+        positive, negative: ``(dim,)`` float32 vectors (either may be empty).
+
+    Returns:
+        ``(dim,)`` float32, L2-normalised (``query`` itself when both are empty).
+    """
+    if not positive and not negative:
+        return query
+    alpha, beta, gamma = weights
+    out = alpha * query.astype(np.float64)
+    if positive:
+        out += beta * np.mean(np.stack(positive), axis=0)
+    if negative:
+        out -= gamma * np.mean(np.stack(negative), axis=0)
+    norm = float(np.linalg.norm(out))
+    return (out / norm if norm > 0 else out).astype(np.float32)
+
+
+def _coverage(required: Sequence[str], skills: set[str]) -> float:
+    if not required:
+        return 0.0
+    return sum(1 for s in required if s in skills) / len(required)
+
+
+def _pool(
+    rt: Runtime,
+    entity: str,
+    q: _Query,
+    mode: SearchMode,
+    spec: FilterSpec,
+    size: int,
+) -> SearchResult:
+    return retrieve(
+        rt,
+        rt.store_for(entity),
+        query="",
+        mode=mode,
+        spec=spec,
+        limit=size,
+        offset=0,
+        dense=q.dense if mode != SearchMode.KEYWORD else None,
+        sparse=q.sparse if mode != SearchMode.SEMANTIC else None,
+    )
+
+
+def _normalised(hits: Sequence[Hit]) -> dict[int, float]:
+    best = max((h.score for h in hits), default=0.0)
+    if best <= 0:
+        return {h.id: 0.0 for h in hits}
+    return {h.id: h.score / best for h in hits}
+
+
+def _page(scores: dict[int, float], hits: Sequence[Hit], offset: int, limit: int) -> list[Hit]:
+    order = sorted(hits, key=lambda h: (-scores[h.id], h.id))
+    return order[offset : offset + limit]
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) else None
+
+
+def _next(offset: int, limit: int, pool: int) -> int | None:
+    return offset + limit if offset + limit < pool else None
+
+
+def recommended_gigs(
+    rt: Runtime,
+    session: Session,
+    user: User,
+    *,
+    limit: int = 20,
+    offset: int = 0,
+    mode: SearchMode = SearchMode.HYBRID,
+    rerank: Rerank | None = None,
+) -> GigSearchResponse:
+    """Open gigs that fit ``user``'s employer-visible profile, best first.
+
+    Score: the fused retrieval score normalised by the pool's best, plus
+    :data:`COVERAGE_WEIGHT` times the share of the gig's required skills the
+    student lists. Gigs the student dismissed never appear. The pool is
+    ``max(search.candidates, offset + limit)`` gigs deep.
+
+    Raises:
+        EncoderError, VectorStoreError: as the retrieval raises them.
+    """
+    started = time.perf_counter()
+    rr = rerank or Rerank()
+    assert user.id is not None
+    q = student_query(rt, session, user.id)
+    if q is None:
+        return GigSearchResponse(results=[], took_ms=0.0)
+    ts = now_ms()
+    spec = live_gig_spec(session, now=ts, exclude=dismissed_gig_ids(session, user.id))
+    size = max(rt.settings.search.candidates, offset + limit)
+    result = _pool(rt, GIGS, q, mode, spec, size)
+    scores = _normalised(result.page)
+    if rr.coverage and result.page:
+        payloads = rt.store_for(GIGS).payloads([h.id for h in result.page])
+        for h in result.page:
+            required = payloads.get(h.id, {}).get("required_skills") or []
+            scores[h.id] += COVERAGE_WEIGHT * _coverage(required, q.skills)
+    page = _page(scores, result.page, offset, limit)
+    hits = hydrate_gigs(
+        session,
+        page,
+        dense=result.dense,
+        keyword=result.keyword,
+        student_skills=q.skills,
+        scores=scores,
+        now=ts,
+    )
+    return GigSearchResponse(
+        results=hits,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+        next_offset=_next(offset, limit, len(result.page)),
+    )
+
+
+def _profile_vectors(rt: Runtime, ids: Sequence[int]) -> list[npt.NDArray[np.float32]]:
+    if not ids:
+        return []
+    found = rt.store.dense_vectors(list(ids))
+    return [np.asarray(v, dtype=np.float32) for v in found.values()]
+
+
+def _fit(q: _Query, payload: dict[str, object], rr: Rerank) -> float:
+    score = 0.0
+    skills = set(payload.get("skills") or [])  # type: ignore[call-overload]
+    if rr.coverage:
+        score += COVERAGE_WEIGHT * _coverage(q.required, skills)
+    if rr.boosts:
+        if q.availability and payload.get("availability") == q.availability:
+            score += FIT_BOOST
+        terms = set(payload.get("location_terms") or [])  # type: ignore[call-overload]
+        if q.remote or (q.location_terms and terms & q.location_terms):
+            score += FIT_BOOST
+    return score
+
+
+def _candidate_hits(
+    session: Session,
+    page: list[Hit],
+    result: SearchResult,
+    q: _Query,
+    scores: dict[int, float],
+    payloads: dict[int, dict[str, object]],
+    gig_id: int,
+) -> list[CandidateHit]:
+    hydrated = hydrate_profiles(
+        session, page, dense=result.dense, keyword=result.keyword, term_names={}
+    )
+    pairs = interactions_for_gig(session, gig_id)
+    out: list[CandidateHit] = []
+    for hit in hydrated:
+        skills = set(payloads.get(hit.user_id, {}).get("skills") or [])  # type: ignore[call-overload]
+        wanted = list(dict.fromkeys([*q.required, *sorted(q.skills - set(q.required))]))
+        explanation = hit.explanation.model_copy(
+            update={
+                "matched_skills": [s for s in wanted if s in skills],
+                "missing_skills": [s for s in q.required if s not in skills],
+            }
+        )
+        pair = pairs.get(hit.user_id)
+        out.append(
+            CandidateHit(
+                **{
+                    **hit.model_dump(),
+                    "explanation": explanation,
+                    "score": scores.get(hit.user_id, hit.score),
+                },
+                decision=CandidateDecision(pair.decision) if pair and pair.decision else None,
+                applied=bool(pair and pair.action == "applied"),
+            )
+        )
+    return out
+
+
+def gig_candidates(
+    rt: Runtime,
+    session: Session,
+    gig: Gig,
+    *,
+    limit: int = 20,
+    offset: int = 0,
+    mode: SearchMode = SearchMode.HYBRID,
+    rerank: Rerank | None = None,
+) -> CandidateResponse:
+    """Students ranked for ``gig``, best first.
+
+    Retrieval: the gig's vector (moved by the owner's feedback: Rocchio towards
+    shortlisted and away from rejected students' vectors) and its text as a BM25
+    query, against the profile collection; rejected students and users with a
+    pending removal are excluded inside the query. Score: fused score normalised
+    by the pool's best, plus :data:`COVERAGE_WEIGHT` times required-skill
+    coverage, plus :data:`FIT_BOOST` for matching availability and for matching
+    location (or a remote gig). Only employer-visible data is used or shown.
+
+    Raises:
+        EncoderError, VectorStoreError: as the retrieval raises them.
+    """
+    started = time.perf_counter()
+    rr = rerank or Rerank()
+    assert gig.id is not None
+    q = gig_query(rt, gig)
+    decisions = decisions_for_gig(session, gig.id)
+    rejected = {u for u, d in decisions.items() if d == CandidateDecision.REJECTED}
+    shortlisted = [u for u, d in decisions.items() if d == CandidateDecision.SHORTLISTED]
+    if rr.feedback and q.dense is not None:
+        q.dense = rocchio(
+            q.dense, _profile_vectors(rt, shortlisted), _profile_vectors(rt, sorted(rejected))
+        )
+    spec = FilterSpec(
+        exclude_ids=pending_removal_ids(session) | (rejected if rr.feedback else set())
+    )
+    size = max(rt.settings.search.candidates, offset + limit)
+    result = _pool(rt, "profiles", q, mode, spec, size)
+    scores = _normalised(result.page)
+    payloads = rt.store.payloads([h.id for h in result.page]) if result.page else {}
+    for h in result.page:
+        scores[h.id] += _fit(q, payloads.get(h.id, {}), rr)
+    page = _page(scores, result.page, offset, limit)
+    hits = _candidate_hits(session, page, result, q, scores, payloads, gig.id)
+    return CandidateResponse(
+        results=hits,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+        next_offset=_next(offset, limit, len(result.page)),
+    )
+
+
+def gig_applicants(
+    rt: Runtime, session: Session, gig: Gig, *, limit: int = 20, offset: int = 0
+) -> CandidateResponse:
+    """Students who applied to ``gig``, ranked by fit: cosine similarity of their
+    stored profile vector to the gig's, plus the re-ranking of
+    :func:`gig_candidates` (coverage, availability, location). Applicants
+    without an indexed profile come last, by application time; hidden ones
+    (deleted, suspended, reduced since indexing) are left out as in search."""
+    started = time.perf_counter()
+    assert gig.id is not None
+    ids = applicant_ids(session, gig.id)
+    q = gig_query(rt, gig)
+    vectors = rt.store.dense_vectors(ids) if ids else {}
+    payloads = rt.store.payloads(ids) if ids else {}
+    scores: dict[int, float] = {}
+    for uid in ids:
+        vec = vectors.get(uid)
+        if vec is None or q.dense is None:
+            scores[uid] = -1.0 - ids.index(uid) * 1e-6
+            continue
+        scores[uid] = float(np.dot(vec, q.dense)) + _fit(q, payloads.get(uid, {}), Rerank())
+    hits = [
+        Hit(id=uid, score=scores[uid], version=_int(payloads.get(uid, {}).get("updated_at")))
+        for uid in ids
+    ]
+    page = _page(scores, hits, offset, limit)
+    result = SearchResult(page=page, dense=sorted(hits, key=lambda h: -h.score))
+    out = _candidate_hits(session, page, result, q, scores, payloads, gig.id)
+    return CandidateResponse(
+        results=out,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+        next_offset=_next(offset, limit, len(ids)),
+    )
+
+
+def similar_profiles(
+    rt: Runtime,
+    session: Session,
+    user_id: int,
+    *,
+    limit: int = 20,
+    offset: int = 0,
+    mode: SearchMode = SearchMode.SEMANTIC,
+) -> SearchResponse | None:
+    """Students like ``user_id`` (never themselves): nearest neighbours of their
+    employer-visible profile vector (``mode`` hybrid adds its text as a BM25
+    query). ``None`` when that student is not searchable or has no profile.
+
+    Raises:
+        EncoderError, VectorStoreError: as the retrieval raises them.
+    """
+    started = time.perf_counter()
+    q = student_query(rt, session, user_id)
+    if q is None:
+        return None
+    spec = FilterSpec(exclude_ids=pending_removal_ids(session) | {user_id})
+    result = _pool(rt, "profiles", q, mode, spec, offset + limit)
+    page = result.page[offset : offset + limit]
+    hits = hydrate_profiles(
+        session, page, dense=result.dense, keyword=result.keyword, term_names={}
+    )
+    return SearchResponse(
+        results=hits,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+        next_offset=offset + limit if len(result.page) == offset + limit else None,
+    )
+
+
+def similar_gigs(
+    rt: Runtime,
+    session: Session,
+    gig: Gig,
+    *,
+    limit: int = 20,
+    offset: int = 0,
+    mode: SearchMode = SearchMode.SEMANTIC,
+) -> GigSearchResponse:
+    """Open gigs like ``gig`` (never itself): nearest neighbours of its vector.
+
+    Raises:
+        EncoderError, VectorStoreError: as the retrieval raises them.
+    """
+    started = time.perf_counter()
+    assert gig.id is not None
+    ts = now_ms()
+    q = gig_query(rt, gig)
+    spec = live_gig_spec(session, now=ts, exclude={gig.id})
+    result = _pool(rt, GIGS, q, mode, spec, offset + limit)
+    page = result.page[offset : offset + limit]
+    hits = hydrate_gigs(session, page, dense=result.dense, keyword=result.keyword, now=ts)
+    return GigSearchResponse(
+        results=hits,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+        next_offset=offset + limit if len(result.page) == offset + limit else None,
+    )
