@@ -30,9 +30,9 @@ app = typer.Typer(
 )
 
 
-def _fail(message: str) -> typer.Exit:
+def _fail(message: str, code: int = 1) -> typer.Exit:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(1)
+    return typer.Exit(code)
 
 
 @contextmanager
@@ -99,15 +99,23 @@ def serve(
     uvicorn.run(create_app(), host=host, port=port, log_config=None)
 
 
+_DEMO_STUDENT = "demo_00000"
+"""Student 0 of ``profiles.demo_data`` (the demo prints a key acting as them)."""
+
+
 @app.command()
 def demo(
     count: Annotated[int, typer.Option(min=0, help="How many demo students.")] = 2000,
+    gigs: Annotated[int, typer.Option(min=0, help="How many demo gigs.")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data).")] = 42,
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Do nothing when users already exist.")
     ] = False,
 ) -> None:
-    """Load seeded, generated demo students and index them."""
+    """Load seeded demo students and gigs, index them, and print API keys to try them."""
+    from search_service.gigs.demo import DEMO_EMPLOYER_CLERK_ID, DemoVocabulary, load_demo_gigs
+    from search_service.index.entity import GIG_ROWS, PROFILE_ROWS
+    from search_service.profiles import demo_vocab
     from search_service.profiles.demo import load_demo
     from search_service.refresh.writer import reindex
     from search_service.users.repository import count_users
@@ -117,17 +125,115 @@ def demo(
             with session_scope(rt.engine) as session:
                 existing = count_users(session)
             if existing and rt.store.count():
-                typer.echo(f"{existing} users already loaded; skipping demo data.")
+                typer.echo(
+                    f"{existing} users already loaded; skipping demo data. Keys for the demo "
+                    f"users: gigsy-search create-api-key --user {_DEMO_STUDENT} --role student "
+                    f"(or --user {DEMO_EMPLOYER_CLERK_ID} --role employer)"
+                )
                 return
         report = load_demo(rt, count=count, seed=seed)
         typer.echo(
             f"demo: {report.created} created, {report.updated} updated, "
             f"{report.unchanged} unchanged"
         )
-        idx = reindex(rt)
+        vocab = DemoVocabulary(
+            tracks=demo_vocab.TRACKS, cities=demo_vocab.CITIES, skill_labels=demo_vocab.SKILL_LABELS
+        )
+        gig_report = load_demo_gigs(rt, vocab, count=gigs, seed=seed)
+        typer.echo(
+            f"demo gigs: {gig_report.created} created, {gig_report.updated} updated, "
+            f"{gig_report.unchanged} unchanged, {gig_report.skipped} kept as they were "
+            f"(closed or deleted); {gig_report.employers_created} employers created"
+        )
+        idx = reindex(rt, entities=[PROFILE_ROWS])
         typer.echo(
             f"indexed {idx.indexed} profiles ({idx.embedded} embedded) in {idx.seconds:.1f}s"
         )
+        gidx = reindex(rt, entities=[GIG_ROWS])
+        typer.echo(f"indexed {gidx.indexed} gigs ({gidx.embedded} embedded) in {gidx.seconds:.1f}s")
+        for line in _demo_keys(rt, _DEMO_STUDENT, DEMO_EMPLOYER_CLERK_ID):
+            typer.echo(line)
+
+
+def _demo_keys(rt: Runtime, student: str, employer: str) -> list[str]:
+    """Create a student key and an employer key for the demo users (those that
+    exist) and return the lines that show them, as shell ``export`` lines."""
+    from search_service.gigs.repository import owner_gigs
+    from search_service.users.api_keys import create_api_key
+    from search_service.users.repository import find_user_by_clerk_id
+
+    lines: list[str] = []
+    with session_scope(rt.engine) as session:
+        s_user = find_user_by_clerk_id(session, student)
+        if s_user is not None:
+            _, key = create_api_key(session, role="student", name="demo", user_id=s_user.id)
+            name = f"{s_user.first_name} {s_user.last_name}"
+            lines.append(f"export STUDENT_KEY={key}  # student {student}, {name}")
+        e_user = find_user_by_clerk_id(session, employer)
+        if e_user is not None and e_user.id is not None:
+            _, key = create_api_key(session, role="employer", name="demo", user_id=e_user.id)
+            open_gigs = owner_gigs(session, e_user.id, status="open", limit=100, offset=0)
+            ids = sorted(g.id for g in open_gigs if g.id is not None)
+            shown = ", ".join(map(str, ids[:5])) + (", ..." if len(ids) > 5 else "")
+            lines.append(
+                f"export EMPLOYER_KEY={key}  # employer {employer}, {e_user.name}, "
+                f"open gigs {shown or 'none'}"
+            )
+    if lines:
+        lines.insert(
+            0,
+            "API keys for the demo users (shown once; more with "
+            "gigsy-search create-api-key --user CLERK_ID --role ROLE):",
+        )
+    return lines
+
+
+@app.command("ingest-jobs")
+def ingest_jobs_cmd(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="LinkedIn job CSV: job_id,title,company,date,industry,job_function,description."
+        ),
+    ],
+    index: Annotated[bool, typer.Option(help="Index the gigs after importing.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Import job postings as open gigs, one employer per company (re-running updates,
+    never duplicates, and never reopens a gig its owner closed or deleted). Exit code
+    2 for a missing file or a CSV of another format."""
+    import csv
+    import time
+
+    from search_service.gigs.ingest import ingest_jobs
+    from search_service.index.entity import GIG_ROWS
+    from search_service.refresh.writer import reindex
+
+    if not path.is_file():
+        raise _fail(f"no such file: {path}", code=2)
+    with _runtime() as rt:
+        started = time.perf_counter()
+        try:
+            report = ingest_jobs(rt, path, progress=progress)
+        except UnicodeDecodeError as exc:
+            raise _fail(f"{path}: not a job-postings CSV (not UTF-8 text)", code=2) from exc
+        except (ValueError, csv.Error) as exc:
+            raise _fail(str(exc), code=2) from exc
+        typer.echo(
+            f"ingest-jobs: {report.rows} rows, {report.postings} postings "
+            f"({report.duplicate_rows} duplicate rows, {report.empty_rows} empty rows): "
+            f"{report.created} created, {report.updated} updated, {report.unchanged} unchanged, "
+            f"{report.skipped} skipped ({report.kept_closed} closed or deleted by their owner, "
+            f"{report.employer_gone} of suspended or deleted employers, {report.invalid} invalid); "
+            f"{report.employers_created} employers created"
+        )
+        if index:
+            idx = reindex(rt, entities=[GIG_ROWS], progress=progress)
+            total = time.perf_counter() - started
+            typer.echo(
+                f"indexed {idx.indexed} gigs ({idx.embedded} embedded, {idx.reused} reused) "
+                f"in {idx.seconds:.1f}s; ingest + index {total:.1f}s"
+            )
 
 
 @app.command("ingest-resumes")
@@ -170,15 +276,17 @@ def reindex(
         bool, typer.Option("--recreate", help="Drop the index and re-embed everything.")
     ] = False,
 ) -> None:
-    """Rebuild the search index from SQL."""
+    """Rebuild the search index from SQL (profiles, then gigs)."""
+    from search_service.index.entity import ENTITIES
     from search_service.refresh.writer import reindex as do_reindex
 
     with _runtime() as rt:
-        idx = do_reindex(rt, recreate=recreate)
-        typer.echo(
-            f"indexed {idx.indexed} profiles ({idx.embedded} embedded, {idx.reused} reused) "
-            f"in {idx.seconds:.1f}s = {idx.per_second:.1f} profiles/s"
-        )
+        for entity in ENTITIES:
+            idx = do_reindex(rt, recreate=recreate, entities=[entity])
+            typer.echo(
+                f"indexed {idx.indexed} {entity.name} ({idx.embedded} embedded, "
+                f"{idx.reused} reused) in {idx.seconds:.1f}s = {idx.per_second:.1f} {entity.name}/s"
+            )
 
 
 @app.command()

@@ -14,9 +14,11 @@ __all__ = [
     "count_owner_gigs",
     "get_gig",
     "gig_by_external_id",
+    "gigs_by_external_ids",
     "load_gigs_with_owners",
     "owner_gigs",
     "owner_names",
+    "users_by_clerk_ids",
 ]
 
 
@@ -30,6 +32,23 @@ def gig_by_external_id(session: Session, external_id: str) -> Gig | None:
     """The gig imported under ``external_id`` (deleted ones included: an import
     never resurrects a gig its owner deleted)."""
     return session.exec(select(Gig).where(Gig.external_id == external_id)).first()
+
+
+def gigs_by_external_ids(session: Session, external_ids: Sequence[str]) -> dict[str, Gig]:
+    """The gigs imported under ``external_ids`` (deleted ones included), by external id."""
+    if not external_ids:
+        return {}
+    rows = session.exec(select(Gig).where(col(Gig.external_id).in_(list(external_ids))))
+    return {g.external_id: g for g in rows if g.external_id is not None}
+
+
+def users_by_clerk_ids(session: Session, clerk_ids: Sequence[str]) -> dict[str, User]:
+    """The users holding ``clerk_ids`` (soft-deleted ones included), by clerk id: the
+    owners an import finds again."""
+    if not clerk_ids:
+        return {}
+    rows = session.exec(select(User).where(col(User.clerk_id).in_(list(clerk_ids))))
+    return {u.clerk_id: u for u in rows}
 
 
 def load_gigs_with_owners(session: Session, ids: Sequence[int]) -> dict[int, tuple[Gig, User]]:
