@@ -1,0 +1,1 @@
+"""Gigs: employers' postings, their index documents and the gig APIs."""
