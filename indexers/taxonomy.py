@@ -14,7 +14,10 @@ Rules the table keeps (enforced at import and by the tests):
 * no canonical name is an alias of another canonical name, and no alias (nor its
   punctuation-free form) belongs to two canonical names, so normalising is idempotent;
 * aliases that are ordinary English words or single letters in running text are kept
-  out of :func:`canonicalise_query` (see :data:`TEXT_UNSAFE_ALIASES`).
+  out of :func:`canonicalise_query` (see :data:`TEXT_UNSAFE_ALIASES`);
+  :func:`extract_skills`, which reads skills out of job descriptions with the same
+  matching, also skips canonical names that read as something else there (a bare "C",
+  "go", lowercase "excel").
 
 This module imports nothing from ``search_service`` and reads no settings.
 """
@@ -32,6 +35,7 @@ __all__ = [
     "TEXT_UNSAFE_ALIASES",
     "canonical_skills",
     "canonicalise_query",
+    "extract_skills",
     "normalise_skill",
     "normalise_skills",
 ]
@@ -483,6 +487,96 @@ def canonicalise_query(text: str) -> str:
         return text
     rewritten = _QUERY_RE.sub(_replace, text)
     return text if rewritten == text else rewritten
+
+
+# Canonical names that are ordinary English words in a job description. A query leaves them
+# as written, so canonicalise_query needs no rule for them; extraction does. Checked on the
+# LinkedIn job sample (../shared/data/jobs): "go above and beyond", "react to unusual
+# situations", "excel in sales", "a positive outlook", "word of mouth", "we are agile",
+# "slack spans", "Toyota Express Maintenance", "Target Sketch".
+#: Extracted only when written with a capital first letter ("Excel", "Word", "React").
+_PROSE_CANONICALS: frozenset[str] = frozenset(
+    {
+        "agile",
+        "bootstrap",
+        "dart",
+        "excel",
+        "flask",
+        "flutter",
+        "jest",
+        "notion",
+        "outlook",
+        "react",
+        "ruby",
+        "rust",
+        "slack",
+        "spark",
+        "unity",
+        "word",
+    }
+)
+#: Never extracted as written bare, whatever the case (titles and company names are
+#: capitalised: "Toyota Express", "Swift Transportation"); their aliases still count
+#: ("golang", "express.js").
+_BARE_UNSAFE_CANONICALS: frozenset[str] = frozenset({"express", "go", "sketch", "swift"})
+
+
+def _match_canonical(written: str) -> str | None:
+    """The canonical skill a :data:`_QUERY_RE` match names, or ``None`` when it is not safe
+    to read it as a skill in running text."""
+    key = normalise_keyword(written)
+    canonical = key if key in _TABLE else _EXACT.get(key) or _SQUASHED.get(_squash(key))
+    if canonical is None:
+        return None
+    if _squash(key) == _squash(canonical):  # written as the canonical name itself
+        if len(_squash(key)) <= 1 or canonical in _BARE_UNSAFE_CANONICALS:
+            return None  # a bare "C" or "R" reads as a letter in running text
+        if canonical in _PROSE_CANONICALS and not written[0].isupper():
+            return None
+    return canonical
+
+
+def extract_skills(text: str, *, limit: int = 15) -> list[str]:
+    """Canonical skill names mentioned in free text (a job description, a title).
+
+    Uses the same matching as :func:`canonicalise_query`: case-insensitive, longest phrase
+    first, word-boundary safe, text-safe aliases only (nothing from
+    :data:`TEXT_UNSAFE_ALIASES`). Canonical names written in the text count too, except
+    where they read as something else in a sentence: single letters (``"C"``, ``"R"``)
+    and a few ordinary words (``"go"``, ``"express"``, ``"swift"``, ``"sketch"``) never
+    count written bare (their longer aliases do: ``"R language"``, ``"golang"``,
+    ``"express.js"``), and product names that are English words (``"excel"``,
+    ``"word"``, ``"outlook"``, ``"react"``, ``"agile"``, ...) count only when capitalised
+    (``"Excel"``, not "excel in a team").
+
+    Order: most mentions first, ties by first occurrence; each skill once.
+
+    Examples: ``"React.js dev; we love reactjs and MS Excel"`` -> ``["react", "excel"]``;
+    ``"JS, Excel, js"`` -> ``["javascript", "excel"]``; ``"node.js, not a node"`` ->
+    ``["node.js"]``; ``"Grade C or R; go above and beyond; excel in a team"`` -> ``[]``.
+
+    Args:
+        text: any string.
+        limit: at most this many skills are returned (0 gives ``[]``).
+
+    Returns:
+        A new list of canonical names, at most ``limit`` long.
+
+    Raises:
+        ValueError: ``limit`` is negative.
+
+    Source of the table: curated by hand for Gigsy from common job-posting skill names;
+    aliases are common spellings.
+    """
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    counts: dict[str, int] = {}  # insertion order = first occurrence
+    for match in _QUERY_RE.finditer(text):
+        canonical = _match_canonical(match.group(0))
+        if canonical is not None:
+            counts[canonical] = counts.get(canonical, 0) + 1
+    # sorted() is stable, so ties keep their first-occurrence order.
+    return sorted(counts, key=lambda skill: -counts[skill])[:limit]
 
 
 def canonical_skills() -> frozenset[str]:

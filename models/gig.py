@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pydantic import ConfigDict, field_validator
 from pydantic import Field as PydField
-from pydantic import field_validator
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlmodel import Column, Field, Index, SQLModel
 
@@ -164,6 +164,25 @@ class GigPay(CamelModel):
 class GigWrite(CamelModel):
     """A gig as its owner writes it. Skills are mapped through the skill taxonomy on
     write ("JS" -> "javascript"); ``deadline`` is epoch ms."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "React developer for a student-run startup",
+                    "description": "Build the booking flow of our web app, 10 h a week.",
+                    "requiredSkills": ["React", "TypeScript"],
+                    "niceSkills": ["Figma"],
+                    "location": "Berlin, Germany",
+                    "remote": True,
+                    "availability": "part_time",
+                    "pay": {"amountMinor": 2500, "currency": "EUR", "unit": "hour"},
+                    "deadline": 1798761600000,
+                    "status": "open",
+                }
+            ]
+        }
+    )
 
     title: str = PydField(min_length=1, max_length=200, examples=["Barista for weekend events"])
     description: str = PydField(default="", max_length=MAX_DESCRIPTION_LENGTH)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from models.common import CamelModel, ListItem
 from models.gig import CandidateDecision, GigPay, PayUnit
@@ -54,6 +54,18 @@ class SearchFilters(CamelModel):
 
 class SearchRequest(CamelModel):
     """Employer search. An empty ``query`` browses by filters, most recently updated first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "query": "python data analyst",
+                    "filters": {"skills": ["sql"], "availability": "part_time"},
+                    "limit": 10,
+                }
+            ]
+        }
+    )
 
     query: str = Field(default="", max_length=MAX_QUERY_LENGTH)
     mode: SearchMode = SearchMode.HYBRID
@@ -131,6 +143,18 @@ class GigSearchFilters(CamelModel):
 
 class GigSearchRequest(CamelModel):
     """Student gig search. An empty ``query`` browses open gigs by filters, newest first."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "query": "frontend developer",
+                    "filters": {"skills": ["react"], "remote": True, "payMin": 1500},
+                    "limit": 10,
+                }
+            ]
+        }
+    )
 
     query: str = Field(default="", max_length=MAX_QUERY_LENGTH)
     mode: SearchMode = SearchMode.HYBRID

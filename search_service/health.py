@@ -8,14 +8,19 @@ from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from search_service.deps import RuntimeDep, require_metrics_scraper
+from search_service.runtime import GIGS
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", summary="Liveness and index size")
 def read_health(rt: RuntimeDep) -> dict[str, Any]:
-    """``{"status": "ok", "indexedProfiles": n}``."""
-    return {"status": "ok", "indexedProfiles": rt.store.count()}
+    """``{"status": "ok", "indexedProfiles": n, "indexedGigs": m}``."""
+    return {
+        "status": "ok",
+        "indexedProfiles": rt.store.count(),
+        "indexedGigs": rt.store_for(GIGS).count(),
+    }
 
 
 @router.get(

@@ -2,8 +2,9 @@
 
 Groups (:class:`RouteGroup`) and who shares a budget:
 
-- ``search``: ``/v1/search`` and ``/v1/recommendations`` (any method: a search is
-  a POST, but reads), per caller;
+- ``search``: the ranking routes, any method (a search is a POST, but reads):
+  ``/v1/search``, ``/v1/gigs/search`` and the recommendations (paths ending in
+  ``recommended-gigs``, ``candidates``, ``applicants`` or ``similar``), per caller;
 - ``writes``: every other ``PUT``/``PATCH``/``POST``/``DELETE`` under ``/v1``
   (profile, user data, admin), per caller;
 - ``reads``: every other authenticated ``GET`` under ``/v1``, per caller;
@@ -44,6 +45,7 @@ __all__ = ["RequestLimiter", "RouteGroup", "route_group"]
 _log = logging.getLogger(__name__)
 
 _SEARCH_SEGMENTS = frozenset({"search", "recommendations"})
+_RANKING_ENDS = frozenset({"search", "recommended-gigs", "candidates", "applicants", "similar"})
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -66,6 +68,8 @@ def route_group(method: str, path: str) -> RouteGroup:
     """
     segments = path.strip("/").split("/")
     if len(segments) >= 2 and segments[0] == "v1" and segments[1] in _SEARCH_SEGMENTS:
+        return RouteGroup.SEARCH
+    if len(segments) >= 3 and segments[0] == "v1" and segments[-1] in _RANKING_ENDS:
         return RouteGroup.SEARCH
     if method.upper() in _READ_METHODS:
         return RouteGroup.READS

@@ -16,6 +16,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from search_service.db import session_scope
+from search_service.index.entity import ENTITIES
 from search_service.index.repository import release_leases
 from search_service.privacy.service import purge_expired
 from search_service.profiles.service import reconcile_snapshots
@@ -62,7 +63,7 @@ def build_scheduler(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
     """
     if rt.settings.qdrant.url is None:
         with session_scope(rt.engine) as session:
-            released = release_leases(session)
+            released = sum(release_leases(session, entity=e) for e in ENTITIES)
         if released:
             log.info("released %d index leases left by a previous process", released)
     cls = BlockingScheduler if blocking else BackgroundScheduler

@@ -10,6 +10,8 @@ from sqlmodel import Session, col, select
 
 from models import (
     ApiKey,
+    Gig,
+    Interaction,
     OutboxEvent,
     Profile,
     Transaction,
@@ -38,6 +40,13 @@ def rows_about(session: Session, user: User) -> dict[str, list[Any]]:
     uid = user.id
     out: dict[str, list[Any]] = {}
     out["api_keys"] = list(session.exec(select(ApiKey).where(ApiKey.user_id == uid)))
+    out["gigs"] = list(session.exec(select(Gig).where(Gig.owner_id == uid).order_by(col(Gig.id))))
+    # Their applications and dismissals, and employers' decisions about them.
+    out["interactions"] = list(
+        session.exec(
+            select(Interaction).where(Interaction.user_id == uid).order_by(col(Interaction.id))
+        )
+    )
     out["user_data"] = list(
         session.exec(select(UserData).where(UserData.user_id == uid).order_by(col(UserData.key)))
     )
@@ -178,7 +187,9 @@ def purge_user(session: Session, user: User, *, now: int | None = None) -> None:
     """Erase a soft-deleted user's personal data, keeping the row as a husk.
 
     Clears identity fields, metadata and the snapshot; deletes the profile, its
-    sections, key/value data and processed outbox events; revokes API keys and
+    sections, key/value data, interactions (applications, dismissals and
+    employers' decisions about them) and processed outbox events; soft-deletes
+    gigs they still own; revokes API keys and
     clears their names; clears the ``error`` text of the user's webhook audit
     rows (and of any row naming their email); reduces pending outbox events to
     ``{"userId"}``; replaces ``clerk_id`` with ``purged:<id>`` (the Clerk
@@ -198,6 +209,15 @@ def purge_user(session: Session, user: User, *, now: int | None = None) -> None:
     for table in (*SECTION_TABLES, UserData):
         session.execute(delete(table).where(col(table.user_id) == user.id))  # type: ignore[arg-type, attr-defined]
     session.execute(delete(Profile).where(col(Profile.user_id) == user.id))
+    session.execute(delete(Interaction).where(col(Interaction.user_id) == user.id))
+    # Their gigs left the index with them; the postings stay, deleted, for the
+    # students who applied (their interactions reference them).
+    session.execute(
+        update(Gig)
+        .where(col(Gig.owner_id) == user.id, col(Gig.deleted_at).is_(None))
+        .values(deleted_at=ts, updated_at=ts)
+        .execution_options(synchronize_session=False)
+    )
     revoke_user_keys(session, user.id, now=ts)
     _scrub_kept_rows(session, user, _identifiers(user))
     for key, value in _ERASED.items():

@@ -70,6 +70,8 @@ def export_user(session: Session, user: User) -> dict[str, Any]:
         "transactions": [_row(r) for r in related["transactions"]],
         "webhookDeliveries": [_row(r) for r in related["webhook_deliveries"]],
         "outboxEvents": [_row(r) for r in related["outbox_events"]],
+        "gigs": [_row(r) for r in related["gigs"]],
+        "interactions": [_row(r) for r in related["interactions"]],
     }
 
 

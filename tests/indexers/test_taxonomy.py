@@ -10,6 +10,7 @@ from indexers.taxonomy import (
     TEXT_UNSAFE_ALIASES,
     canonical_skills,
     canonicalise_query,
+    extract_skills,
     normalise_skill,
     normalise_skills,
 )
@@ -196,3 +197,72 @@ def test_canonicalise_query_skips_text_unsafe_aliases() -> None:
     for alias in TEXT_UNSAFE_ALIASES:
         text = f"a {alias} here"
         assert canonicalise_query(text) is text, alias
+
+
+class TestExtractSkills:
+    """Skills named in free text (job descriptions), with canonicalise_query's matching."""
+
+    def test_docstring_examples(self) -> None:
+        assert extract_skills("React.js dev; we love reactjs and MS Excel") == ["react", "excel"]
+        assert extract_skills("JS, Excel, js") == ["javascript", "excel"]
+        assert extract_skills("node.js, not a node") == ["node.js"]
+        assert extract_skills("Grade C or R; go above and beyond; excel in a team") == []
+
+    def test_orders_by_mentions_then_first_occurrence(self) -> None:
+        text = "SQL and Python. Tableau, then python3, then Py again; sql once more; Tableau."
+        assert extract_skills(text) == ["python", "sql", "tableau"]
+        assert extract_skills("Canva, Figma, Trello") == ["canva", "figma", "trello"]
+
+    def test_aliases_and_canonical_names_count_as_one_skill(self) -> None:
+        text = "Microsoft Excel, MS Excel, Excel; Amazon Web Services and AWS; k8s, Kubernetes"
+        assert extract_skills(text) == ["excel", "aws", "kubernetes"]
+
+    def test_word_boundaries(self) -> None:
+        assert extract_skills("jsx components, adjs, alpine.js, foo-ml") == []
+        assert extract_skills("C++ and C# developers") == ["c++", "c#"]
+        assert extract_skills("Telecommunications and jest-like tooling") == []
+
+    def test_single_letter_skills_only_through_longer_aliases(self) -> None:
+        assert extract_skills("Languages: C, R and Go; grade A") == []
+        assert extract_skills("C programming language and R language") == ["c", "r"]
+
+    def test_text_unsafe_aliases_are_never_extracted(self) -> None:
+        for alias in TEXT_UNSAFE_ALIASES:
+            assert extract_skills(f"we need a {alias} here") == [], alias
+
+    def test_prose_words_need_a_capital(self) -> None:
+        text = "excel in a fast pace, react to change, a positive outlook, word of mouth"
+        assert extract_skills(text) == []
+        assert extract_skills("MS Office (Word, Excel, Outlook) and React") == [
+            "microsoft office",
+            "word",
+            "excel",
+            "outlook",
+            "react",
+        ]
+        assert extract_skills("we are agile") == []
+        assert extract_skills("Agile and Scrum") == ["agile", "scrum"]
+
+    def test_bare_unsafe_canonical_names_need_their_alias(self) -> None:
+        assert extract_skills("Go above and beyond at Toyota Express; Swift Transportation") == []
+        assert extract_skills("Golang services with Express.js") == ["go", "express"]
+
+    def test_every_text_safe_alias_is_extracted(self) -> None:
+        for canonical, aliases in SKILL_ALIASES.items():
+            for alias in aliases:
+                key = normalise_keyword(alias)
+                if key in TEXT_UNSAFE_ALIASES:
+                    continue
+                assert extract_skills(f"x {alias} y") == [canonical], alias
+
+    def test_limit(self) -> None:
+        text = "Excel Word Outlook PowerPoint SQL"
+        assert extract_skills(text, limit=2) == ["excel", "word"]
+        assert extract_skills(text, limit=0) == []
+        assert len(extract_skills(text)) == 5
+        with pytest.raises(ValueError, match="limit"):
+            extract_skills(text, limit=-1)
+
+    def test_empty_and_skill_free_text(self) -> None:
+        assert extract_skills("") == []
+        assert extract_skills("Lift 50 pounds and stand for long periods.") == []

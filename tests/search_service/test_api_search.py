@@ -306,4 +306,4 @@ def test_private_section_cannot_be_found(
 def test_health_reports_index_size(client: TestClient, corpus: dict[str, int]) -> None:
     r = client.get("/healthz")
     assert r.status_code == 200, r.text
-    assert r.json() == {"status": "ok", "indexedProfiles": 6}
+    assert r.json() == {"status": "ok", "indexedProfiles": 6, "indexedGigs": 0}

@@ -280,6 +280,7 @@ def test_scheduler_has_every_job_and_worker_mode_blocks(runtime: Runtime) -> Non
         "reconcile-balances",
         "snapshot-drift",
         "retention-purge",
+        "gig-expiry",
     }
     assert runtime.on_profile_change is not None  # edits wake this scheduler's job
     runtime.on_profile_change = None

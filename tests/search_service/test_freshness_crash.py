@@ -17,12 +17,15 @@ from numpy.typing import NDArray
 from sqlmodel import col, func, select
 
 from indexers import HashingEncoder
-from models import SearchMode, SearchRequest, User
+from models import GigSearchRequest, GigStatus, GigWrite, SearchMode, SearchRequest, User
 from search_service.db import session_scope
+from search_service.gigs.service import create_gig
+from search_service.index.entity import GIG_ROWS
 from search_service.index.repository import claim_stale, staleness
 from search_service.refresh.freshness import refresh_stale
 from search_service.runtime import Runtime
 from search_service.scheduler import build_scheduler
+from search_service.search.gigs import search_gigs
 from search_service.search.service import search_profiles
 from search_service.settings import Settings
 from tests.factories import make_student
@@ -201,5 +204,46 @@ def test_kill_9_between_upsert_and_verification_leaves_no_point_of_a_deleted_use
         build_scheduler(rt)
         refresh_stale(rt)
         assert rt.store.payloads([gone.id, kept.id]).keys() == {kept.id}
+    finally:
+        rt.close()
+
+
+def test_kill_9_mid_gig_refresh_then_restart_converges(settings: Settings, tmp_path: Path) -> None:
+    # Gigs go through the same leased protocol: a worker killed while embedding
+    # their second batch loses nothing, and its lease is released at start-up.
+    rt = Runtime.open(settings, encoder=HashingEncoder(64))
+    with rt.session() as session:
+        owner = User(clerk_id="emp_crash", roles=["employer"], name="Crash Co")
+        session.add(owner)
+        session.flush()
+        gig_ids = [
+            create_gig(session, None, owner, GigWrite(title=_word(i), status=GigStatus.OPEN)).id
+            for i in range(30)
+        ]
+    rt.close()
+    marker = tmp_path / "in-batch-2"
+    returncode = _kill_9_at_marker(
+        "tests.search_service.refresh_child",
+        [str(settings.data_dir), settings.sqlalchemy_url, str(marker)],
+        marker=marker,
+        log=tmp_path / "child.log",
+        waiting_for="the child never reached its second batch",
+    )
+    assert returncode == -signal.SIGKILL
+
+    rt = Runtime.open(settings, encoder=HashingEncoder(64))  # the restart
+    try:
+        with session_scope(rt.engine) as session:
+            assert staleness(session, entity=GIG_ROWS).stale == 20
+        build_scheduler(rt)
+        report = refresh_stale(rt)
+        assert report.indexed == 20 and report.failed == []
+        with session_scope(rt.engine) as session:
+            assert staleness(session, entity=GIG_ROWS).stale == 0
+            for i, gid in enumerate(gig_ids):
+                found = search_gigs(
+                    rt, session, GigSearchRequest(query=_word(i), mode=SearchMode.KEYWORD)
+                )
+                assert [h.gig_id for h in found.results] == [gid]
     finally:
         rt.close()

@@ -11,6 +11,8 @@ from sqlmodel import col, select
 
 from models import (
     ApiKey,
+    Gig,
+    Interaction,
     LedgerKind,
     OutboxEvent,
     Posting,
@@ -417,3 +419,31 @@ def test_purge_leaves_the_person_in_no_table(client: TestClient, runtime: Runtim
         assert key_row.name == "" and key_row.revoked_at is not None
         events = session.exec(select(OutboxEvent).where(OutboxEvent.user_id == uid)).all()
         assert all(e.payload == {"userId": uid} and e.last_error is None for e in events)
+
+
+def test_gigs_and_interactions_are_exported_and_purged(
+    client: TestClient, runtime: Runtime
+) -> None:
+    student = new_user_with_key(runtime, "p_gig_student")
+    employer = new_user_with_key(runtime, "p_gig_employer", role="employer")
+    r = client.post("/v1/gigs", json={"title": "Usher", "status": "open"}, headers=employer.headers)
+    gig_id = r.json()["id"]
+    with session_scope(runtime.engine) as session:
+        session.add(
+            Interaction(gig_id=gig_id, user_id=student.id, action="applied", decision="rejected")
+        )
+    mine = client.get("/v1/me/export", headers=student.headers).json()
+    assert [(i["gig_id"], i["action"], i["decision"]) for i in mine["interactions"]] == [
+        (gig_id, "applied", "rejected")
+    ]
+    theirs = client.get("/v1/me/export", headers=employer.headers).json()
+    assert [g["title"] for g in theirs["gigs"]] == ["Usher"] and theirs["interactions"] == []
+    for u in (student, employer):
+        assert client.delete("/v1/me", headers=u.headers).status_code == 204
+    with session_scope(runtime.engine) as session:
+        session.execute(update(User).values(deleted_at=1_000_000))
+    assert purge_expired(runtime.engine, retention_days=30) == 2
+    with session_scope(runtime.engine) as session:
+        assert session.exec(select(Interaction)).all() == []
+        gig = session.get(Gig, gig_id)
+        assert gig is not None and gig.deleted_at is not None

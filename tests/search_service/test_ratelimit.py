@@ -109,6 +109,14 @@ class TestRouteGroup:
             ("DELETE", "/v1/users/me/data/{key}", RouteGroup.WRITES),
             ("POST", "/v1/admin/api-keys", RouteGroup.WRITES),
             ("GET", "/v1/searches-saved", RouteGroup.READS),
+            ("POST", "/v1/gigs/search", RouteGroup.SEARCH),
+            ("GET", "/v1/me/recommended-gigs", RouteGroup.SEARCH),
+            ("GET", "/v1/gigs/{gig_id}/candidates", RouteGroup.SEARCH),
+            ("GET", "/v1/gigs/{gig_id}/applicants", RouteGroup.SEARCH),
+            ("GET", "/v1/profiles/{user_id}/similar", RouteGroup.SEARCH),
+            ("POST", "/v1/gigs", RouteGroup.WRITES),
+            ("PATCH", "/v1/gigs/{gig_id}", RouteGroup.WRITES),
+            ("GET", "/v1/gigs/{gig_id}", RouteGroup.READS),
         ],
     )
     def test_route_group_follows_method_and_path(

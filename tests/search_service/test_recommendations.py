@@ -319,3 +319,16 @@ def test_an_owner_leaving_search_takes_their_gigs_out(
     assert rt.store_for(GIGS).count() == 0
     refresh_stale(rt)
     assert rt.store_for(GIGS).count() == 0
+
+
+def test_gig_refresh_has_its_own_metrics(
+    rt: Runtime, api: TestClient, employer: Student, metrics_headers: dict[str, str]
+) -> None:
+    _post(api, employer, title="Dog walker")
+    before = api.get("/metrics", headers=metrics_headers).text
+    assert "gigsy_gigs_stale 1.0" in before
+    refresh_stale(rt)
+    after = api.get("/metrics", headers=metrics_headers).text
+    assert "gigsy_gigs_stale 0.0" in after
+    assert "gigsy_gigs_indexed_total 1.0" in after
+    assert "gigsy_profiles_indexed_total 0.0" in after
