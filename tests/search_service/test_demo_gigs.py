@@ -40,8 +40,8 @@ VOCAB = DemoVocabulary(
 )
 NOW = 1_790_000_000_000  # 2026-09-21T14:13:20Z
 TODAY = NOW - NOW % DAY_MS
-EURO_COUNTRIES = ("Germany", "Netherlands", "Belgium", "France", "Spain", "Italy", "Portugal")
-EURO_COUNTRIES += ("Austria", "Finland", "Ireland")
+EURO_COUNTRIES: tuple[str, ...] = ("Germany", "Netherlands", "Belgium", "France", "Spain")
+EURO_COUNTRIES += ("Italy", "Portugal", "Austria", "Finland", "Ireland")
 
 
 def _dump(gigs: list[GigImport]) -> list[tuple[str, str, dict[str, object]]]:
