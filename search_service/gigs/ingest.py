@@ -117,7 +117,8 @@ class GigImportReport:
     ``updated``, ``unchanged``; ``kept_closed`` (the gig was closed, filled or deleted
     by its owner: left as is), ``employer_gone`` (the company's account is suspended
     or deleted) and ``invalid`` (no usable company name, or fields a gig cannot hold).
-    ``employers_created``: employer accounts created (one per new company).
+    ``employers_created``: employer accounts created (one per new company);
+    ``refused_employers``: clerk ids of the suspended or deleted ones met.
     """
 
     rows: int = 0
