@@ -57,9 +57,11 @@ from search_service.gigs.interactions import (
 )
 from search_service.outbox import pending_removal_ids
 from search_service.profiles.repository import load_profile_rows
+from search_service.profiles.visibility import visible_to_employers
 from search_service.runtime import GIGS, Runtime
 from search_service.search.gigs import hydrate_gigs, live_gig_spec
 from search_service.search.service import hydrate_profiles, retrieve
+from search_service.users.repository import get_users
 
 __all__ = [
     "COVERAGE_WEIGHT",
@@ -162,7 +164,7 @@ def rocchio(
     query: npt.NDArray[np.float32],
     positive: Sequence[npt.NDArray[np.float32]],
     negative: Sequence[npt.NDArray[np.float32]],
-    weights: tuple[float, float, float] = ROCCHIO,
+    weights: tuple[float, float, float] | None = None,
 ) -> npt.NDArray[np.float32]:
     """Rocchio relevance feedback: ``alpha*q + beta*mean(pos) - gamma*mean(neg)``,
     L2-normalised (Rocchio 1971; weights :data:`ROCCHIO`).
@@ -170,13 +172,14 @@ def rocchio(
     Args:
         query: ``(dim,)`` float32.
         positive, negative: ``(dim,)`` float32 vectors (either may be empty).
+        weights: ``(alpha, beta, gamma)``; default :data:`ROCCHIO`, read at call time.
 
     Returns:
         ``(dim,)`` float32, L2-normalised (``query`` itself when both are empty).
     """
     if not positive and not negative:
         return query
-    alpha, beta, gamma = weights
+    alpha, beta, gamma = weights if weights is not None else ROCCHIO
     out = alpha * query.astype(np.float64)
     if positive:
         out += beta * np.mean(np.stack(positive), axis=0)
@@ -286,10 +289,24 @@ def recommended_gigs(
     )
 
 
-def _profile_vectors(rt: Runtime, ids: Sequence[int]) -> list[npt.NDArray[np.float32]]:
+def _profile_vectors(
+    rt: Runtime, session: Session, ids: Sequence[int], pending: frozenset[int]
+) -> list[npt.NDArray[np.float32]]:
+    """Stored vectors of students ``ids`` that may still be served (as search
+    hydration decides: searchable, point not older than the privacy floor, no
+    pending removal): feedback never feeds a withdrawn profile into a ranking."""
+    ids = [i for i in ids if i not in pending]
     if not ids:
         return []
-    found = rt.store.dense_vectors(list(ids))
+    users = get_users(session, ids)
+    versions = rt.store.payloads(ids)
+    allowed = [
+        i
+        for i in ids
+        if i in users
+        and visible_to_employers(users[i], _int(versions.get(i, {}).get("updated_at")))
+    ]
+    found = rt.store.dense_vectors(allowed) if allowed else {}
     return [np.asarray(v, dtype=np.float32) for v in found.values()]
 
 
@@ -375,13 +392,14 @@ def gig_candidates(
     decisions = decisions_for_gig(session, gig.id)
     rejected = {u for u, d in decisions.items() if d == CandidateDecision.REJECTED}
     shortlisted = [u for u, d in decisions.items() if d == CandidateDecision.SHORTLISTED]
+    pending = pending_removal_ids(session)
     if rr.feedback and q.dense is not None:
         q.dense = rocchio(
-            q.dense, _profile_vectors(rt, shortlisted), _profile_vectors(rt, sorted(rejected))
+            q.dense,
+            _profile_vectors(rt, session, shortlisted, pending),
+            _profile_vectors(rt, session, sorted(rejected), pending),
         )
-    spec = FilterSpec(
-        exclude_ids=pending_removal_ids(session) | (rejected if rr.feedback else set())
-    )
+    spec = FilterSpec(exclude_ids=pending | (rejected if rr.feedback else set()))
     size = max(rt.settings.search.candidates, offset + limit)
     result = _pool(rt, "profiles", q, mode, spec, size)
     scores = _normalised(result.page)

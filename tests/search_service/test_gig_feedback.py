@@ -533,3 +533,28 @@ class TestRankingEffects:
         after = order()
         assert after.index(barista.id) < after.index(assistant.id)
         assert after[0] == shortlisted.id
+
+    def test_a_shortlisted_profile_reduced_since_indexing_does_not_steer_the_ranking(
+        self, rt: Runtime, api: TestClient
+    ) -> None:
+        # As above, but the shortlisted student's indexed version is below their
+        # privacy floor (a reduction whose point removal has not happened yet):
+        # its stored vector must not move the query, so the order stays.
+        owner = new_user_with_key(rt, "emp_owner2", role="employer")
+        assistant = student_with_key(rt, "stu_a2", headline="Warehouse shift assistant")
+        barista = student_with_key(rt, "stu_b2", headline="Barista espresso latte art")
+        shortlisted = student_with_key(rt, "stu_s2", headline="Barista espresso coffee shop")
+        gig = _post(api, owner, title="Warehouse forklift driver")
+        refresh_stale(rt)
+        with session_scope(rt.engine) as session:
+            user = session.get(User, shortlisted.id)
+            assert user is not None and user.visible_updated_at is not None
+            user.privacy_floor = user.visible_updated_at + 1
+            session.add(user)
+        assert _decide(api, owner, gig["id"], shortlisted.id, "shortlisted").status_code == 200
+        r = api.get(
+            f"/v1/gigs/{gig['id']}/candidates", params={"mode": "semantic"}, headers=owner.headers
+        )
+        after = _ids(r.json(), "userId")
+        assert after.index(assistant.id) < after.index(barista.id)
+        assert shortlisted.id not in after
