@@ -250,8 +250,9 @@ def recommended_gigs(
 
     Score: the fused retrieval score normalised by the pool's best, plus
     :data:`COVERAGE_WEIGHT` times the share of the gig's required skills the
-    student lists. Gigs the student dismissed never appear. The pool is
-    ``max(search.candidates, offset + limit)`` gigs deep.
+    student lists. Gigs the student dismissed never appear. The best
+    ``search.candidates`` gigs (default 100) are ranked once and paged through:
+    every page is a slice of that one ordering, and an offset past it is empty.
 
     Raises:
         EncoderError, VectorStoreError: as the retrieval raises them.
@@ -264,8 +265,8 @@ def recommended_gigs(
         return GigSearchResponse(results=[], took_ms=0.0)
     ts = now_ms()
     spec = live_gig_spec(session, now=ts, exclude=dismissed_gig_ids(session, user.id))
-    size = max(rt.settings.search.candidates, offset + limit)
-    result = _pool(rt, GIGS, q, mode, spec, size)
+    size = rt.settings.search.candidates
+    result = _pool(rt, GIGS, q, mode, spec, size) if offset < size else SearchResult()
     scores = _normalised(result.page)
     if rr.coverage and result.page:
         payloads = rt.store_for(GIGS).payloads([h.id for h in result.page])
@@ -381,6 +382,7 @@ def gig_candidates(
     by the pool's best, plus :data:`COVERAGE_WEIGHT` times required-skill
     coverage, plus :data:`FIT_BOOST` for matching availability and for matching
     location (or a remote gig). Only employer-visible data is used or shown.
+    Pages are slices of one ordering of the best ``search.candidates`` students.
 
     Raises:
         EncoderError, VectorStoreError: as the retrieval raises them.
@@ -400,8 +402,8 @@ def gig_candidates(
             _profile_vectors(rt, session, sorted(rejected), pending),
         )
     spec = FilterSpec(exclude_ids=pending | (rejected if rr.feedback else set()))
-    size = max(rt.settings.search.candidates, offset + limit)
-    result = _pool(rt, "profiles", q, mode, spec, size)
+    size = rt.settings.search.candidates
+    result = _pool(rt, "profiles", q, mode, spec, size) if offset < size else SearchResult()
     scores = _normalised(result.page)
     payloads = rt.store.payloads([h.id for h in result.page]) if result.page else {}
     for h in result.page:
@@ -491,8 +493,10 @@ def similar_gigs(
     limit: int = 20,
     offset: int = 0,
     mode: SearchMode = SearchMode.SEMANTIC,
+    viewer_id: int | None = None,
 ) -> GigSearchResponse:
-    """Open gigs like ``gig`` (never itself): nearest neighbours of its vector.
+    """Open gigs like ``gig`` (never itself, nor any gig ``viewer_id`` dismissed):
+    nearest neighbours of its vector.
 
     Raises:
         EncoderError, VectorStoreError: as the retrieval raises them.
@@ -501,7 +505,8 @@ def similar_gigs(
     assert gig.id is not None
     ts = now_ms()
     q = gig_query(rt, gig)
-    spec = live_gig_spec(session, now=ts, exclude={gig.id})
+    dismissed = dismissed_gig_ids(session, viewer_id) if viewer_id is not None else set()
+    spec = live_gig_spec(session, now=ts, exclude={gig.id} | dismissed)
     result = _pool(rt, GIGS, q, mode, spec, offset + limit)
     page = result.page[offset : offset + limit]
     hits = hydrate_gigs(session, page, dense=result.dense, keyword=result.keyword, now=ts)
