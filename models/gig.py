@@ -27,12 +27,16 @@ __all__ = [
     "MAX_DESCRIPTION_LENGTH",
     "MAX_GIG_SKILLS",
     "CandidateDecision",
+    "DecisionWrite",
     "Gig",
+    "GigActionList",
+    "GigActionView",
     "GigPay",
     "GigStatus",
     "GigView",
     "GigWrite",
     "Interaction",
+    "InteractionView",
     "PayUnit",
     "StudentAction",
 ]
@@ -220,3 +224,50 @@ class GigView(GigWrite):
     embedding_updated_at: int | None = None
     searchable: bool = False
     expired: bool = False
+
+
+class DecisionWrite(CamelModel):
+    """The gig owner's decision on a student (``PUT /v1/gigs/{gigId}/decisions/{userId}``)."""
+
+    decision: CandidateDecision
+
+
+class InteractionView(CamelModel):
+    """One (gig, student) pair as the gig's owner sees it. Times are epoch ms.
+
+    Only the owner's side and what the owner may know: ``action`` is ``applied``
+    or null (a student's dismissal is theirs alone, so it shows as null), and
+    ``updatedAt`` is the latest of the times shown here (null when nothing is).
+    Nothing of the student's profile is included.
+    """
+
+    gig_id: int
+    user_id: int
+    decision: CandidateDecision | None = None
+    decided_at: int | None = None
+    action: StudentAction | None = None
+    acted_at: int | None = None
+    updated_at: int | None = None
+
+
+class GigActionView(CamelModel):
+    """A student's own action on a gig, as the student sees it. Times are epoch ms.
+
+    The owner's decision is not part of it (it is the owner's working note).
+    ``gig`` is the gig while students may see it (open, before its deadline, its
+    owner in good standing), null once it is closed, filled or expired.
+    """
+
+    gig_id: int
+    action: StudentAction
+    acted_at: int
+    gig: GigView | None = None
+
+
+class GigActionList(CamelModel):
+    """A page of the caller's actions on gigs, newest first; ``nextOffset`` is null
+    on the last page."""
+
+    results: list[GigActionView]
+    total: int
+    next_offset: int | None = None

@@ -3,6 +3,12 @@
 Optimistic locking as for profiles: responses carry ``ETag: "<version>"``; send
 it back as ``If-Match`` on ``PATCH`` and a write based on an older version gets
 409. Without ``If-Match`` a PATCH merges onto the latest version.
+
+Feedback (``search_service.gigs.feedback``): the owner shortlists or rejects
+students (``/v1/gigs/{gigId}/decisions/{userId}``), students apply to or dismiss
+gigs (``/v1/gigs/{gigId}/application``, ``/v1/gigs/{gigId}/dismissal``) and list
+what they did (``/v1/me/gig-actions``). Each is a soft state: ``PUT`` sets it,
+``DELETE`` clears it (idempotent, 204).
 """
 
 from __future__ import annotations
@@ -14,10 +20,33 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from models import CamelModel, GigStatus, GigView, GigWrite
+from models import (
+    CamelModel,
+    DecisionWrite,
+    GigActionList,
+    GigActionView,
+    GigStatus,
+    GigView,
+    GigWrite,
+    InteractionView,
+    StudentAction,
+)
 from search_service.conditional import MERGE_PATCH, expected_version, read_merge_patch
-from search_service.deps import CurrentEmployer, CurrentUser, RuntimeDep, SessionDep
+from search_service.deps import (
+    CurrentEmployer,
+    CurrentStudent,
+    CurrentUser,
+    RuntimeDep,
+    SessionDep,
+)
 from search_service.errors import ConflictError, PermissionDeniedError
+from search_service.gigs.feedback import (
+    act_on_gig,
+    clear_candidate_decision,
+    decide_on_candidate,
+    list_gig_actions,
+    withdraw_from_gig,
+)
 from search_service.gigs.repository import count_owner_gigs, owner_gigs
 from search_service.gigs.service import (
     create_gig,
@@ -34,11 +63,29 @@ from search_service.paths import MAX_ROW_ID
 router = APIRouter(tags=["gigs"])
 
 GigId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The gig's id.")]
+StudentId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The student's user id.")]
 
 _IF_MATCH = Header(
     alias="If-Match",
     description='The ETag from a GET of the gig, e.g. `"3"`; a stale one gets 409.',
 )
+_DECISION_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Not the gig's owner (or an admin)"},
+    404: {
+        "description": "No such gig (or not yours to see), or no searchable student with a profile"
+    },
+}
+_ACTION_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "The caller is not a student"},
+    404: {"description": "No gig students can see (unknown, deleted, not open, expired)"},
+}
+_WITHDRAW_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "The caller is not a student"},
+    404: {
+        "description": "No such gig, or one students cannot see and on which the "
+        "caller has nothing to withdraw"
+    },
+}
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "`If-Match` is not an ETag this API issued"},
     404: {"description": "No such gig (or not yours to see)"},
@@ -185,3 +232,116 @@ def remove_gig(gig_id: GigId, caller: CurrentUser, session: SessionDep) -> Respo
     assert caller.user is not None
     delete_gig(session, owned_gig(session, caller.user, caller.roles, gig_id))
     return Response(status_code=204)
+
+
+@router.put(
+    "/v1/gigs/{gig_id}/decisions/{user_id}",
+    response_model=InteractionView,
+    summary="Shortlist or reject a student for a gig",
+    responses=_DECISION_ERRORS,
+)
+def put_decision(
+    gig_id: GigId,
+    user_id: StudentId,
+    body: DecisionWrite,
+    caller: CurrentUser,
+    session: SessionDep,
+) -> InteractionView:
+    """For the gig's owner (and admins): set the decision on a student (one per
+    student and gig; a new one replaces the old). Rejected students drop out of
+    ``GET /v1/gigs/{gigId}/candidates`` and the ranking there moves towards the
+    shortlist. The answer holds ids, the decision, whether the student applied,
+    and times: nothing of the student's profile."""
+    assert caller.user is not None
+    return decide_on_candidate(session, caller.user, caller.roles, gig_id, user_id, body.decision)
+
+
+@router.delete(
+    "/v1/gigs/{gig_id}/decisions/{user_id}",
+    status_code=204,
+    summary="Clear the decision on a student",
+    responses=_DECISION_ERRORS,
+)
+def delete_decision(
+    gig_id: GigId, user_id: StudentId, caller: CurrentUser, session: SessionDep
+) -> Response:
+    """For the gig's owner (and admins): clear the decision (the student comes
+    back among the candidates, unranked by feedback). A no-op when none is set."""
+    assert caller.user is not None
+    clear_candidate_decision(session, caller.user, caller.roles, gig_id, user_id)
+    return Response(status_code=204)
+
+
+@router.put(
+    "/v1/gigs/{gig_id}/application",
+    response_model=GigActionView,
+    summary="Apply to a gig",
+    responses=_ACTION_ERRORS,
+)
+def apply_to_gig(gig_id: GigId, caller: CurrentStudent, session: SessionDep) -> GigActionView:
+    """For students: apply to an open gig (replaces a dismissal of it). The gig's
+    owner sees the application in ``GET /v1/gigs/{gigId}/applicants``. Applying
+    again changes nothing."""
+    assert caller.user is not None
+    return act_on_gig(session, caller.user, gig_id, StudentAction.APPLIED)
+
+
+@router.delete(
+    "/v1/gigs/{gig_id}/application",
+    status_code=204,
+    summary="Withdraw an application",
+    responses=_WITHDRAW_ERRORS,
+)
+def withdraw_application(gig_id: GigId, caller: CurrentStudent, session: SessionDep) -> Response:
+    """For students: withdraw the application (also from a gig closed since). A
+    no-op when the caller has not applied."""
+    assert caller.user is not None
+    withdraw_from_gig(session, caller.user, gig_id, StudentAction.APPLIED)
+    return Response(status_code=204)
+
+
+@router.put(
+    "/v1/gigs/{gig_id}/dismissal",
+    response_model=GigActionView,
+    summary="Dismiss a gig",
+    responses=_ACTION_ERRORS,
+)
+def dismiss_gig(gig_id: GigId, caller: CurrentStudent, session: SessionDep) -> GigActionView:
+    """For students: hide an open gig from the caller's recommendations (replaces
+    an application to it). Only the student sees a dismissal."""
+    assert caller.user is not None
+    return act_on_gig(session, caller.user, gig_id, StudentAction.DISMISSED)
+
+
+@router.delete(
+    "/v1/gigs/{gig_id}/dismissal",
+    status_code=204,
+    summary="Undo a dismissal",
+    responses=_WITHDRAW_ERRORS,
+)
+def undo_dismissal(gig_id: GigId, caller: CurrentStudent, session: SessionDep) -> Response:
+    """For students: the gig may be recommended again. A no-op when it was not
+    dismissed."""
+    assert caller.user is not None
+    withdraw_from_gig(session, caller.user, gig_id, StudentAction.DISMISSED)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/v1/me/gig-actions",
+    response_model=GigActionList,
+    summary="The caller's applications and dismissals",
+    responses={403: {"description": "The caller is not a student"}},
+)
+def list_my_gig_actions(
+    caller: CurrentStudent,
+    session: SessionDep,
+    action: StudentAction | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> GigActionList:
+    """For students: the gigs the caller applied to or dismissed (``action``: one
+    kind only), newest first, with each gig while it is open (``gig`` is null
+    once it is closed, filled or expired; deleted gigs are left out)."""
+    assert caller.user is not None
+    return list_gig_actions(session, caller.user, action=action, limit=limit, offset=offset)

@@ -44,7 +44,8 @@ class IndexedEntity:
         name: the entity's name (its collection's, e.g. ``"profiles"``).
         model: the SQLModel table carrying :data:`INDEX_STATE_COLUMNS`.
         searchable: SQL conditions a row must meet to be served (not deleted,
-            not suspended, ...).
+            not suspended, ...); takes an optional clock (epoch ms, default now)
+            for rules that depend on time (a gig's deadline).
         has_document: SQL conditions a row must meet to have anything to index.
         item: what one row is called in logs (``"user"``, ``"gig"``).
 
@@ -54,7 +55,7 @@ class IndexedEntity:
 
     name: str
     model: Any
-    searchable: Callable[[], tuple[ColumnElement[bool], ...]]
+    searchable: Callable[..., tuple[ColumnElement[bool], ...]]
     has_document: Callable[[], tuple[ColumnElement[bool], ...]]
     item: str = "row"
 
@@ -68,7 +69,7 @@ class IndexedEntity:
         return (*self.searchable(), *self.has_document())
 
 
-def _user_searchable() -> tuple[ColumnElement[bool], ...]:
+def _user_searchable(now: int | None = None) -> tuple[ColumnElement[bool], ...]:
     return (col(User.deleted_at).is_(None), col(User.status) != UserStatus.SUSPENDED.value)
 
 
@@ -87,12 +88,13 @@ PROFILE_ROWS = IndexedEntity(
 soft-deleted and not suspended, and indexed once they have a profile."""
 
 
-def _gig_searchable() -> tuple[ColumnElement[bool], ...]:
+def _gig_searchable(now: int | None = None) -> tuple[ColumnElement[bool], ...]:
     owners = select(User.id).where(*_user_searchable())
+    ts = now if now is not None else now_ms()
     return (
         col(Gig.deleted_at).is_(None),
         col(Gig.status) == GigStatus.OPEN.value,
-        or_(col(Gig.deadline).is_(None), col(Gig.deadline) > now_ms()),
+        or_(col(Gig.deadline).is_(None), col(Gig.deadline) > ts),
         col(Gig.owner_id).in_(owners),
     )
 

@@ -25,11 +25,11 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, inspect, or_, select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import col
 
-from models import Gig, OutboxTopic, User, UserStatus, now_ms
+from models import Gig, GigStatus, OutboxTopic, User, UserStatus, now_ms
 from search_service.db import after_commit, session_scope
 from search_service.index.entity import ENTITIES, GIG_ROWS, PROFILE_ROWS, IndexedEntity
 from search_service.index.repository import (
@@ -207,7 +207,11 @@ def _watch_searchability(session: OrmSession, _ctx: Any, _instances: Any) -> Non
             with session.no_autoflush:
                 gig_ids = session.execute(
                     select(col(Gig.id)).where(
-                        col(Gig.owner_id) == obj.id, col(Gig.deleted_at).is_(None)
+                        col(Gig.owner_id) == obj.id,
+                        or_(
+                            col(Gig.deleted_at).is_(None),
+                            col(Gig.embedding_updated_at).is_not(None),
+                        ),
                     )
                 ).scalars()
                 for gig_id in [g for g in gig_ids if g is not None]:
@@ -215,6 +219,10 @@ def _watch_searchability(session: OrmSession, _ctx: Any, _instances: Any) -> Non
 
 
 def _watch_gig(session: OrmSession, gig: Gig) -> None:
+    """A gig's status, deletion or deadline changed: when it is no longer servable
+    and may still have a point (it was servable, or SQL says it is indexed),
+    schedule the removal; when it becomes servable again, mark it not indexed so
+    the refresh job (woken after the commit) indexes it."""
     assert gig.id is not None
     state = inspect(gig)
     changed = [_old_value(state, name) for name in ("status", "deleted_at", "deadline")]
@@ -223,11 +231,19 @@ def _watch_gig(session: OrmSession, gig: Gig) -> None:
     ts = now_ms()
     (_, old_status), (_, old_deleted), (_, old_deadline) = changed
     was = (
-        old_deleted is None and old_status == "open" and (old_deadline is None or old_deadline > ts)
+        old_deleted is None
+        and old_status == GigStatus.OPEN.value
+        and (old_deadline is None or old_deadline > ts)
     )
-    now = gig.is_live(ts)
-    if was == now:
+    if gig.is_live(ts):
+        if not was:
+            gig.embedding_updated_at = None
+            rt: Runtime | None = session.info.get(RUNTIME_KEY)
+            if rt is not None:
+                after_commit(session, rt.notify_profile_change)
         return
-    gig.embedding_updated_at = None
-    if not now:
+    # Not servable now. A gig whose deadline passed before this write was already
+    # unservable, but its point stays until the expiry job: remove it here too.
+    if was or gig.embedding_updated_at is not None:
+        gig.embedding_updated_at = None
         schedule_removal(session, gig.id, "closed, filled, expired or deleted", entity=GIG_ROWS)

@@ -57,9 +57,11 @@ from search_service.gigs.interactions import (
 )
 from search_service.outbox import pending_removal_ids
 from search_service.profiles.repository import load_profile_rows
+from search_service.profiles.visibility import visible_to_employers
 from search_service.runtime import GIGS, Runtime
 from search_service.search.gigs import hydrate_gigs, live_gig_spec
 from search_service.search.service import hydrate_profiles, retrieve
+from search_service.users.repository import get_users
 
 __all__ = [
     "COVERAGE_WEIGHT",
@@ -162,7 +164,7 @@ def rocchio(
     query: npt.NDArray[np.float32],
     positive: Sequence[npt.NDArray[np.float32]],
     negative: Sequence[npt.NDArray[np.float32]],
-    weights: tuple[float, float, float] = ROCCHIO,
+    weights: tuple[float, float, float] | None = None,
 ) -> npt.NDArray[np.float32]:
     """Rocchio relevance feedback: ``alpha*q + beta*mean(pos) - gamma*mean(neg)``,
     L2-normalised (Rocchio 1971; weights :data:`ROCCHIO`).
@@ -170,13 +172,14 @@ def rocchio(
     Args:
         query: ``(dim,)`` float32.
         positive, negative: ``(dim,)`` float32 vectors (either may be empty).
+        weights: ``(alpha, beta, gamma)``; default :data:`ROCCHIO`, read at call time.
 
     Returns:
         ``(dim,)`` float32, L2-normalised (``query`` itself when both are empty).
     """
     if not positive and not negative:
         return query
-    alpha, beta, gamma = weights
+    alpha, beta, gamma = weights if weights is not None else ROCCHIO
     out = alpha * query.astype(np.float64)
     if positive:
         out += beta * np.mean(np.stack(positive), axis=0)
@@ -247,8 +250,9 @@ def recommended_gigs(
 
     Score: the fused retrieval score normalised by the pool's best, plus
     :data:`COVERAGE_WEIGHT` times the share of the gig's required skills the
-    student lists. Gigs the student dismissed never appear. The pool is
-    ``max(search.candidates, offset + limit)`` gigs deep.
+    student lists. Gigs the student dismissed never appear. The best
+    ``search.candidates`` gigs (default 100) are ranked once and paged through:
+    every page is a slice of that one ordering, and an offset past it is empty.
 
     Raises:
         EncoderError, VectorStoreError: as the retrieval raises them.
@@ -261,8 +265,8 @@ def recommended_gigs(
         return GigSearchResponse(results=[], took_ms=0.0)
     ts = now_ms()
     spec = live_gig_spec(session, now=ts, exclude=dismissed_gig_ids(session, user.id))
-    size = max(rt.settings.search.candidates, offset + limit)
-    result = _pool(rt, GIGS, q, mode, spec, size)
+    size = rt.settings.search.candidates
+    result = _pool(rt, GIGS, q, mode, spec, size) if offset < size else SearchResult()
     scores = _normalised(result.page)
     if rr.coverage and result.page:
         payloads = rt.store_for(GIGS).payloads([h.id for h in result.page])
@@ -286,10 +290,24 @@ def recommended_gigs(
     )
 
 
-def _profile_vectors(rt: Runtime, ids: Sequence[int]) -> list[npt.NDArray[np.float32]]:
+def _profile_vectors(
+    rt: Runtime, session: Session, ids: Sequence[int], pending: frozenset[int]
+) -> list[npt.NDArray[np.float32]]:
+    """Stored vectors of students ``ids`` that may still be served (as search
+    hydration decides: searchable, point not older than the privacy floor, no
+    pending removal): feedback never feeds a withdrawn profile into a ranking."""
+    ids = [i for i in ids if i not in pending]
     if not ids:
         return []
-    found = rt.store.dense_vectors(list(ids))
+    users = get_users(session, ids)
+    versions = rt.store.payloads(ids)
+    allowed = [
+        i
+        for i in ids
+        if i in users
+        and visible_to_employers(users[i], _int(versions.get(i, {}).get("updated_at")))
+    ]
+    found = rt.store.dense_vectors(allowed) if allowed else {}
     return [np.asarray(v, dtype=np.float32) for v in found.values()]
 
 
@@ -364,6 +382,7 @@ def gig_candidates(
     by the pool's best, plus :data:`COVERAGE_WEIGHT` times required-skill
     coverage, plus :data:`FIT_BOOST` for matching availability and for matching
     location (or a remote gig). Only employer-visible data is used or shown.
+    Pages are slices of one ordering of the best ``search.candidates`` students.
 
     Raises:
         EncoderError, VectorStoreError: as the retrieval raises them.
@@ -375,15 +394,16 @@ def gig_candidates(
     decisions = decisions_for_gig(session, gig.id)
     rejected = {u for u, d in decisions.items() if d == CandidateDecision.REJECTED}
     shortlisted = [u for u, d in decisions.items() if d == CandidateDecision.SHORTLISTED]
+    pending = pending_removal_ids(session)
     if rr.feedback and q.dense is not None:
         q.dense = rocchio(
-            q.dense, _profile_vectors(rt, shortlisted), _profile_vectors(rt, sorted(rejected))
+            q.dense,
+            _profile_vectors(rt, session, shortlisted, pending),
+            _profile_vectors(rt, session, sorted(rejected), pending),
         )
-    spec = FilterSpec(
-        exclude_ids=pending_removal_ids(session) | (rejected if rr.feedback else set())
-    )
-    size = max(rt.settings.search.candidates, offset + limit)
-    result = _pool(rt, "profiles", q, mode, spec, size)
+    spec = FilterSpec(exclude_ids=pending | (rejected if rr.feedback else set()))
+    size = rt.settings.search.candidates
+    result = _pool(rt, "profiles", q, mode, spec, size) if offset < size else SearchResult()
     scores = _normalised(result.page)
     payloads = rt.store.payloads([h.id for h in result.page]) if result.page else {}
     for h in result.page:
@@ -473,8 +493,10 @@ def similar_gigs(
     limit: int = 20,
     offset: int = 0,
     mode: SearchMode = SearchMode.SEMANTIC,
+    viewer_id: int | None = None,
 ) -> GigSearchResponse:
-    """Open gigs like ``gig`` (never itself): nearest neighbours of its vector.
+    """Open gigs like ``gig`` (never itself, nor any gig ``viewer_id`` dismissed):
+    nearest neighbours of its vector.
 
     Raises:
         EncoderError, VectorStoreError: as the retrieval raises them.
@@ -483,7 +505,8 @@ def similar_gigs(
     assert gig.id is not None
     ts = now_ms()
     q = gig_query(rt, gig)
-    spec = live_gig_spec(session, now=ts, exclude={gig.id})
+    dismissed = dismissed_gig_ids(session, viewer_id) if viewer_id is not None else set()
+    spec = live_gig_spec(session, now=ts, exclude={gig.id} | dismissed)
     result = _pool(rt, GIGS, q, mode, spec, offset + limit)
     page = result.page[offset : offset + limit]
     hits = hydrate_gigs(session, page, dense=result.dense, keyword=result.keyword, now=ts)

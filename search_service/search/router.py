@@ -194,8 +194,12 @@ async def similar_open_gigs(
     offset: Offset = 0,
     mode: Mode = SearchMode.SEMANTIC,
 ) -> GigSearchResponse:
-    """Anyone signed in: open gigs nearest to this one (never itself)."""
+    """Anyone signed in: open gigs nearest to this one (never itself, nor gigs the
+    caller dismissed)."""
     gig = readable_gig(session, caller.user, caller.roles, gig_id)
+    viewer = caller.user_id
     return await run_in_threadpool(
-        lambda: similar_gigs(rt, session, gig, limit=limit, offset=offset, mode=mode)
+        lambda: similar_gigs(
+            rt, session, gig, limit=limit, offset=offset, mode=mode, viewer_id=viewer
+        )
     )

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 
 from indexers import HashingEncoder
-from models import Availability, Interaction, Visibility, now_ms
+from models import Availability, Gig, Interaction, Visibility, now_ms
 from search_service.app import create_app
 from search_service.db import session_scope
 from search_service.refresh.expiry import expire_gigs
@@ -332,3 +333,68 @@ def test_gig_refresh_has_its_own_metrics(
     assert "gigsy_gigs_stale 0.0" in after
     assert "gigsy_gigs_indexed_total 1.0" in after
     assert "gigsy_profiles_indexed_total 0.0" in after
+
+
+@pytest.mark.parametrize("how", ["delete", "close"])
+def test_a_gig_closed_or_deleted_after_its_deadline_leaves_the_index(
+    rt: Runtime, api: TestClient, employer: Student, how: str
+) -> None:
+    # The deadline passes (no write), then the owner closes or deletes the gig before
+    # the expiry job ran: the point must still go, and SQL must not say "indexed".
+    gig = _post(api, employer, title="Flyer delivery", deadline=now_ms() + 60_000)
+    refresh_stale(rt)
+    assert rt.store_for(GIGS).count() == 1
+    with session_scope(rt.engine) as session:
+        session.execute(update(Gig).where(col(Gig.id) == gig["id"]).values(deadline=now_ms() - 1))
+    if how == "delete":
+        r = api.delete(f"/v1/gigs/{gig['id']}", headers=employer.headers)
+    else:
+        r = api.patch(
+            f"/v1/gigs/{gig['id']}",
+            json={"status": "closed"},
+            headers={**employer.headers, "Content-Type": "application/merge-patch+json"},
+        )
+    assert r.status_code in (200, 204), r.text
+    assert rt.store_for(GIGS).count() == 0
+    with session_scope(rt.engine) as session:
+        row = session.get(Gig, gig["id"])
+        assert row is not None and row.embedding_updated_at is None
+
+
+def test_the_expiry_sweep_removes_any_indexed_gig_that_is_not_servable(
+    rt: Runtime, api: TestClient, employer: Student
+) -> None:
+    gig = _post(api, employer, title="Flyer delivery")
+    refresh_stale(rt)
+    with session_scope(rt.engine) as session:  # a writer that bypassed the listener
+        session.execute(update(Gig).where(col(Gig.id) == gig["id"]).values(status="closed"))
+    assert expire_gigs(rt) == 1
+    assert rt.store_for(GIGS).count() == 0
+    assert expire_gigs(rt) == 0
+
+
+def test_recommended_gigs_page_through_one_ordering(
+    settings: Settings, employer: Student, rt: Runtime, api: TestClient
+) -> None:
+    rt.settings.search.candidates = 10
+    student = student_with_key(rt, "stu_pages", headline="Barista", skills=("coffee",))
+    posted = {
+        _post(api, employer, title=f"Barista number {i}", requiredSkills=["Coffee"])["id"]
+        for i in range(15)
+    }
+    refresh_stale(rt)
+    seen: list[int] = []
+    offset: int | None = 0
+    while offset is not None:
+        body = api.get(
+            "/v1/me/recommended-gigs",
+            params={"limit": 4, "offset": offset},
+            headers=student.headers,
+        ).json()
+        seen += _ids(body)
+        offset = body["nextOffset"]
+    assert len(seen) == len(set(seen)) == 10 and set(seen) <= posted
+    beyond = api.get(
+        "/v1/me/recommended-gigs", params={"limit": 4, "offset": 10}, headers=student.headers
+    ).json()
+    assert beyond["results"] == [] and beyond["nextOffset"] is None
