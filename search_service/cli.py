@@ -89,11 +89,14 @@ def serve(
         f"Gigsy search on {base}  (docs: {base}/docs)\n"
         "Get an API key (in another shell, same directory):\n"
         "  .venv/bin/gigsy-search create-api-key --role employer\n"
+        "  (demo data: --user demo_employer_01 --role employer, or --user demo_00000 "
+        "--role student)\n"
         "then query:\n"
         f"  curl -s {base}/v1/search -H 'Authorization: Bearer <key>' "
         "-H 'Content-Type: application/json' \\\n"
         '    -d \'{"query": "react developer with figma", '
-        '"filters": {"availability": "weekends"}}\''
+        '"filters": {"availability": "weekends"}}\'\n'
+        f"  curl -s {base}/v1/me/recommended-gigs -H 'Authorization: Bearer <student key>'"
     )
     # log_config=None: uvicorn's loggers propagate to the handler of configure_logging.
     uvicorn.run(create_app(), host=host, port=port, log_config=None)
