@@ -48,6 +48,7 @@ from indexers import (
     SparseVec,
     VectorStore,
     VectorStoreError,
+    dense_recipe,
     load_encoder,
     open_store,
     text_hash,
@@ -244,7 +245,7 @@ def index_corpus(
         stored = store.payloads(list(range(n)))
         if all(
             stored.get(d.user_id, {}).get("text_hash") == d.payload["text_hash"]
-            and stored.get(d.user_id, {}).get("model") == encoder.name
+            and stored.get(d.user_id, {}).get("model") == dense_recipe(encoder)
             for d in docs
         ):
             return IndexReport(seconds=time.perf_counter() - started)

@@ -16,6 +16,7 @@ from indexers.documents import (
     reduces,
     text_hash,
 )
+from indexers.embedding import TITLE_WEIGHT, dense_recipe, embed_documents
 from indexers.encoders import (
     DenseEncoder,
     HashingEncoder,
@@ -75,9 +76,12 @@ __all__ = [
     "SentenceTransformerEncoder",
     "SparseVec",
     "StoreUnavailableError",
+    "TITLE_WEIGHT",
     "VectorStore",
     "VectorStoreError",
     "build_document",
+    "dense_recipe",
+    "embed_documents",
     "build_gig_document",
     "load_encoder",
     "location_terms",

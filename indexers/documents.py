@@ -101,6 +101,8 @@ class ProfileDocument:
         segments: one text per section item (work, project, education); the
             headline and bio are compared word by word, the skill and language
             lines are the payload lists.
+        title: the headline, weighted apart in the dense vector
+            (:func:`indexers.embed_documents`); it is also the text's first line.
     """
 
     user_id: int
@@ -108,6 +110,7 @@ class ProfileDocument:
     payload: dict[str, Any]
     version: int
     segments: tuple[str, ...] = ()
+    title: str = ""
 
     @property
     def id(self) -> int:
@@ -228,5 +231,10 @@ def build_document(rows: ProfileRows) -> ProfileDocument:
         free_text |= {profile.headline.strip(), profile.bio.strip()}
     segments = tuple(dict.fromkeys(p for p in kept if p not in free_text))
     return ProfileDocument(
-        user_id=user.id, text=text, payload=payload, version=version, segments=segments
+        user_id=user.id,
+        text=text,
+        payload=payload,
+        version=version,
+        segments=segments,
+        title=profile.headline.strip() if profile is not None else "",
     )

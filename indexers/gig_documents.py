@@ -59,12 +59,15 @@ class GigDocument:
         payload: filterable fields plus ``text_hash`` and ``updated_at`` (the
             version below, epoch ms).
         version: the ``gigs.visible_updated_at`` (epoch ms) it was built from.
+        title: the gig's title, weighted apart in the dense vector
+            (:func:`indexers.embed_documents`); it is also the text's first line.
     """
 
     id: int
     text: str
     payload: dict[str, Any]
     version: int
+    title: str = ""
 
     @property
     def fingerprint(self) -> str:
@@ -114,4 +117,6 @@ def build_gig_document(gig: Gig) -> GigDocument:
         "updated_at": version,
         "text_hash": text_hash(text),
     }
-    return GigDocument(id=gig.id, text=text, payload=payload, version=version)
+    return GigDocument(
+        id=gig.id, text=text, payload=payload, version=version, title=gig.title.strip()
+    )

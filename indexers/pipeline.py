@@ -1,9 +1,10 @@
 """Documents in, points in the store out: batched encoding with embedding reuse.
 
 A document whose text is unchanged since it was last indexed with the same
-model keeps its stored dense vector instead of being re-embedded; on 2 CPU cores
-the model embeds ~23 long documents/s (DESIGN.md), so reuse is what makes
-re-ingestion and refreshes of payload-only edits cheap.
+model and recipe (:func:`indexers.dense_recipe`) keeps its stored dense vector
+instead of being re-embedded; on 2 CPU cores the model embeds ~23 long
+documents/s (DESIGN.md), so reuse is what makes re-ingestion and refreshes of
+payload-only edits cheap.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from indexers.bm25 import Bm25Encoder
+from indexers.embedding import dense_recipe, embed_documents
 from indexers.encoders import DenseEncoder
 from indexers.store import IndexPoint, VectorStore
 
@@ -26,13 +28,18 @@ __all__ = ["Document", "IndexReport", "Indexer"]
 class Document(Protocol):
     """What the pipeline indexes (:class:`indexers.ProfileDocument`,
     :class:`indexers.GigDocument`): a point id, the text that is embedded and
-    BM25-encoded, and a payload with ``text_hash`` and ``updated_at``."""
+    BM25-encoded, a title weighted apart in the dense vector
+    (:func:`indexers.embed_documents`), and a payload with ``text_hash`` and
+    ``updated_at``."""
 
     @property
     def id(self) -> int: ...
 
     @property
     def text(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
 
     @property
     def payload(self) -> dict[str, Any]: ...
@@ -102,23 +109,24 @@ class Indexer:
 
     def _index_batch(self, batch: Sequence[Document], report: IndexReport) -> None:
         ids = [d.id for d in batch]
+        recipe = dense_recipe(self.encoder)
         old = self.store.payloads(ids)
         unchanged = [
             d.id
             for d in batch
             if old.get(d.id, {}).get("text_hash") == d.payload["text_hash"]
-            and old.get(d.id, {}).get("model") == self.encoder.name
+            and old.get(d.id, {}).get("model") == recipe
         ]
         vectors = self.store.dense_vectors(unchanged) if unchanged else {}
         fresh = [d for d in batch if d.id not in vectors]
-        encoded = self.encoder.encode_documents([d.text for d in fresh])
+        encoded = embed_documents(self.encoder, [d.text for d in fresh], [d.title for d in fresh])
         vectors.update({d.id: encoded[i] for i, d in enumerate(fresh)})
         points = [
             IndexPoint(
                 id=d.id,
                 dense=np.asarray(vectors[d.id], dtype=np.float32),
                 sparse=self.bm25.encode_document(d.text),
-                payload={**d.payload, "model": self.encoder.name},
+                payload={**d.payload, "model": recipe},
             )
             for d in batch
         ]

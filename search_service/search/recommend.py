@@ -30,12 +30,15 @@ import numpy.typing as npt
 from sqlmodel import Session
 
 from indexers import (
+    Document,
     FilterSpec,
     Hit,
     SearchResult,
     SparseVec,
     build_document,
     build_gig_document,
+    dense_recipe,
+    embed_documents,
     location_terms,
 )
 from models import (
@@ -113,17 +116,21 @@ class _Query:
     remote: bool = False
 
 
-def _stored_or_encoded(
-    rt: Runtime, entity: str, point_id: int, version: int, text: str
-) -> npt.NDArray[np.float32]:
-    """The stored dense vector when the point holds ``version``, else ``text`` embedded."""
+def _stored_or_encoded(rt: Runtime, entity: str, doc: Document) -> npt.NDArray[np.float32]:
+    """The stored dense vector when the point holds ``doc``'s version and recipe, else
+    ``doc`` embedded the way the indexer would (:func:`indexers.embed_documents`)."""
     store = rt.store_for(entity)
-    payload = store.payloads([point_id]).get(point_id)
-    if payload is not None and payload.get("updated_at") == version:
-        found = store.dense_vectors([point_id]).get(point_id)
+    payload = store.payloads([doc.id]).get(doc.id)
+    if (
+        payload is not None
+        and payload.get("updated_at") == doc.version
+        and payload.get("model") == dense_recipe(rt.encoder)
+    ):
+        found = store.dense_vectors([doc.id]).get(doc.id)
         if found is not None:
             return np.asarray(found, dtype=np.float32)
-    return np.asarray(rt.encoder.encode_documents([text])[0], dtype=np.float32)
+    vec: npt.NDArray[np.float32] = embed_documents(rt.encoder, [doc.text], [doc.title])[0]
+    return vec
 
 
 def student_query(rt: Runtime, session: Session, user_id: int) -> _Query | None:
@@ -134,7 +141,7 @@ def student_query(rt: Runtime, session: Session, user_id: int) -> _Query | None:
     if rows is None or rows.profile is None or not rows.user.is_searchable:
         return None
     doc = build_document(rows)
-    dense = _stored_or_encoded(rt, "profiles", user_id, doc.version, doc.text)
+    dense = _stored_or_encoded(rt, "profiles", doc)
     skills = set(doc.payload.get("skills") or [])
     return _Query(
         dense=dense,
@@ -148,7 +155,7 @@ def student_query(rt: Runtime, session: Session, user_id: int) -> _Query | None:
 def gig_query(rt: Runtime, gig: Gig) -> _Query:
     """A gig as a query: its vector (stored when current), BM25 of its head, skills."""
     doc = build_gig_document(gig)
-    dense = _stored_or_encoded(rt, GIGS, doc.id, doc.version, doc.text)
+    dense = _stored_or_encoded(rt, GIGS, doc)
     return _Query(
         dense=dense,
         sparse=rt.bm25.encode_query(doc.text[:_QUERY_CHARS]),

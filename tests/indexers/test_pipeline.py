@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from indexers import (
+    TITLE_WEIGHT,
     Bm25Encoder,
     FilterSpec,
     Fusion,
@@ -15,6 +16,8 @@ from indexers import (
     ProfileDocument,
     VectorStore,
     build_document,
+    dense_recipe,
+    embed_documents,
 )
 from tests.indexers.factories import DIM, LOCAL_QDRANT_PAYLOAD_INDEX_WARNING, make_rows
 
@@ -71,12 +74,12 @@ def test_indexed_documents_are_searchable(store: VectorStore) -> None:
     assert [h.id for h in result.page] == [3]
 
 
-def test_stored_vectors_are_the_encoder_output(store: VectorStore) -> None:
+def test_stored_vectors_are_the_text_and_title_embedding(store: VectorStore) -> None:
     encoder = HashingEncoder(DIM)
     docs = _docs()
     _indexer(store, encoder).index(docs)
     stored = store.dense_vectors([d.user_id for d in docs])
-    expected = encoder.encode_documents([d.text for d in docs])
+    expected = embed_documents(encoder, [d.text for d in docs], [d.title for d in docs])
     for row, doc in enumerate(docs):
         np.testing.assert_allclose(stored[doc.user_id], expected[row], rtol=1e-5, atol=1e-6)
 
@@ -86,7 +89,10 @@ def test_payload_gets_the_model_name(store: VectorStore) -> None:
     _indexer(store).index(docs)
     payloads = store.payloads([d.user_id for d in docs])
     for doc in docs:
-        assert payloads[doc.user_id] == {**doc.payload, "model": f"hashing-{DIM}"}
+        assert payloads[doc.user_id] == {
+            **doc.payload,
+            "model": f"hashing-{DIM}|title={TITLE_WEIGHT}",
+        }
 
 
 def test_reindexing_unchanged_texts_reuses_stored_vectors(store: VectorStore) -> None:
@@ -110,9 +116,10 @@ def test_changed_text_is_re_embedded(store: VectorStore) -> None:
     changed = {**HEADLINES, 4: "Kotlin mobile developer"}
     report = indexer.index(_docs(changed))
     assert (report.embedded, report.reused) == (1, 4)
+    doc = _docs(changed)[3]
     np.testing.assert_allclose(
         store.dense_vectors([4])[4],
-        encoder.encode_query(_docs(changed)[3].text),
+        embed_documents(encoder, [doc.text], [doc.title])[0],
         rtol=1e-5,
         atol=1e-6,
     )
@@ -137,7 +144,17 @@ def test_another_model_re_embeds_everything(store: VectorStore) -> None:
     indexer = _indexer(store, _Renamed(other_name))
     report = indexer.index(_docs())
     assert (report.embedded, report.reused) == (5, 0)
-    assert {p["model"] for p in store.payloads(list(HEADLINES)).values()} == {other_name}
+    recipe = dense_recipe(_Renamed(other_name))
+    assert {p["model"] for p in store.payloads(list(HEADLINES)).values()} == {recipe}
+
+
+def test_another_title_weight_re_embeds_everything(
+    store: VectorStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _indexer(store).index(_docs())
+    monkeypatch.setattr("indexers.embedding.TITLE_WEIGHT", 0.25)
+    report = _indexer(store).index(_docs())
+    assert (report.embedded, report.reused) == (5, 0)
 
 
 class _Renamed(HashingEncoder):

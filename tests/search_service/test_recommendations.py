@@ -378,8 +378,16 @@ def test_recommended_gigs_page_through_one_ordering(
 ) -> None:
     rt.settings.search.candidates = 10
     student = student_with_key(rt, "stu_pages", headline="Barista", skills=("coffee",))
+    # Descriptions of different lengths: no two gigs tie on the dense score, so one
+    # ordering exists (ties are left to the store's order, which may vary by call).
     posted = {
-        _post(api, employer, title=f"Barista number {i}", requiredSkills=["Coffee"])["id"]
+        _post(
+            api,
+            employer,
+            title=f"Barista number {i}",
+            description="espresso " * (i + 1),
+            requiredSkills=["Coffee"],
+        )["id"]
         for i in range(15)
     }
     refresh_stale(rt)
