@@ -223,6 +223,7 @@ def build_document(rows: ProfileRows) -> ProfileDocument:
         "languages": languages,
         "location_terms": location_terms(profile.location if profile else None),
         "availability": profile.availability if profile and profile.availability else None,
+        "strength": profile.strength if profile is not None else 0,
         "updated_at": version,
         "text_hash": text_hash(text),
     }

@@ -149,9 +149,16 @@ class TestPayload:
             "languages": ["german", "english", "zephyrlang"],
             "location_terms": ["berlin, germany", "berlin", "germany"],
             "availability": "part_time",
+            "strength": _full_rows().profile.strength,  # type: ignore[union-attr]
             "updated_at": 1_700_000_123_456,
             "text_hash": text_hash(doc.text),
         }
+
+    def test_strength_is_the_profile_rows_score(self) -> None:
+        rows = _full_rows()
+        assert rows.profile is not None
+        rows.profile.strength = 73
+        assert build_document(rows).payload["strength"] == 73
 
     def test_ids_and_version_come_from_the_user(self) -> None:
         doc = build_document(_full_rows())

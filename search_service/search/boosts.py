@@ -1,0 +1,137 @@
+"""Boosts applied after fusion: multiplicative, bounded, switchable per request.
+
+A boost multiplies a candidate's fused score by a factor in ``[1, 1 + max]``; the
+factors of one candidate multiply. Bounds keep a boost a tie-breaker among
+near-equals: with RRF (k = 60) the fused scores of ranks 1 and 10 differ by
+about 13 %, so no boost at its maximum (+5 % each, +15.8 % together) lifts a
+candidate more than a few places. The benchmarks (``benchmarks/README.md``,
+"Boosts") show the defaults cost no relevance.
+
+* ``recency``: ``1 + RECENCY_MAX * 2 ** (-age / RECENCY_HALF_LIFE_MS)``, where
+  ``age`` is the time since the profile's last employer-visible change (its
+  ``updated_at`` payload, ms since epoch). Exponential decay with a half-life,
+  the shape of Elasticsearch's ``exp`` decay function (Elasticsearch reference,
+  "Function score query", decay functions), here with a 30-day half-life: a
+  profile changed today gets ``1 + RECENCY_MAX``, one changed 30 days ago half
+  the bonus, 90 days ago an eighth.
+* ``availability``: ``1 + AVAILABILITY_MAX`` when the profile's availability is the
+  one the request prefers (a soft preference, unlike the hard filter).
+* ``strength``: ``1 + STRENGTH_MAX * strength / 100`` with the profile strength
+  (0..100, private sections earn nothing: ``profiles/strength.py``).
+
+The maxima are product choices, not published constants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from indexers import Hit
+
+__all__ = [
+    "AVAILABILITY_MAX",
+    "DAY_MS",
+    "RECENCY_HALF_LIFE_MS",
+    "RECENCY_MAX",
+    "STRENGTH_MAX",
+    "BoostConfig",
+    "Boosted",
+    "apply_boosts",
+    "boost_factors",
+]
+
+DAY_MS = 86_400_000
+RECENCY_HALF_LIFE_MS = 30 * DAY_MS
+"""Half-life of the recency bonus: 30 days, in ms."""
+RECENCY_MAX = 0.05
+"""Largest recency bonus (a profile changed just now): x1.05."""
+AVAILABILITY_MAX = 0.05
+"""Bonus for the preferred availability: x1.05."""
+STRENGTH_MAX = 0.05
+"""Bonus of a profile of strength 100: x1.05 (strength 50: x1.025)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BoostConfig:
+    """Which boosts a request applies.
+
+    Attributes:
+        recency: the recency decay (default on).
+        strength: the profile-strength bonus (default on).
+        availability: the preferred availability value (``None``: no boost).
+    """
+
+    recency: bool = True
+    strength: bool = True
+    availability: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether any boost applies."""
+        return self.recency or self.strength or self.availability is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Boosted:
+    """A re-ranked list: ``hits`` best first with their boosted scores, and per id
+    the ``(name, factor)`` of every boost whose factor is above 1."""
+
+    hits: list[Hit]
+    factors: dict[int, list[tuple[str, float]]]
+
+
+def boost_factors(
+    payload: Mapping[str, Any], cfg: BoostConfig, now_ms: int
+) -> list[tuple[str, float]]:
+    """The ``(name, factor)`` of each boost ``cfg`` applies to one candidate, factor > 1 only.
+
+    Args:
+        payload: the point's payload (``updated_at`` ms since epoch, ``availability``,
+            ``strength`` 0..100); a missing field earns no boost.
+        cfg: the request's switches.
+        now_ms: the current time, ms since epoch.
+    """
+    out: list[tuple[str, float]] = []
+    updated = payload.get("updated_at")
+    if cfg.recency and isinstance(updated, int) and updated > 0:
+        age = max(0, now_ms - updated)
+        out.append(("recency", 1.0 + RECENCY_MAX * 2.0 ** (-age / RECENCY_HALF_LIFE_MS)))
+    if cfg.availability is not None and payload.get("availability") == cfg.availability:
+        out.append(("availability", 1.0 + AVAILABILITY_MAX))
+    strength = payload.get("strength")
+    if cfg.strength and isinstance(strength, int) and strength > 0:
+        out.append(("strength", 1.0 + STRENGTH_MAX * min(strength, 100) / 100))
+    return [(name, round(f, 6)) for name, f in out if f > 1.0]
+
+
+def apply_boosts(
+    hits: Sequence[Hit],
+    payloads: Mapping[int, Mapping[str, Any]],
+    cfg: BoostConfig,
+    now_ms: int,
+) -> Boosted:
+    """Multiply each hit's fused score by its boosts and re-sort (score desc, then the
+    fused order: a stable sort, so equal scores keep the retrieval order).
+
+    Args:
+        hits: fused hits, best first (``score`` > 0 as RRF/DBSF give).
+        payloads: point id -> payload (see :func:`boost_factors`).
+        cfg: the request's switches; an inactive one returns ``hits`` unchanged.
+        now_ms: the current time, ms since epoch.
+    """
+    if not cfg.active:
+        return Boosted(hits=list(hits), factors={})
+    factors: dict[int, list[tuple[str, float]]] = {}
+    boosted: list[Hit] = []
+    for h in hits:
+        fs = boost_factors(payloads.get(h.id, {}), cfg, now_ms)
+        score = h.score
+        for _, f in fs:
+            score *= f
+        if fs:
+            factors[h.id] = fs
+        boosted.append(replace(h, score=score))
+    order = sorted(range(len(boosted)), key=lambda i: -boosted[i].score)
+    return Boosted(hits=[boosted[i] for i in order], factors=factors)
