@@ -23,6 +23,7 @@ reported by the dual write (:func:`record_document`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from sqlmodel import Session
@@ -30,8 +31,13 @@ from sqlmodel import Session
 from indexers import ProfileDocument, reduces
 from models import User, now_ms
 from search_service.index.removals import schedule_removal
+from search_service.users.repository import get_users
 
-__all__ = ["UNKNOWN", "record_document", "visible_to_employers"]
+__all__ = ["UNKNOWN", "record_document", "servable_users", "visible_to_employers"]
+
+_ID_CHUNK = 900
+"""Ids per ``IN (...)`` list: under SQLite's historical limit of 999 bound
+parameters per statement (SQLite docs, "Limits In SQLite")."""
 
 
 class _Unknown:
@@ -97,3 +103,26 @@ def visible_to_employers(user: User, indexed_version: int | None) -> bool:
         return False
     floor = user.privacy_floor
     return floor is None or (indexed_version is not None and indexed_version >= floor)
+
+
+def servable_users(session: Session, versions: Mapping[int, int | None]) -> dict[int, User]:
+    """The users whose indexed points may be served to employers now, by id.
+
+    The one check every employer-facing read of the profile index goes through
+    (search hydration, facet counts, zero-result suggestions): the user exists,
+    is searchable (not soft-deleted, not suspended) and the point's version is
+    not below their privacy floor (:func:`visible_to_employers`).
+
+    Args:
+        session: the unit of work.
+        versions: point id (``users.id``) -> the point's payload ``updated_at``
+            (epoch ms), or None when the point carries none.
+    """
+    ids = list(versions)
+    out: dict[int, User] = {}
+    for start in range(0, len(ids), _ID_CHUNK):
+        users = get_users(session, ids[start : start + _ID_CHUNK])
+        out.update(
+            (uid, user) for uid, user in users.items() if visible_to_employers(user, versions[uid])
+        )
+    return out
