@@ -32,7 +32,7 @@ from models import (
     Visibility,
 )
 from search_service.outbox import pending_removal_ids
-from search_service.profiles.visibility import servable_users
+from search_service.profiles.visibility import servable_user_ids, servable_users
 from search_service.runtime import Runtime
 from search_service.search.facets import (
     Facet,
@@ -185,7 +185,7 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
     )
 
     def servable(versions: Mapping[int, int | None]) -> Collection[int]:
-        return servable_users(session, versions).keys()
+        return servable_user_ids(session, versions)
 
     facets = None
     if req.facets:
