@@ -21,12 +21,12 @@ from indexers.errors import StoreUnavailableError, VectorStoreError
 from indexers.store import (
     BROWSE_ORDER_FIELD,
     DENSE,
+    SCAN_PAGE,
     SPARSE,
     CollectionSchema,
     FilterSpec,
     Fusion,
     Hit,
-    SCAN_PAGE,
     IndexPoint,
     SearchResult,
 )
