@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from sqlmodel import Session
 
-from indexers import FilterSpec, Hit, Range, normalise_keyword
+from indexers import FilterSpec, Hit, Range, SearchResult, normalise_keyword
 from indexers.taxonomy import canonicalise_query, normalise_skills
 from models import (
     Explanation,
@@ -30,6 +30,7 @@ from models import (
 from search_service.gigs.repository import load_gigs_with_owners
 from search_service.outbox import pending_removal_ids
 from search_service.runtime import GIGS, Runtime
+from search_service.search.paging import Pager
 from search_service.search.service import ranks, retrieve
 
 __all__ = ["gig_filter_spec", "hydrate_gigs", "live_gig_spec", "search_gigs"]
@@ -145,35 +146,61 @@ def hydrate_gigs(
 
 def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSearchResponse:
     """Run a student's gig search (hybrid by default; an empty query browses open
-    gigs by filters, newest first).
+    gigs by filters, newest first), paged by ``offset`` or ``cursor`` and
+    optionally diversified by MMR (``search/paging.py``).
 
     Raises:
+        InvalidRequestError: a bad cursor, or a cursor with an offset (422).
         EncoderError: the query could not be embedded.
         VectorStoreError: the vector store failed (StoreUnavailableError -> 503).
     """
     started = time.perf_counter()
-    ts = now_ms()
-    spec = gig_filter_spec(req.filters, live_gig_spec(session, now=ts))
     query = canonicalise_query(req.query.strip())
-    result = retrieve(
-        rt,
-        rt.store_for(GIGS),
-        query=query,
-        mode=req.mode,
-        spec=spec,
+    pager = Pager.open(
+        rt.settings.search,
+        {
+            "list": "gigs.search",
+            "query": query,
+            "mode": req.mode.value,
+            "filters": req.filters.model_dump(mode="json"),
+            "diversity": req.diversity,
+        },
         limit=req.limit,
         offset=req.offset,
+        cursor=req.cursor,
+        diversity=req.diversity,
     )
+    ts = now_ms()
+    spec = gig_filter_spec(req.filters, live_gig_spec(session, now=ts))
+    store = rt.store_for(GIGS)
+    found = SearchResult()
+
+    def rank(depth: int, pool: int) -> list[Hit]:
+        nonlocal found
+        found = retrieve(
+            rt,
+            store,
+            query=query,
+            mode=req.mode,
+            spec=spec,
+            limit=depth,
+            offset=0,
+            candidates=pool,
+        )
+        return found.page
+
+    page = pager.page(rank, store)
     hits = hydrate_gigs(
         session,
-        result.page,
-        dense=result.dense,
-        keyword=result.keyword,
+        page,
+        dense=found.dense,
+        keyword=found.keyword,
         term_names=rt.bm25.term_names(query) if query else {},
         now=ts,
     )
     return GigSearchResponse(
         results=hits,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        next_offset=req.offset + req.limit if len(result.page) == req.limit else None,
+        next_offset=pager.next_offset,
+        next_cursor=pager.next_cursor(),
     )
