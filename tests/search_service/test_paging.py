@@ -335,3 +335,21 @@ class TestChangesBetweenPages:
         assert [len(p) for p in _pages(api, market, "search", limit=4)] == [4, 4, 1]
         rt.settings.search.max_depth = 6
         assert [len(p) for p in _pages(api, market, "search", limit=4)] == [4, 2]
+
+
+def test_openapi_shows_cursor_diversity_and_next_cursor(api: TestClient) -> None:
+    spec = api.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    for request in ("SearchRequest", "GigSearchRequest"):
+        assert {"cursor", "diversity"} <= set(schemas[request]["properties"])
+    for response in ("SearchResponse", "GigSearchResponse", "CandidateResponse"):
+        assert "nextCursor" in schemas[response]["properties"]
+    for path in (
+        "/v1/me/recommended-gigs",
+        "/v1/gigs/{gig_id}/candidates",
+        "/v1/gigs/{gig_id}/applicants",
+        "/v1/profiles/{user_id}/similar",
+        "/v1/gigs/{gig_id}/similar",
+    ):
+        names = {p["name"] for p in spec["paths"][path]["get"]["parameters"]}
+        assert {"cursor", "diversity"} <= names, path
