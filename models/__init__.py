@@ -58,7 +58,10 @@ from models.profile import (
     WorkItem,
 )
 from models.search import (
+    CURSOR_DESCRIPTION,
+    DIVERSITY_DESCRIPTION,
     FACET_LIMIT,
+    MAX_CURSOR_LENGTH,
     MAX_QUERY_LENGTH,
     CandidateHit,
     CandidateResponse,
@@ -124,6 +127,9 @@ __all__ = [
     "Posting",
     "LedgerKind",
     "Balance",
+    "CURSOR_DESCRIPTION",
+    "DIVERSITY_DESCRIPTION",
+    "MAX_CURSOR_LENGTH",
     "MAX_QUERY_LENGTH",
     "MAX_LIST_ITEM_LENGTH",
     "MAX_POSTING_AMOUNT",

@@ -3,7 +3,8 @@ responses, explanations, facet counts, zero-result suggestions).
 
 Validation here is the API contract: unknown fields are rejected (422 naming
 the field), ``limit`` is 1..100, ``query`` at most ``MAX_QUERY_LENGTH`` characters,
-each skill or language filter at most ``MAX_LIST_ITEM_LENGTH`` (100) characters.
+each skill or language filter at most ``MAX_LIST_ITEM_LENGTH`` (100) characters,
+``cursor`` at most ``MAX_CURSOR_LENGTH`` characters, ``diversity`` 0..1.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from models.profile import Availability
 
 __all__ = [
     "FACET_LIMIT",
+    "CURSOR_DESCRIPTION",
+    "DIVERSITY_DESCRIPTION",
+    "MAX_CURSOR_LENGTH",
     "MAX_QUERY_LENGTH",
     "CandidateHit",
     "CandidateResponse",
@@ -41,6 +45,18 @@ __all__ = [
 
 MAX_QUERY_LENGTH = 512
 """Longest accepted query, in characters (a long job ad fits; a whole CV does not)."""
+MAX_CURSOR_LENGTH = 8192
+"""Longest accepted ``cursor``, in characters: a cursor grows by two to four
+characters per result served before it, and paging stops at ``search.max_depth``
+results (default 500, at most 1000), below this."""
+CURSOR_DESCRIPTION = (
+    "Opaque cursor: the nextCursor of the previous page. Bound to the request "
+    "(query, filters, mode, diversity, list); not with offset > 0."
+)
+DIVERSITY_DESCRIPTION = (
+    "0..1: Maximal Marginal Relevance re-ranking, lambda = 1 - diversity; "
+    "0 (default) keeps the ranking as it is."
+)
 
 
 FACET_LIMIT = 20
@@ -174,6 +190,10 @@ class SearchRequest(CamelModel):
         max_length=len(FacetName),
         description="Facets to count for these filters (none by default).",
     )
+    cursor: str | None = Field(
+        default=None, max_length=MAX_CURSOR_LENGTH, description=CURSOR_DESCRIPTION
+    )
+    diversity: float = Field(default=0.0, ge=0.0, le=1.0, description=DIVERSITY_DESCRIPTION)
 
 
 class Explanation(CamelModel):
@@ -214,15 +234,18 @@ class SearchHit(CamelModel):
 
 class SearchResponse(CamelModel):
     """Ranked results and server-side time in milliseconds; ``nextOffset`` is the
-    offset of the next page (null on the last). ``facets`` when the request
-    asked for some; ``suggestion`` when the first page is empty and a filter was
-    set (null when no single filter's removal helps)."""
+    offset of the next page and ``nextCursor`` its cursor (both null on the last).
+    ``facets`` when the request asked for some; ``suggestion`` when the first page
+    is empty and a filter was set (null when no single filter's removal helps)."""
 
     results: list[SearchHit]
     took_ms: float
     next_offset: int | None = None
     facets: FacetCounts | None = None
     suggestion: FilterSuggestion | None = None
+    next_cursor: str | None = Field(
+        default=None, description="Cursor of the next page (null on the last)."
+    )
 
 
 class GigSearchFilters(CamelModel):
@@ -273,6 +296,10 @@ class GigSearchRequest(CamelModel):
         max_length=len(GigFacetName),
         description="Facets to count for these filters (none by default).",
     )
+    cursor: str | None = Field(
+        default=None, max_length=MAX_CURSOR_LENGTH, description=CURSOR_DESCRIPTION
+    )
+    diversity: float = Field(default=0.0, ge=0.0, le=1.0, description=DIVERSITY_DESCRIPTION)
 
 
 class GigHit(CamelModel):
@@ -292,14 +319,17 @@ class GigHit(CamelModel):
 
 
 class GigSearchResponse(CamelModel):
-    """Ranked gigs; ``nextOffset`` is the offset of the next page (null on the
-    last); ``facets`` and ``suggestion`` as in employer search."""
+    """Ranked gigs; ``nextOffset`` and ``nextCursor`` lead to the next page (null on
+    the last); ``facets`` and ``suggestion`` as in employer search."""
 
     results: list[GigHit]
     took_ms: float
     next_offset: int | None = None
     facets: FacetCounts | None = None
     suggestion: FilterSuggestion | None = None
+    next_cursor: str | None = Field(
+        default=None, description="Cursor of the next page (null on the last)."
+    )
 
 
 class CandidateHit(SearchHit):
@@ -310,8 +340,12 @@ class CandidateHit(SearchHit):
 
 
 class CandidateResponse(CamelModel):
-    """Ranked students; ``nextOffset`` is the offset of the next page (null on the last)."""
+    """Ranked students; ``nextOffset`` and ``nextCursor`` lead to the next page
+    (null on the last)."""
 
     results: list[CandidateHit]
     took_ms: float
     next_offset: int | None = None
+    next_cursor: str | None = Field(
+        default=None, description="Cursor of the next page (null on the last)."
+    )

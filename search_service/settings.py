@@ -64,12 +64,19 @@ class SearchSettings(BaseModel):
     """Ranking knobs.
 
     ``rrf_k = 60`` is the constant of Cormack, Clarke & Büttcher (SIGIR 2009);
-    ``candidates`` is how many hits each retriever prefetches before fusion.
+    ``candidates`` is how many hits each retriever prefetches before fusion for
+    the first pages: a deeper page doubles it until it covers the page
+    (``search/paging.py``). ``max_depth`` is the deepest result a cursor reaches
+    (the page that gets there has no ``nextCursor``). ``cursor_secret`` keys the
+    HMAC that signs cursors; unset, each process draws a random key at start, so
+    set it when several processes serve the API or cursors must survive a restart.
     """
 
     fusion: Fusion = Fusion.RRF
     rrf_k: int = Field(default=60, ge=1)
     candidates: int = Field(default=100, ge=10, le=1000)
+    max_depth: int = Field(default=500, ge=10, le=1000)
+    cursor_secret: SecretStr | None = None
 
 
 _PLACEHOLDER_SECRETS = {"whsec_change_me", "whsec_changeme", "changeme", "secret", "whsec_test"}
@@ -287,6 +294,14 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"GIGSY_METRICS__TOKEN is a placeholder: use {_MIN_METRICS_TOKEN}+ random "
                     "characters (e.g. `openssl rand -hex 32`)"
+                )
+        cursor = self.search.cursor_secret
+        if cursor is not None and self.environment != "development":
+            value = cursor.get_secret_value()
+            if value.lower() in _PLACEHOLDER_SECRETS or len(value) < _MIN_METRICS_TOKEN:
+                raise ValueError(
+                    f"GIGSY_SEARCH__CURSOR_SECRET is a placeholder: use {_MIN_METRICS_TOKEN}+ "
+                    "random characters (e.g. `openssl rand -hex 32`)"
                 )
         return self
 

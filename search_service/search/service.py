@@ -41,6 +41,7 @@ from search_service.search.facets import (
     facet_counts,
     relaxations,
 )
+from search_service.search.paging import Pager
 
 __all__ = [
     "PROFILE_FACETS",
@@ -106,6 +107,7 @@ def retrieve(
     offset: int,
     dense: npt.NDArray[np.float32] | None = None,
     sparse: SparseVec | None = None,
+    candidates: int | None = None,
 ) -> SearchResult:
     """One batched query of ``store``: the retrievers ``mode`` names, fused (RRF or
     DBSF, ``search`` settings) under the hard filters ``spec``.
@@ -113,7 +115,8 @@ def retrieve(
     The dense query is ``dense`` when given (a stored ``(dim,)`` float32 vector,
     e.g. a profile's), else ``query`` embedded; the BM25 query is ``sparse`` when
     given, else ``query`` encoded. With neither a query nor vectors, a filter-only
-    browse, newest first.
+    browse, newest first. Each retriever prefetches ``candidates`` hits
+    (default ``search.candidates``; at least ``offset + limit``).
 
     Raises:
         EncoderError: the query could not be embedded.
@@ -140,14 +143,15 @@ def retrieve(
         filters=spec,
         limit=limit,
         offset=offset,
-        candidates=cfg.candidates,
+        candidates=candidates if candidates is not None else cfg.candidates,
         fusion=cfg.fusion,
         rrf_k=cfg.rrf_k,
     )
 
 
 def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> SearchResponse:
-    """Run an employer search.
+    """Run an employer search, paged by ``offset`` or ``cursor`` and optionally
+    diversified by MMR (``search/paging.py``).
 
     An empty query lists profiles matching the filters, most recent
     employer-visible change first (score = ``visible_updated_at``, epoch ms).
@@ -157,30 +161,53 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
     is counted in the search metrics.
 
     Raises:
+        InvalidRequestError: a bad cursor, or a cursor with an offset (422).
         EncoderError: the query could not be embedded.
         VectorStoreError: the vector store failed (StoreUnavailableError -> 503).
     """
     started = time.perf_counter()
+    query = canonicalise_query(req.query.strip())
+    pager = Pager.open(
+        rt.settings.search,
+        {
+            "list": "profiles.search",
+            "query": query,
+            "mode": req.mode.value,
+            "filters": req.filters.model_dump(mode="json"),
+            "diversity": req.diversity,
+        },
+        limit=req.limit,
+        offset=req.offset,
+        cursor=req.cursor,
+        diversity=req.diversity,
+    )
     # Points with a pending removal are excluded inside the query, so they take no
     # rank, score or page slot; hydration below still checks every hit against SQL.
     pending = pending_removal_ids(session)
     spec = replace(filter_spec(req.filters), exclude_ids=pending)
-    query = canonicalise_query(req.query.strip())
-    result = retrieve(
-        rt,
-        rt.store,
-        query=query,
-        mode=req.mode,
-        spec=spec,
-        limit=req.limit,
-        offset=req.offset,
-    )
+    found = SearchResult()
+
+    def rank(depth: int, pool: int) -> list[Hit]:
+        nonlocal found
+        found = retrieve(
+            rt,
+            rt.store,
+            query=query,
+            mode=req.mode,
+            spec=spec,
+            limit=depth,
+            offset=0,
+            candidates=pool,
+        )
+        return found.page
+
+    page = pager.page(rank, rt.store)
     term_names = rt.bm25.term_names(query) if query else {}
     hits = hydrate_profiles(
         session,
-        result.page,
-        dense=result.dense,
-        keyword=result.keyword,
+        page,
+        dense=found.dense,
+        keyword=found.keyword,
         term_names=term_names,
     )
 
@@ -192,22 +219,22 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
         facets = facet_counts(
             rt.store,
             spec,
-            result=result if query else None,
+            result=found if query else None,
             facets=[PROFILE_FACETS[name] for name in dict.fromkeys(req.facets)],
             servable=servable,
         )
     suggestion = None
-    first_page = req.offset == 0
+    first_page = req.offset == 0 and req.cursor is None
     if first_page and not hits:
 
         def count(relaxed: FilterSpec) -> int:
-            found = (
+            probe = (
                 retrieve(rt, rt.store, query=query, mode=req.mode, spec=relaxed, limit=1, offset=0)
                 if query
                 else None
             )
             return len(
-                counted_payloads(rt.store, relaxed, result=found, fields=(), servable=servable)
+                counted_payloads(rt.store, relaxed, result=probe, fields=(), servable=servable)
             )
 
         options = (
@@ -220,7 +247,8 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
     return SearchResponse(
         results=hits,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        next_offset=req.offset + req.limit if len(result.page) == req.limit else None,
+        next_offset=pager.next_offset,
+        next_cursor=pager.next_cursor(),
         facets=facets,
         suggestion=suggestion,
     )
