@@ -122,6 +122,9 @@ class Metrics:
         users_purged: soft-deleted users whose personal fields were erased.
         gigs_indexed, gigs_embedded, gig_refresh_failures: the same three counters
             for gigs.
+        saved_search_runs: saved-search runs started (failed ones included).
+        saved_search_failures: saved-search runs that failed (retried next interval).
+        saved_search_alerts: alerts created by saved-search runs.
 
     Args:
         engine: the database the backlog gauges are read from; ``None``: no such gauges.
@@ -186,6 +189,21 @@ class Metrics:
         self.gig_refresh_failures = Counter(
             "gigsy_gig_refresh_failures",
             "Gig refresh attempts that failed.",
+            registry=self.registry,
+        )
+        self.saved_search_runs = Counter(
+            "gigsy_saved_search_runs",
+            "Saved-search runs started, failed ones included.",
+            registry=self.registry,
+        )
+        self.saved_search_failures = Counter(
+            "gigsy_saved_search_failures",
+            "Saved-search runs that failed; each is retried at its next interval.",
+            registry=self.registry,
+        )
+        self.saved_search_alerts = Counter(
+            "gigsy_saved_search_alerts",
+            "Alerts (candidates new to a saved search) created by saved-search runs.",
             registry=self.registry,
         )
         if engine is not None:
