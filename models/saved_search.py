@@ -142,8 +142,7 @@ class SavedSearchView(CamelModel):
     ``intervalS`` is the effective interval (this search's, or the global one);
     ``nextRunAt`` when the scheduler will next run it; ``lastError`` is set while
     the latest run failed (it is retried at the next interval); ``unseenAlerts``
-    counts stored alerts not yet marked seen (some may be hidden when read, if a
-    candidate has since left search).
+    counts the alerts not yet marked seen that ``GET .../alerts`` would show.
     """
 
     id: int

@@ -21,7 +21,7 @@ __all__ = [
     "known_candidates",
     "mark_seen",
     "owner_searches",
-    "unseen_counts",
+    "unseen_alerts",
 ]
 
 
@@ -52,20 +52,23 @@ def get_owned_search(session: Session, owner_id: int, search_id: int) -> SavedSe
     return found
 
 
-def unseen_counts(session: Session, search_ids: Sequence[int]) -> dict[int, int]:
-    """Alerts not yet marked seen, by saved search id (absent: none)."""
+def unseen_alerts(session: Session, search_ids: Sequence[int]) -> list[tuple[int, int, int | None]]:
+    """``(saved search id, candidate user id, indexed version)`` of every alert of
+    ``search_ids`` not yet marked seen."""
     if not search_ids:
-        return {}
+        return []
     rows = session.exec(
-        select(SavedSearchMatch.saved_search_id, func.count())
-        .where(
+        select(
+            SavedSearchMatch.saved_search_id,
+            SavedSearchMatch.user_id,
+            SavedSearchMatch.indexed_version,
+        ).where(
             col(SavedSearchMatch.saved_search_id).in_(list(search_ids)),
             col(SavedSearchMatch.alert).is_(True),
             col(SavedSearchMatch.seen_at).is_(None),
         )
-        .group_by(col(SavedSearchMatch.saved_search_id))
     )
-    return {sid: int(n) for sid, n in rows}
+    return [(sid, uid, version) for sid, uid, version in rows]
 
 
 def delete_matches(session: Session, search_id: int) -> int:

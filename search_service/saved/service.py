@@ -43,6 +43,7 @@ from models import (
     now_ms,
 )
 from search_service.errors import ConflictError, NotFoundError
+from search_service.profiles.visibility import visible_to_employers
 from search_service.runtime import Runtime
 from search_service.saved.repository import (
     alerts_page,
@@ -54,10 +55,11 @@ from search_service.saved.repository import (
     indexed_versions,
     known_candidates,
     mark_seen,
-    unseen_counts,
+    unseen_alerts,
 )
 from search_service.search.service import hydrate_profiles, search_profiles
 from search_service.users.ledger_repository import lock_user_row
+from search_service.users.repository import get_users
 
 __all__ = [
     "RunReport",
@@ -138,8 +140,19 @@ def saved_search_views(
     session: Session, searches: Sequence[SavedSearch], *, default_interval_s: int
 ) -> list[SavedSearchView]:
     """API views of ``searches``, with their effective interval (seconds) and unseen
-    alert counts."""
-    unseen = unseen_counts(session, [s.id for s in searches if s.id is not None])
+    alert counts.
+
+    An alert counts only while its candidate may be shown (the rule of
+    :func:`hydrate_profiles`, :func:`visible_to_employers`), so the count never
+    reveals that a hidden candidate exists.
+    """
+    rows = unseen_alerts(session, [s.id for s in searches if s.id is not None])
+    users = get_users(session, list({uid for _, uid, _ in rows}))
+    unseen: dict[int, int] = {}
+    for sid, uid, version in rows:
+        user = users.get(uid)
+        if user is not None and visible_to_employers(user, version):
+            unseen[sid] = unseen.get(sid, 0) + 1
     views = []
     for s in searches:
         assert s.id is not None

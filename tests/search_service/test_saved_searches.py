@@ -409,6 +409,9 @@ class TestPrivacy:
         _leave(runtime, client, second, how)
         body = _alerts(client, employer, sid)
         assert body == {"results": [], "nextOffset": None}
+        # Nor is it counted: the count would tell that someone was hidden.
+        view = client.get("/v1/saved-searches", headers=employer.headers).json()["results"][0]
+        assert view["unseenAlerts"] == 0
 
     def test_hidden_alerts_do_not_shorten_a_page(
         self, client: TestClient, runtime: Runtime, employer: Student
