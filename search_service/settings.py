@@ -29,6 +29,7 @@ __all__ = [
     "PrivacySettings",
     "QdrantSettings",
     "RateLimitSettings",
+    "SavedSearchSettings",
     "SchedulerSettings",
     "SearchSettings",
     "Settings",
@@ -255,6 +256,22 @@ class UserDataSettings(BaseModel):
     max_keys: int = Field(default=100, ge=1, le=100_000)
 
 
+class SavedSearchSettings(BaseModel):
+    """Employers' saved searches (``search_service/saved``).
+
+    Each saved search is rerun every ``interval_s`` seconds (default hourly),
+    unless it sets its own ``intervalS``; the scheduler looks for due searches
+    every ``poll_s`` seconds and runs at most ``max_per_run`` per look (the rest
+    wait for the next one). A failed run is retried one interval later. An
+    employer holds at most ``max_per_owner`` saved searches (one more gets 409).
+    """
+
+    interval_s: int = Field(default=3600, ge=60, le=30 * 86_400)
+    poll_s: float = Field(default=60.0, ge=1.0, le=86_400.0)
+    max_per_run: int = Field(default=100, ge=1, le=10_000)
+    max_per_owner: int = Field(default=20, ge=1, le=1000)
+
+
 class Settings(BaseSettings):
     """All configuration of the service."""
 
@@ -277,6 +294,7 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     user_data: UserDataSettings = Field(default_factory=UserDataSettings)
+    saved_searches: SavedSearchSettings = Field(default_factory=SavedSearchSettings)
     index_batch_size: int = Field(default=64, ge=1)
 
     @model_validator(mode="after")

@@ -149,9 +149,12 @@ def retrieve(
     )
 
 
-def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> SearchResponse:
+def search_profiles(
+    rt: Runtime, session: Session, req: SearchRequest, *, counted: bool = True
+) -> SearchResponse:
     """Run an employer search, paged by ``offset`` or ``cursor`` and optionally
-    diversified by MMR (``search/paging.py``).
+    diversified by MMR (``search/paging.py``). ``counted=False`` (a saved-search
+    run, not a person searching) keeps it out of the search metrics.
 
     An empty query lists profiles matching the filters, most recent
     employer-visible change first (score = ``visible_updated_at``, epoch ms).
@@ -242,7 +245,7 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
             for drop, value, relaxed in relaxations(req.filters)
         )
         suggestion = best_relaxation(options, count, original=spec)
-    if first_page:
+    if first_page and counted:
         rt.metrics.record_search("profiles", results=len(hits))
     return SearchResponse(
         results=hits,
