@@ -35,6 +35,8 @@ __all__ = [
     "GigSearchFilters",
     "GigSearchRequest",
     "GigSearchResponse",
+    "AppliedBoost",
+    "BoostSwitches",
     "Explanation",
     "SearchFilters",
     "SearchHit",
@@ -164,6 +166,23 @@ class SearchFilters(CamelModel):
     availability: Availability | None = None
 
 
+class BoostSwitches(CamelModel):
+    """Boosts of employer search, applied to the fused score of a text query
+    (``search_service/search/boosts.py`` gives the factors and their bounds)."""
+
+    recency: bool = Field(
+        default=True,
+        description="Favour recent employer-visible activity (30-day half-life, at most x1.05).",
+    )
+    strength: bool = Field(
+        default=True, description="Favour complete profiles (profile strength, at most x1.05)."
+    )
+    availability: Availability | None = Field(
+        default=None,
+        description="Favour this availability (x1.05) without filtering the others out.",
+    )
+
+
 class SearchRequest(CamelModel):
     """Employer search. An empty ``query`` browses by filters, most recently updated first."""
 
@@ -194,6 +213,17 @@ class SearchRequest(CamelModel):
         default=None, max_length=MAX_CURSOR_LENGTH, description=CURSOR_DESCRIPTION
     )
     diversity: float = Field(default=0.0, ge=0.0, le=1.0, description=DIVERSITY_DESCRIPTION)
+    boosts: BoostSwitches = Field(
+        default_factory=BoostSwitches,
+        description="Boosts after fusion (text queries only); each can be switched off.",
+    )
+
+
+class AppliedBoost(CamelModel):
+    """One boost applied to a result: its name and the factor its score was multiplied by."""
+
+    name: str
+    factor: float
 
 
 class Explanation(CamelModel):
@@ -211,11 +241,16 @@ class Explanation(CamelModel):
     matched_terms: list[str] = Field(default_factory=list)
     matched_skills: list[str] = Field(
         default_factory=list,
-        description="Recommendations: skills both sides list (employer-visible ones only).",
+        description="Skills both sides list (employer-visible ones only); in search, the "
+        "query's skills (through the skill taxonomy) the profile lists.",
     )
     missing_skills: list[str] = Field(
         default_factory=list,
         description="Recommendations: the gig's required skills the student does not list.",
+    )
+    boosts: list[AppliedBoost] = Field(
+        default_factory=list,
+        description="Boosts applied after fusion, each with its factor (score = fused x factors).",
     )
 
 
