@@ -1,5 +1,5 @@
-"""``python -m benchmarks``: latency, facets, relevance, SciFact and freshness harnesses
-that print numbers."""
+"""``python -m benchmarks``: latency, facets, relevance, SciFact, recommendation,
+freshness and refresh harnesses that print numbers."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ app = typer.Typer(
 )
 
 JOBS_CSV = Path("../shared/data/jobs/linkedin_jobs_2023_sample.csv")
+RESUMES_CSV = Path("../shared/data/resumes/livecareer_resumes_2484.csv")
 SCIFACT_DIR = Path("../shared/data/scifact")
 
 
@@ -126,6 +127,76 @@ def scifact(
         limit_queries=limit_queries,
     )
     typer.echo(format_report(rep, limited=limit_docs is not None or limit_queries is not None))
+
+
+@app.command()
+def recommend(
+    resumes: Annotated[
+        Path, typer.Option(help="LiveCareer resume CSV (ID,Category,Resume_str).")
+    ] = RESUMES_CSV,
+    jobs: Annotated[Path, typer.Option(help="LinkedIn job CSV.")] = JOBS_CSV,
+    sample: Annotated[
+        int | None,
+        typer.Option(min=1, help="Keep a seeded random N resumes and N postings (quick run)."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Build the data here (SQLite + Qdrant Edge); reused by a run with the same "
+            "inputs (default: a fresh temp dir)."
+        ),
+    ] = None,
+    k: Annotated[int, typer.Option(min=1, help="Cut-off.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed of --sample and of the feedback sample.")] = 42,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Dense model: a path or id, or 'hashing' (default: all-MiniLM-L6-v2)."),
+    ] = None,
+    feedback_gigs: Annotated[
+        int, typer.Option(min=1, help="Mapped postings judged in the feedback task.")
+    ] = 200,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """P@10, nDCG@10, MRR and latency of candidates, recommended gigs, similar profiles
+    and feedback, through the API's ranking functions, on the resumes and postings."""
+    import tempfile
+
+    from benchmarks.recommend import build_corpus, check_manifest, format_report, run_recommend
+    from search_service.runtime import Runtime
+    from search_service.settings import EmbeddingSettings, QdrantSettings, Settings
+
+    for path, name in ((resumes, "--resumes"), (jobs, "--jobs")):
+        if not path.is_file():
+            raise typer.BadParameter(f"no such file: {path}", param_hint=name)
+    with tempfile.TemporaryDirectory(prefix="gigsy-recommend-") as tmp:
+        var = data_dir.resolve() if data_dir else Path(tmp) / "var"
+        inputs = {
+            "resumes": str(resumes.resolve()),
+            "jobs": str(jobs.resolve()),
+            "sample": sample,
+            "seed": seed,
+            "model": model,
+        }
+        try:
+            check_manifest(var, inputs)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--data-dir") from exc
+        settings = Settings(
+            data_dir=var,
+            database_url=f"sqlite:///{var / 'gigsy.db'}",
+            qdrant=QdrantSettings(url=None),
+            embedding=EmbeddingSettings(model=model),
+        )
+        rt = Runtime.open(settings)
+        try:
+            corpus = build_corpus(rt, resumes, jobs, sample=sample, seed=seed, progress=progress)
+            rep = run_recommend(
+                rt, corpus, k=k, feedback_gigs=feedback_gigs, seed=seed, progress=progress
+            )
+        finally:
+            rt.close()
+    typer.echo(f"data: {var}")
+    typer.echo(format_report(rep))
 
 
 @app.command()

@@ -30,6 +30,7 @@ import numpy.typing as npt
 from sqlmodel import Session
 
 from indexers import (
+    Bm25Encoder,
     Document,
     FilterSpec,
     Hit,
@@ -71,6 +72,7 @@ __all__ = [
     "FIT_BOOST",
     "ROCCHIO",
     "Rerank",
+    "document_query",
     "gig_applicants",
     "gig_candidates",
     "gig_query",
@@ -93,7 +95,8 @@ ROCCHIO = (1.0, 0.75, 0.15)
 section 9.1.1)."""
 _QUERY_CHARS = 2000
 """Characters of a document used as its BM25 query (the head: title, skills and the
-first paragraphs carry the signal; whole resumes make slow, diffuse queries)."""
+first paragraphs carry the signal; on ``python -m benchmarks recommend`` whole
+documents ranked no better and took longer)."""
 
 
 @dataclass(slots=True)
@@ -116,6 +119,28 @@ class _Query:
     remote: bool = False
 
 
+def document_query(bm25: Bm25Encoder, text: str) -> SparseVec:
+    """A document (a resume, a gig) as a BM25 query: one entry per distinct term of ``text``,
+    weighted by the term's count in it (tokens, stopwords and stems as
+    :meth:`indexers.Bm25Encoder.term_frequencies` sees them).
+
+    Okapi BM25 scales each query term by (k3 + 1)·qtf / (k3 + qtf), qtf being the
+    term's frequency in the query (Robertson & Walker, "Some simple effective
+    approximations to the 2-Poisson model", SIGIR 1994); with k3 -> infinity, the
+    usual choice for long queries, the factor is qtf itself. The store multiplies
+    each query weight by the term's IDF, so a document ``d`` scores
+    sum over t of qtf(t) · IDF(t) · w(t, d), where w is ``d``'s BM25 term weight: a
+    resume or gig used as a query counts the terms it repeats, where
+    :meth:`~indexers.Bm25Encoder.encode_query` gives each distinct term 1.0.
+
+    Returns:
+        The query vector (term ids as the store's, weights ``float`` counts >= 1);
+        empty for a text of stopwords only, or an empty text. Raises nothing.
+    """
+    counts = bm25.term_frequencies(text)
+    return SparseVec(indices=list(counts), values=[float(c) for c in counts.values()])
+
+
 def _stored_or_encoded(rt: Runtime, entity: str, doc: Document) -> npt.NDArray[np.float32]:
     """The stored dense vector when the point holds ``doc``'s version and recipe, else
     ``doc`` embedded the way the indexer would (:func:`indexers.embed_documents`)."""
@@ -135,8 +160,9 @@ def _stored_or_encoded(rt: Runtime, entity: str, doc: Document) -> npt.NDArray[n
 
 def student_query(rt: Runtime, session: Session, user_id: int) -> _Query | None:
     """The employer-visible profile of ``user_id`` as a query (dense ``(dim,)``
-    float32 L2-normalised, BM25 of its head, skills); ``None`` without a profile
-    or when the user is not searchable."""
+    float32 L2-normalised, BM25 of its head weighted by term counts
+    (:func:`document_query`), skills); ``None`` without a profile or when the user
+    is not searchable."""
     rows = load_profile_rows(session, [user_id]).get(user_id)
     if rows is None or rows.profile is None or not rows.user.is_searchable:
         return None
@@ -145,7 +171,7 @@ def student_query(rt: Runtime, session: Session, user_id: int) -> _Query | None:
     skills = set(doc.payload.get("skills") or [])
     return _Query(
         dense=dense,
-        sparse=rt.bm25.encode_query(doc.text[:_QUERY_CHARS]),
+        sparse=document_query(rt.bm25, doc.text[:_QUERY_CHARS]),
         skills=skills,
         location_terms=set(doc.payload.get("location_terms") or []),
         availability=doc.payload.get("availability"),
@@ -153,12 +179,13 @@ def student_query(rt: Runtime, session: Session, user_id: int) -> _Query | None:
 
 
 def gig_query(rt: Runtime, gig: Gig) -> _Query:
-    """A gig as a query: its vector (stored when current), BM25 of its head, skills."""
+    """A gig as a query: its vector (stored when current), BM25 of its head weighted
+    by term counts (:func:`document_query`), skills."""
     doc = build_gig_document(gig)
     dense = _stored_or_encoded(rt, GIGS, doc)
     return _Query(
         dense=dense,
-        sparse=rt.bm25.encode_query(doc.text[:_QUERY_CHARS]),
+        sparse=document_query(rt.bm25, doc.text[:_QUERY_CHARS]),
         skills=set(doc.payload["skills"]),
         required=list(doc.payload["required_skills"]),
         location_terms=set(location_terms(gig.location)),
