@@ -29,6 +29,7 @@ from indexers.errors import (
     StoreUnavailableError,
     VectorStoreError,
 )
+from indexers.fusion import FusionSpec, Norm, fuse
 from indexers.gig_documents import (
     GIG_SCHEMA,
     NO_DEADLINE,
@@ -61,6 +62,7 @@ __all__ = [
     "EncoderError",
     "FilterSpec",
     "Fusion",
+    "FusionSpec",
     "HashingEncoder",
     "Hit",
     "IndexPoint",
@@ -68,6 +70,7 @@ __all__ = [
     "Indexer",
     "IndexerError",
     "ModelIntegrityError",
+    "Norm",
     "ProfileDocument",
     "ProfileRows",
     "Range",
@@ -79,6 +82,7 @@ __all__ = [
     "VectorStoreError",
     "build_document",
     "build_gig_document",
+    "fuse",
     "load_encoder",
     "location_terms",
     "normalise_keyword",

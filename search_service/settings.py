@@ -17,7 +17,7 @@ from limits import parse_many
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from indexers import Fusion
+from indexers import Fusion, FusionSpec, Norm
 
 __all__ = [
     "ClerkSettings",
@@ -61,15 +61,40 @@ class EmbeddingSettings(BaseModel):
 
 
 class SearchSettings(BaseModel):
-    """Ranking knobs.
+    """Ranking knobs of hybrid search (profiles and gigs), see :mod:`indexers.fusion`.
 
-    ``rrf_k = 60`` is the constant of Cormack, Clarke & Büttcher (SIGIR 2009);
-    ``candidates`` is how many hits each retriever prefetches before fusion.
+    ``fusion``: ``rrf``, ``dbsf`` or ``convex``. ``rrf_k = 60`` is the constant of
+    Cormack, Clarke & Büttcher (SIGIR 2009); ``dense_weight``/``keyword_weight``
+    weight the two lists in ``rrf`` and ``dbsf``; ``alpha`` is the dense share of
+    ``convex`` and ``norm`` its score normalisation (Bruch, Gai & Ingber, TOIS
+    2023). ``candidates`` is how many hits each retriever fetches before fusion.
     """
 
     fusion: Fusion = Fusion.RRF
     rrf_k: int = Field(default=60, ge=1)
+    dense_weight: float = Field(default=1.0, ge=0.0)
+    keyword_weight: float = Field(default=1.0, ge=0.0)
+    alpha: float = Field(default=0.5, ge=0.0, le=1.0)
+    norm: Norm = Norm.MINMAX
     candidates: int = Field(default=100, ge=10, le=1000)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> SearchSettings:
+        if self.dense_weight == 0 and self.keyword_weight == 0:
+            raise ValueError("search.dense_weight and search.keyword_weight cannot both be 0")
+        return self
+
+    @property
+    def fusion_spec(self) -> FusionSpec:
+        """These settings as the store's :class:`indexers.FusionSpec`."""
+        return FusionSpec(
+            method=self.fusion,
+            rrf_k=self.rrf_k,
+            dense_weight=self.dense_weight,
+            keyword_weight=self.keyword_weight,
+            alpha=self.alpha,
+            norm=self.norm,
+        )
 
 
 _PLACEHOLDER_SECRETS = {"whsec_change_me", "whsec_changeme", "changeme", "secret", "whsec_test"}

@@ -1,9 +1,10 @@
 """Employer search: one batched vector-store query, SQL hydration, explanations.
 
-Hybrid ranking fuses the dense and BM25 rankings inside Qdrant (RRF by default,
-DBSF selectable). Results are hydrated from SQL, which drops anyone soft-deleted
-or suspended, and any hit whose indexed version predates the user's last privacy
-reduction, even when the index is stale.
+Hybrid ranking fuses the dense and BM25 candidate lists client-side
+(:mod:`indexers.fusion`: RRF, DBSF or a convex combination, from settings).
+Results are hydrated from SQL, which drops anyone soft-deleted or suspended,
+and any hit whose indexed version predates the user's last privacy reduction,
+even when the index is stale.
 """
 
 from __future__ import annotations
@@ -86,8 +87,9 @@ def retrieve(
     dense: npt.NDArray[np.float32] | None = None,
     sparse: SparseVec | None = None,
 ) -> SearchResult:
-    """One batched query of ``store``: the retrievers ``mode`` names, fused (RRF or
-    DBSF, ``search`` settings) under the hard filters ``spec``.
+    """One batched query of ``store``: the retrievers ``mode`` names, fused
+    client-side (``search`` settings: RRF, DBSF or a convex combination,
+    :func:`indexers.fuse`) under the hard filters ``spec``.
 
     The dense query is ``dense`` when given (a stored ``(dim,)`` float32 vector,
     e.g. a profile's), else ``query`` embedded; the BM25 query is ``sparse`` when
@@ -120,8 +122,7 @@ def retrieve(
         limit=limit,
         offset=offset,
         candidates=cfg.candidates,
-        fusion=cfg.fusion,
-        rrf_k=cfg.rrf_k,
+        fusion=cfg.fusion_spec,
     )
 
 

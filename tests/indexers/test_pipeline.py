@@ -8,7 +8,7 @@ import pytest
 from indexers import (
     Bm25Encoder,
     FilterSpec,
-    Fusion,
+    FusionSpec,
     HashingEncoder,
     Indexer,
     IndexReport,
@@ -65,8 +65,7 @@ def test_indexed_documents_are_searchable(store: VectorStore) -> None:
         limit=5,
         offset=0,
         candidates=5,
-        fusion=Fusion.RRF,
-        rrf_k=60,
+        fusion=FusionSpec(),
     )
     assert [h.id for h in result.page] == [3]
 
