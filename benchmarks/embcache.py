@@ -4,7 +4,7 @@ Embedding SciFact takes about 4 minutes on two cores and the resumes about 3; wi
 this cache a re-run (or a new fusion configuration) embeds nothing. The model is
 loaded only on a cache miss.
 
-Layout: ``<cache_dir>/<model>/<n>.npz``, each file holding ``keys`` (the sha256
+Layout: ``<cache_dir>/<model>/<hash of its keys>.npz``, each file holding ``keys`` (the sha256
 hex digests of ``"doc\\0" + text`` or ``"query\\0" + text``) and ``vectors``
 (``(len(keys), dim)`` float32, L2-normalised, as the encoder returned them). Files
 are only ever added, so concurrent runs at worst embed a text twice.
@@ -92,12 +92,11 @@ class CachedEncoder:
         if not entries:
             return
         self.dir.mkdir(parents=True, exist_ok=True)
-        n = len(list(self.dir.glob("*.npz")))
-        while (self.dir / f"{n}.npz").exists():
-            n += 1
-        tmp = self.dir / f".{n}.{os.getpid()}.npz"
+        # Named by its keys: concurrent runs never overwrite each other's files.
+        name = hashlib.sha256("".join(entries).encode()).hexdigest()[:24]
+        tmp = self.dir / f".{name}.{os.getpid()}.npz"
         np.savez(tmp, keys=np.array(list(entries)), vectors=np.stack(list(entries.values())))
-        tmp.replace(self.dir / f"{n}.npz")
+        tmp.replace(self.dir / f"{name}.npz")
 
     def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> FloatArray:
         """``(len(texts), dim)`` float32; only texts not cached are embedded (and stored)."""

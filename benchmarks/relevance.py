@@ -116,14 +116,16 @@ class Config:
 def _grid() -> list[Config]:
     hybrid = SearchMode.HYBRID
     out = [Config(SearchMode.KEYWORD), Config(SearchMode.SEMANTIC)]
-    for k in (10, 30, 60, 100):
+    for k in (2, 5, 10, 30, 60, 100):
         out.append(Config(hybrid, FusionSpec(Fusion.RRF, rrf_k=k)))
-    for wd, wk in ((1.0, 1.5), (1.0, 2.0), (1.5, 1.0), (2.0, 1.0)):
-        out.append(Config(hybrid, FusionSpec(Fusion.RRF, dense_weight=wd, keyword_weight=wk)))
-    for wd, wk in ((1.0, 1.0), (1.0, 1.5), (1.5, 1.0)):
+    for k in (10, 60):
+        for wd, wk in ((1.0, 1.5), (1.0, 2.0), (1.5, 1.0), (2.0, 1.0)):
+            spec = FusionSpec(Fusion.RRF, rrf_k=k, dense_weight=wd, keyword_weight=wk)
+            out.append(Config(hybrid, spec))
+    for wd, wk in ((1.0, 1.0), (1.0, 1.5), (1.0, 2.0), (1.5, 1.0), (2.0, 1.0)):
         out.append(Config(hybrid, FusionSpec(Fusion.DBSF, dense_weight=wd, keyword_weight=wk)))
     for norm in (Norm.MINMAX, Norm.TMM):
-        for alpha in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        for alpha in (0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9):
             out.append(Config(hybrid, FusionSpec(Fusion.CONVEX, alpha=alpha, norm=norm)))
     return out
 

@@ -11,8 +11,9 @@ Sources:
   and individual rank learning methods", SIGIR 2009: score = sum of w / (k + rank),
   k = 60. Rank is counted from 0 here, as Qdrant's own RRF does (the service
   fused inside Qdrant before), which equals the paper's 1-based form with k - 1.
-* DBSF: Qdrant docs, "Hybrid queries": each list's scores mapped through
-  [mean - 3 sd, mean + 3 sd] to [0, 1], then summed (here: weighted).
+* DBSF: Qdrant docs, "Hybrid queries": each list's scores mapped linearly so
+  that [mean - 3 sd, mean + 3 sd] (sample sd) becomes [0, 1], outliers not
+  clipped, then summed (here: weighted).
 * Convex combination: Bruch, Gai & Ingber, "An Analysis of Fusion Functions for
   Hybrid Retrieval", ACM TOIS 2023: alpha * dense + (1 - alpha) * BM25 on
   normalised scores, min-max (observed minimum) or theoretical min-max (the
@@ -100,7 +101,8 @@ def _dbsf(scores: list[float]) -> list[float]:
     if sd == 0.0:
         return [0.5] * n
     low, span = mean - 3 * sd, 6 * sd
-    return [min(1.0, max(0.0, (s - low) / span)) for s in scores]
+    # Not clipped to [0, 1], as in Qdrant: an outlier at the top keeps its lead.
+    return [(s - low) / span for s in scores]
 
 
 def _minmax(scores: list[float], lower: float | None) -> list[float]:

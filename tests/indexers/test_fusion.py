@@ -55,6 +55,12 @@ def test_dbsf_maps_mean_plus_minus_three_sample_sd() -> None:
     assert got[2] == pytest.approx(0.5)
 
 
+def test_dbsf_does_not_clip_outliers() -> None:
+    hits = [Hit(1, 100.0)] + [Hit(i, 1.0 + i / 100) for i in range(2, 40)]
+    got = _scores(fuse([], hits, FusionSpec(Fusion.DBSF)))
+    assert got[1] > 1.0
+
+
 def test_order_is_by_score_then_id_and_versions_are_kept() -> None:
     fused = fuse([Hit(5, 1.0), Hit(2, 1.0)], [], FusionSpec(Fusion.CONVEX, alpha=1.0))
     assert [h.id for h in fused] == [2, 5]  # tied at 1.0
