@@ -68,12 +68,15 @@ class SearchSettings(BaseModel):
     weight the two lists in ``rrf`` and ``dbsf``; ``alpha`` is the dense share of
     ``convex`` and ``norm`` its score normalisation (Bruch, Gai & Ingber, TOIS
     2023). ``candidates`` is how many hits each retriever fetches before fusion.
+    The defaults (DBSF, BM25 weighted 2:1) won on both SciFact train and the
+    resume categories (``benchmarks/README.md``, "Relevance"); the weights were
+    tuned for ``dbsf`` (RRF does best at 1:1).
     """
 
-    fusion: Fusion = Fusion.RRF
+    fusion: Fusion = Fusion.DBSF
     rrf_k: int = Field(default=60, ge=1)
     dense_weight: float = Field(default=1.0, ge=0.0)
-    keyword_weight: float = Field(default=1.0, ge=0.0)
+    keyword_weight: float = Field(default=2.0, ge=0.0)
     alpha: float = Field(default=0.5, ge=0.0, le=1.0)
     norm: Norm = Norm.MINMAX
     candidates: int = Field(default=100, ge=10, le=1000)

@@ -18,7 +18,7 @@ def test_defaults_use_var_directory(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.sqlalchemy_url == f"sqlite:///{Path('var') / 'gigsy.db'}"
     assert s.qdrant.url is None
     assert s.qdrant_path == Path("var") / "qdrant"
-    assert s.search.fusion is Fusion.RRF and s.search.rrf_k == 60
+    assert s.search.fusion_spec == FusionSpec(Fusion.DBSF, dense_weight=1.0, keyword_weight=2.0)
 
 
 def test_prefixed_nested_variables(monkeypatch: pytest.MonkeyPatch) -> None:
