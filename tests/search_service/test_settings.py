@@ -74,8 +74,9 @@ def test_fusion_settings_become_the_store_spec(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("GIGSY_SEARCH__FUSION", "convex")
     monkeypatch.setenv("GIGSY_SEARCH__ALPHA", "0.3")
     monkeypatch.setenv("GIGSY_SEARCH__NORM", "tmm")
+    monkeypatch.setenv("GIGSY_SEARCH__KEYWORD_WEIGHT", "1.5")
     spec = Settings().search.fusion_spec
-    assert spec == FusionSpec(Fusion.CONVEX, alpha=0.3, norm=Norm.TMM)
+    assert spec == FusionSpec(Fusion.CONVEX, keyword_weight=1.5, alpha=0.3, norm=Norm.TMM)
 
 
 @pytest.mark.parametrize(
