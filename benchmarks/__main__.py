@@ -1,14 +1,17 @@
-"""``python -m benchmarks``: latency, facets, relevance, SciFact, recommendation,
+"""``python -m benchmarks``: latency, facets, relevance (BEIR and resumes), recommendation,
 freshness and refresh harnesses that print numbers."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from models import SearchMode
+
+if TYPE_CHECKING:
+    from benchmarks.relevance import Config, Record
 
 app = typer.Typer(
     help="Gigsy search benchmarks (they print numbers; nothing asserts).",
@@ -19,6 +22,7 @@ app = typer.Typer(
 JOBS_CSV = Path("../shared/data/jobs/linkedin_jobs_2023_sample.csv")
 RESUMES_CSV = Path("../shared/data/resumes/livecareer_resumes_2484.csv")
 SCIFACT_DIR = Path("../shared/data/scifact")
+RESUMES_CSV = Path("../shared/data/resumes/livecareer_resumes_2484.csv")
 
 
 @app.command()
@@ -64,69 +68,118 @@ def facets(
         typer.echo(case.row())
 
 
-@app.command()
-def relevance(
-    k: Annotated[int, typer.Option(help="Cut-off.")] = 10,
-    per_category: Annotated[bool, typer.Option(help="Print precision@k per category.")] = False,
-) -> None:
-    """precision@10, nDCG@10, MRR per mode with the 24 category names as queries (./var data)."""
-    from benchmarks.relevance import run_relevance
-    from search_service.runtime import Runtime
-    from search_service.settings import get_settings
+relevance_app = typer.Typer(
+    help="nDCG@10, recall@100, MRR@10 (resumes: P@10) per ranking configuration.",
+    no_args_is_help=True,
+)
+app.add_typer(relevance_app, name="relevance")
 
-    rt = Runtime.open(get_settings())
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(help="Dense model: a path or id, or 'hashing' (default: all-MiniLM-L6-v2)."),
+]
+CacheOpt = Annotated[
+    Path | None,
+    typer.Option(help="Embedding cache (default: ~/.cache/gigsy-bench/embeddings)."),
+]
+ConfigOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--config",
+        help="A configuration, e.g. 'keyword', 'rrf k=60 w=1:1', 'convex norm=tmm alpha=0.3'"
+        " (repeatable; default: the whole grid).",
+    ),
+]
+JsonOpt = Annotated[Path | None, typer.Option("--json", help="Also write the records here.")]
+ExpandOpt = Annotated[
+    bool, typer.Option(help="Expand the query with taxonomy aliases (indexers.taxonomy).")
+]
+
+
+def _configs(texts: list[str] | None) -> list[Config]:
+    from benchmarks.relevance import DEFAULT_GRID, parse_config
+
+    if not texts:
+        return list(DEFAULT_GRID)
     try:
-        rep = run_relevance(rt, k=k)
-    finally:
-        rt.close()
-    typer.echo(f"{rep.queries} category queries, k={k}")
-    typer.echo(f"{'mode':<10} {'P@10':>6} {'nDCG@10':>8} {'MRR':>6}")
-    for name, m in rep.mean.items():
-        typer.echo(f"{name:<10} {m['p@10']:>6.3f} {m['ndcg@10']:>8.3f} {m['mrr']:>6.3f}")
-    if per_category:
-        names = list(rep.mean)
-        typer.echo("category".ljust(26) + " ".join(f"{n:>9}" for n in names))
-        for cat, ps in rep.per_category.items():
-            typer.echo(cat.ljust(26) + " ".join(f"{ps[n]:>9.1f}" for n in names))
+        return [parse_config(t) for t in texts]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--config") from None
 
 
-@app.command()
-def scifact(
-    data_dir: Annotated[
-        Path, typer.Option(help="BEIR SciFact directory (corpus, queries, qrels/train.tsv).")
+def _report(records: list[Record], json_path: Path | None) -> None:
+    import json
+
+    from benchmarks.relevance import format_record
+
+    for rec in records:
+        typer.echo(format_record(rec))
+    if json_path is not None:
+        json_path.write_text(
+            json.dumps([r.as_json() for r in records], indent=2) + "\n", encoding="utf-8"
+        )
+
+
+@relevance_app.command("beir")
+def relevance_beir(
+    data: Annotated[
+        Path, typer.Option(help="BEIR directory: corpus.jsonl, queries.jsonl, qrels/.")
     ] = SCIFACT_DIR,
-    model: Annotated[
-        str | None,
-        typer.Option(help="Dense model: a path or id, or 'hashing' (default: all-MiniLM-L6-v2)."),
-    ] = None,
-    store: Annotated[
-        Literal["edge", "memory"],
-        typer.Option(help="Qdrant Edge shard, or qdrant-client ':memory:'."),
-    ] = "edge",
-    index_dir: Annotated[
-        Path | None,
-        typer.Option(help="Keep the Edge shard here; reused when docs are unchanged."),
-    ] = None,
+    split: Annotated[str, typer.Option(help="Judgements: qrels/<split>.tsv.")] = "train",
+    model: ModelOpt = None,
+    cache_dir: CacheOpt = None,
+    config: ConfigOpt = None,
+    json_path: JsonOpt = None,
+    expand: ExpandOpt = False,
     limit_docs: Annotated[
         int | None,
         typer.Option(help="Index the first N docs plus every doc judged for a kept query."),
     ] = None,
     limit_queries: Annotated[int | None, typer.Option(help="Evaluate the first N queries.")] = None,
 ) -> None:
-    """nDCG@10, recall@100, MRR@10 and ms/query per mode on BEIR SciFact (indexers only)."""
-    from benchmarks.scifact import format_report, run_benchmark
+    """A BEIR dataset (SciFact by default) through the service's retrieval and fusion."""
+    from benchmarks.embcache import CachedEncoder, default_cache_dir
+    from benchmarks.relevance import expand_query, load_beir, open_beir, run_configs
 
-    if index_dir is not None and store == "memory":
-        raise typer.BadParameter("--index-dir needs --store edge", param_hint="--index-dir")
-    rep = run_benchmark(
-        data_dir=data_dir.resolve(),
-        model=model,
-        store=store,
-        index_dir=index_dir.resolve() if index_dir else None,
-        limit_docs=limit_docs,
-        limit_queries=limit_queries,
+    configs = _configs(config)
+    beir = load_beir(
+        data.resolve(), split=split, limit_docs=limit_docs, limit_queries=limit_queries
     )
-    typer.echo(format_report(rep, limited=limit_docs is not None or limit_queries is not None))
+    encoder = CachedEncoder(model, cache_dir or default_cache_dir())
+    name = f"{data.resolve().name}/{split}"
+    with open_beir(beir, encoder, name=name) as (rt, judged):
+        typer.echo(
+            f"{name}: {len(judged.queries)} judged queries, {judged.docs} docs,"
+            f" model {encoder.name}{' (query expansion)' if expand else ''}"
+        )
+        records = run_configs(rt, judged, configs, rewrite=expand_query if expand else None)
+    _report(records, json_path)
+
+
+@relevance_app.command("resumes")
+def relevance_resumes(
+    resumes: Annotated[Path, typer.Option(help="LiveCareer resume CSV.")] = RESUMES_CSV,
+    model: ModelOpt = None,
+    cache_dir: CacheOpt = None,
+    config: ConfigOpt = None,
+    json_path: JsonOpt = None,
+    expand: ExpandOpt = False,
+) -> None:
+    """The 24 resume category names as queries, through the service's retrieval and fusion."""
+    from benchmarks.embcache import CachedEncoder, default_cache_dir
+    from benchmarks.relevance import expand_query, open_resumes, run_configs
+
+    configs = _configs(config)
+    encoder = CachedEncoder(model, cache_dir or default_cache_dir())
+    with open_resumes(resumes.resolve(), encoder) as (rt, judged):
+        typer.echo(
+            f"resumes: {len(judged.queries)} category queries, {judged.docs} profiles,"
+            f" model {encoder.name}{' (query expansion)' if expand else ''}"
+        )
+        records = run_configs(
+            rt, judged, configs, precision=True, rewrite=expand_query if expand else None
+        )
+    _report(records, json_path)
 
 
 @app.command()

@@ -1,32 +1,96 @@
-"""Relevance on the real resumes: each of the 24 category names as a query.
+"""One relevance harness for every dataset, ranking through the service's own code.
 
-A result is relevant when the resume's category (kept as the tag
-``category:<NAME>``, never used for ranking) equals the query's category.
-Reports precision@10, nDCG@10 (binary gains) and MRR per mode, plus a plain
-full-scan BM25 baseline with ``rank-bm25`` over the same tokens.
+Two datasets:
+
+* ``beir``: a BEIR-format directory (Thakur et al., "BEIR", NeurIPS 2021 Datasets
+  and Benchmarks): ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``
+  (graded judgements). ``../shared/data/scifact`` (Wadden et al., "Fact or
+  Fiction: Verifying Scientific Claims", EMNLP 2020) ships the train split only.
+  Each abstract (``title + "\\n" + text``) is indexed as one point of a
+  profile-layout collection.
+* ``resumes``: the LiveCareer resume CSV, imported exactly as ``gigsy-search
+  ingest-resumes`` does and indexed by ``reindex``; each of the 24 category names
+  ("information technology", ...) is a query, and a resume is relevant (gain 1)
+  when its category, kept as a tag and never used for ranking, is the query's.
+  Only 24 queries: differences of a few hundredths of P@10 are one or two hits.
+
+Either way the data goes into a throw-away data directory (SQLite + Qdrant Edge),
+and each query runs once through :func:`search_service.search.service.retrieve`
+(the API's code: the query canonicalised as :func:`search_profiles` does,
+embedded and BM25-encoded, both candidate lists fetched, ``candidates`` = 100).
+Every configuration is then a ranking of those lists: ``keyword`` (the BM25
+list), ``semantic`` (the dense list), or ``hybrid`` with a fusion
+(:func:`indexers.fuse`, the function the stores apply to every hybrid search).
+Hydration is skipped: nobody in these corpora is deleted, suspended or private.
+
+Metrics (``benchmarks.metrics``): nDCG@10 with the judgements' gains, recall@100,
+MRR@10 and, for resumes, P@10. Embeddings are cached on disk
+(:class:`benchmarks.embcache.CachedEncoder`), so re-runs embed nothing.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import csv
+import json
+import re
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
-from rank_bm25 import BM25Okapi
 from sqlmodel import select
 
-from benchmarks.metrics import mrr, ndcg_at_k, precision_at_k
-from indexers import BM25_B, BM25_K1, build_document
-from models import SearchMode, SearchRequest, User
+from benchmarks.embcache import CachedEncoder
+from benchmarks.metrics import mrr, ndcg_at_k, precision_at_k, recall_at_k
+from indexers import (
+    Bm25Encoder,
+    FilterSpec,
+    Fusion,
+    FusionSpec,
+    Indexer,
+    Norm,
+    ProfileDocument,
+    SearchResult,
+    fuse,
+    text_hash,
+)
+from indexers.taxonomy import (
+    SKILL_ALIASES,
+    TEXT_UNSAFE_ALIASES,
+    canonicalise_query,
+    extract_skills,
+)
+from models import SearchMode, User
 from search_service.db import session_scope
-from search_service.index.repository import active_user_ids
-from search_service.profiles.repository import load_profile_rows
+from search_service.index.entity import PROFILE_ROWS
+from search_service.profiles.ingest import ingest_resumes
+from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
-from search_service.search.service import search_profiles
+from search_service.search.service import retrieve
+from search_service.settings import EmbeddingSettings, QdrantSettings, SearchSettings, Settings
 
-__all__ = ["LuceneBM25", "RelevanceReport", "category_query", "run_relevance"]
+__all__ = [
+    "CATEGORY_PREFIX",
+    "DEFAULT_GRID",
+    "DEPTH",
+    "Config",
+    "Judged",
+    "Record",
+    "category_query",
+    "evaluate",
+    "expand_query",
+    "format_record",
+    "load_beir",
+    "open_beir",
+    "open_resumes",
+    "parse_config",
+    "run_configs",
+]
 
 CATEGORY_PREFIX = "category:"
+DEPTH = 100
+"""Ranks scored (recall@100) and candidates per retriever (the service's default)."""
 
 
 def category_query(category: str) -> str:
@@ -34,79 +98,392 @@ def category_query(category: str) -> str:
     return category.replace("-", " ").lower()
 
 
-class LuceneBM25(BM25Okapi):  # type: ignore[misc]
-    """rank-bm25's Okapi BM25 with Lucene's non-negative IDF ln(1 + (N - n + 0.5)/(n + 0.5)),
-    the IDF Qdrant's ``Modifier.IDF`` applies (Qdrant docs, "Sparse vectors")."""
+@dataclass(frozen=True, slots=True)
+class Config:
+    """One ranking: a mode and, for ``hybrid``, a fusion."""
 
-    def _calc_idf(self, nd: dict[object, int]) -> None:
-        self.idf = {
-            word: math.log(1 + (self.corpus_size - freq + 0.5) / (freq + 0.5))
-            for word, freq in nd.items()
-        }
+    mode: SearchMode
+    fusion: FusionSpec | None = None
 
-
-@dataclass(slots=True)
-class RelevanceReport:
-    """Per-mode mean metrics over the category queries, and per-category precision@10."""
-
-    queries: int = 0
-    mean: dict[str, dict[str, float]] = field(default_factory=dict)
-    per_category: dict[str, dict[str, float]] = field(default_factory=dict)
+    @property
+    def label(self) -> str:
+        """``mode=keyword`` or ``mode=hybrid fusion=rrf k=60 w=1:1``."""
+        if self.fusion is None:
+            return f"mode={self.mode.value}"
+        return f"mode={self.mode.value} {self.fusion.label}"
 
 
-def run_relevance(
-    rt: Runtime, *, k: int = 10, modes: Sequence[SearchMode] | None = None
-) -> RelevanceReport:
-    """Run every category query in every mode plus the rank-bm25 baseline.
+def _grid() -> list[Config]:
+    hybrid = SearchMode.HYBRID
+    out = [Config(SearchMode.KEYWORD), Config(SearchMode.SEMANTIC)]
+    for k in (2, 5, 10, 30, 60, 100):
+        out.append(Config(hybrid, FusionSpec(Fusion.RRF, rrf_k=k)))
+    for k in (10, 60):
+        for wd, wk in ((1.0, 1.5), (1.0, 2.0), (1.5, 1.0), (2.0, 1.0)):
+            spec = FusionSpec(Fusion.RRF, rrf_k=k, dense_weight=wd, keyword_weight=wk)
+            out.append(Config(hybrid, spec))
+    for wd, wk in ((1.0, 1.0), (1.0, 1.5), (1.0, 2.0), (1.5, 1.0), (2.0, 1.0)):
+        out.append(Config(hybrid, FusionSpec(Fusion.DBSF, dense_weight=wd, keyword_weight=wk)))
+    for norm in (Norm.MINMAX, Norm.TMM):
+        for alpha in (0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9):
+            out.append(Config(hybrid, FusionSpec(Fusion.CONVEX, alpha=alpha, norm=norm)))
+    return out
+
+
+DEFAULT_GRID: tuple[Config, ...] = tuple(_grid())
+"""Every configuration run when none is named: both single modes, RRF over k and
+weights, DBSF with weights, and the convex combination over alpha with both
+normalisations."""
+
+_FIELD = re.compile(r"^(k|w|alpha|norm)=(.+)$")
+
+
+def parse_config(text: str) -> Config:
+    """Parse ``keyword``, ``semantic``, or a fusion as printed: ``rrf k=60 w=1:1``,
+    ``dbsf w=1:1.5``, ``convex norm=tmm alpha=0.3`` (``mode=``/``fusion=`` prefixes
+    allowed; omitted fields take :class:`indexers.FusionSpec` defaults).
 
     Raises:
-        ValueError: no user carries a ``category:`` tag (ingest the resumes first).
+        ValueError: an unknown mode, fusion or field, or a value out of range.
     """
-    modes = list(modes or [SearchMode.KEYWORD, SearchMode.SEMANTIC, SearchMode.HYBRID])
-    with session_scope(rt.engine) as session:
-        ids = active_user_ids(session)
-        cat_of: dict[int, str] = {}
-        for user in session.exec(select(User)):
-            tag = next((t for t in user.tags if t.startswith(CATEGORY_PREFIX)), None)
-            if tag and user.id is not None:
-                cat_of[user.id] = tag.removeprefix(CATEGORY_PREFIX)
-    if not cat_of:
-        raise ValueError("no user has a category tag: run `gigsy-search ingest-resumes` first")
-    categories = sorted(set(cat_of.values()))
-    # Full-scan baseline over the very documents that were indexed.
-    doc_ids: list[int] = []
-    corpus: list[list[int]] = []
-    for start in range(0, len(ids), 500):
-        with session_scope(rt.engine) as session:
-            rows = load_profile_rows(session, ids[start : start + 500])
-        for uid, row in rows.items():
-            doc_ids.append(uid)
-            corpus.append(rt.bm25.tokens(build_document(row).text))
-    baseline = LuceneBM25(corpus, k1=BM25_K1, b=BM25_B)
+    words = [w.removeprefix("mode=").removeprefix("fusion=") for w in text.split()]
+    if words and words[0] == SearchMode.HYBRID.value:
+        words = words[1:]
+    if not words:
+        raise ValueError(f"empty configuration {text!r}")
+    head, rest = words[0], words[1:]
+    if head in (SearchMode.KEYWORD.value, SearchMode.SEMANTIC.value):
+        if rest:
+            raise ValueError(f"{head} takes no parameters: {text!r}")
+        return Config(SearchMode(head))
+    try:
+        method = Fusion(head)
+    except ValueError:
+        raise ValueError(f"unknown mode or fusion {head!r} in {text!r}") from None
+    kwargs: dict[str, object] = {"method": method}
+    for word in rest:
+        m = _FIELD.match(word)
+        if m is None:
+            raise ValueError(f"unknown field {word!r} in {text!r}")
+        name, value = m.groups()
+        try:
+            if name == "k":
+                kwargs["rrf_k"] = int(value)
+            elif name == "w":
+                dense, keyword = value.split(":")
+                kwargs["dense_weight"], kwargs["keyword_weight"] = float(dense), float(keyword)
+            elif name == "alpha":
+                kwargs["alpha"] = float(value)
+            else:
+                kwargs["norm"] = Norm(value)
+        except ValueError:
+            raise ValueError(f"bad value in {word!r} of {text!r}") from None
+    return Config(SearchMode.HYBRID, FusionSpec(**kwargs))  # type: ignore[arg-type]
 
-    names = [m.value for m in modes] + ["rank-bm25"]
-    sums = {n: {"p@10": 0.0, "ndcg@10": 0.0, "mrr": 0.0} for n in names}
-    report = RelevanceReport(queries=len(categories))
-    for cat in categories:
-        relevant = frozenset(i for i, c in cat_of.items() if c == cat)
-        gains = {i: 1.0 for i in relevant}
-        query = category_query(cat)
-        ranked: dict[str, list[int]] = {}
-        with session_scope(rt.engine) as session:
-            for mode in modes:
-                res = search_profiles(rt, session, SearchRequest(query=query, mode=mode, limit=k))
-                ranked[mode.value] = [h.user_id for h in res.results]
-        q_tokens = list(dict.fromkeys(rt.bm25.encode_query(query).indices))
-        scores = baseline.get_scores(q_tokens)
-        order = sorted(range(len(doc_ids)), key=lambda j: -scores[j])[:k]
-        ranked["rank-bm25"] = [doc_ids[j] for j in order if scores[j] > 0]
-        report.per_category[cat] = {}
-        for name in names:
-            got = ranked[name]
-            p = precision_at_k(got, relevant, k)
-            sums[name]["p@10"] += p
-            sums[name]["ndcg@10"] += ndcg_at_k(got, gains, k)
-            sums[name]["mrr"] += mrr(got, relevant, k)
-            report.per_category[cat][name] = p
-    report.mean = {n: {m: v / len(categories) for m, v in ms.items()} for n, ms in sums.items()}
-    return report
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """Queries with judgements over an indexed corpus.
+
+    Attributes:
+        name: dataset label printed in the header.
+        queries: query id -> text, in evaluation order.
+        qrels: query id -> {point id: graded relevance}.
+        docs: documents indexed.
+    """
+
+    name: str
+    queries: dict[str, str]
+    qrels: dict[str, dict[int, int]]
+    docs: int
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One configuration's mean metrics (what a printed line and a ``--json`` entry hold)."""
+
+    dataset: str
+    mode: str
+    config: str
+    queries: int
+    ndcg_at_10: float
+    recall_at_100: float
+    mrr_at_10: float
+    p_at_10: float | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, object]:
+        """The record as a JSON object (``p_at_10`` omitted when not measured)."""
+        out = asdict(self)
+        if self.p_at_10 is None:
+            del out["p_at_10"]
+        return out
+
+
+def format_record(rec: Record) -> str:
+    """``mode=hybrid fusion=rrf k=60 w=1:1 nDCG@10=0.7152 recall@100=0.9510 MRR@10=0.6817``
+    (``P@10=`` appended when measured, then any extra ``key=value`` pairs)."""
+    parts = [
+        rec.config,
+        f"nDCG@10={rec.ndcg_at_10:.4f}",
+        f"recall@100={rec.recall_at_100:.4f}",
+        f"MRR@10={rec.mrr_at_10:.4f}",
+    ]
+    if rec.p_at_10 is not None:
+        parts.append(f"P@10={rec.p_at_10:.4f}")
+    parts += [f"{k}={v}" for k, v in rec.extra.items()]
+    return " ".join(parts)
+
+
+def rank(result: SearchResult, config: Config) -> list[int]:
+    """Point ids, best first, at most :data:`DEPTH`, for ``config`` from one hybrid
+    retrieval's candidate lists."""
+    if config.mode is SearchMode.KEYWORD:
+        hits = result.keyword
+    elif config.mode is SearchMode.SEMANTIC:
+        hits = result.dense
+    else:
+        hits = fuse(result.dense, result.keyword, config.fusion or FusionSpec())
+    return [h.id for h in hits[:DEPTH]]
+
+
+def evaluate(
+    data: Judged, results: dict[str, SearchResult], config: Config, *, precision: bool
+) -> Record:
+    """Mean metrics of ``config`` over every query of ``data``.
+
+    Raises:
+        ValueError: ``data`` has no query.
+    """
+    if not data.queries:
+        raise ValueError("no judged query to evaluate")
+    ndcg = recall = rr = p = 0.0
+    for qid in data.queries:
+        ranked = rank(results[qid], config)
+        rels = data.qrels[qid]
+        gains = {doc: float(g) for doc, g in rels.items()}
+        relevant = frozenset(doc for doc, g in rels.items() if g > 0)
+        ndcg += ndcg_at_k(ranked, gains, 10)
+        recall += recall_at_k(ranked, relevant, DEPTH)
+        rr += mrr(ranked, relevant, 10)
+        p += precision_at_k(ranked, relevant, 10)
+    n = len(data.queries)
+    return Record(
+        dataset=data.name,
+        mode=config.mode.value,
+        config=config.label,
+        queries=n,
+        ndcg_at_10=ndcg / n,
+        recall_at_100=recall / n,
+        mrr_at_10=rr / n,
+        p_at_10=p / n if precision else None,
+    )
+
+
+QueryRewrite = Callable[[str], str]
+
+
+def expand_query(query: str) -> str:
+    """Append, for each skill of the taxonomy named in ``query``
+    (:func:`indexers.taxonomy.extract_skills`), its text-safe aliases of two or more
+    characters: ``"javascript developer"`` -> ``"javascript developer js ecmascript
+    es6 ..."``. A query naming no skill comes back unchanged. Raises nothing."""
+    extra: list[str] = []
+    for skill in extract_skills(query):
+        extra += [
+            a
+            for a in SKILL_ALIASES.get(skill, ())
+            if len(a) > 1 and a.lower() not in TEXT_UNSAFE_ALIASES
+        ]
+    return " ".join([query, *dict.fromkeys(extra)]) if extra else query
+
+
+def retrieve_all(
+    rt: Runtime, queries: dict[str, str], *, rewrite: QueryRewrite | None = None
+) -> dict[str, SearchResult]:
+    """Each query once through :func:`retrieve` in hybrid mode (both candidate lists).
+
+    The query is stripped and canonicalised (skill aliases) as ``search_profiles``
+    does; ``rewrite`` is applied after that (e.g. a query expansion under test).
+    """
+    out: dict[str, SearchResult] = {}
+    for qid, text in queries.items():
+        query = canonicalise_query(text.strip())
+        if rewrite is not None:
+            query = rewrite(query)
+        out[qid] = retrieve(
+            rt,
+            rt.store,
+            query=query,
+            mode=SearchMode.HYBRID,
+            spec=FilterSpec(),
+            limit=DEPTH,
+            offset=0,
+        )
+    return out
+
+
+def run_configs(
+    rt: Runtime,
+    data: Judged,
+    configs: Sequence[Config],
+    *,
+    precision: bool = False,
+    rewrite: QueryRewrite | None = None,
+) -> list[Record]:
+    """Retrieve every query once, then score every configuration on those lists."""
+    results = retrieve_all(rt, data.queries, rewrite=rewrite)
+    encoder = rt.encoder
+    if isinstance(encoder, CachedEncoder):
+        encoder.flush()
+    return [evaluate(data, results, c, precision=precision) for c in configs]
+
+
+def _settings(root: Path, model: str | None) -> Settings:
+    var = root / "var"
+    return Settings(
+        data_dir=var,
+        database_url=f"sqlite:///{var / 'gigsy.db'}",
+        qdrant=QdrantSettings(url=None),
+        embedding=EmbeddingSettings(model=model),
+        search=SearchSettings(candidates=DEPTH),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class BeirData:
+    """A BEIR dataset reduced to what is evaluated.
+
+    Attributes:
+        doc_ids: corpus ids in file order; position ``i`` is point id ``i``.
+        doc_texts: ``title + "\\n" + text`` of each document, parallel to ``doc_ids``.
+        queries: query id -> text, only queries with judgements, in file order.
+        qrels: query id -> {corpus id: graded relevance}, for the kept queries.
+    """
+
+    doc_ids: list[str]
+    doc_texts: list[str]
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def _read_jsonl(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def load_beir(
+    data_dir: Path,
+    *,
+    split: str = "train",
+    limit_docs: int | None = None,
+    limit_queries: int | None = None,
+) -> BeirData:
+    """Read ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv`` (BEIR format).
+
+    Queries without a judgement in ``split`` are dropped.
+
+    Args:
+        data_dir: directory holding the three files.
+        split: qrels file name without ``.tsv`` (``train``, ``test``, ``dev``).
+        limit_docs: keep only the first N documents plus every document judged
+            for a kept query (so every query can still be answered).
+        limit_queries: keep only the first N judged queries.
+
+    Raises:
+        FileNotFoundError: a file is missing (e.g. ``qrels/test.tsv`` of SciFact here).
+    """
+    qrels: dict[str, dict[str, int]] = {}
+    with (data_dir / "qrels" / f"{split}.tsv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
+    queries = {
+        q["_id"]: q["text"] for q in _read_jsonl(data_dir / "queries.jsonl") if q["_id"] in qrels
+    }
+    if limit_queries is not None:
+        queries = dict(list(queries.items())[:limit_queries])
+    qrels = {qid: qrels[qid] for qid in queries}
+    judged = {doc for rels in qrels.values() for doc in rels}
+    doc_ids: list[str] = []
+    doc_texts: list[str] = []
+    for i, doc in enumerate(_read_jsonl(data_dir / "corpus.jsonl")):
+        if limit_docs is None or i < limit_docs or doc["_id"] in judged:
+            doc_ids.append(doc["_id"])
+            doc_texts.append("\n".join(p for p in (doc.get("title"), doc.get("text")) if p))
+    return BeirData(doc_ids=doc_ids, doc_texts=doc_texts, queries=queries, qrels=qrels)
+
+
+@contextmanager
+def open_beir(
+    data: BeirData, encoder: CachedEncoder, *, name: str = "beir", progress: bool = True
+) -> Iterator[tuple[Runtime, Judged]]:
+    """A runtime over a temporary data directory whose profile collection holds
+    ``data``'s documents as points ``0..n-1`` (BM25 average length from the corpus),
+    and the judgements keyed by point id. Judged documents missing from the corpus
+    still count in recall's denominator (they get ids past the corpus).
+    """
+    with tempfile.TemporaryDirectory(prefix="gigsy-relevance-") as tmp:
+        rt = Runtime.open(_settings(Path(tmp), encoder.model), encoder=encoder)
+        try:
+            bm25 = Bm25Encoder(avg_len=Bm25Encoder.corpus_avg_len(data.doc_texts))
+            rt.set_bm25(bm25)
+            rt.store.ensure_collection(encoder.dim)
+            docs = [
+                ProfileDocument(
+                    user_id=i,
+                    text=text,
+                    payload={"updated_at": 0, "text_hash": text_hash(text)},
+                    version=0,
+                )
+                for i, text in enumerate(data.doc_texts)
+            ]
+            Indexer(rt.store, encoder, bm25).index(docs, progress=progress, desc="indexing")
+            point = {doc: i for i, doc in enumerate(data.doc_ids)}
+            extra = iter(range(len(point), 10**9))
+            qrels = {
+                qid: {(point[doc] if doc in point else next(extra)): g for doc, g in rels.items()}
+                for qid, rels in data.qrels.items()
+            }
+            yield rt, Judged(name=name, queries=data.queries, qrels=qrels, docs=len(docs))
+        finally:
+            rt.close()
+
+
+@contextmanager
+def open_resumes(
+    csv_path: Path, encoder: CachedEncoder, *, progress: bool = True
+) -> Iterator[tuple[Runtime, Judged]]:
+    """A runtime over a temporary data directory holding the resumes of ``csv_path``
+    (``ingest_resumes`` then ``reindex``, as the CLI does), with one query per
+    category and every resume of that category judged relevant (gain 1).
+
+    Raises:
+        FileNotFoundError: no such CSV.
+        ValueError: the CSV lacks a column, or no resume has a category.
+    """
+    with tempfile.TemporaryDirectory(prefix="gigsy-relevance-") as tmp:
+        rt = Runtime.open(_settings(Path(tmp), encoder.model), encoder=encoder)
+        try:
+            ingest_resumes(rt, csv_path, progress=progress)
+            reindex(rt, progress=progress, entities=(PROFILE_ROWS,))
+            by_cat: dict[str, dict[int, int]] = {}
+            with session_scope(rt.engine) as session:
+                for user in session.exec(select(User)):
+                    tag = next((t for t in user.tags if t.startswith(CATEGORY_PREFIX)), None)
+                    if tag and user.id is not None:
+                        cat = tag.removeprefix(CATEGORY_PREFIX)
+                        by_cat.setdefault(cat, {})[user.id] = 1
+            if not by_cat:
+                raise ValueError(f"{csv_path}: no resume has a category")
+            cats = sorted(by_cat)
+            yield (
+                rt,
+                Judged(
+                    name="resumes",
+                    queries={c: category_query(c) for c in cats},
+                    qrels={c: by_cat[c] for c in cats},
+                    docs=rt.store.count(),
+                ),
+            )
+        finally:
+            rt.close()

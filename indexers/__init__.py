@@ -30,6 +30,7 @@ from indexers.errors import (
     StoreUnavailableError,
     VectorStoreError,
 )
+from indexers.fusion import FusionSpec, Norm, fuse
 from indexers.gig_documents import (
     GIG_SCHEMA,
     NO_DEADLINE,
@@ -62,6 +63,7 @@ __all__ = [
     "EncoderError",
     "FilterSpec",
     "Fusion",
+    "FusionSpec",
     "HashingEncoder",
     "Hit",
     "IndexPoint",
@@ -69,6 +71,7 @@ __all__ = [
     "Indexer",
     "IndexerError",
     "ModelIntegrityError",
+    "Norm",
     "ProfileDocument",
     "ProfileRows",
     "Range",
@@ -83,6 +86,7 @@ __all__ = [
     "dense_recipe",
     "embed_documents",
     "build_gig_document",
+    "fuse",
     "load_encoder",
     "location_terms",
     "normalise_keyword",

@@ -20,12 +20,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from indexers.bm25 import SparseVec
+
+if TYPE_CHECKING:
+    from indexers.fusion import FusionSpec
 
 __all__ = [
     "BROWSE_ORDER_FIELD",
@@ -59,11 +62,14 @@ class Fusion(StrEnum):
     ``rrf``: Reciprocal Rank Fusion, score = sum of 1/(k + rank) (Cormack, Clarke &
     Büttcher, SIGIR 2009). ``dbsf``: Distribution-Based Score Fusion, each list's
     scores normalised by mean ± 3 standard deviations, then summed (Qdrant docs,
-    "Hybrid queries").
+    "Hybrid queries"). ``convex``: alpha * dense + (1 - alpha) * BM25 on min-max
+    normalised scores (Bruch, Gai & Ingber, TOIS 2023). Computed client-side by
+    :func:`indexers.fusion.fuse` (parameters: :class:`indexers.fusion.FusionSpec`).
     """
 
     RRF = "rrf"
     DBSF = "dbsf"
+    CONVEX = "convex"
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,15 +266,16 @@ class VectorStore(Protocol):
         limit: int,
         offset: int,
         candidates: int,
-        fusion: Fusion,
-        rrf_k: int,
+        fusion: FusionSpec,
     ) -> SearchResult:
-        """Rank points for a query in one batched request.
+        """Rank points for a query.
 
-        With both vectors: the dense list, the BM25 list and their fusion (each
-        retriever prefetching ``max(candidates, offset + limit)`` under the same
-        filter). With one vector: that retriever alone. The page's hits carry
-        their BM25 term ids and version.
+        With both vectors: the dense list and the BM25 list (each
+        ``max(candidates, offset + limit)`` long, under the same filter, in one
+        batched request) and their fusion by :func:`indexers.fusion.fuse`,
+        computed client-side; the page's BM25 term ids are fetched by a second
+        request. With one vector: that retriever alone (``fusion`` unused). The
+        page's hits carry their BM25 term ids and version.
         """
         ...
 

@@ -7,6 +7,7 @@ test runs the same queries on both and compares the results.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedR
 
 from indexers.bm25 import SparseVec
 from indexers.errors import StoreUnavailableError, VectorStoreError
+from indexers.fusion import FusionSpec, fuse
 from indexers.store import (
     BROWSE_ORDER_FIELD,
     DENSE,
@@ -24,7 +26,6 @@ from indexers.store import (
     SPARSE,
     CollectionSchema,
     FilterSpec,
-    Fusion,
     Hit,
     IndexPoint,
     SearchResult,
@@ -54,14 +55,18 @@ def _sparse(vec: SparseVec) -> qm.SparseVector:
     return qm.SparseVector(indices=vec.indices, values=vec.values)
 
 
+def _terms(point: Any) -> frozenset[int] | None:
+    vectors = point.vector
+    if isinstance(vectors, dict) and isinstance(vectors.get(SPARSE), qm.SparseVector):
+        return frozenset(int(i) for i in vectors[SPARSE].indices)
+    return None
+
+
 def _hits(points: Sequence[qm.ScoredPoint]) -> list[Hit]:
-    out = []
-    for p in points:
-        terms = None
-        if isinstance(p.vector, dict) and isinstance(p.vector.get(SPARSE), qm.SparseVector):
-            terms = frozenset(int(i) for i in p.vector[SPARSE].indices)  # type: ignore[union-attr]
-        out.append(Hit(id=int(p.id), score=float(p.score), terms=terms, version=_version(p)))
-    return out
+    return [
+        Hit(id=int(p.id), score=float(p.score), terms=_terms(p), version=_version(p))
+        for p in points
+    ]
 
 
 def _version(point: Any) -> int | None:
@@ -205,61 +210,60 @@ class ClientStore:
         limit: int,
         offset: int,
         candidates: int,
-        fusion: Fusion,
-        rrf_k: int,
+        fusion: FusionSpec,
     ) -> SearchResult:
-        """One batched request: dense list, BM25 list and their fusion (see protocol)."""
+        """Both candidate lists in one batched request, fused client-side (see protocol)."""
         if dense is None and sparse is None:
             raise ValueError("search needs a dense or a sparse query vector")
         flt = _filter(filters)
         pool = max(candidates, offset + limit)
         dq = dense.tolist() if dense is not None else None
         sq = _sparse(sparse) if sparse is not None else None
-        both = dq is not None and sq is not None
-        requests: list[qm.QueryRequest] = []
-        if dq is not None:
-            requests.append(qm.QueryRequest(query=dq, using=DENSE, filter=flt, limit=pool))
-        if sq is not None:
-            requests.append(qm.QueryRequest(query=sq, using=SPARSE, filter=flt, limit=pool))
+        if dq is not None and sq is not None:
+            requests = [
+                qm.QueryRequest(
+                    query=q, using=using, filter=flt, limit=pool, with_payload=[BROWSE_ORDER_FIELD]
+                )
+                for q, using in ((dq, DENSE), (sq, SPARSE))
+            ]
+            answers = self._call(self.client.query_batch_points, self.collection, requests)
+            dense_hits, keyword_hits = (_hits(a.points) for a in answers)
+            page = fuse(dense_hits, keyword_hits, fusion)[offset : offset + limit]
+            terms: dict[int, frozenset[int]] = {}
+            if page:
+                recs = self._call(
+                    self.client.retrieve,
+                    self.collection,
+                    [h.id for h in page],
+                    with_payload=False,
+                    with_vectors=[SPARSE],
+                )
+                terms = {int(r.id): _terms(r) or frozenset() for r in recs}
+            return SearchResult(
+                page=[replace(h, terms=terms.get(h.id, frozenset())) for h in page],
+                dense=dense_hits,
+                keyword=keyword_hits,
+            )
+        query: Any = dq if dq is not None else sq
+        using = DENSE if dq is not None else SPARSE
         # The page is a request of its own, the only one carrying BM25 term ids.
-        if both:
-            fuse: Any = (
-                qm.RrfQuery(rrf=qm.Rrf(k=rrf_k))
-                if fusion is Fusion.RRF
-                else qm.FusionQuery(fusion=qm.Fusion.DBSF)
-            )
-            requests.append(
-                qm.QueryRequest(
-                    prefetch=[
-                        qm.Prefetch(query=dq, using=DENSE, filter=flt, limit=pool),
-                        qm.Prefetch(query=sq, using=SPARSE, filter=flt, limit=pool),
-                    ],
-                    query=fuse,
-                    limit=limit,
-                    offset=offset,
-                    with_payload=[BROWSE_ORDER_FIELD],
-                    with_vector=[SPARSE],
-                )
-            )
-        else:
-            requests.append(
-                qm.QueryRequest(
-                    query=dq if dq is not None else sq,
-                    using=DENSE if dq is not None else SPARSE,
-                    filter=flt,
-                    limit=limit,
-                    offset=offset,
-                    with_payload=[BROWSE_ORDER_FIELD],
-                    with_vector=[SPARSE],
-                )
-            )
+        requests = [
+            qm.QueryRequest(query=query, using=using, filter=flt, limit=pool),
+            qm.QueryRequest(
+                query=query,
+                using=using,
+                filter=flt,
+                limit=limit,
+                offset=offset,
+                with_payload=[BROWSE_ORDER_FIELD],
+                with_vector=[SPARSE],
+            ),
+        ]
         answers = self._call(self.client.query_batch_points, self.collection, requests)
-        lists = [_hits(a.points) for a in answers]
-        if both:
-            return SearchResult(page=lists[2], dense=lists[0], keyword=lists[1])
+        pool_hits, page = (_hits(a.points) for a in answers)
         if dq is not None:
-            return SearchResult(page=lists[1], dense=lists[0])
-        return SearchResult(page=lists[1], keyword=lists[0])
+            return SearchResult(page=page, dense=pool_hits)
+        return SearchResult(page=page, keyword=pool_hits)
 
     def browse(self, filters: FilterSpec, *, limit: int, offset: int) -> list[Hit]:
         """Newest first by :data:`~indexers.store.BROWSE_ORDER_FIELD`."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +20,7 @@ import qdrant_edge as qe
 
 from indexers.bm25 import SparseVec
 from indexers.errors import StoreUnavailableError, VectorStoreError
+from indexers.fusion import FusionSpec, fuse
 from indexers.store import (
     BROWSE_ORDER_FIELD,
     DENSE,
@@ -25,7 +28,6 @@ from indexers.store import (
     SPARSE,
     CollectionSchema,
     FilterSpec,
-    Fusion,
     Hit,
     IndexPoint,
     SearchResult,
@@ -246,58 +248,57 @@ class EdgeStore:
         limit: int,
         offset: int,
         candidates: int,
-        fusion: Fusion,
-        rrf_k: int,
+        fusion: FusionSpec,
     ) -> SearchResult:
-        """One batched request: dense list, BM25 list and their fusion (see protocol)."""
+        """Both candidate lists in one batched request, fused client-side (see protocol)."""
         flt = _filter(filters)
         pool = max(candidates, offset + limit)
         dq = qe.Query.Nearest(dense.tolist(), using=DENSE) if dense is not None else None
         sq = qe.Query.Nearest(_sparse(sparse), using=SPARSE) if sparse is not None else None
-        if dq is None and sq is None:
-            raise ValueError("search needs a dense or a sparse query vector")
-        both = dq is not None and sq is not None
+        if dq is None or sq is None:
+            query = dq if dq is not None else sq
+            if query is None:
+                raise ValueError("search needs a dense or a sparse query vector")
+            # The page is a request of its own, the only one that carries BM25 term
+            # ids (to explain matched terms): vectors for the whole pool cost more
+            # than a second pass over it.
+            candidates_req = qe.QueryRequest(limit=pool, query=query, filter=flt)
+            page_req = qe.QueryRequest(
+                limit=limit,
+                offset=offset,
+                query=query,
+                filter=flt,
+                with_payload=[BROWSE_ORDER_FIELD],
+                with_vector=[SPARSE],
+            )
+            pool_hits, page = (
+                _hits(a)
+                for a in self.shard.query_batch(qe.QueryBatchRequest([candidates_req, page_req]))
+            )
+            if dq is not None:
+                return SearchResult(page=page, dense=pool_hits)
+            return SearchResult(page=page, keyword=pool_hits)
         requests = [
-            qe.QueryRequest(limit=pool, query=q, filter=flt, with_payload=False)
+            qe.QueryRequest(limit=pool, query=q, filter=flt, with_payload=[BROWSE_ORDER_FIELD])
             for q in (dq, sq)
-            if q is not None
         ]
-        # The page is a request of its own, the only one that carries BM25 term
-        # ids (to explain matched terms): vectors for the whole pool cost more
-        # than a second pass over it.
-        if dq is not None and sq is not None:
-            fuse: Any = qe.Fusion.Rrf(k=rrf_k) if fusion is Fusion.RRF else qe.Fusion.Dbsf()
-            requests.append(
-                qe.QueryRequest(
-                    limit=limit,
-                    offset=offset,
-                    query=fuse,
-                    prefetches=[
-                        qe.Prefetch(limit=pool, query=dq, filter=flt),
-                        qe.Prefetch(limit=pool, query=sq, filter=flt),
-                    ],
-                    with_payload=[BROWSE_ORDER_FIELD],
-                    with_vector=[SPARSE],
-                )
-            )
-        else:
-            requests.append(
-                qe.QueryRequest(
-                    limit=limit,
-                    offset=offset,
-                    query=dq if dq is not None else sq,
-                    filter=flt,
-                    with_payload=[BROWSE_ORDER_FIELD],
-                    with_vector=[SPARSE],
-                )
-            )
-        answers = self.shard.query_batch(qe.QueryBatchRequest(requests))
-        lists = [_hits(a) for a in answers]
-        if both:
-            return SearchResult(page=lists[2], dense=lists[0], keyword=lists[1])
-        if dq is not None:
-            return SearchResult(page=lists[1], dense=lists[0])
-        return SearchResult(page=lists[1], keyword=lists[0])
+        dense_hits, keyword_hits = (
+            _hits(a) for a in self.shard.query_batch(qe.QueryBatchRequest(requests))
+        )
+        page = fuse(dense_hits, keyword_hits, fusion)[offset : offset + limit]
+        terms = self._terms([h.id for h in page])
+        return SearchResult(
+            page=[replace(h, terms=terms.get(h.id, frozenset())) for h in page],
+            dense=dense_hits,
+            keyword=keyword_hits,
+        )
+
+    def _terms(self, ids: list[int]) -> dict[int, frozenset[int]]:
+        if not ids:
+            return {}
+        wanted: list[int | UUID | str] = list(ids)
+        recs = self.shard.retrieve(wanted, with_payload=False, with_vector=[SPARSE])
+        return {int(r.id): _terms(r) or frozenset() for r in recs}
 
     def browse(self, filters: FilterSpec, *, limit: int, offset: int) -> list[Hit]:
         """Newest first by :data:`~indexers.store.BROWSE_ORDER_FIELD`."""

@@ -17,7 +17,7 @@ from limits import parse_many
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from indexers import Fusion
+from indexers import Fusion, FusionSpec, Norm
 
 __all__ = [
     "ClerkSettings",
@@ -62,22 +62,50 @@ class EmbeddingSettings(BaseModel):
 
 
 class SearchSettings(BaseModel):
-    """Ranking knobs.
+    """Ranking knobs of hybrid search (profiles and gigs), see :mod:`indexers.fusion`.
 
-    ``rrf_k = 60`` is the constant of Cormack, Clarke & Büttcher (SIGIR 2009);
-    ``candidates`` is how many hits each retriever prefetches before fusion for
-    the first pages: a deeper page doubles it until it covers the page
-    (``search/paging.py``). ``max_depth`` is the deepest result a cursor reaches
-    (the page that gets there has no ``nextCursor``). ``cursor_secret`` keys the
-    HMAC that signs cursors; unset, each process draws a random key at start, so
-    set it when several processes serve the API or cursors must survive a restart.
+    ``fusion``: ``rrf``, ``dbsf`` or ``convex``. ``rrf_k = 60`` is the constant of
+    Cormack, Clarke & Büttcher (SIGIR 2009); ``dense_weight``/``keyword_weight``
+    weight the two lists in ``rrf`` and ``dbsf``; ``alpha`` is the dense share of
+    ``convex`` and ``norm`` its score normalisation (Bruch, Gai & Ingber, TOIS
+    2023). The defaults (DBSF, BM25 weighted 2:1) won on both SciFact train and the
+    resume categories (``benchmarks/README.md``, "Relevance"); the weights were
+    tuned for ``dbsf`` (RRF does best at 1:1). ``candidates`` is how many hits each
+    retriever prefetches before fusion for the first pages: a deeper page doubles
+    it until it covers the page (``search/paging.py``). ``max_depth`` is the
+    deepest result a cursor reaches (the page that gets there has no
+    ``nextCursor``). ``cursor_secret`` keys the HMAC that signs cursors; unset,
+    each process draws a random key at start, so set it when several processes
+    serve the API or cursors must survive a restart.
     """
 
-    fusion: Fusion = Fusion.RRF
+    fusion: Fusion = Fusion.DBSF
     rrf_k: int = Field(default=60, ge=1)
+    dense_weight: float = Field(default=1.0, ge=0.0)
+    keyword_weight: float = Field(default=2.0, ge=0.0)
+    alpha: float = Field(default=0.5, ge=0.0, le=1.0)
+    norm: Norm = Norm.MINMAX
     candidates: int = Field(default=100, ge=10, le=1000)
     max_depth: int = Field(default=500, ge=10, le=1000)
     cursor_secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> SearchSettings:
+        if self.dense_weight == 0 and self.keyword_weight == 0:
+            raise ValueError("search.dense_weight and search.keyword_weight cannot both be 0")
+        return self
+
+    @property
+    def fusion_spec(self) -> FusionSpec:
+        """These settings as the store's :class:`indexers.FusionSpec`."""
+        return FusionSpec(
+            method=self.fusion,
+            rrf_k=self.rrf_k,
+            dense_weight=self.dense_weight,
+            keyword_weight=self.keyword_weight,
+            alpha=self.alpha,
+            norm=self.norm,
+        )
 
 
 _PLACEHOLDER_SECRETS = {"whsec_change_me", "whsec_changeme", "changeme", "secret", "whsec_test"}

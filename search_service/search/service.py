@@ -1,10 +1,11 @@
 """Employer search: one batched vector-store query, SQL hydration, explanations.
 
-Hybrid ranking fuses the dense and BM25 rankings inside Qdrant (RRF by default,
-DBSF selectable). Results are hydrated from SQL, which drops anyone soft-deleted
-or suspended, and any hit whose indexed version predates the user's last privacy
-reduction, even when the index is stale. Facet counts and the zero-result
-suggestion (:mod:`search_service.search.facets`) go through the same check.
+Hybrid ranking fuses the dense and BM25 candidate lists client-side
+(:mod:`indexers.fusion`: RRF, DBSF or a convex combination, from settings).
+Results are hydrated from SQL, which drops anyone soft-deleted or suspended,
+and any hit whose indexed version predates the user's last privacy reduction,
+even when the index is stale. Facet counts and the zero-result suggestion
+(:mod:`search_service.search.facets`) go through the same check.
 """
 
 from __future__ import annotations
@@ -113,8 +114,9 @@ def retrieve(
     sparse: SparseVec | None = None,
     candidates: int | None = None,
 ) -> SearchResult:
-    """One batched query of ``store``: the retrievers ``mode`` names, fused (RRF or
-    DBSF, ``search`` settings) under the hard filters ``spec``.
+    """One batched query of ``store``: the retrievers ``mode`` names, fused
+    client-side (``search`` settings: RRF, DBSF or a convex combination,
+    :func:`indexers.fuse`) under the hard filters ``spec``.
 
     The dense query is ``dense`` when given (a stored ``(dim,)`` float32 vector,
     e.g. a profile's), else ``query`` embedded; the BM25 query is ``sparse`` when
@@ -148,8 +150,7 @@ def retrieve(
         limit=limit,
         offset=offset,
         candidates=candidates if candidates is not None else cfg.candidates,
-        fusion=cfg.fusion,
-        rrf_k=cfg.rrf_k,
+        fusion=cfg.fusion_spec,
     )
 
 

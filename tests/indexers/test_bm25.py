@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from rank_bm25 import BM25Okapi
 
-from indexers import PROFILE_SCHEMA, Bm25Encoder, FilterSpec, Fusion, HashingEncoder
+from indexers import PROFILE_SCHEMA, Bm25Encoder, FilterSpec, FusionSpec, HashingEncoder
 from indexers.bm25 import BM25_B, BM25_K1
 from indexers.store_edge import EdgeStore
 from tests.indexers.factories import make_points
@@ -249,8 +249,7 @@ def test_keyword_scores_match_rank_bm25(parity: tuple[EdgeStore, Bm25Encoder], q
         limit=len(CORPUS),
         offset=0,
         candidates=len(CORPUS),
-        fusion=Fusion.RRF,
-        rrf_k=60,
+        fusion=FusionSpec(),
     )
     got = {h.id: h.score for h in result.page}
     assert got == pytest.approx(expected, rel=1e-3)

@@ -9,7 +9,7 @@ from indexers import (
     TITLE_WEIGHT,
     Bm25Encoder,
     FilterSpec,
-    Fusion,
+    FusionSpec,
     HashingEncoder,
     Indexer,
     IndexReport,
@@ -68,8 +68,7 @@ def test_indexed_documents_are_searchable(store: VectorStore) -> None:
         limit=5,
         offset=0,
         candidates=5,
-        fusion=Fusion.RRF,
-        rrf_k=60,
+        fusion=FusionSpec(),
     )
     assert [h.id for h in result.page] == [3]
 

@@ -23,6 +23,7 @@ from indexers import (
     CollectionSchema,
     FilterSpec,
     Fusion,
+    FusionSpec,
     HashingEncoder,
     IndexPoint,
     Range,
@@ -201,8 +202,7 @@ def _search(
         limit=limit,
         offset=offset,
         candidates=candidates,
-        fusion=fusion,
-        rrf_k=rrf_k,
+        fusion=FusionSpec(method=fusion, rrf_k=rrf_k),
     )
 
 
@@ -617,7 +617,7 @@ class TestHybridSearch:
 
     @pytest.mark.parametrize("rrf_k", [2, 60])
     def test_rrf_score_is_sum_of_reciprocal_ranks(self, loaded: VectorStore, rrf_k: int) -> None:
-        """Qdrant's RRF: sum over lists of 1 / (k + rank), rank counted from 0."""
+        """RRF (as Qdrant's): sum over lists of 1 / (k + rank), rank counted from 0."""
         result = _search(loaded, "python developer", mode="hybrid", rrf_k=rrf_k)
         ranks = [{h.id: r for r, h in enumerate(lst)} for lst in (result.dense, result.keyword)]
         for hit in result.page:

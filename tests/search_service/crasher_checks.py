@@ -131,8 +131,7 @@ def _keyword_hits(rt: Runtime, word: str) -> list[int]:
         limit=50,
         offset=0,
         candidates=100,
-        fusion=rt.settings.search.fusion,
-        rrf_k=rt.settings.search.rrf_k,
+        fusion=rt.settings.search.fusion_spec,
     )
     return [h.id for h in result.page]
 

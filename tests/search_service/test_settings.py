@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from indexers import Fusion
+from indexers import Fusion, FusionSpec, Norm
 from search_service.settings import Settings
 
 
@@ -18,7 +18,7 @@ def test_defaults_use_var_directory(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.sqlalchemy_url == f"sqlite:///{Path('var') / 'gigsy.db'}"
     assert s.qdrant.url is None
     assert s.qdrant_path == Path("var") / "qdrant"
-    assert s.search.fusion is Fusion.RRF and s.search.rrf_k == 60
+    assert s.search.fusion_spec == FusionSpec(Fusion.DBSF, dense_weight=1.0, keyword_weight=2.0)
 
 
 def test_prefixed_nested_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -68,3 +68,31 @@ def test_input_limits_default_and_come_from_the_environment(
     s = Settings()
     assert (s.http.max_body_bytes, s.http.max_json_depth) == (65_536, 16)
     assert s.user_data.max_keys == 7
+
+
+def test_fusion_settings_become_the_store_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GIGSY_SEARCH__FUSION", "convex")
+    monkeypatch.setenv("GIGSY_SEARCH__ALPHA", "0.3")
+    monkeypatch.setenv("GIGSY_SEARCH__NORM", "tmm")
+    monkeypatch.setenv("GIGSY_SEARCH__KEYWORD_WEIGHT", "1.5")
+    spec = Settings().search.fusion_spec
+    assert spec == FusionSpec(Fusion.CONVEX, keyword_weight=1.5, alpha=0.3, norm=Norm.TMM)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("ALPHA", "1.5"), ("DENSE_WEIGHT", "-1"), ("FUSION", "borda"), ("NORM", "zscore")],
+)
+def test_bad_fusion_settings_are_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(f"GIGSY_SEARCH__{name}", value)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_both_fusion_weights_zero_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GIGSY_SEARCH__DENSE_WEIGHT", "0")
+    monkeypatch.setenv("GIGSY_SEARCH__KEYWORD_WEIGHT", "0")
+    with pytest.raises(ValidationError):
+        Settings()

@@ -1,0 +1,214 @@
+"""The relevance harness on tiny fixtures, with the hashing encoder and Qdrant Edge."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from benchmarks.__main__ import app
+from benchmarks.embcache import CachedEncoder
+from benchmarks.relevance import (
+    DEFAULT_GRID,
+    Config,
+    expand_query,
+    format_record,
+    load_beir,
+    open_beir,
+    parse_config,
+    run_configs,
+)
+from indexers import Fusion, FusionSpec, Norm
+from models import SearchMode
+
+DOCS = [
+    ("d1", "Cerebral white matter", "Diffusion tensor imaging of newborn cerebral white matter."),
+    ("d2", "Vitamin D", "Vitamin D supplementation lowers fracture risk in elderly women."),
+    ("d3", "Statins", "Statin therapy reduces cardiovascular events in diabetic patients."),
+    ("d4", "Malaria vaccines", "A malaria vaccine protects children in Africa."),
+    ("d5", "Gut microbiome", "The gut microbiome shapes immune responses in mice."),
+    ("d6", "Telomeres", "Telomere length predicts mortality in older adults."),
+    ("d7", "Sleep", "Sleep deprivation impairs memory consolidation."),
+]
+QUERIES = [
+    ("q1", "Vitamin D supplementation lowers fracture risk."),
+    ("q2", "Statin therapy reduces cardiovascular events."),
+    ("q3", "Telomere length predicts mortality."),
+    ("q4", "Sleep deprivation impairs memory."),  # no judgement: dropped
+]
+QRELS = [("q1", "d2", 1), ("q2", "d3", 1), ("q3", "d6", 2), ("q3", "d5", 1)]
+RESUMES = Path(__file__).parents[1] / "fixtures" / "resumes_small.csv"
+LINE = re.compile(
+    r"^mode=(keyword|semantic|hybrid)( fusion=\S+( \S+=\S+)*)?"
+    r" nDCG@10=[01]\.\d{4} recall@100=[01]\.\d{4} MRR@10=[01]\.\d{4}( P@10=[01]\.\d{4})?$"
+)
+
+
+def _write_beir(root: Path) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / "corpus.jsonl").open("w", encoding="utf-8") as fh:
+        for doc_id, title, text in DOCS:
+            fh.write(json.dumps({"_id": doc_id, "title": title, "text": text}) + "\n")
+    with (root / "queries.jsonl").open("w", encoding="utf-8") as fh:
+        for qid, text in QUERIES:
+            fh.write(json.dumps({"_id": qid, "text": text, "metadata": {}}) + "\n")
+    (root / "qrels").mkdir(exist_ok=True)
+    lines = ["query-id\tcorpus-id\tscore"] + [f"{q}\t{d}\t{s}" for q, d, s in QRELS]
+    (root / "qrels" / "train.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return _write_beir(tmp_path / "scifact")
+
+
+def _run(*args: str) -> tuple[int, list[str]]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, [ln for ln in result.output.splitlines() if ln.startswith("mode=")]
+
+
+class TestLoad:
+    def test_drops_queries_without_judgements(self, data_dir: Path) -> None:
+        data = load_beir(data_dir)
+        assert list(data.queries) == ["q1", "q2", "q3"]
+        assert data.qrels["q3"] == {"d6": 2, "d5": 1}
+        assert data.doc_ids == [d for d, _, _ in DOCS]
+        assert data.doc_texts[1] == "Vitamin D\n" + DOCS[1][2]
+
+    def test_limit_docs_keeps_judged_docs(self, data_dir: Path) -> None:
+        data = load_beir(data_dir, limit_docs=1)
+        assert data.doc_ids == ["d1", "d2", "d3", "d5", "d6"]  # corpus order kept
+
+    def test_missing_split_is_an_error(self, data_dir: Path) -> None:
+        with pytest.raises(FileNotFoundError):
+            load_beir(data_dir, split="test")
+
+
+class TestConfigs:
+    @pytest.mark.parametrize(
+        ("text", "label"),
+        [
+            ("keyword", "mode=keyword"),
+            ("mode=semantic", "mode=semantic"),
+            ("rrf", "mode=hybrid fusion=rrf k=60 w=1:1"),
+            ("rrf k=20 w=1:1.5", "mode=hybrid fusion=rrf k=20 w=1:1.5"),
+            ("mode=hybrid fusion=dbsf w=2:1", "mode=hybrid fusion=dbsf w=2:1"),
+            ("convex norm=tmm alpha=0.3", "mode=hybrid fusion=convex norm=tmm alpha=0.3"),
+        ],
+    )
+    def test_parse_round_trips_the_printed_label(self, text: str, label: str) -> None:
+        config = parse_config(text)
+        assert config.label == label
+        assert parse_config(label) == config
+
+    @pytest.mark.parametrize(
+        "text", ["", "bm25", "rrf k=0", "rrf w=0:0", "convex alpha=1.5", "rrf x=1", "keyword k=2"]
+    )
+    def test_bad_configurations_are_refused(self, text: str) -> None:
+        with pytest.raises(ValueError):
+            parse_config(text)
+
+    def test_grid_holds_both_single_modes_and_every_fusion(self) -> None:
+        assert DEFAULT_GRID[:2] == (Config(SearchMode.KEYWORD), Config(SearchMode.SEMANTIC))
+        methods = {c.fusion.method for c in DEFAULT_GRID if c.fusion is not None}
+        assert methods == set(Fusion)
+        assert len({c.label for c in DEFAULT_GRID}) == len(DEFAULT_GRID)
+
+
+class TestRun:
+    def test_convex_endpoints_equal_the_single_retrievers(
+        self, data_dir: Path, tmp_path: Path
+    ) -> None:
+        encoder = CachedEncoder("hashing", tmp_path / "cache")
+        configs = [
+            Config(SearchMode.KEYWORD),
+            Config(SearchMode.SEMANTIC),
+            Config(SearchMode.HYBRID, FusionSpec(Fusion.CONVEX, alpha=0.0)),
+            Config(SearchMode.HYBRID, FusionSpec(Fusion.CONVEX, alpha=1.0, norm=Norm.TMM)),
+        ]
+        with open_beir(load_beir(data_dir), encoder, progress=False) as (rt, judged):
+            kw, dense, only_kw, only_dense = run_configs(rt, judged, configs)
+        assert kw.queries == 3
+        assert kw.mrr_at_10 == 1.0  # each query's words are in its best document
+        # alpha = 0: BM25 order first, then the dense-only points tied at 0 (by id).
+        assert only_kw.mrr_at_10 == pytest.approx(kw.mrr_at_10)
+        assert only_kw.ndcg_at_10 >= kw.ndcg_at_10
+        assert only_dense.ndcg_at_10 == pytest.approx(dense.ndcg_at_10)
+        assert only_dense.mrr_at_10 == pytest.approx(dense.mrr_at_10)
+
+    def test_cli_lines_and_json_agree(self, data_dir: Path, tmp_path: Path) -> None:
+        out = tmp_path / "out.json"
+        args = ["relevance", "beir", "--data", str(data_dir), "--model", "hashing"]
+        args += ["--cache-dir", str(tmp_path / "cache"), "--json", str(out)]
+        args += ["--config", "keyword", "--config", "semantic", "--config", "rrf k=60 w=1:1"]
+        code, lines = _run(*args)
+        assert code == 0
+        assert len(lines) == 3
+        assert all(LINE.match(ln) for ln in lines), lines
+        records = json.loads(out.read_text(encoding="utf-8"))
+        assert [r["config"] for r in records] == [
+            "mode=keyword",
+            "mode=semantic",
+            "mode=hybrid fusion=rrf k=60 w=1:1",
+        ]
+        assert [r["mode"] for r in records] == ["keyword", "semantic", "hybrid"]
+        assert lines[0] == (
+            f"mode=keyword nDCG@10={records[0]['ndcg_at_10']:.4f}"
+            f" recall@100={records[0]['recall_at_100']:.4f} MRR@10={records[0]['mrr_at_10']:.4f}"
+        )
+        assert "p_at_10" not in records[0]
+
+    def test_a_bad_config_fails_the_command(self, data_dir: Path, tmp_path: Path) -> None:
+        code, lines = _run(
+            "relevance", "beir", "--data", str(data_dir), "--model", "hashing",
+            "--cache-dir", str(tmp_path / "cache"), "--config", "rrf k=0",
+        )  # fmt: skip
+        assert code != 0
+        assert lines == []
+
+    def test_resumes_report_precision(self, tmp_path: Path) -> None:
+        out = tmp_path / "out.json"
+        code, lines = _run(
+            "relevance", "resumes", "--resumes", str(RESUMES), "--model", "hashing",
+            "--cache-dir", str(tmp_path / "cache"), "--config", "keyword",
+            "--config", "convex alpha=0.5", "--json", str(out),
+        )  # fmt: skip
+        assert code == 0
+        assert len(lines) == 2
+        assert all(LINE.match(ln) and " P@10=" in ln for ln in lines), lines
+        records = json.loads(out.read_text(encoding="utf-8"))
+        assert records[0]["queries"] == 3  # ACCOUNTANT, CHEF, INFORMATION-TECHNOLOGY
+        # The empty fourth resume is skipped; "accountant" and "chef" find their one resume,
+        # no resume says "information technology"; P@10 counts empty ranks as misses.
+        assert records[0]["p_at_10"] == pytest.approx((1 + 1 + 0) / 30)
+        assert records[0]["mrr_at_10"] == pytest.approx(2 / 3)
+
+
+class TestCache:
+    def test_second_run_embeds_nothing(self, data_dir: Path, tmp_path: Path) -> None:
+        first = CachedEncoder("hashing", tmp_path / "cache")
+        configs = [Config(SearchMode.SEMANTIC)]
+        with open_beir(load_beir(data_dir), first, progress=False) as (rt, judged):
+            before = run_configs(rt, judged, configs)
+        assert first.misses == len(DOCS) + 3
+        second = CachedEncoder("hashing", tmp_path / "cache")
+        with open_beir(load_beir(data_dir), second, progress=False) as (rt, judged):
+            after = run_configs(rt, judged, configs)
+        assert second.misses == 0
+        assert second.hits == len(DOCS) + 3
+        assert format_record(after[0]) == format_record(before[0])
+
+    def test_models_do_not_share_vectors(self, tmp_path: Path) -> None:
+        CachedEncoder("hashing", tmp_path).encode_documents(["python developer"])
+        other = CachedEncoder("some/other-model", tmp_path)
+        assert other.dir != CachedEncoder("hashing", tmp_path).dir
+        assert not other._vectors
+
+
+def test_query_expansion_appends_aliases_of_named_skills_only() -> None:
+    assert expand_query("javascript developer").startswith("javascript developer js ")
+    assert expand_query("accountant") == "accountant"
