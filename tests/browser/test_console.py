@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 from tests.browser.conftest import BARISTAS, XSS_HEADLINE, Console
@@ -157,3 +158,69 @@ def test_employer_opens_a_candidate_profile(page: Page, console: Console) -> Non
     assert "Mallory" in profile.locator("h3").inner_text()
     assert "<script>" in profile.locator(".headline").inner_text()
     assert page.evaluate("document.activeElement.id") == "profile-section"
+
+
+def _offers(console: Console, feature: str) -> bool:
+    """Whether this service's API has ``feature`` (as the page's capabilities.js reads it)."""
+    doc = httpx.get(f"{console.url}openapi.json").json()
+    request = doc["components"]["schemas"]["SearchRequest"]["properties"]
+    return {
+        "facets": "facets" in request,
+        "cursor": "cursor" in request,
+        "saved-searches": "/v1/saved-searches" in doc["paths"],
+    }[feature]
+
+
+def test_a_facet_value_narrows_the_results(page: Page, console: Console) -> None:
+    if not _offers(console, "facets"):
+        pytest.skip("this API has no facets")
+    _use_key(page, console.key(console.employer))
+    page.select_option("#mode", "keyword")
+    _search(page, "barista")
+    assert page.locator("#results > li").count() == 10
+    facet = page.locator("#facets button[data-facet=skills]", has_text="customer service")
+    assert facet.inner_text() == "customer service (5)"  # the odd baristas 1, 3, ..., 9
+    facet.click()
+    page.wait_for_selector("#search-summary:has-text('5 candidates shown')")
+    assert page.input_value("#f-skills") == "customer service"
+    names = page.locator("#results > li h3").all_inner_texts()
+    assert sorted(names) == sorted(f"Barista{i} Student" for i in (1, 3, 5, 7, 9))
+
+
+def test_a_saved_search_is_listed(page: Page, console: Console) -> None:
+    if not _offers(console, "saved-searches"):
+        pytest.skip("this API has no saved searches")
+    _use_key(page, console.key(console.employer))
+    page.wait_for_selector("#saved-section:not([hidden])")
+    page.fill("#q", "latte artist")
+    page.fill("#save-name", "Latte artists")
+    page.click("#save-submit")
+    saved = page.locator("#saved-list > li", has_text="Latte artists")
+    saved.wait_for()
+    assert '"latte artist"' in saved.inner_text() and "0 unseen alerts" in saved.inner_text()
+    saved.get_by_role("button", name="Alerts of Latte artists").click()
+    page.wait_for_selector("#status:has-text('No alerts yet.')")
+    assert page.locator("#alerts-h").inner_text() == "Alerts of Latte artists"
+
+
+def test_saved_searches_stay_hidden_without_the_api(page: Page, console: Console) -> None:
+    if _offers(console, "saved-searches"):
+        pytest.skip("this API has saved searches")
+    _use_key(page, console.key(console.employer))
+    assert page.is_hidden("#saved-section")
+
+
+def test_zero_results_suggest_a_filter_to_drop(page: Page, console: Console) -> None:
+    if not _offers(console, "facets"):  # suggestions arrived with facets
+        pytest.skip("this API has no zero-result suggestions")
+    _use_key(page, console.key(console.employer))
+    page.select_option("#mode", "keyword")
+    page.fill("#f-skills", "coffee, cobol")
+    _search(page, "barista")
+    assert page.locator("#results > li").count() == 0
+    suggestion = page.locator("#suggestion button")
+    assert suggestion.inner_text() == 'Drop the skills filter "cobol" (12 results)'
+    suggestion.click()
+    page.wait_for_selector("#search-summary:has-text('10 candidates shown')")
+    assert page.input_value("#f-skills") == "coffee"
+    assert page.is_hidden("#suggestion")
