@@ -1,5 +1,5 @@
-"""``python -m benchmarks``: latency, relevance, SciFact and freshness harnesses that print
-numbers."""
+"""``python -m benchmarks``: latency, facets, relevance, SciFact and freshness harnesses
+that print numbers."""
 
 from __future__ import annotations
 
@@ -40,6 +40,27 @@ def latency(
         data_dir=data_dir.resolve(), queries=queries, modes=modes, url=url, key=key
     ):
         typer.echo(rep.summary())
+
+
+@app.command()
+def facets(
+    n: Annotated[int, typer.Option(help="Searches per case and variant.")] = 50,
+) -> None:
+    """p50/p95 ms of employer searches with and without facets and suggestions (./var data)."""
+    from benchmarks.facets import run_facets
+    from search_service.runtime import Runtime
+    from search_service.settings import get_settings
+
+    rt = Runtime.open(get_settings())
+    try:
+        cases = run_facets(rt, n=n)
+        profiles = rt.store.count()
+    finally:
+        rt.close()
+    typer.echo(f"{profiles} indexed profiles, {n} searches per case and variant (ms, in process)")
+    typer.echo(f"{'case':<34} {'p50':>7} {'p95':>7} {'+f p50':>8} {'+f p95':>8} {'counted':>8}")
+    for case in cases:
+        typer.echo(case.row())
 
 
 @app.command()

@@ -20,6 +20,7 @@ from indexers.errors import StoreUnavailableError, VectorStoreError
 from indexers.store import (
     BROWSE_ORDER_FIELD,
     DENSE,
+    SCAN_PAGE,
     SPARSE,
     CollectionSchema,
     FilterSpec,
@@ -171,6 +172,29 @@ class ClientStore:
             for r in recs
             if isinstance(r.vector, dict) and DENSE in r.vector
         }
+
+    def scan_payloads(
+        self, filters: FilterSpec, *, fields: Sequence[str]
+    ) -> dict[int, dict[str, Any]]:
+        """Filtered scroll of payload ``fields`` over all matches (see protocol)."""
+        if not self._exists():
+            return {}
+        flt = _filter(filters)
+        out: dict[int, dict[str, Any]] = {}
+        offset: Any = None
+        while True:
+            records, offset = self._call(
+                self.client.scroll,
+                self.collection,
+                scroll_filter=flt,
+                limit=SCAN_PAGE,
+                offset=offset,
+                with_payload=list(fields),
+                with_vectors=False,
+            )
+            out.update((int(r.id), dict(r.payload or {})) for r in records)
+            if offset is None:
+                return out
 
     def search(
         self,

@@ -21,6 +21,7 @@ from indexers.errors import StoreUnavailableError, VectorStoreError
 from indexers.store import (
     BROWSE_ORDER_FIELD,
     DENSE,
+    SCAN_PAGE,
     SPARSE,
     CollectionSchema,
     FilterSpec,
@@ -212,6 +213,29 @@ class EdgeStore:
             if isinstance(vec, dict) and DENSE in vec:
                 out[int(r.id)] = np.asarray(vec[DENSE], dtype=np.float32)
         return out
+
+    def scan_payloads(
+        self, filters: FilterSpec, *, fields: Sequence[str]
+    ) -> dict[int, dict[str, Any]]:
+        """Filtered scroll of payload ``fields`` over all matches (see protocol)."""
+        if self._shard is None:
+            return {}
+        flt = _filter(filters)
+        out: dict[int, dict[str, Any]] = {}
+        offset: Any = None
+        while True:
+            records, offset = self._shard.scroll(
+                qe.ScrollRequest(
+                    offset=offset,
+                    limit=SCAN_PAGE,
+                    filter=flt,
+                    with_payload=list(fields),
+                    with_vector=False,
+                )
+            )
+            out.update((int(r.id), dict(r.payload or {})) for r in records)
+            if offset is None:
+                return out
 
     def search(
         self,

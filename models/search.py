@@ -1,4 +1,5 @@
-"""Wire schemas of ``POST /v1/search`` (request, response, explanation).
+"""Wire schemas of ``POST /v1/search`` and ``POST /v1/gigs/search`` (requests,
+responses, explanations, facet counts, zero-result suggestions).
 
 Validation here is the API contract: unknown fields are rejected (422 naming
 the field), ``limit`` is 1..100, ``query`` at most ``MAX_QUERY_LENGTH`` characters,
@@ -16,9 +17,16 @@ from models.gig import CandidateDecision, GigPay, PayUnit
 from models.profile import Availability
 
 __all__ = [
+    "FACET_LIMIT",
     "MAX_QUERY_LENGTH",
     "CandidateHit",
     "CandidateResponse",
+    "FacetBasis",
+    "FacetCounts",
+    "FacetName",
+    "FacetValue",
+    "FilterSuggestion",
+    "GigFacetName",
     "GigHit",
     "GigSearchFilters",
     "GigSearchRequest",
@@ -33,6 +41,94 @@ __all__ = [
 
 MAX_QUERY_LENGTH = 512
 """Longest accepted query, in characters (a long job ad fits; a whole CV does not)."""
+
+
+FACET_LIMIT = 20
+"""Values returned per facet: the most frequent, by count descending then value."""
+
+
+class FacetName(StrEnum):
+    """Facets of employer search; each counts a profile payload field."""
+
+    SKILLS = "skills"
+    LANGUAGES = "languages"
+    AVAILABILITY = "availability"
+    LOCATION = "location"
+
+
+class GigFacetName(StrEnum):
+    """Facets of gig search; each counts a gig payload field (``remote``: the
+    values ``"true"`` and ``"false"``)."""
+
+    SKILLS = "skills"
+    AVAILABILITY = "availability"
+    LOCATION = "location"
+    REMOTE = "remote"
+
+
+class FacetBasis(StrEnum):
+    """Which set a facet count is over.
+
+    ``all_matches``: a filter-only browse: every servable point matching the
+    filters, exact. ``candidates``: a text query: the servable points in the
+    union of the candidate lists the retrievers returned at their prefetch
+    depth (``GIGSY_SEARCH__CANDIDATES``, deeper for a deep page), which is
+    the set the fused ranking is drawn from.
+    """
+
+    ALL_MATCHES = "all_matches"
+    CANDIDATES = "candidates"
+
+
+class FacetValue(CamelModel):
+    """One facet value and how many counted results hold it."""
+
+    value: str
+    count: int
+
+
+class FacetCounts(CamelModel):
+    """Facet counts of a search: for each requested facet, the ``FACET_LIMIT``
+    most frequent values (count descending, then value ascending). Only
+    results the search may serve are counted, and only what their indexed,
+    employer-visible document holds (never a private section's values)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "basis": "all_matches",
+                    "counted": 42,
+                    "values": {
+                        "skills": [{"value": "python", "count": 17}, {"value": "sql", "count": 9}],
+                        "location": [{"value": "berlin, germany", "count": 12}],
+                    },
+                }
+            ]
+        }
+    )
+
+    basis: FacetBasis
+    counted: int = Field(description="How many results the counts are over.")
+    values: dict[str, list[FacetValue]] = Field(
+        description="Facet name -> its top values; every requested facet is a key."
+    )
+
+
+class FilterSuggestion(CamelModel):
+    """What to drop from a search that found nothing: the one filter whose
+    removal gives the most results, and how many (counted like facets: every
+    match of a filter-only browse, the retrievers' candidates of a text query)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"drop": "skills", "value": "cobol", "results": 7}]}
+    )
+
+    drop: str = Field(description="The filter's name as in the request's ``filters``.")
+    value: str | int | bool = Field(
+        description="The value to drop: one item of a list filter, else the filter's value."
+    )
+    results: int = Field(ge=1, description="How many results the search gives without it.")
 
 
 class SearchMode(StrEnum):
@@ -62,6 +158,7 @@ class SearchRequest(CamelModel):
                     "query": "python data analyst",
                     "filters": {"skills": ["sql"], "availability": "part_time"},
                     "limit": 10,
+                    "facets": ["skills", "location"],
                 }
             ]
         }
@@ -72,6 +169,11 @@ class SearchRequest(CamelModel):
     filters: SearchFilters = Field(default_factory=SearchFilters)
     limit: int = Field(default=20, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=10_000)
+    facets: list[FacetName] = Field(
+        default_factory=list,
+        max_length=len(FacetName),
+        description="Facets to count for these filters (none by default).",
+    )
 
 
 class Explanation(CamelModel):
@@ -112,11 +214,15 @@ class SearchHit(CamelModel):
 
 class SearchResponse(CamelModel):
     """Ranked results and server-side time in milliseconds; ``nextOffset`` is the
-    offset of the next page (null on the last)."""
+    offset of the next page (null on the last). ``facets`` when the request
+    asked for some; ``suggestion`` when the first page is empty and a filter was
+    set (null when no single filter's removal helps)."""
 
     results: list[SearchHit]
     took_ms: float
     next_offset: int | None = None
+    facets: FacetCounts | None = None
+    suggestion: FilterSuggestion | None = None
 
 
 class GigSearchFilters(CamelModel):
@@ -151,6 +257,7 @@ class GigSearchRequest(CamelModel):
                     "query": "frontend developer",
                     "filters": {"skills": ["react"], "remote": True, "payMin": 1500},
                     "limit": 10,
+                    "facets": ["skills", "remote"],
                 }
             ]
         }
@@ -161,6 +268,11 @@ class GigSearchRequest(CamelModel):
     filters: GigSearchFilters = Field(default_factory=GigSearchFilters)
     limit: int = Field(default=20, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=10_000)
+    facets: list[GigFacetName] = Field(
+        default_factory=list,
+        max_length=len(GigFacetName),
+        description="Facets to count for these filters (none by default).",
+    )
 
 
 class GigHit(CamelModel):
@@ -180,11 +292,14 @@ class GigHit(CamelModel):
 
 
 class GigSearchResponse(CamelModel):
-    """Ranked gigs; ``nextOffset`` is the offset of the next page (null on the last)."""
+    """Ranked gigs; ``nextOffset`` is the offset of the next page (null on the
+    last); ``facets`` and ``suggestion`` as in employer search."""
 
     results: list[GigHit]
     took_ms: float
     next_offset: int | None = None
+    facets: FacetCounts | None = None
+    suggestion: FilterSuggestion | None = None
 
 
 class CandidateHit(SearchHit):

@@ -24,7 +24,11 @@ from search_service.index.entity import GIG_ROWS
 from search_service.index.repository import staleness
 from search_service.outbox import count_pending
 
-__all__ = ["Metrics"]
+__all__ = ["SEARCH_KINDS", "Metrics"]
+
+SEARCH_KINDS = ("profiles", "gigs")
+"""The ``kind`` label of the search counters: ``POST /v1/search`` (employers
+searching profiles) and ``POST /v1/gigs/search`` (students searching gigs)."""
 
 _REFRESH_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
@@ -122,6 +126,9 @@ class Metrics:
         users_purged: soft-deleted users whose personal fields were erased.
         gigs_indexed, gigs_embedded, gig_refresh_failures: the same three counters
             for gigs.
+        searches: searches served, by ``kind`` (:data:`SEARCH_KINDS`); a search
+            is a request for a first page (offset 0), so paging does not count.
+        zero_result_searches: of those, the ones whose first page was empty.
 
     Args:
         engine: the database the backlog gauges are read from; ``None``: no such gauges.
@@ -188,8 +195,36 @@ class Metrics:
             "Gig refresh attempts that failed.",
             registry=self.registry,
         )
+        self.searches = Counter(
+            "gigsy_searches",
+            "Searches served (first pages only), by kind: profiles or gigs.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.zero_result_searches = Counter(
+            "gigsy_zero_result_searches",
+            "Searches whose first page was empty, by kind: profiles or gigs.",
+            ["kind"],
+            registry=self.registry,
+        )
+        for kind in SEARCH_KINDS:
+            # Both series exist from the start, so the zero-result rate is 0, not absent.
+            self.searches.labels(kind=kind)
+            self.zero_result_searches.labels(kind=kind)
         if engine is not None:
             self.registry.register(_BacklogCollector(engine, cache_s, clock))
+
+    def record_search(self, kind: str, *, results: int) -> None:
+        """Count one search (a first page) of ``kind`` that returned ``results`` hits.
+
+        Raises:
+            ValueError: ``kind`` is not one of :data:`SEARCH_KINDS`.
+        """
+        if kind not in SEARCH_KINDS:
+            raise ValueError(f"unknown search kind {kind!r}")
+        self.searches.labels(kind=kind).inc()
+        if results == 0:
+            self.zero_result_searches.labels(kind=kind).inc()
 
     def refresh_counters(self, entity: str) -> tuple[Counter, Counter, Counter]:
         """``(indexed, embedded, failures)`` counters of an entity (``profiles``, ``gigs``)."""

@@ -5,13 +5,15 @@ Only servable gigs reach students: the index holds open gigs of owners in good
 standing, every query also filters on ``deadline`` (a gig expiring between two
 refresh runs is never served), gigs with a pending removal are excluded inside
 the query, and hydration re-checks each hit against SQL (open, not deleted,
-deadline ahead, owner searchable).
+deadline ahead, owner searchable). Facet counts and the zero-result suggestion
+(:mod:`search_service.search.facets`) go through the same check
+(:func:`servable_gigs`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from sqlmodel import Session
@@ -20,19 +22,59 @@ from indexers import FilterSpec, Hit, Range, normalise_keyword
 from indexers.taxonomy import canonicalise_query, normalise_skills
 from models import (
     Explanation,
+    Gig,
+    GigFacetName,
     GigHit,
     GigPay,
     GigSearchFilters,
     GigSearchRequest,
     GigSearchResponse,
+    User,
     now_ms,
 )
 from search_service.gigs.repository import load_gigs_with_owners
 from search_service.outbox import pending_removal_ids
 from search_service.runtime import GIGS, Runtime
+from search_service.search.facets import (
+    Facet,
+    best_relaxation,
+    counted_payloads,
+    facet_counts,
+    relaxations,
+)
 from search_service.search.service import ranks, retrieve
 
-__all__ = ["gig_filter_spec", "hydrate_gigs", "live_gig_spec", "search_gigs"]
+__all__ = [
+    "GIG_FACETS",
+    "gig_filter_spec",
+    "hydrate_gigs",
+    "live_gig_spec",
+    "search_gigs",
+    "servable_gigs",
+]
+
+GIG_FACETS: dict[GigFacetName, Facet] = {
+    GigFacetName.SKILLS: Facet("skills", "skills"),
+    GigFacetName.AVAILABILITY: Facet("availability", "availability"),
+    GigFacetName.LOCATION: Facet("location", "location_terms", first_only=True),
+    GigFacetName.REMOTE: Facet("remote", "workplace", labels={"remote": "true", "onsite": "false"}),
+}
+"""Gig-search facets over the gig payload (``indexers.build_gig_document``):
+skills (required and nice-to-have) by canonical taxonomy name, availability,
+the whole normalised location, and ``remote`` as ``"true"``/``"false"`` (the
+``remote`` filter's values)."""
+
+
+def servable_gigs(session: Session, ids: Sequence[int], *, now: int) -> dict[int, tuple[Gig, User]]:
+    """The gigs among ``ids`` students may see at ``now`` (epoch ms), with their
+    owners: open, not deleted, deadline ahead, owner searchable. The one check
+    hydration, facet counts and zero-result suggestions share."""
+    rows = load_gigs_with_owners(session, ids)
+    return {
+        gid: (gig, owner)
+        for gid, (gig, owner) in rows.items()
+        if gig.is_live(now) and owner.is_searchable
+    }
 
 
 def live_gig_spec(session: Session, *, now: int, exclude: Iterable[int] = ()) -> FilterSpec:
@@ -95,7 +137,7 @@ def hydrate_gigs(
         now: clock (epoch ms).
     """
     ts = now if now is not None else now_ms()
-    rows = load_gigs_with_owners(session, [h.id for h in page])
+    rows = servable_gigs(session, [h.id for h in page], now=ts)
     dense_rank, kw_rank = ranks(list(dense)), ranks(list(keyword))
     names = term_names or {}
     out: list[GigHit] = []
@@ -104,8 +146,6 @@ def hydrate_gigs(
         if found is None:
             continue
         gig, owner = found
-        if not gig.is_live(ts) or not owner.is_searchable:
-            continue
         d, k = dense_rank.get(hit.id), kw_rank.get(hit.id)
         matched_terms = sorted({names[t] for t in (hit.terms or ()) if t in names})
         matched: list[str] = []
@@ -145,7 +185,8 @@ def hydrate_gigs(
 
 def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSearchResponse:
     """Run a student's gig search (hybrid by default; an empty query browses open
-    gigs by filters, newest first).
+    gigs by filters, newest first), with facet counts when asked and a
+    zero-result suggestion, as employer search (``search.service.search_profiles``).
 
     Raises:
         EncoderError: the query could not be embedded.
@@ -153,11 +194,13 @@ def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSear
     """
     started = time.perf_counter()
     ts = now_ms()
-    spec = gig_filter_spec(req.filters, live_gig_spec(session, now=ts))
+    base = live_gig_spec(session, now=ts)
+    spec = gig_filter_spec(req.filters, base)
     query = canonicalise_query(req.query.strip())
+    store = rt.store_for(GIGS)
     result = retrieve(
         rt,
-        rt.store_for(GIGS),
+        store,
         query=query,
         mode=req.mode,
         spec=spec,
@@ -172,8 +215,42 @@ def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSear
         term_names=rt.bm25.term_names(query) if query else {},
         now=ts,
     )
+
+    def servable(versions: Mapping[int, int | None]) -> Collection[int]:
+        return servable_gigs(session, list(versions), now=ts).keys()
+
+    facets = None
+    if req.facets:
+        facets = facet_counts(
+            store,
+            spec,
+            result=result if query else None,
+            facets=[GIG_FACETS[name] for name in dict.fromkeys(req.facets)],
+            servable=servable,
+        )
+    suggestion = None
+    first_page = req.offset == 0
+    if first_page and not hits:
+
+        def count(relaxed: FilterSpec) -> int:
+            found = (
+                retrieve(rt, store, query=query, mode=req.mode, spec=relaxed, limit=1, offset=0)
+                if query
+                else None
+            )
+            return len(counted_payloads(store, relaxed, result=found, fields=(), servable=servable))
+
+        options = (
+            (drop, value, gig_filter_spec(relaxed, base))
+            for drop, value, relaxed in relaxations(req.filters)
+        )
+        suggestion = best_relaxation(options, count, original=spec)
+    if first_page:
+        rt.metrics.record_search("gigs", results=len(hits))
     return GigSearchResponse(
         results=hits,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
         next_offset=req.offset + req.limit if len(result.page) == req.limit else None,
+        facets=facets,
+        suggestion=suggestion,
     )

@@ -60,11 +60,10 @@ from search_service.gigs.interactions import (
 )
 from search_service.outbox import pending_removal_ids
 from search_service.profiles.repository import load_profile_rows
-from search_service.profiles.visibility import visible_to_employers
+from search_service.profiles.visibility import servable_users
 from search_service.runtime import GIGS, Runtime
 from search_service.search.gigs import hydrate_gigs, live_gig_spec
 from search_service.search.service import hydrate_profiles, retrieve
-from search_service.users.repository import get_users
 
 __all__ = [
     "COVERAGE_WEIGHT",
@@ -306,14 +305,9 @@ def _profile_vectors(
     ids = [i for i in ids if i not in pending]
     if not ids:
         return []
-    users = get_users(session, ids)
-    versions = rt.store.payloads(ids)
-    allowed = [
-        i
-        for i in ids
-        if i in users
-        and visible_to_employers(users[i], _int(versions.get(i, {}).get("updated_at")))
-    ]
+    payloads = rt.store.payloads(ids)
+    users = servable_users(session, {i: _int(payloads.get(i, {}).get("updated_at")) for i in ids})
+    allowed = [i for i in ids if i in users]
     found = rt.store.dense_vectors(allowed) if allowed else {}
     return [np.asarray(v, dtype=np.float32) for v in found.values()]
 

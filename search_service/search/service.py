@@ -3,12 +3,14 @@
 Hybrid ranking fuses the dense and BM25 rankings inside Qdrant (RRF by default,
 DBSF selectable). Results are hydrated from SQL, which drops anyone soft-deleted
 or suspended, and any hit whose indexed version predates the user's last privacy
-reduction, even when the index is stale.
+reduction, even when the index is stale. Facet counts and the zero-result
+suggestion (:mod:`search_service.search.facets`) go through the same check.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -19,6 +21,7 @@ from indexers import FilterSpec, Hit, SearchResult, SparseVec, VectorStore, norm
 from indexers.taxonomy import canonicalise_query, normalise_skills
 from models import (
     Explanation,
+    FacetName,
     Profile,
     SearchFilters,
     SearchHit,
@@ -29,11 +32,18 @@ from models import (
     Visibility,
 )
 from search_service.outbox import pending_removal_ids
-from search_service.profiles.visibility import visible_to_employers
+from search_service.profiles.visibility import servable_user_ids, servable_users
 from search_service.runtime import Runtime
-from search_service.users.repository import get_users
+from search_service.search.facets import (
+    Facet,
+    best_relaxation,
+    counted_payloads,
+    facet_counts,
+    relaxations,
+)
 
 __all__ = [
+    "PROFILE_FACETS",
     "TOP_SKILLS",
     "filter_spec",
     "hydrate_profiles",
@@ -44,6 +54,17 @@ __all__ = [
 
 TOP_SKILLS = 5
 """How many skills each hit shows."""
+
+PROFILE_FACETS: dict[FacetName, Facet] = {
+    FacetName.SKILLS: Facet("skills", "skills"),
+    FacetName.LANGUAGES: Facet("languages", "languages"),
+    FacetName.AVAILABILITY: Facet("availability", "availability"),
+    FacetName.LOCATION: Facet("location", "location_terms", first_only=True),
+}
+"""Employer-search facets over the profile payload (``indexers.build_document``):
+skills by canonical taxonomy name, languages and location normalised (the
+location as a whole, e.g. ``"berlin, germany"``, which as a filter matches the
+same profiles), availability as its enum value."""
 
 
 def filter_spec(filters: SearchFilters) -> FilterSpec:
@@ -130,6 +151,10 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
 
     An empty query lists profiles matching the filters, most recent
     employer-visible change first (score = ``visible_updated_at``, epoch ms).
+    With ``req.facets``, the response counts them (:func:`facet_counts`); when
+    the first page is empty and filters were set, it suggests the one filter to
+    drop (:func:`best_relaxation`: one extra count per filter). Every first page
+    is counted in the search metrics.
 
     Raises:
         EncoderError: the query could not be embedded.
@@ -138,7 +163,8 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
     started = time.perf_counter()
     # Points with a pending removal are excluded inside the query, so they take no
     # rank, score or page slot; hydration below still checks every hit against SQL.
-    spec = replace(filter_spec(req.filters), exclude_ids=pending_removal_ids(session))
+    pending = pending_removal_ids(session)
+    spec = replace(filter_spec(req.filters), exclude_ids=pending)
     query = canonicalise_query(req.query.strip())
     result = retrieve(
         rt,
@@ -157,10 +183,46 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
         keyword=result.keyword,
         term_names=term_names,
     )
+
+    def servable(versions: Mapping[int, int | None]) -> Collection[int]:
+        return servable_user_ids(session, versions)
+
+    facets = None
+    if req.facets:
+        facets = facet_counts(
+            rt.store,
+            spec,
+            result=result if query else None,
+            facets=[PROFILE_FACETS[name] for name in dict.fromkeys(req.facets)],
+            servable=servable,
+        )
+    suggestion = None
+    first_page = req.offset == 0
+    if first_page and not hits:
+
+        def count(relaxed: FilterSpec) -> int:
+            found = (
+                retrieve(rt, rt.store, query=query, mode=req.mode, spec=relaxed, limit=1, offset=0)
+                if query
+                else None
+            )
+            return len(
+                counted_payloads(rt.store, relaxed, result=found, fields=(), servable=servable)
+            )
+
+        options = (
+            (drop, value, replace(filter_spec(relaxed), exclude_ids=pending))
+            for drop, value, relaxed in relaxations(req.filters)
+        )
+        suggestion = best_relaxation(options, count, original=spec)
+    if first_page:
+        rt.metrics.record_search("profiles", results=len(hits))
     return SearchResponse(
         results=hits,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
         next_offset=req.offset + req.limit if len(result.page) == req.limit else None,
+        facets=facets,
+        suggestion=suggestion,
     )
 
 
@@ -175,7 +237,7 @@ def hydrate_profiles(
     """Turn ranked profile points into hits from SQL, with explanations.
 
     Drops every hit whose user is not searchable now, or whose point predates
-    the user's privacy floor (:func:`visible_to_employers`); shows only
+    the user's privacy floor (:func:`servable_users`); shows only
     employer-visible skills.
 
     Args:
@@ -185,7 +247,7 @@ def hydrate_profiles(
         term_names: BM25 term id -> query word (for ``matchedTerms``).
     """
     ids = [h.id for h in page]
-    users = get_users(session, ids)
+    users = servable_users(session, {h.id: h.version for h in page})
     profiles = {
         uid: (headline, visibility)
         for uid, headline, visibility in session.exec(
@@ -205,7 +267,7 @@ def hydrate_profiles(
     hits: list[SearchHit] = []
     for hit in page:
         user = users.get(hit.id)
-        if user is None or not visible_to_employers(user, hit.version):
+        if user is None:
             continue  # deleted, suspended, or reduced since this version was indexed
         headline, visibility = profiles.get(hit.id, ("", {}))
         visible_skills = skills.get(hit.id, [])

@@ -16,6 +16,7 @@ __all__ = [
     "erased_clerk_ids",
     "find_user_by_clerk_id",
     "get_users",
+    "searchable_privacy_floors",
     "soft_delete_user",
 ]
 
@@ -36,6 +37,18 @@ def get_users(session: Session, ids: Sequence[int]) -> dict[int, User]:
         return {}
     stmt = select(User).where(col(User.id).in_(ids), *PROFILE_ROWS.searchable())
     return {u.id: u for u in session.exec(stmt) if u.id is not None}
+
+
+def searchable_privacy_floors(session: Session, ids: Sequence[int]) -> dict[int, int | None]:
+    """``users.privacy_floor`` (epoch ms, or None) of the searchable users among
+    ``ids`` (not soft-deleted, not suspended): two columns, for checks over many
+    users at once."""
+    if not ids:
+        return {}
+    stmt = select(User.id, User.privacy_floor).where(
+        col(User.id).in_(ids), *PROFILE_ROWS.searchable()
+    )
+    return {uid: floor for uid, floor in session.exec(stmt) if uid is not None}
 
 
 def soft_delete_user(session: Session, user: User, *, now: int | None = None) -> bool:

@@ -522,6 +522,39 @@ class TestFilters:
 # --- search modes --------------------------------------------------------------------
 
 
+class TestScanPayloads:
+    @pytest.mark.parametrize(("spec", "expected"), FILTER_CASES)
+    def test_returns_exactly_the_matches(
+        self, loaded: VectorStore, spec: FilterSpec, expected: set[int]
+    ) -> None:
+        assert set(loaded.scan_payloads(spec, fields=["skills"])) == expected
+
+    def test_returns_only_the_asked_fields(self, loaded: VectorStore) -> None:
+        got = loaded.scan_payloads(GERMANY, fields=["skills", "updated_at", "rating"])
+        assert got == {
+            pid: {
+                "skills": list(PROFILES[pid].skills),
+                "updated_at": PROFILES[pid].updated_at,
+                "rating": PROFILES[pid].rating,
+            }
+            for pid in (1, 2, 6, 8)
+        }
+
+    def test_a_missing_field_is_absent(self, loaded: VectorStore) -> None:
+        got = loaded.scan_payloads(_kw(("skills", "figma")), fields=["rating", "skills"])
+        assert got == {5: {"skills": ["figma"]}}
+
+    def test_pages_through_more_points_than_one_scroll_holds(
+        self, store: VectorStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(f"{type(store).__module__}.SCAN_PAGE", 3)
+        _loaded(store)
+        assert set(store.scan_payloads(ALL, fields=["updated_at"])) == set(PROFILES)
+
+    def test_is_empty_before_creation(self, store: VectorStore) -> None:
+        assert store.scan_payloads(ALL, fields=["skills"]) == {}
+
+
 class TestKeywordSearch:
     def test_returns_only_documents_sharing_a_term(self, loaded: VectorStore) -> None:
         result = _search(loaded, "python developer", mode="keyword")
