@@ -49,8 +49,14 @@ def test_more_results_pages_on(page: Page, console: Console) -> None:
     _search(page, "barista")
     first_page = page.locator("#results > li h3").all_inner_texts()
     assert len(first_page) == 10
-    page.click("#more")
+    with page.expect_request("**/v1/search") as sent:
+        page.click("#more")
     page.locator("#results > li").nth(10).wait_for()
+    body = sent.value.post_data_json
+    if _offers(console, "cursor"):  # the cursor of the first page, and no offset
+        assert body["cursor"] and "offset" not in body, body
+    else:
+        assert body["offset"] == 10, body
     names = page.locator("#results > li h3").all_inner_texts()
     assert len(names) == BARISTAS  # eleven baristas and Mallory, each once
     assert len(set(names)) == len(names), names
