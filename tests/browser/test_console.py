@@ -53,6 +53,7 @@ def test_more_results_pages_on(page: Page, console: Console) -> None:
         page.click("#more")
     page.locator("#results > li").nth(10).wait_for()
     body = sent.value.post_data_json
+    assert isinstance(body, dict), body
     if _offers(console, "cursor"):  # the cursor of the first page, and no offset
         assert body["cursor"] and "offset" not in body, body
     else:
