@@ -3,7 +3,8 @@ responses, explanations, facet counts, zero-result suggestions).
 
 Validation here is the API contract: unknown fields are rejected (422 naming
 the field), ``limit`` is 1..100, ``query`` at most ``MAX_QUERY_LENGTH`` characters,
-each skill or language filter at most ``MAX_LIST_ITEM_LENGTH`` (100) characters.
+each skill or language filter at most ``MAX_LIST_ITEM_LENGTH`` (100) characters,
+``cursor`` at most ``MAX_CURSOR_LENGTH`` characters, ``diversity`` 0..1.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from models.profile import Availability
 
 __all__ = [
     "FACET_LIMIT",
+    "CURSOR_DESCRIPTION",
+    "DIVERSITY_DESCRIPTION",
+    "MAX_CURSOR_LENGTH",
     "MAX_QUERY_LENGTH",
     "CandidateHit",
     "CandidateResponse",
@@ -31,6 +35,8 @@ __all__ = [
     "GigSearchFilters",
     "GigSearchRequest",
     "GigSearchResponse",
+    "AppliedBoost",
+    "BoostSwitches",
     "Explanation",
     "SearchFilters",
     "SearchHit",
@@ -41,6 +47,18 @@ __all__ = [
 
 MAX_QUERY_LENGTH = 512
 """Longest accepted query, in characters (a long job ad fits; a whole CV does not)."""
+MAX_CURSOR_LENGTH = 8192
+"""Longest accepted ``cursor``, in characters: a cursor grows by two to four
+characters per result served before it, and paging stops at ``search.max_depth``
+results (default 500, at most 1000), below this."""
+CURSOR_DESCRIPTION = (
+    "Opaque cursor: the nextCursor of the previous page. Bound to the request "
+    "(query, filters, mode, diversity, list); not with offset > 0."
+)
+DIVERSITY_DESCRIPTION = (
+    "0..1: Maximal Marginal Relevance re-ranking, lambda = 1 - diversity; "
+    "0 (default) keeps the ranking as it is."
+)
 
 
 FACET_LIMIT = 20
@@ -148,6 +166,23 @@ class SearchFilters(CamelModel):
     availability: Availability | None = None
 
 
+class BoostSwitches(CamelModel):
+    """Boosts of employer search, applied to the fused score of a text query
+    (``search_service/search/boosts.py`` gives the factors and their bounds)."""
+
+    recency: bool = Field(
+        default=True,
+        description="Favour recent employer-visible activity (30-day half-life, at most x1.05).",
+    )
+    strength: bool = Field(
+        default=True, description="Favour complete profiles (profile strength, at most x1.05)."
+    )
+    availability: Availability | None = Field(
+        default=None,
+        description="Favour this availability (x1.05) without filtering the others out.",
+    )
+
+
 class SearchRequest(CamelModel):
     """Employer search. An empty ``query`` browses by filters, most recently updated first."""
 
@@ -174,6 +209,21 @@ class SearchRequest(CamelModel):
         max_length=len(FacetName),
         description="Facets to count for these filters (none by default).",
     )
+    cursor: str | None = Field(
+        default=None, max_length=MAX_CURSOR_LENGTH, description=CURSOR_DESCRIPTION
+    )
+    diversity: float = Field(default=0.0, ge=0.0, le=1.0, description=DIVERSITY_DESCRIPTION)
+    boosts: BoostSwitches = Field(
+        default_factory=BoostSwitches,
+        description="Boosts after fusion (text queries only); each can be switched off.",
+    )
+
+
+class AppliedBoost(CamelModel):
+    """One boost applied to a result: its name and the factor its score was multiplied by."""
+
+    name: str
+    factor: float
 
 
 class Explanation(CamelModel):
@@ -191,11 +241,16 @@ class Explanation(CamelModel):
     matched_terms: list[str] = Field(default_factory=list)
     matched_skills: list[str] = Field(
         default_factory=list,
-        description="Recommendations: skills both sides list (employer-visible ones only).",
+        description="Skills both sides list (employer-visible ones only); in search, the "
+        "query's skills (through the skill taxonomy) the profile lists.",
     )
     missing_skills: list[str] = Field(
         default_factory=list,
         description="Recommendations: the gig's required skills the student does not list.",
+    )
+    boosts: list[AppliedBoost] = Field(
+        default_factory=list,
+        description="Boosts applied after fusion, each with its factor (score = fused x factors).",
     )
 
 
@@ -214,15 +269,18 @@ class SearchHit(CamelModel):
 
 class SearchResponse(CamelModel):
     """Ranked results and server-side time in milliseconds; ``nextOffset`` is the
-    offset of the next page (null on the last). ``facets`` when the request
-    asked for some; ``suggestion`` when the first page is empty and a filter was
-    set (null when no single filter's removal helps)."""
+    offset of the next page and ``nextCursor`` its cursor (both null on the last).
+    ``facets`` when the request asked for some; ``suggestion`` when the first page
+    is empty and a filter was set (null when no single filter's removal helps)."""
 
     results: list[SearchHit]
     took_ms: float
     next_offset: int | None = None
     facets: FacetCounts | None = None
     suggestion: FilterSuggestion | None = None
+    next_cursor: str | None = Field(
+        default=None, description="Cursor of the next page (null on the last)."
+    )
 
 
 class GigSearchFilters(CamelModel):
@@ -273,6 +331,10 @@ class GigSearchRequest(CamelModel):
         max_length=len(GigFacetName),
         description="Facets to count for these filters (none by default).",
     )
+    cursor: str | None = Field(
+        default=None, max_length=MAX_CURSOR_LENGTH, description=CURSOR_DESCRIPTION
+    )
+    diversity: float = Field(default=0.0, ge=0.0, le=1.0, description=DIVERSITY_DESCRIPTION)
 
 
 class GigHit(CamelModel):
@@ -292,14 +354,17 @@ class GigHit(CamelModel):
 
 
 class GigSearchResponse(CamelModel):
-    """Ranked gigs; ``nextOffset`` is the offset of the next page (null on the
-    last); ``facets`` and ``suggestion`` as in employer search."""
+    """Ranked gigs; ``nextOffset`` and ``nextCursor`` lead to the next page (null on
+    the last); ``facets`` and ``suggestion`` as in employer search."""
 
     results: list[GigHit]
     took_ms: float
     next_offset: int | None = None
     facets: FacetCounts | None = None
     suggestion: FilterSuggestion | None = None
+    next_cursor: str | None = Field(
+        default=None, description="Cursor of the next page (null on the last)."
+    )
 
 
 class CandidateHit(SearchHit):
@@ -310,8 +375,12 @@ class CandidateHit(SearchHit):
 
 
 class CandidateResponse(CamelModel):
-    """Ranked students; ``nextOffset`` is the offset of the next page (null on the last)."""
+    """Ranked students; ``nextOffset`` and ``nextCursor`` lead to the next page
+    (null on the last)."""
 
     results: list[CandidateHit]
     took_ms: float
     next_offset: int | None = None
+    next_cursor: str | None = Field(
+        default=None, description="Cursor of the next page (null on the last)."
+    )

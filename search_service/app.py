@@ -21,6 +21,7 @@ from search_service.profiles import router as profiles
 from search_service.ratelimit import RequestLimiter
 from search_service.request_id import RequestIdMiddleware
 from search_service.runtime import Runtime
+from search_service.saved import router as saved
 from search_service.scheduler import build_scheduler
 from search_service.search import router as search
 from search_service.settings import Settings, get_settings
@@ -96,6 +97,7 @@ def create_app(
     app.include_router(users.router)
     app.include_router(profiles.router)
     app.include_router(gigs.router)
+    app.include_router(saved.router)
     app.include_router(privacy.router)
     app.include_router(admin.router)
     app.include_router(health.router)

@@ -450,6 +450,25 @@ def purge_deleted_cmd(
     typer.echo(f"purged {n} users deleted more than {days} days ago")
 
 
+@app.command("run-saved-searches")
+def run_saved_searches_cmd(
+    all_: Annotated[
+        bool, typer.Option("--all", help="Run every saved search, not only the due ones.")
+    ] = False,
+) -> None:
+    """Run due saved searches now (what the scheduled job does), once."""
+    from search_service.saved.service import run_due_saved_searches
+
+    with _runtime() as rt:
+        r = run_due_saved_searches(rt, force=all_)
+    typer.echo(
+        f"ran {r.ran} saved searches ({r.failed} failed, {r.skipped} skipped): "
+        f"{r.alerts} new alerts"
+    )
+    if r.failed:
+        raise typer.Exit(1)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     """Entry point with logging configured (``search_service.logs``)."""
     from pydantic import ValidationError

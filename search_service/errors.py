@@ -8,6 +8,7 @@ Tree::
     ├── NotFoundError         404 not_found
     ├── ConflictError         409 conflict
     ├── PayloadTooLargeError  413 payload_too_large
+    ├── InvalidRequestError   422 validation_error (what a schema cannot say, e.g. a bad cursor)
     ├── RateLimitedError      429 rate_limited (with ``Retry-After``)
     └── EngineUnavailableError 503 engine_unavailable
 
@@ -38,6 +39,7 @@ __all__ = [
     "AuthenticationError",
     "ConflictError",
     "EngineUnavailableError",
+    "InvalidRequestError",
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
@@ -117,6 +119,14 @@ class PayloadTooLargeError(ServiceError):
 
     status_code = 413
     code = "payload_too_large"
+
+
+class InvalidRequestError(ServiceError):
+    """A request the schema accepts but the service cannot serve as asked (422),
+    e.g. a garbled or foreign cursor, or a cursor together with an offset."""
+
+    status_code = 422
+    code = "validation_error"
 
 
 class RateLimitedError(ServiceError):

@@ -129,6 +129,9 @@ class Metrics:
         searches: searches served, by ``kind`` (:data:`SEARCH_KINDS`); a search
             is a request for a first page (offset 0), so paging does not count.
         zero_result_searches: of those, the ones whose first page was empty.
+        saved_search_runs: saved-search runs started (failed ones included).
+        saved_search_failures: saved-search runs that failed (retried next interval).
+        saved_search_alerts: alerts created by saved-search runs.
 
     Args:
         engine: the database the backlog gauges are read from; ``None``: no such gauges.
@@ -211,6 +214,21 @@ class Metrics:
             # Both series exist from the start, so the zero-result rate is 0, not absent.
             self.searches.labels(kind=kind)
             self.zero_result_searches.labels(kind=kind)
+        self.saved_search_runs = Counter(
+            "gigsy_saved_search_runs",
+            "Saved-search runs started, failed ones included.",
+            registry=self.registry,
+        )
+        self.saved_search_failures = Counter(
+            "gigsy_saved_search_failures",
+            "Saved-search runs that failed; each is retried at its next interval.",
+            registry=self.registry,
+        )
+        self.saved_search_alerts = Counter(
+            "gigsy_saved_search_alerts",
+            "Alerts (candidates new to a saved search) created by saved-search runs.",
+            registry=self.registry,
+        )
         if engine is not None:
             self.registry.register(_BacklogCollector(engine, cache_s, clock))
 

@@ -2,9 +2,11 @@
 
 Jobs: the embedding refresh (every ``freshness.interval_s``, woken early by the
 outbox), the outbox poll, gig expiry, balance reconciliation, snapshot drift
-reconciliation and the GDPR retention purge. On the embedded default they run
-inside ``serve``; ``gigsy-search worker`` runs them alone. Jobs never overlap
-themselves (``max_instances=1``) and missed runs are coalesced into one.
+reconciliation, the GDPR retention purge and saved searches (every
+``saved_searches.poll_s``, running the ones whose interval has come). On the
+embedded default they run inside ``serve``; ``gigsy-search worker`` runs them
+alone. Jobs never overlap themselves (``max_instances=1``) and missed runs are
+coalesced into one.
 """
 
 from __future__ import annotations
@@ -23,9 +25,17 @@ from search_service.profiles.service import reconcile_snapshots
 from search_service.refresh.expiry import expire_gigs
 from search_service.refresh.freshness import FreshnessJob
 from search_service.runtime import Runtime
+from search_service.saved.service import run_due_saved_searches
 from search_service.users.ledger import reconcile_balances
 
-__all__ = ["build_scheduler", "drift_job", "expiry_job", "purge_job", "reconcile_job"]
+__all__ = [
+    "build_scheduler",
+    "drift_job",
+    "expiry_job",
+    "purge_job",
+    "reconcile_job",
+    "saved_searches_job",
+]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +63,12 @@ def purge_job(rt: Runtime) -> None:
 def expiry_job(rt: Runtime) -> None:
     """Scheduled gig expiry: gigs past their deadline leave the index."""
     expire_gigs(rt)
+
+
+def saved_searches_job(rt: Runtime) -> None:
+    """Scheduled saved searches: run the due ones. A failing search is logged, counted
+    and retried at its next interval; the others still run."""
+    run_due_saved_searches(rt)
 
 
 def build_scheduler(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
@@ -85,5 +101,12 @@ def build_scheduler(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
     )
     scheduler.add_job(
         purge_job, "interval", args=[rt], seconds=cfg.purge_interval_s, id="retention-purge"
+    )
+    scheduler.add_job(
+        saved_searches_job,
+        "interval",
+        args=[rt],
+        seconds=rt.settings.saved_searches.poll_s,
+        id="saved-searches",
     )
     return scheduler

@@ -29,6 +29,7 @@ __all__ = [
     "PrivacySettings",
     "QdrantSettings",
     "RateLimitSettings",
+    "SavedSearchSettings",
     "SchedulerSettings",
     "SearchSettings",
     "Settings",
@@ -64,12 +65,19 @@ class SearchSettings(BaseModel):
     """Ranking knobs.
 
     ``rrf_k = 60`` is the constant of Cormack, Clarke & Büttcher (SIGIR 2009);
-    ``candidates`` is how many hits each retriever prefetches before fusion.
+    ``candidates`` is how many hits each retriever prefetches before fusion for
+    the first pages: a deeper page doubles it until it covers the page
+    (``search/paging.py``). ``max_depth`` is the deepest result a cursor reaches
+    (the page that gets there has no ``nextCursor``). ``cursor_secret`` keys the
+    HMAC that signs cursors; unset, each process draws a random key at start, so
+    set it when several processes serve the API or cursors must survive a restart.
     """
 
     fusion: Fusion = Fusion.RRF
     rrf_k: int = Field(default=60, ge=1)
     candidates: int = Field(default=100, ge=10, le=1000)
+    max_depth: int = Field(default=500, ge=10, le=1000)
+    cursor_secret: SecretStr | None = None
 
 
 _PLACEHOLDER_SECRETS = {"whsec_change_me", "whsec_changeme", "changeme", "secret", "whsec_test"}
@@ -248,6 +256,22 @@ class UserDataSettings(BaseModel):
     max_keys: int = Field(default=100, ge=1, le=100_000)
 
 
+class SavedSearchSettings(BaseModel):
+    """Employers' saved searches (``search_service/saved``).
+
+    Each saved search is rerun every ``interval_s`` seconds (default hourly),
+    unless it sets its own ``intervalS``; the scheduler looks for due searches
+    every ``poll_s`` seconds and runs at most ``max_per_run`` per look (the rest
+    wait for the next one). A failed run is retried one interval later. An
+    employer holds at most ``max_per_owner`` saved searches (one more gets 409).
+    """
+
+    interval_s: int = Field(default=3600, ge=60, le=30 * 86_400)
+    poll_s: float = Field(default=60.0, ge=1.0, le=86_400.0)
+    max_per_run: int = Field(default=100, ge=1, le=10_000)
+    max_per_owner: int = Field(default=20, ge=1, le=1000)
+
+
 class Settings(BaseSettings):
     """All configuration of the service."""
 
@@ -270,6 +294,7 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     user_data: UserDataSettings = Field(default_factory=UserDataSettings)
+    saved_searches: SavedSearchSettings = Field(default_factory=SavedSearchSettings)
     index_batch_size: int = Field(default=64, ge=1)
 
     @model_validator(mode="after")
@@ -287,6 +312,14 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"GIGSY_METRICS__TOKEN is a placeholder: use {_MIN_METRICS_TOKEN}+ random "
                     "characters (e.g. `openssl rand -hex 32`)"
+                )
+        cursor = self.search.cursor_secret
+        if cursor is not None and self.environment != "development":
+            value = cursor.get_secret_value()
+            if value.lower() in _PLACEHOLDER_SECRETS or len(value) < _MIN_METRICS_TOKEN:
+                raise ValueError(
+                    f"GIGSY_SEARCH__CURSOR_SECRET is a placeholder: use {_MIN_METRICS_TOKEN}+ "
+                    "random characters (e.g. `openssl rand -hex 32`)"
                 )
         return self
 

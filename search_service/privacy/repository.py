@@ -14,6 +14,8 @@ from models import (
     Interaction,
     OutboxEvent,
     Profile,
+    SavedSearch,
+    SavedSearchMatch,
     Transaction,
     User,
     UserData,
@@ -41,6 +43,13 @@ def rows_about(session: Session, user: User) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     out["api_keys"] = list(session.exec(select(ApiKey).where(ApiKey.user_id == uid)))
     out["gigs"] = list(session.exec(select(Gig).where(Gig.owner_id == uid).order_by(col(Gig.id))))
+    # An employer's saved searches (deleted ones too, until purged); not the
+    # candidates they matched, who are other people.
+    out["saved_searches"] = list(
+        session.exec(
+            select(SavedSearch).where(SavedSearch.owner_id == uid).order_by(col(SavedSearch.id))
+        )
+    )
     # Their applications and dismissals, and employers' decisions about them.
     out["interactions"] = list(
         session.exec(
@@ -188,7 +197,9 @@ def purge_user(session: Session, user: User, *, now: int | None = None) -> None:
 
     Clears identity fields, metadata and the snapshot; deletes the profile, its
     sections, key/value data, interactions (applications, dismissals and
-    employers' decisions about them) and processed outbox events; soft-deletes
+    employers' decisions about them), their saved searches with everything those
+    matched, every saved-search match or alert naming them, and processed outbox
+    events; soft-deletes
     gigs they still own; revokes API keys and
     clears their names; clears the ``error`` text of the user's webhook audit
     rows (and of any row naming their email); reduces pending outbox events to
@@ -210,6 +221,18 @@ def purge_user(session: Session, user: User, *, now: int | None = None) -> None:
         session.execute(delete(table).where(col(table.user_id) == user.id))  # type: ignore[arg-type, attr-defined]
     session.execute(delete(Profile).where(col(Profile.user_id) == user.id))
     session.execute(delete(Interaction).where(col(Interaction.user_id) == user.id))
+    # Saved searches: their own (queries are their words) with every match, and
+    # every match or alert that names them in someone else's.
+    owned = select(SavedSearch.id).where(col(SavedSearch.owner_id) == user.id)
+    session.execute(
+        delete(SavedSearchMatch).where(
+            or_(
+                col(SavedSearchMatch.user_id) == user.id,
+                col(SavedSearchMatch.saved_search_id).in_(owned),
+            )
+        )
+    )
+    session.execute(delete(SavedSearch).where(col(SavedSearch.owner_id) == user.id))
     # Their gigs left the index with them; the postings stay, deleted, for the
     # students who applied (their interactions reference them).
     session.execute(

@@ -44,8 +44,9 @@ def export_user(session: Session, user: User) -> dict[str, Any]:
     metadata included), ``profile`` (every section, private ones included, with
     strength), ``portfolioSnapshot`` (``users.portfolio`` as stored), ``apiKeys``
     (without hashes), ``data``, ``transactions``, ``webhookDeliveries``,
-    ``outboxEvents``. The vector index holds nothing that is not derived from
-    ``profile``.
+    ``outboxEvents``, ``gigs``, ``interactions``, ``savedSearches`` (an employer's
+    saved searches: name, search body, schedule; not the candidates they matched).
+    The vector index holds nothing that is not derived from ``profile``.
 
     Clerk's ``privateMetadata`` is left out: Clerk defines it as backend-only
     (never readable by the user's own frontend), and operators keep internal
@@ -72,6 +73,7 @@ def export_user(session: Session, user: User) -> dict[str, Any]:
         "outboxEvents": [_row(r) for r in related["outbox_events"]],
         "gigs": [_row(r) for r in related["gigs"]],
         "interactions": [_row(r) for r in related["interactions"]],
+        "savedSearches": [_row(r) for r in related["saved_searches"]],
     }
 
 

@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from sqlmodel import Session
 
-from indexers import FilterSpec, Hit, Range, normalise_keyword
+from indexers import FilterSpec, Hit, Range, SearchResult, normalise_keyword
 from indexers.taxonomy import canonicalise_query, normalise_skills
 from models import (
     Explanation,
@@ -42,6 +42,7 @@ from search_service.search.facets import (
     facet_counts,
     relaxations,
 )
+from search_service.search.paging import Pager
 from search_service.search.service import ranks, retrieve
 
 __all__ = [
@@ -185,33 +186,58 @@ def hydrate_gigs(
 
 def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSearchResponse:
     """Run a student's gig search (hybrid by default; an empty query browses open
-    gigs by filters, newest first), with facet counts when asked and a
-    zero-result suggestion, as employer search (``search.service.search_profiles``).
+    gigs by filters, newest first), paged by ``offset`` or ``cursor`` and
+    optionally diversified by MMR (``search/paging.py``), with facet counts when
+    asked and a zero-result suggestion, as employer search
+    (``search.service.search_profiles``).
 
     Raises:
+        InvalidRequestError: a bad cursor, or a cursor with an offset (422).
         EncoderError: the query could not be embedded.
         VectorStoreError: the vector store failed (StoreUnavailableError -> 503).
     """
     started = time.perf_counter()
+    query = canonicalise_query(req.query.strip())
+    pager = Pager.open(
+        rt.settings.search,
+        {
+            "list": "gigs.search",
+            "query": query,
+            "mode": req.mode.value,
+            "filters": req.filters.model_dump(mode="json"),
+            "diversity": req.diversity,
+        },
+        limit=req.limit,
+        offset=req.offset,
+        cursor=req.cursor,
+        diversity=req.diversity,
+    )
     ts = now_ms()
     base = live_gig_spec(session, now=ts)
     spec = gig_filter_spec(req.filters, base)
-    query = canonicalise_query(req.query.strip())
     store = rt.store_for(GIGS)
-    result = retrieve(
-        rt,
-        store,
-        query=query,
-        mode=req.mode,
-        spec=spec,
-        limit=req.limit,
-        offset=req.offset,
-    )
+    found = SearchResult()
+
+    def rank(depth: int, pool: int) -> list[Hit]:
+        nonlocal found
+        found = retrieve(
+            rt,
+            store,
+            query=query,
+            mode=req.mode,
+            spec=spec,
+            limit=depth,
+            offset=0,
+            candidates=pool,
+        )
+        return found.page
+
+    page = pager.page(rank, store)
     hits = hydrate_gigs(
         session,
-        result.page,
-        dense=result.dense,
-        keyword=result.keyword,
+        page,
+        dense=found.dense,
+        keyword=found.keyword,
         term_names=rt.bm25.term_names(query) if query else {},
         now=ts,
     )
@@ -224,21 +250,21 @@ def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSear
         facets = facet_counts(
             store,
             spec,
-            result=result if query else None,
+            result=found if query else None,
             facets=[GIG_FACETS[name] for name in dict.fromkeys(req.facets)],
             servable=servable,
         )
     suggestion = None
-    first_page = req.offset == 0
+    first_page = req.offset == 0 and req.cursor is None
     if first_page and not hits:
 
         def count(relaxed: FilterSpec) -> int:
-            found = (
+            probe = (
                 retrieve(rt, store, query=query, mode=req.mode, spec=relaxed, limit=1, offset=0)
                 if query
                 else None
             )
-            return len(counted_payloads(store, relaxed, result=found, fields=(), servable=servable))
+            return len(counted_payloads(store, relaxed, result=probe, fields=(), servable=servable))
 
         options = (
             (drop, value, gig_filter_spec(relaxed, base))
@@ -250,7 +276,8 @@ def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSear
     return GigSearchResponse(
         results=hits,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        next_offset=req.offset + req.limit if len(result.page) == req.limit else None,
+        next_offset=pager.next_offset,
+        next_cursor=pager.next_cursor(),
         facets=facets,
         suggestion=suggestion,
     )

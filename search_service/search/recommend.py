@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -63,6 +63,7 @@ from search_service.profiles.repository import load_profile_rows
 from search_service.profiles.visibility import servable_users
 from search_service.runtime import GIGS, Runtime
 from search_service.search.gigs import hydrate_gigs, live_gig_spec
+from search_service.search.paging import Pager
 from search_service.search.service import hydrate_profiles, retrieve
 
 __all__ = [
@@ -208,7 +209,9 @@ def _pool(
     mode: SearchMode,
     spec: FilterSpec,
     size: int,
+    pool: int | None = None,
 ) -> SearchResult:
+    """The best ``size`` points for ``q``, each retriever prefetching ``pool``."""
     return retrieve(
         rt,
         rt.store_for(entity),
@@ -219,6 +222,7 @@ def _pool(
         offset=0,
         dense=q.dense if mode != SearchMode.KEYWORD else None,
         sparse=q.sparse if mode != SearchMode.SEMANTIC else None,
+        candidates=pool if pool is not None else size,
     )
 
 
@@ -229,17 +233,14 @@ def _normalised(hits: Sequence[Hit]) -> dict[int, float]:
     return {h.id: h.score / best for h in hits}
 
 
-def _page(scores: dict[int, float], hits: Sequence[Hit], offset: int, limit: int) -> list[Hit]:
+def _order(scores: dict[int, float], hits: Sequence[Hit]) -> list[Hit]:
+    """``hits`` by their re-ranked ``scores``, best first (ties by id), carrying them."""
     order = sorted(hits, key=lambda h: (-scores[h.id], h.id))
-    return order[offset : offset + limit]
+    return [replace(h, score=scores[h.id]) for h in order]
 
 
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) else None
-
-
-def _next(offset: int, limit: int, pool: int) -> int | None:
-    return offset + limit if offset + limit < pool else None
 
 
 def recommended_gigs(
@@ -251,48 +252,65 @@ def recommended_gigs(
     offset: int = 0,
     mode: SearchMode = SearchMode.HYBRID,
     rerank: Rerank | None = None,
+    cursor: str | None = None,
+    diversity: float = 0.0,
 ) -> GigSearchResponse:
     """Open gigs that fit ``user``'s employer-visible profile, best first.
 
     Score: the fused retrieval score normalised by the pool's best, plus
     :data:`COVERAGE_WEIGHT` times the share of the gig's required skills the
-    student lists. Gigs the student dismissed never appear. The best
-    ``search.candidates`` gigs (default 100) are ranked once and paged through:
-    every page is a slice of that one ordering, and an offset past it is empty.
+    student lists. Gigs the student dismissed never appear. The pool is ranked
+    whole and paged by ``offset`` or ``cursor`` (``search/paging.py``: the pool
+    deepens with the page), optionally diversified by MMR.
 
     Raises:
+        InvalidRequestError: a bad cursor, or a cursor with an offset (422).
         EncoderError, VectorStoreError: as the retrieval raises them.
     """
     started = time.perf_counter()
     rr = rerank or Rerank()
     assert user.id is not None
+    pager = Pager.open(
+        rt.settings.search,
+        {"list": "gigs.recommended", "user": user.id, "mode": mode.value, "diversity": diversity},
+        limit=limit,
+        offset=offset,
+        cursor=cursor,
+        diversity=diversity,
+    )
     q = student_query(rt, session, user.id)
     if q is None:
         return GigSearchResponse(results=[], took_ms=0.0)
     ts = now_ms()
     spec = live_gig_spec(session, now=ts, exclude=dismissed_gig_ids(session, user.id))
-    size = rt.settings.search.candidates
-    result = _pool(rt, GIGS, q, mode, spec, size) if offset < size else SearchResult()
-    scores = _normalised(result.page)
-    if rr.coverage and result.page:
-        payloads = rt.store_for(GIGS).payloads([h.id for h in result.page])
-        for h in result.page:
-            required = payloads.get(h.id, {}).get("required_skills") or []
-            scores[h.id] += COVERAGE_WEIGHT * _coverage(required, q.skills)
-    page = _page(scores, result.page, offset, limit)
+    store = rt.store_for(GIGS)
+    found = SearchResult()
+
+    def rank(_depth: int, pool: int) -> list[Hit]:
+        nonlocal found
+        found = _pool(rt, GIGS, q, mode, spec, pool)
+        scores = _normalised(found.page)
+        if rr.coverage and found.page:
+            payloads = store.payloads([h.id for h in found.page])
+            for h in found.page:
+                required = payloads.get(h.id, {}).get("required_skills") or []
+                scores[h.id] += COVERAGE_WEIGHT * _coverage(required, q.skills)
+        return _order(scores, found.page)
+
+    page = pager.page(rank, store)
     hits = hydrate_gigs(
         session,
         page,
-        dense=result.dense,
-        keyword=result.keyword,
+        dense=found.dense,
+        keyword=found.keyword,
         student_skills=q.skills,
-        scores=scores,
         now=ts,
     )
     return GigSearchResponse(
         results=hits,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        next_offset=_next(offset, limit, len(result.page)),
+        next_offset=pager.next_offset,
+        next_cursor=pager.next_cursor(),
     )
 
 
@@ -331,7 +349,6 @@ def _candidate_hits(
     page: list[Hit],
     result: SearchResult,
     q: _Query,
-    scores: dict[int, float],
     payloads: dict[int, dict[str, object]],
     gig_id: int,
 ) -> list[CandidateHit]:
@@ -355,7 +372,6 @@ def _candidate_hits(
                 **{
                     **hit.model_dump(),
                     "explanation": explanation,
-                    "score": scores.get(hit.user_id, hit.score),
                 },
                 decision=CandidateDecision(pair.decision) if pair and pair.decision else None,
                 applied=bool(pair and pair.action == "applied"),
@@ -373,6 +389,8 @@ def gig_candidates(
     offset: int = 0,
     mode: SearchMode = SearchMode.HYBRID,
     rerank: Rerank | None = None,
+    cursor: str | None = None,
+    diversity: float = 0.0,
 ) -> CandidateResponse:
     """Students ranked for ``gig``, best first.
 
@@ -383,14 +401,24 @@ def gig_candidates(
     by the pool's best, plus :data:`COVERAGE_WEIGHT` times required-skill
     coverage, plus :data:`FIT_BOOST` for matching availability and for matching
     location (or a remote gig). Only employer-visible data is used or shown.
-    Pages are slices of one ordering of the best ``search.candidates`` students.
+    The pool is ranked whole and paged by ``offset`` or ``cursor``
+    (``search/paging.py``), optionally diversified by MMR.
 
     Raises:
+        InvalidRequestError: a bad cursor, or a cursor with an offset (422).
         EncoderError, VectorStoreError: as the retrieval raises them.
     """
     started = time.perf_counter()
     rr = rerank or Rerank()
     assert gig.id is not None
+    pager = Pager.open(
+        rt.settings.search,
+        {"list": "gigs.candidates", "gig": gig.id, "mode": mode.value, "diversity": diversity},
+        limit=limit,
+        offset=offset,
+        cursor=cursor,
+        diversity=diversity,
+    )
     q = gig_query(rt, gig)
     decisions = decisions_for_gig(session, gig.id)
     rejected = {u for u, d in decisions.items() if d == CandidateDecision.REJECTED}
@@ -403,31 +431,59 @@ def gig_candidates(
             _profile_vectors(rt, session, sorted(rejected), pending),
         )
     spec = FilterSpec(exclude_ids=pending | (rejected if rr.feedback else set()))
-    size = rt.settings.search.candidates
-    result = _pool(rt, "profiles", q, mode, spec, size) if offset < size else SearchResult()
-    scores = _normalised(result.page)
-    payloads = rt.store.payloads([h.id for h in result.page]) if result.page else {}
-    for h in result.page:
-        scores[h.id] += _fit(q, payloads.get(h.id, {}), rr)
-    page = _page(scores, result.page, offset, limit)
-    hits = _candidate_hits(session, page, result, q, scores, payloads, gig.id)
+    found = SearchResult()
+    payloads: dict[int, dict[str, object]] = {}
+
+    def rank(_depth: int, pool: int) -> list[Hit]:
+        nonlocal found, payloads
+        found = _pool(rt, "profiles", q, mode, spec, pool)
+        scores = _normalised(found.page)
+        payloads = rt.store.payloads([h.id for h in found.page]) if found.page else {}
+        for h in found.page:
+            scores[h.id] += _fit(q, payloads.get(h.id, {}), rr)
+        return _order(scores, found.page)
+
+    page = pager.page(rank, rt.store)
+    hits = _candidate_hits(session, page, found, q, payloads, gig.id)
     return CandidateResponse(
         results=hits,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        next_offset=_next(offset, limit, len(result.page)),
+        next_offset=pager.next_offset,
+        next_cursor=pager.next_cursor(),
     )
 
 
 def gig_applicants(
-    rt: Runtime, session: Session, gig: Gig, *, limit: int = 20, offset: int = 0
+    rt: Runtime,
+    session: Session,
+    gig: Gig,
+    *,
+    limit: int = 20,
+    offset: int = 0,
+    cursor: str | None = None,
+    diversity: float = 0.0,
 ) -> CandidateResponse:
     """Students who applied to ``gig``, ranked by fit: cosine similarity of their
     stored profile vector to the gig's, plus the re-ranking of
     :func:`gig_candidates` (coverage, availability, location). Applicants
     without an indexed profile come last, by application time; hidden ones
-    (deleted, suspended, reduced since indexing) are left out as in search."""
+    (deleted, suspended, reduced since indexing) are left out as in search.
+    Paged by ``offset`` or ``cursor``, optionally diversified by MMR.
+
+    Raises:
+        InvalidRequestError: a bad cursor, or a cursor with an offset (422).
+        VectorStoreError: the store failed.
+    """
     started = time.perf_counter()
     assert gig.id is not None
+    pager = Pager.open(
+        rt.settings.search,
+        {"list": "gigs.applicants", "gig": gig.id, "diversity": diversity},
+        limit=limit,
+        offset=offset,
+        cursor=cursor,
+        diversity=diversity,
+    )
     ids = applicant_ids(session, gig.id)
     q = gig_query(rt, gig)
     vectors = rt.store.dense_vectors(ids) if ids else {}
@@ -443,13 +499,15 @@ def gig_applicants(
         Hit(id=uid, score=scores[uid], version=_int(payloads.get(uid, {}).get("updated_at")))
         for uid in ids
     ]
-    page = _page(scores, hits, offset, limit)
-    result = SearchResult(page=page, dense=sorted(hits, key=lambda h: -h.score))
-    out = _candidate_hits(session, page, result, q, scores, payloads, gig.id)
+    order = _order(scores, hits)
+    page = pager.page(lambda _depth, _pool: order, rt.store)
+    result = SearchResult(page=page, dense=order)
+    out = _candidate_hits(session, page, result, q, payloads, gig.id)
     return CandidateResponse(
         results=out,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        next_offset=_next(offset, limit, len(ids)),
+        next_offset=pager.next_offset,
+        next_cursor=pager.next_cursor(),
     )
 
 
@@ -461,28 +519,45 @@ def similar_profiles(
     limit: int = 20,
     offset: int = 0,
     mode: SearchMode = SearchMode.SEMANTIC,
+    cursor: str | None = None,
+    diversity: float = 0.0,
 ) -> SearchResponse | None:
     """Students like ``user_id`` (never themselves): nearest neighbours of their
     employer-visible profile vector (``mode`` hybrid adds its text as a BM25
-    query). ``None`` when that student is not searchable or has no profile.
+    query), paged by ``offset`` or ``cursor``, optionally diversified by MMR.
+    ``None`` when that student is not searchable or has no profile.
 
     Raises:
+        InvalidRequestError: a bad cursor, or a cursor with an offset (422).
         EncoderError, VectorStoreError: as the retrieval raises them.
     """
     started = time.perf_counter()
+    pager = Pager.open(
+        rt.settings.search,
+        {"list": "profiles.similar", "user": user_id, "mode": mode.value, "diversity": diversity},
+        limit=limit,
+        offset=offset,
+        cursor=cursor,
+        diversity=diversity,
+    )
     q = student_query(rt, session, user_id)
     if q is None:
         return None
     spec = FilterSpec(exclude_ids=pending_removal_ids(session) | {user_id})
-    result = _pool(rt, "profiles", q, mode, spec, offset + limit)
-    page = result.page[offset : offset + limit]
-    hits = hydrate_profiles(
-        session, page, dense=result.dense, keyword=result.keyword, term_names={}
-    )
+    found = SearchResult()
+
+    def rank(depth: int, pool: int) -> list[Hit]:
+        nonlocal found
+        found = _pool(rt, "profiles", q, mode, spec, depth, pool)
+        return found.page
+
+    page = pager.page(rank, rt.store)
+    hits = hydrate_profiles(session, page, dense=found.dense, keyword=found.keyword, term_names={})
     return SearchResponse(
         results=hits,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        next_offset=offset + limit if len(result.page) == offset + limit else None,
+        next_offset=pager.next_offset,
+        next_cursor=pager.next_cursor(),
     )
 
 
@@ -495,24 +570,49 @@ def similar_gigs(
     offset: int = 0,
     mode: SearchMode = SearchMode.SEMANTIC,
     viewer_id: int | None = None,
+    cursor: str | None = None,
+    diversity: float = 0.0,
 ) -> GigSearchResponse:
     """Open gigs like ``gig`` (never itself, nor any gig ``viewer_id`` dismissed):
-    nearest neighbours of its vector.
+    nearest neighbours of its vector, paged by ``offset`` or ``cursor``,
+    optionally diversified by MMR.
 
     Raises:
+        InvalidRequestError: a bad cursor, or a cursor with an offset (422).
         EncoderError, VectorStoreError: as the retrieval raises them.
     """
     started = time.perf_counter()
     assert gig.id is not None
+    pager = Pager.open(
+        rt.settings.search,
+        {
+            "list": "gigs.similar",
+            "gig": gig.id,
+            "viewer": viewer_id,
+            "mode": mode.value,
+            "diversity": diversity,
+        },
+        limit=limit,
+        offset=offset,
+        cursor=cursor,
+        diversity=diversity,
+    )
     ts = now_ms()
     q = gig_query(rt, gig)
     dismissed = dismissed_gig_ids(session, viewer_id) if viewer_id is not None else set()
     spec = live_gig_spec(session, now=ts, exclude={gig.id} | dismissed)
-    result = _pool(rt, GIGS, q, mode, spec, offset + limit)
-    page = result.page[offset : offset + limit]
-    hits = hydrate_gigs(session, page, dense=result.dense, keyword=result.keyword, now=ts)
+    found = SearchResult()
+
+    def rank(depth: int, pool: int) -> list[Hit]:
+        nonlocal found
+        found = _pool(rt, GIGS, q, mode, spec, depth, pool)
+        return found.page
+
+    page = pager.page(rank, rt.store_for(GIGS))
+    hits = hydrate_gigs(session, page, dense=found.dense, keyword=found.keyword, now=ts)
     return GigSearchResponse(
         results=hits,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        next_offset=offset + limit if len(result.page) == offset + limit else None,
+        next_offset=pager.next_offset,
+        next_cursor=pager.next_cursor(),
     )

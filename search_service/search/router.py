@@ -1,5 +1,7 @@
 """Search and recommendations: employer search over profiles, student search over
-gigs, and the recommendations between them (every result explained)."""
+gigs, and the recommendations between them (every result explained). Every list
+pages by ``offset`` or by ``cursor`` (``nextCursor``) and takes ``diversity``
+(MMR); see ``search/paging.py``."""
 
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
 from models import (
+    CURSOR_DESCRIPTION,
+    DIVERSITY_DESCRIPTION,
+    MAX_CURSOR_LENGTH,
     CandidateResponse,
     GigSearchRequest,
     GigSearchResponse,
@@ -44,6 +49,8 @@ GigId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The gig's id.")]
 Limit = Annotated[int, Query(ge=1, le=100, description="Results per page.")]
 Offset = Annotated[int, Query(ge=0, le=10_000, description="Results to skip (nextOffset).")]
 Mode = Annotated[SearchMode, Query(description="Retrievers: hybrid, keyword (BM25), semantic.")]
+Cursor = Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH, description=CURSOR_DESCRIPTION)]
+Diversity = Annotated[float, Query(ge=0.0, le=1.0, description=DIVERSITY_DESCRIPTION)]
 _GIG_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "Not the gig's owner (or an admin)"},
     404: {"description": "No such gig (or not yours to see)"},
@@ -89,6 +96,8 @@ async def my_recommended_gigs(
     limit: Limit = 20,
     offset: Offset = 0,
     mode: Mode = SearchMode.HYBRID,
+    cursor: Cursor = None,
+    diversity: Diversity = 0.0,
 ) -> GigSearchResponse:
     """Open gigs ranked for the caller's employer-visible profile (private sections
     never influence it), boosted by how many of a gig's required skills the caller
@@ -97,7 +106,16 @@ async def my_recommended_gigs(
     assert caller.user is not None
     user = caller.user
     return await run_in_threadpool(
-        lambda: recommended_gigs(rt, session, user, limit=limit, offset=offset, mode=mode)
+        lambda: recommended_gigs(
+            rt,
+            session,
+            user,
+            limit=limit,
+            offset=offset,
+            mode=mode,
+            cursor=cursor,
+            diversity=diversity,
+        )
     )
 
 
@@ -115,6 +133,8 @@ async def candidates_for_gig(
     limit: Limit = 20,
     offset: Offset = 0,
     mode: Mode = SearchMode.HYBRID,
+    cursor: Cursor = None,
+    diversity: Diversity = 0.0,
 ) -> CandidateResponse:
     """For the gig's owner (and admins): students ranked by the gig's text and
     required skills, availability and location as boosts, same privacy rules as
@@ -123,7 +143,16 @@ async def candidates_for_gig(
     assert caller.user is not None
     gig = owned_gig(session, caller.user, caller.roles, gig_id)
     return await run_in_threadpool(
-        lambda: gig_candidates(rt, session, gig, limit=limit, offset=offset, mode=mode)
+        lambda: gig_candidates(
+            rt,
+            session,
+            gig,
+            limit=limit,
+            offset=offset,
+            mode=mode,
+            cursor=cursor,
+            diversity=diversity,
+        )
     )
 
 
@@ -140,12 +169,16 @@ async def applicants_of_gig(
     session: SessionDep,
     limit: Limit = 20,
     offset: Offset = 0,
+    cursor: Cursor = None,
+    diversity: Diversity = 0.0,
 ) -> CandidateResponse:
     """For the gig's owner (and admins): students who applied, best fit first."""
     assert caller.user is not None
     gig = owned_gig(session, caller.user, caller.roles, gig_id)
     return await run_in_threadpool(
-        lambda: gig_applicants(rt, session, gig, limit=limit, offset=offset)
+        lambda: gig_applicants(
+            rt, session, gig, limit=limit, offset=offset, cursor=cursor, diversity=diversity
+        )
     )
 
 
@@ -166,13 +199,24 @@ async def similar_students(
     limit: Limit = 20,
     offset: Offset = 0,
     mode: Mode = SearchMode.SEMANTIC,
+    cursor: Cursor = None,
+    diversity: Diversity = 0.0,
 ) -> SearchResponse:
     """Employers and admins: the students nearest to this one's employer-visible
     profile (never the student themselves)."""
     if not caller.has(Role.EMPLOYER, Role.ADMIN):
         raise PermissionDeniedError("only employers see similar students")
     found = await run_in_threadpool(
-        lambda: similar_profiles(rt, session, user_id, limit=limit, offset=offset, mode=mode)
+        lambda: similar_profiles(
+            rt,
+            session,
+            user_id,
+            limit=limit,
+            offset=offset,
+            mode=mode,
+            cursor=cursor,
+            diversity=diversity,
+        )
     )
     if found is None:
         raise NotFoundError("no such searchable student")
@@ -193,6 +237,8 @@ async def similar_open_gigs(
     limit: Limit = 20,
     offset: Offset = 0,
     mode: Mode = SearchMode.SEMANTIC,
+    cursor: Cursor = None,
+    diversity: Diversity = 0.0,
 ) -> GigSearchResponse:
     """Anyone signed in: open gigs nearest to this one (never itself, nor gigs the
     caller dismissed)."""
@@ -200,6 +246,14 @@ async def similar_open_gigs(
     viewer = caller.user_id
     return await run_in_threadpool(
         lambda: similar_gigs(
-            rt, session, gig, limit=limit, offset=offset, mode=mode, viewer_id=viewer
+            rt,
+            session,
+            gig,
+            limit=limit,
+            offset=offset,
+            mode=mode,
+            viewer_id=viewer,
+            cursor=cursor,
+            diversity=diversity,
         )
     )

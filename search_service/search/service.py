@@ -10,7 +10,7 @@ suggestion (:mod:`search_service.search.facets`) go through the same check.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -18,8 +18,9 @@ import numpy.typing as npt
 from sqlmodel import Session, col, select
 
 from indexers import FilterSpec, Hit, SearchResult, SparseVec, VectorStore, normalise_keyword
-from indexers.taxonomy import canonicalise_query, normalise_skills
+from indexers.taxonomy import canonicalise_query, extract_skills, normalise_skills
 from models import (
+    AppliedBoost,
     Explanation,
     FacetName,
     Profile,
@@ -30,10 +31,12 @@ from models import (
     SearchResponse,
     Skill,
     Visibility,
+    now_ms,
 )
 from search_service.outbox import pending_removal_ids
 from search_service.profiles.visibility import servable_user_ids, servable_users
 from search_service.runtime import Runtime
+from search_service.search.boosts import BoostConfig, apply_boosts
 from search_service.search.facets import (
     Facet,
     best_relaxation,
@@ -41,10 +44,12 @@ from search_service.search.facets import (
     facet_counts,
     relaxations,
 )
+from search_service.search.paging import Pager
 
 __all__ = [
     "PROFILE_FACETS",
     "TOP_SKILLS",
+    "boost_config",
     "filter_spec",
     "hydrate_profiles",
     "ranks",
@@ -106,6 +111,7 @@ def retrieve(
     offset: int,
     dense: npt.NDArray[np.float32] | None = None,
     sparse: SparseVec | None = None,
+    candidates: int | None = None,
 ) -> SearchResult:
     """One batched query of ``store``: the retrievers ``mode`` names, fused (RRF or
     DBSF, ``search`` settings) under the hard filters ``spec``.
@@ -113,7 +119,8 @@ def retrieve(
     The dense query is ``dense`` when given (a stored ``(dim,)`` float32 vector,
     e.g. a profile's), else ``query`` embedded; the BM25 query is ``sparse`` when
     given, else ``query`` encoded. With neither a query nor vectors, a filter-only
-    browse, newest first.
+    browse, newest first. Each retriever prefetches ``candidates`` hits
+    (default ``search.candidates``; at least ``offset + limit``).
 
     Raises:
         EncoderError: the query could not be embedded.
@@ -140,48 +147,99 @@ def retrieve(
         filters=spec,
         limit=limit,
         offset=offset,
-        candidates=cfg.candidates,
+        candidates=candidates if candidates is not None else cfg.candidates,
         fusion=cfg.fusion,
         rrf_k=cfg.rrf_k,
     )
 
 
-def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> SearchResponse:
-    """Run an employer search.
+def boost_config(req: SearchRequest) -> BoostConfig:
+    """The boosts a search request switches on (``req.boosts``)."""
+    preferred = req.boosts.availability
+    return BoostConfig(
+        recency=req.boosts.recency,
+        strength=req.boosts.strength,
+        availability=preferred.value if preferred is not None else None,
+    )
+
+
+def search_profiles(
+    rt: Runtime, session: Session, req: SearchRequest, *, counted: bool = True
+) -> SearchResponse:
+    """Run an employer search, paged by ``offset`` or ``cursor`` and optionally
+    diversified by MMR (``search/paging.py``). ``counted=False`` (a saved-search
+    run, not a person searching) keeps it out of the search metrics.
 
     An empty query lists profiles matching the filters, most recent
     employer-visible change first (score = ``visible_updated_at``, epoch ms).
+    A text query's fused candidates are multiplied by the boosts ``req.boosts``
+    switches on (``search/boosts.py``) before paging; each hit's explanation
+    lists them with their factors, and the query's skills the profile holds.
     With ``req.facets``, the response counts them (:func:`facet_counts`); when
     the first page is empty and filters were set, it suggests the one filter to
     drop (:func:`best_relaxation`: one extra count per filter). Every first page
     is counted in the search metrics.
 
     Raises:
+        InvalidRequestError: a bad cursor, or a cursor with an offset (422).
         EncoderError: the query could not be embedded.
         VectorStoreError: the vector store failed (StoreUnavailableError -> 503).
     """
     started = time.perf_counter()
+    query = canonicalise_query(req.query.strip())
+    pager = Pager.open(
+        rt.settings.search,
+        {
+            "list": "profiles.search",
+            "query": query,
+            "mode": req.mode.value,
+            "filters": req.filters.model_dump(mode="json"),
+            "diversity": req.diversity,
+            "boosts": req.boosts.model_dump(mode="json"),
+        },
+        limit=req.limit,
+        offset=req.offset,
+        cursor=req.cursor,
+        diversity=req.diversity,
+    )
     # Points with a pending removal are excluded inside the query, so they take no
     # rank, score or page slot; hydration below still checks every hit against SQL.
     pending = pending_removal_ids(session)
     spec = replace(filter_spec(req.filters), exclude_ids=pending)
-    query = canonicalise_query(req.query.strip())
-    result = retrieve(
-        rt,
-        rt.store,
-        query=query,
-        mode=req.mode,
-        spec=spec,
-        limit=req.limit,
-        offset=req.offset,
-    )
+    found = SearchResult()
+    cfg = boost_config(req)
+    applied: dict[int, list[tuple[str, float]]] = {}
+    ts = now_ms()
+
+    def rank(depth: int, pool: int) -> list[Hit]:
+        nonlocal found
+        found = retrieve(
+            rt,
+            rt.store,
+            query=query,
+            mode=req.mode,
+            spec=spec,
+            limit=depth,
+            offset=0,
+            candidates=pool,
+        )
+        if not query or not cfg.active or not found.page:
+            return found.page  # a browse is ordered by time: no boosts
+        payloads = rt.store.payloads([h.id for h in found.page])
+        boosted = apply_boosts(found.page, payloads, cfg, ts)
+        applied.update(boosted.factors)
+        return boosted.hits
+
+    page = pager.page(rank, rt.store)
     term_names = rt.bm25.term_names(query) if query else {}
     hits = hydrate_profiles(
         session,
-        result.page,
-        dense=result.dense,
-        keyword=result.keyword,
+        page,
+        dense=found.dense,
+        keyword=found.keyword,
         term_names=term_names,
+        query_skills=extract_skills(query) if query else (),
+        boosts=applied,
     )
 
     def servable(versions: Mapping[int, int | None]) -> Collection[int]:
@@ -192,22 +250,22 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
         facets = facet_counts(
             rt.store,
             spec,
-            result=result if query else None,
+            result=found if query else None,
             facets=[PROFILE_FACETS[name] for name in dict.fromkeys(req.facets)],
             servable=servable,
         )
     suggestion = None
-    first_page = req.offset == 0
+    first_page = req.offset == 0 and req.cursor is None
     if first_page and not hits:
 
         def count(relaxed: FilterSpec) -> int:
-            found = (
+            probe = (
                 retrieve(rt, rt.store, query=query, mode=req.mode, spec=relaxed, limit=1, offset=0)
                 if query
                 else None
             )
             return len(
-                counted_payloads(rt.store, relaxed, result=found, fields=(), servable=servable)
+                counted_payloads(rt.store, relaxed, result=probe, fields=(), servable=servable)
             )
 
         options = (
@@ -215,12 +273,13 @@ def search_profiles(rt: Runtime, session: Session, req: SearchRequest) -> Search
             for drop, value, relaxed in relaxations(req.filters)
         )
         suggestion = best_relaxation(options, count, original=spec)
-    if first_page:
+    if first_page and counted:
         rt.metrics.record_search("profiles", results=len(hits))
     return SearchResponse(
         results=hits,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        next_offset=req.offset + req.limit if len(result.page) == req.limit else None,
+        next_offset=pager.next_offset,
+        next_cursor=pager.next_cursor(),
         facets=facets,
         suggestion=suggestion,
     )
@@ -233,6 +292,8 @@ def hydrate_profiles(
     dense: list[Hit],
     keyword: list[Hit],
     term_names: dict[int, str],
+    query_skills: Sequence[str] = (),
+    boosts: Mapping[int, Sequence[tuple[str, float]]] | None = None,
 ) -> list[SearchHit]:
     """Turn ranked profile points into hits from SQL, with explanations.
 
@@ -245,6 +306,9 @@ def hydrate_profiles(
         page: the ranked points, best first.
         dense, keyword: each retriever's candidate list (for ranks and scores).
         term_names: BM25 term id -> query word (for ``matchedTerms``).
+        query_skills: canonical skills the query names (for ``matchedSkills``:
+            those the profile's employer-visible skills hold).
+        boosts: point id -> ``(name, factor)`` of each boost applied to it.
     """
     ids = [h.id for h in page]
     users = servable_users(session, {h.id: h.version for h in page})
@@ -257,11 +321,11 @@ def hydrate_profiles(
         )
     }
     skills: dict[int, list[str]] = {}
-    for uid, name in session.exec(
-        select(Skill.user_id, Skill.name)
-        .where(col(Skill.user_id).in_(ids), col(Skill.position) < TOP_SKILLS)
-        .order_by(col(Skill.position))
-    ):
+    wanted = set(query_skills)
+    shown = select(Skill.user_id, Skill.name).where(col(Skill.user_id).in_(ids))
+    if not wanted:
+        shown = shown.where(col(Skill.position) < TOP_SKILLS)
+    for uid, name in session.exec(shown.order_by(col(Skill.user_id), col(Skill.position))):
         skills.setdefault(uid, []).append(name)
     dense_rank, kw_rank = ranks(dense), ranks(keyword)
     hits: list[SearchHit] = []
@@ -275,6 +339,7 @@ def hydrate_profiles(
             visible_skills = []
         d, k = dense_rank.get(hit.id), kw_rank.get(hit.id)
         matched = sorted({term_names[t] for t in (hit.terms or ()) if t in term_names})
+        have = {normalise_keyword(name) for name in visible_skills} if wanted else set()
         hits.append(
             SearchHit(
                 user_id=hit.id,
@@ -290,6 +355,11 @@ def hydrate_profiles(
                     semantic_rank=d[0] if d else None,
                     semantic_score=d[1] if d else None,
                     matched_terms=matched,
+                    matched_skills=[q for q in query_skills if q in have],
+                    boosts=[
+                        AppliedBoost(name=name, factor=factor)
+                        for name, factor in (boosts or {}).get(hit.id, ())
+                    ],
                 ),
             )
         )

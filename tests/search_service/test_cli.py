@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from models import SavedSearch, User
 from search_service.cli import app
+from search_service.db import session_scope
+from search_service.runtime import open_engine
 from search_service.settings import get_settings
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "resumes_small.csv"
@@ -138,3 +141,22 @@ def test_worker_runs_the_jobs_serves_metrics_and_stops_on_sigterm(tmp_path: Path
                 proc.kill()
                 proc.wait()
     assert "Traceback" not in out.read_text()
+
+
+def test_run_saved_searches_runs_the_due_ones(cli_env: CliRunner) -> None:
+    assert cli_env.invoke(app, ["demo", "--count", "10"]).exit_code == 0
+    engine = open_engine(get_settings())
+    with session_scope(engine) as session:
+        owner = User(clerk_id="cli_emp", roles=["employer"])
+        session.add(owner)
+        session.flush()
+        assert owner.id is not None
+        session.add(SavedSearch(owner_id=owner.id, name="all", request={"query": ""}))
+    engine.dispose()
+    result = cli_env.invoke(app, ["run-saved-searches"])
+    assert result.exit_code == 0, result.output
+    assert "ran 1 saved searches (0 failed, 0 skipped): 0 new alerts" in result.output
+    again = cli_env.invoke(app, ["run-saved-searches"])
+    assert "ran 0 saved searches" in again.output  # the next run is an interval away
+    forced = cli_env.invoke(app, ["run-saved-searches", "--all"])
+    assert "ran 1 saved searches" in forced.output

@@ -285,6 +285,7 @@ def test_scheduler_has_every_job_and_worker_mode_blocks(runtime: Runtime) -> Non
         "snapshot-drift",
         "retention-purge",
         "gig-expiry",
+        "saved-searches",
     }
     assert runtime.on_profile_change is not None  # edits wake this scheduler's job
     runtime.on_profile_change = None

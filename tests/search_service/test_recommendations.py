@@ -373,10 +373,11 @@ def test_the_expiry_sweep_removes_any_indexed_gig_that_is_not_servable(
     assert expire_gigs(rt) == 0
 
 
-def test_recommended_gigs_page_through_one_ordering(
+def test_recommended_gigs_page_by_cursor_through_a_growing_pool_to_the_deepest_result(
     settings: Settings, employer: Student, rt: Runtime, api: TestClient
 ) -> None:
-    rt.settings.search.candidates = 10
+    rt.settings.search.candidates = 10  # the pool doubles past it
+    rt.settings.search.max_depth = 13  # and paging ends there
     student = student_with_key(rt, "stu_pages", headline="Barista", skills=("coffee",))
     # Descriptions of different lengths: no two gigs tie on the dense score, so one
     # ordering exists (ties are left to the store's order, which may vary by call).
@@ -392,17 +393,17 @@ def test_recommended_gigs_page_through_one_ordering(
     }
     refresh_stale(rt)
     seen: list[int] = []
-    offset: int | None = 0
-    while offset is not None:
-        body = api.get(
-            "/v1/me/recommended-gigs",
-            params={"limit": 4, "offset": offset},
-            headers=student.headers,
-        ).json()
-        seen += _ids(body)
-        offset = body["nextOffset"]
-    assert len(seen) == len(set(seen)) == 10 and set(seen) <= posted
-    beyond = api.get(
-        "/v1/me/recommended-gigs", params={"limit": 4, "offset": 10}, headers=student.headers
+    cursor: str | None = None
+    pages = 0
+    while pages == 0 or cursor is not None:
+        params: dict[str, Any] = {"limit": 4} | ({"cursor": cursor} if cursor else {})
+        r = api.get("/v1/me/recommended-gigs", params=params, headers=student.headers)
+        assert r.status_code == 200, r.text
+        seen += _ids(r.json())
+        cursor = r.json()["nextCursor"]
+        pages += 1
+    assert pages == 4 and len(seen) == len(set(seen)) == 13 and set(seen) <= posted
+    deep = api.get(
+        "/v1/me/recommended-gigs", params={"limit": 4, "offset": 12}, headers=student.headers
     ).json()
-    assert beyond["results"] == [] and beyond["nextOffset"] is None
+    assert len(deep["results"]) == 3 and deep["nextOffset"] is None  # offset reaches past 10

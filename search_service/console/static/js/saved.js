@@ -86,6 +86,7 @@ export function initSavedSearches({ search, onProfile }) {
       const body = { ...search.current() };
       delete body.cursor;
       delete body.offset;
+      delete body.facets; // a saved search watches results; it counts no facets
       const name = $("save-name").value.trim();
       const saved = await api("/v1/saved-searches", { method: "POST", body: { name, search: body } });
       $("save-name").value = "";

@@ -1,0 +1,1 @@
+"""Employers' saved searches: rerun on a schedule, alerting on new candidates."""
