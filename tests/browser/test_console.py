@@ -40,6 +40,7 @@ def test_search_shows_explained_results(page: Page, console: Console) -> None:
     explain = first.locator("dl.explain").inner_text()
     assert re.search(r"Keyword \(BM25\)\nrank \d+, score \d", explain), explain
     assert "Matched terms" in explain
+    assert re.search(r"Boosts\n.*recency x1\.0\d\d", explain), explain  # profiles are new
     assert first.locator(".headline mark").count() >= 1  # a query term highlighted
 
 
