@@ -95,12 +95,13 @@ from models.search import (
     SearchRequest,
     SearchResponse,
 )
-from models.user import Role, User, UserPublic, UserStatus
+from models.user import CallerView, Role, User, UserPublic, UserStatus
 from models.webhook import UserTombstone, WebhookAudit, WebhookOutcome
 
 __all__ = [
     "FACET_LIMIT",
     "MAX_DESCRIPTION_LENGTH",
+    "CallerView",
     "CandidateDecision",
     "CandidateHit",
     "CandidateResponse",

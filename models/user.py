@@ -20,7 +20,7 @@ from sqlmodel import Column, Field, SQLModel
 from models.common import CamelModel, json_column, ms_column, now_ms
 from models.ledger import Balance
 
-__all__ = ["Role", "User", "UserPublic", "UserStatus"]
+__all__ = ["CallerView", "Role", "User", "UserPublic", "UserStatus"]
 
 
 class Role(StrEnum):
@@ -169,3 +169,16 @@ class UserPublic(CamelModel):
             deleted_at=user.deleted_at,
             embedding_updated_at=user.embedding_updated_at,
         )
+
+
+class CallerView(CamelModel):
+    """Who a request's credentials act as (``GET /v1/users/me``).
+
+    ``roles`` are the roles this request may use: an API key carries one (while
+    its user still holds it), a Clerk session JWT all of its user's. ``userId`` and
+    ``name`` are null for a legacy key made without a user.
+    """
+
+    user_id: int | None
+    name: str | None
+    roles: list[str]

@@ -11,6 +11,7 @@ from svix.webhooks import Webhook
 from indexers import DenseEncoder
 from search_service import health
 from search_service.auth import ClerkJwtVerifier
+from search_service.console.router import install_console
 from search_service.errors import install_error_handlers
 from search_service.gigs import router as gigs
 from search_service.limits import RequestLimitsMiddleware
@@ -100,6 +101,7 @@ def create_app(
     app.include_router(privacy.router)
     app.include_router(admin.router)
     app.include_router(health.router)
+    install_console(app)
     clerk = cfg.clerk
     if clerk.jwt_on:
         if not clerk.issuer:  # ClerkSettings refuses this; keep the invariant explicit

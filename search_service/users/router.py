@@ -1,4 +1,5 @@
-"""The caller's own account: balance and key/value data; user lookup by clerkId.
+"""The caller's own account: who the credentials act as, balance and key/value
+data; user lookup by clerkId.
 
 ``GET /v1/users/me/data`` pages by key (keyset): ``limit`` pairs after the key
 ``after``; when more follow, the ``Link`` header names the next page
@@ -11,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from models import Balance, Role, UserDataPublic, UserDataWrite, UserPublic
+from models import Balance, CallerView, Role, UserDataPublic, UserDataWrite, UserPublic
 from search_service.deps import CurrentCaller, CurrentUser, RuntimeDep, SessionDep
 from search_service.errors import NotFoundError
 from search_service.users.ledger_repository import delete_user_data, get_user_data, list_user_data
@@ -31,6 +32,17 @@ _CLERK_ID = Path(min_length=1, max_length=255, pattern=r"^[^\x00]+$")
 def _uid(caller: CurrentUser) -> int:
     assert caller.user is not None and caller.user.id is not None
     return caller.user.id
+
+
+@router.get("/me", response_model=CallerView, summary="Who the credentials act as")
+def read_me(caller: CurrentCaller) -> CallerView:
+    """The acting user and the roles this request may use (an API key has one), so a
+    client such as the console at ``/`` can tell an employer key from a student's."""
+    user = caller.user
+    if user is None:
+        return CallerView(user_id=None, name=None, roles=sorted(caller.roles))
+    full = " ".join(n for n in (user.first_name, user.last_name) if n)
+    return CallerView(user_id=user.id, name=user.name or full or None, roles=sorted(caller.roles))
 
 
 @router.get("/me/balance", response_model=Balance, summary="The caller's cached balance")

@@ -1,0 +1,63 @@
+"""The employer console: ``GET /`` serves one static HTML page; its CSS and ES
+modules are served from ``/console/`` (``search_service/console/static``).
+
+The page needs no credentials: it holds the caller's API key in the browser's
+``sessionStorage`` and sends it as ``Authorization: Bearer <key>`` to the ``/v1``
+API, so the service authenticates those calls and never the page. Nothing is
+fetched from another origin and there is no build step (README, "Employer console").
+
+The page's ``Content-Security-Policy`` allows scripts, styles and API calls from
+this origin only, and no inline script or style: together with rendering API data
+through ``textContent`` only, a profile headline such as ``<script>`` is shown as
+text and cannot run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+__all__ = ["CONTENT_SECURITY_POLICY", "STATIC_DIR", "install_console"]
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+"""The page, its stylesheet and its ES modules (``js/``), shipped as package data."""
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "connect-src 'self'",
+        "img-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    )
+)
+"""The page's policy (CSP Level 3, https://www.w3.org/TR/CSP3/): same-origin
+scripts, styles and ``fetch`` only; no inline script or style, no plugins, no
+framing. Forms are handled in script, so no form may submit anywhere."""
+
+_PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+def read_console() -> FileResponse:
+    """The console page (HTML); unauthenticated, outside the OpenAPI schema."""
+    return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers=_PAGE_HEADERS)
+
+
+def install_console(app: FastAPI) -> None:
+    """Serve the page at ``/`` and its assets under ``/console/``."""
+    app.include_router(router)
+    app.mount("/console", StaticFiles(directory=STATIC_DIR), name="console")

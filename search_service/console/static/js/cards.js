@@ -1,0 +1,56 @@
+// Result cards: one candidate (employer search, a gig's candidates) or one gig
+// (recommendations), each with a heading and its explanation.
+
+import { el, highlight } from "./dom.js";
+import { explanationList, headline, skillList } from "./explain.js";
+
+/**
+ * A <li> for a candidate hit (SearchHit or CandidateHit). `actions` are extra
+ * nodes for the action row; `onProfile(userId, button)` opens the profile.
+ */
+export function candidateItem(hit, { onProfile, actions = [] } = {}) {
+  const x = hit.explanation || {};
+  const view = el("button", { type: "button", class: "secondary", text: `View profile of ${hit.name}` });
+  view.addEventListener("click", () => onProfile?.(hit.userId, view));
+  return el(
+    "li",
+    { "data-user-id": hit.userId },
+    el("article", {},
+      el("h3", { text: hit.name }),
+      headline(hit.headline, x),
+      skillList(hit.topSkills, [...(x.matchedSkills || []), ...(x.matchedTerms || [])], x.missingSkills),
+      el("p", { class: "score", text: `Score ${Number(hit.score).toFixed(4)}` }),
+      explanationList(x),
+      el("div", { class: "actions" }, view, actions),
+    ),
+  );
+}
+
+function pay(p) {
+  if (!p) return null;
+  const amount = (p.amountMinor / 100).toFixed(2);
+  return `${amount} ${p.currency}${p.unit === "hour" ? " per hour" : " fixed"}`;
+}
+
+/** A <li> for a gig hit (GigHit), with its explanation. */
+export function gigItem(hit) {
+  const x = hit.explanation || {};
+  const facts = [
+    hit.company,
+    hit.remote ? "remote" : hit.location,
+    hit.availability,
+    pay(hit.pay),
+    hit.deadline ? `apply by ${new Date(hit.deadline).toISOString().slice(0, 10)}` : null,
+  ].filter(Boolean);
+  return el(
+    "li",
+    { "data-gig-id": hit.gigId },
+    el("article", {},
+      el("h3", {}, highlight(hit.title, [...(x.matchedTerms || []), ...(x.matchedSkills || [])])),
+      el("p", { text: facts.join(" · ") }),
+      skillList(hit.requiredSkills, x.matchedSkills, x.missingSkills),
+      el("p", { class: "score", text: `Score ${Number(hit.score).toFixed(4)}` }),
+      explanationList(x),
+    ),
+  );
+}

@@ -1,0 +1,234 @@
+"""The employer console in Chromium: what a person sees after each action."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import httpx
+import pytest
+
+from tests.browser.conftest import BARISTAS, XSS_HEADLINE, Console
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+pytestmark = pytest.mark.browser
+
+
+def _use_key(page: Page, key: str) -> None:
+    page.fill("#api-key", key)
+    page.click("#key-use")
+    page.wait_for_selector("#who:has-text('Signed in as')")
+
+
+def _search(page: Page, query: str) -> None:
+    page.fill("#q", query)
+    page.click("#search-submit")
+    page.wait_for_selector("#search-summary:has-text('shown'), #search-summary:has-text('No ')")
+
+
+def test_search_shows_explained_results(page: Page, console: Console) -> None:
+    _use_key(page, console.key(console.employer))
+    assert page.is_visible("#search-section")
+    assert not page.is_visible("#recommended-section")
+    _search(page, "latte artist")
+    items = page.locator("#results > li")
+    assert items.count() == 10
+    first = items.first
+    assert "Barista" in first.locator("h3").inner_text()
+    explain = first.locator("dl.explain").inner_text()
+    assert re.search(r"Keyword \(BM25\)\nrank \d+, score \d", explain), explain
+    assert "Matched terms" in explain
+    assert re.search(r"Boosts\n.*recency x1\.0\d\d", explain), explain  # profiles are new
+    assert first.locator(".headline mark").count() >= 1  # a query term highlighted
+
+
+def test_more_results_pages_on(page: Page, console: Console) -> None:
+    _use_key(page, console.key(console.employer))
+    page.select_option("#mode", "keyword")  # BM25 only: exactly the students saying "barista"
+    _search(page, "barista")
+    first_page = page.locator("#results > li h3").all_inner_texts()
+    assert len(first_page) == 10
+    with page.expect_request("**/v1/search") as sent:
+        page.click("#more")
+    page.locator("#results > li").nth(10).wait_for()
+    body = sent.value.post_data_json
+    assert isinstance(body, dict), body
+    if _offers(console, "cursor"):  # the cursor of the first page, and no offset
+        assert body["cursor"] and "offset" not in body, body
+    else:
+        assert body["offset"] == 10, body
+    names = page.locator("#results > li h3").all_inner_texts()
+    assert len(names) == BARISTAS  # eleven baristas and Mallory, each once
+    assert len(set(names)) == len(names), names
+    assert names[:10] == first_page
+    assert page.is_hidden("#more")
+
+
+def test_key_lives_in_session_storage_and_can_be_forgotten(page: Page, console: Console) -> None:
+    key = console.key(console.employer)
+    _use_key(page, key)
+    assert page.evaluate("sessionStorage.getItem('gigsy.apiKey')") == key
+    assert page.evaluate("localStorage.length") == 0
+    assert page.context.cookies() == []
+    assert page.input_value("#api-key") == ""  # not left in the field either
+    page.click("#key-forget")
+    page.wait_for_selector("#who:has-text('No key')")
+    assert page.evaluate("sessionStorage.getItem('gigsy.apiKey')") is None
+    assert page.is_hidden("#search-section")
+
+
+def test_a_refused_key_shows_the_api_error(page: Page) -> None:
+    page.fill("#api-key", "gsk_not_a_real_key")
+    page.click("#key-use")
+    alert = page.locator("#error[role=alert]")
+    alert.wait_for(state="visible")
+    text = alert.inner_text()
+    assert "refused" in text and "invalid or revoked API key" in text and "(unauthorized)" in text
+
+
+def test_markup_in_a_headline_renders_as_text(page: Page, console: Console) -> None:
+    _use_key(page, console.key(console.employer))
+    _search(page, "onerror window")
+    item = page.locator("#results > li", has_text="Mallory")
+    assert XSS_HEADLINE.replace(" barista", "") in item.locator(".headline").inner_text()
+    assert item.locator("script, img").count() == 0
+    assert page.evaluate("window.__xss") is None
+
+
+def test_keyboard_reaches_search_with_visible_focus(page: Page, console: Console) -> None:
+    _use_key(page, console.key(console.employer))
+    page.locator("body").focus()
+    reached: list[str] = []
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.id")
+        reached.append(focused)
+        if focused == "q":
+            outline = page.evaluate(
+                "(() => { const s = getComputedStyle(document.activeElement);"
+                " return [s.outlineStyle, parseFloat(s.outlineWidth)]; })()"
+            )
+            assert outline[0] != "none" and outline[1] >= 2, outline
+            page.keyboard.type("barista")
+        if focused == "search-submit":
+            page.keyboard.press("Enter")
+            break
+    assert "q" in reached and reached[-1] == "search-submit", reached
+    page.wait_for_selector("#results > li")
+
+
+def test_every_control_has_a_label(page: Page, console: Console) -> None:
+    _use_key(page, console.key(console.employer))
+    unlabelled = page.evaluate(
+        """[...document.querySelectorAll('input, select, textarea, button')]
+             .filter(e => !e.hidden && !(e.labels && e.labels.length)
+                          && !e.getAttribute('aria-label') && !e.textContent.trim())
+             .map(e => e.id || e.outerHTML)"""
+    )
+    assert unlabelled == []
+
+
+def test_student_sees_recommended_gigs(page: Page, console: Console) -> None:
+    _use_key(page, console.key(console.student))
+    assert page.is_visible("#recommended-section")
+    assert page.is_hidden("#search-section") and page.is_hidden("#gigs-section")
+    page.click("#rec-load")
+    first = page.locator("#rec-list > li").first
+    first.wait_for()
+    assert "Python data analyst" in first.locator("h3").inner_text()
+    assert "Matched skills" in first.locator("dl.explain").inner_text()
+
+
+def test_owner_shortlists_a_candidate(page: Page, console: Console) -> None:
+    _use_key(page, console.key(console.employer))
+    page.click("#gigs-load")
+    page.click("button:has-text('Candidates for Weekend barista')")
+    item = page.locator("#candidates-list > li").first
+    item.wait_for()
+    name = item.locator("h3").inner_text()
+    assert "No decision yet" in item.locator(".decision").inner_text()
+    item.get_by_role("button", name=f"Shortlist {name}").click()
+    page.wait_for_selector("#candidates-list > li .decision.shortlisted")
+    assert "Decision: shortlisted" in item.locator(".decision").inner_text()
+    assert page.locator("#status").inner_text() == f"{name}: shortlisted."
+
+
+def test_employer_opens_a_candidate_profile(page: Page, console: Console) -> None:
+    _use_key(page, console.key(console.employer))
+    _search(page, "onerror window")
+    page.locator("#results > li", has_text="Mallory").get_by_role(
+        "button", name=re.compile("View profile")
+    ).click()
+    profile = page.locator("#profile-section")
+    profile.wait_for(state="visible")
+    assert "Mallory" in profile.locator("h3").inner_text()
+    assert "<script>" in profile.locator(".headline").inner_text()
+    assert page.evaluate("document.activeElement.id") == "profile-section"
+
+
+def _offers(console: Console, feature: str) -> bool:
+    """Whether this service's API has ``feature`` (as the page's capabilities.js reads it)."""
+    doc = httpx.get(f"{console.url}openapi.json").json()
+    request = doc["components"]["schemas"]["SearchRequest"]["properties"]
+    return {
+        "facets": "facets" in request,
+        "cursor": "cursor" in request,
+        "saved-searches": "/v1/saved-searches" in doc["paths"],
+    }[feature]
+
+
+def test_a_facet_value_narrows_the_results(page: Page, console: Console) -> None:
+    if not _offers(console, "facets"):
+        pytest.skip("this API has no facets")
+    _use_key(page, console.key(console.employer))
+    page.select_option("#mode", "keyword")
+    _search(page, "barista")
+    assert page.locator("#results > li").count() == 10
+    facet = page.locator("#facets button[data-facet=skills]", has_text="customer service")
+    assert facet.inner_text() == "customer service (5)"  # the odd baristas 1, 3, ..., 9
+    facet.click()
+    page.wait_for_selector("#search-summary:has-text('5 candidates shown')")
+    assert page.input_value("#f-skills") == "customer service"
+    names = page.locator("#results > li h3").all_inner_texts()
+    assert sorted(names) == sorted(f"Barista{i} Student" for i in (1, 3, 5, 7, 9))
+
+
+def test_a_saved_search_is_listed(page: Page, console: Console) -> None:
+    if not _offers(console, "saved-searches"):
+        pytest.skip("this API has no saved searches")
+    _use_key(page, console.key(console.employer))
+    page.wait_for_selector("#saved-section:not([hidden])")
+    page.fill("#q", "latte artist")
+    page.fill("#save-name", "Latte artists")
+    page.click("#save-submit")
+    saved = page.locator("#saved-list > li", has_text="Latte artists")
+    saved.wait_for()
+    assert '"latte artist"' in saved.inner_text() and "0 unseen alerts" in saved.inner_text()
+    saved.get_by_role("button", name="Alerts of Latte artists").click()
+    page.wait_for_selector("#status:has-text('No alerts yet.')")
+    assert page.locator("#alerts-h").inner_text() == "Alerts of Latte artists"
+
+
+def test_saved_searches_stay_hidden_without_the_api(page: Page, console: Console) -> None:
+    if _offers(console, "saved-searches"):
+        pytest.skip("this API has saved searches")
+    _use_key(page, console.key(console.employer))
+    assert page.is_hidden("#saved-section")
+
+
+def test_zero_results_suggest_a_filter_to_drop(page: Page, console: Console) -> None:
+    if not _offers(console, "facets"):  # suggestions arrived with facets
+        pytest.skip("this API has no zero-result suggestions")
+    _use_key(page, console.key(console.employer))
+    page.select_option("#mode", "keyword")
+    page.fill("#f-skills", "coffee, cobol")
+    _search(page, "barista")
+    assert page.locator("#results > li").count() == 0
+    suggestion = page.locator("#suggestion button")
+    assert suggestion.inner_text() == 'Drop the skills filter "cobol" (12 results)'
+    suggestion.click()
+    page.wait_for_selector("#search-summary:has-text('10 candidates shown')")
+    assert page.input_value("#f-skills") == "coffee"
+    assert page.is_hidden("#suggestion")
