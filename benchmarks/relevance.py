@@ -34,10 +34,11 @@ import csv
 import json
 import re
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import select
 
@@ -61,12 +62,13 @@ from indexers.taxonomy import (
     canonicalise_query,
     extract_skills,
 )
-from models import SearchMode, User
+from models import SearchMode, User, now_ms
 from search_service.db import session_scope
 from search_service.index.entity import PROFILE_ROWS
 from search_service.profiles.ingest import ingest_resumes
 from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
+from search_service.search.boosts import BoostConfig, apply_boosts
 from search_service.search.service import retrieve
 from search_service.settings import EmbeddingSettings, QdrantSettings, SearchSettings, Settings
 
@@ -100,17 +102,20 @@ def category_query(category: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """One ranking: a mode and, for ``hybrid``, a fusion."""
+    """One ranking: a mode and, for ``hybrid``, a fusion, optionally followed by the
+    employer-search boosts with their defaults (``search/boosts.py``)."""
 
     mode: SearchMode
     fusion: FusionSpec | None = None
+    boosts: bool = False
 
     @property
     def label(self) -> str:
-        """``mode=keyword`` or ``mode=hybrid fusion=rrf k=60 w=1:1``."""
+        """``mode=keyword`` or ``mode=hybrid fusion=rrf k=60 w=1:1`` (`` boosts``)."""
         if self.fusion is None:
             return f"mode={self.mode.value}"
-        return f"mode={self.mode.value} {self.fusion.label}"
+        tail = " boosts" if self.boosts else ""
+        return f"mode={self.mode.value} {self.fusion.label}{tail}"
 
 
 def _grid() -> list[Config]:
@@ -127,13 +132,14 @@ def _grid() -> list[Config]:
     for norm in (Norm.MINMAX, Norm.TMM):
         for alpha in (0.2, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9):
             out.append(Config(hybrid, FusionSpec(Fusion.CONVEX, alpha=alpha, norm=norm)))
+    out.append(Config(hybrid, FusionSpec(), boosts=True))
     return out
 
 
 DEFAULT_GRID: tuple[Config, ...] = tuple(_grid())
 """Every configuration run when none is named: both single modes, RRF over k and
 weights, DBSF with weights, and the convex combination over alpha with both
-normalisations."""
+normalisations, and the default fusion followed by the default boosts."""
 
 _FIELD = re.compile(r"^(k|w|alpha|norm)=(.+)$")
 
@@ -147,6 +153,8 @@ def parse_config(text: str) -> Config:
         ValueError: an unknown mode, fusion or field, or a value out of range.
     """
     words = [w.removeprefix("mode=").removeprefix("fusion=") for w in text.split()]
+    boosts = "boosts" in words
+    words = [w for w in words if w != "boosts"]
     if words and words[0] == SearchMode.HYBRID.value:
         words = words[1:]
     if not words:
@@ -178,7 +186,7 @@ def parse_config(text: str) -> Config:
                 kwargs["norm"] = Norm(value)
         except ValueError:
             raise ValueError(f"bad value in {word!r} of {text!r}") from None
-    return Config(SearchMode.HYBRID, FusionSpec(**kwargs))  # type: ignore[arg-type]
+    return Config(SearchMode.HYBRID, FusionSpec(**kwargs), boosts=boosts)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,20 +243,35 @@ def format_record(rec: Record) -> str:
     return " ".join(parts)
 
 
-def rank(result: SearchResult, config: Config) -> list[int]:
+def rank(
+    result: SearchResult,
+    config: Config,
+    payloads: Mapping[int, Mapping[str, Any]] | None = None,
+    now: int = 0,
+) -> list[int]:
     """Point ids, best first, at most :data:`DEPTH`, for ``config`` from one hybrid
-    retrieval's candidate lists."""
+    retrieval's candidate lists; with ``config.boosts``, the fused list goes through
+    :func:`search_service.search.boosts.apply_boosts` (default switches) with the
+    points' ``payloads`` at time ``now`` (ms since epoch), as employer search does."""
     if config.mode is SearchMode.KEYWORD:
         hits = result.keyword
     elif config.mode is SearchMode.SEMANTIC:
         hits = result.dense
     else:
         hits = fuse(result.dense, result.keyword, config.fusion or FusionSpec())
+        if config.boosts:
+            hits = apply_boosts(hits, payloads or {}, BoostConfig(), now).hits
     return [h.id for h in hits[:DEPTH]]
 
 
 def evaluate(
-    data: Judged, results: dict[str, SearchResult], config: Config, *, precision: bool
+    data: Judged,
+    results: dict[str, SearchResult],
+    config: Config,
+    *,
+    precision: bool,
+    payloads: Mapping[int, Mapping[str, Any]] | None = None,
+    now: int = 0,
 ) -> Record:
     """Mean metrics of ``config`` over every query of ``data``.
 
@@ -259,7 +282,7 @@ def evaluate(
         raise ValueError("no judged query to evaluate")
     ndcg = recall = rr = p = 0.0
     for qid in data.queries:
-        ranked = rank(results[qid], config)
+        ranked = rank(results[qid], config, payloads, now)
         rels = data.qrels[qid]
         gains = {doc: float(g) for doc, g in rels.items()}
         relevant = frozenset(doc for doc, g in rels.items() if g > 0)
@@ -336,7 +359,14 @@ def run_configs(
     encoder = rt.encoder
     if isinstance(encoder, CachedEncoder):
         encoder.flush()
-    return [evaluate(data, results, c, precision=precision) for c in configs]
+    payloads: dict[int, dict[str, Any]] = {}
+    if any(c.boosts for c in configs):
+        ids = {h.id for r in results.values() for h in (*r.dense, *r.keyword)}
+        payloads = rt.store.payloads(sorted(ids))
+    now = now_ms()
+    return [
+        evaluate(data, results, c, precision=precision, payloads=payloads, now=now) for c in configs
+    ]
 
 
 def _settings(root: Path, model: str | None) -> Settings:

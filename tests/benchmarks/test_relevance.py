@@ -19,9 +19,10 @@ from benchmarks.relevance import (
     load_beir,
     open_beir,
     parse_config,
+    rank,
     run_configs,
 )
-from indexers import Fusion, FusionSpec, Norm
+from indexers import Fusion, FusionSpec, Hit, Norm, SearchResult
 from models import SearchMode
 
 DOCS = [
@@ -212,3 +213,25 @@ class TestCache:
 def test_query_expansion_appends_aliases_of_named_skills_only() -> None:
     assert expand_query("javascript developer").startswith("javascript developer js ")
     assert expand_query("accountant") == "accountant"
+
+
+def test_a_boosts_config_parses_and_labels_itself() -> None:
+    config = parse_config("dbsf w=1:2 boosts")
+    assert config.boosts and config.fusion is not None
+    assert config.label.endswith(" boosts")
+    assert parse_config(config.label) == config
+    assert not parse_config("dbsf w=1:2").boosts
+
+
+def test_boosts_reorder_the_fused_list_by_the_payloads() -> None:
+    result = SearchResult(
+        dense=[Hit(id=1, score=0.90), Hit(id=2, score=0.89)],
+        keyword=[Hit(id=2, score=5.0), Hit(id=1, score=5.0)],
+    )
+    fusion = FusionSpec(Fusion.RRF, rrf_k=60)
+    plain = rank(result, Config(SearchMode.HYBRID, fusion))
+    assert plain == [1, 2]  # a tie broken by the dense list's order
+    boosted = rank(
+        result, Config(SearchMode.HYBRID, fusion, boosts=True), {2: {"strength": 100}}, now=1
+    )
+    assert boosted == [2, 1]
