@@ -387,6 +387,8 @@ class BeirData:
     Attributes:
         doc_ids: corpus ids in file order; position ``i`` is point id ``i``.
         doc_texts: ``title + "\\n" + text`` of each document, parallel to ``doc_ids``.
+        doc_titles: each document's title (weighted apart in its dense vector, as a
+            profile's headline is: :func:`indexers.embed_documents`).
         queries: query id -> text, only queries with judgements, in file order.
         qrels: query id -> {corpus id: graded relevance}, for the kept queries.
     """
@@ -395,6 +397,7 @@ class BeirData:
     doc_texts: list[str]
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
+    doc_titles: list[str] = field(default_factory=list)
 
 
 def _read_jsonl(path: Path) -> list[dict[str, str]]:
@@ -436,11 +439,15 @@ def load_beir(
     judged = {doc for rels in qrels.values() for doc in rels}
     doc_ids: list[str] = []
     doc_texts: list[str] = []
+    doc_titles: list[str] = []
     for i, doc in enumerate(_read_jsonl(data_dir / "corpus.jsonl")):
         if limit_docs is None or i < limit_docs or doc["_id"] in judged:
             doc_ids.append(doc["_id"])
             doc_texts.append("\n".join(p for p in (doc.get("title"), doc.get("text")) if p))
-    return BeirData(doc_ids=doc_ids, doc_texts=doc_texts, queries=queries, qrels=qrels)
+            doc_titles.append((doc.get("title") or "").strip())
+    return BeirData(
+        doc_ids=doc_ids, doc_texts=doc_texts, queries=queries, qrels=qrels, doc_titles=doc_titles
+    )
 
 
 @contextmanager
@@ -463,6 +470,7 @@ def open_beir(
                     user_id=i,
                     text=text,
                     payload={"updated_at": 0, "text_hash": text_hash(text)},
+                    title=data.doc_titles[i] if i < len(data.doc_titles) else "",
                     version=0,
                 )
                 for i, text in enumerate(data.doc_texts)
