@@ -195,12 +195,13 @@ class TestCache:
         configs = [Config(SearchMode.SEMANTIC)]
         with open_beir(load_beir(data_dir), first, progress=False) as (rt, judged):
             before = run_configs(rt, judged, configs)
-        assert first.misses == len(DOCS) + 3
+        # Each document's text and its title (weighted apart), and the 3 queries.
+        assert first.misses == 2 * len(DOCS) + 3
         second = CachedEncoder("hashing", tmp_path / "cache")
         with open_beir(load_beir(data_dir), second, progress=False) as (rt, judged):
             after = run_configs(rt, judged, configs)
         assert second.misses == 0
-        assert second.hits == len(DOCS) + 3
+        assert second.hits == 2 * len(DOCS) + 3
         assert format_record(after[0]) == format_record(before[0])
 
     def test_models_do_not_share_vectors(self, tmp_path: Path) -> None:
