@@ -85,6 +85,8 @@ class SearchSettings(BaseModel):
     keyword_weight: float = Field(default=2.0, ge=0.0)
     alpha: float = Field(default=0.5, ge=0.0, le=1.0)
     norm: Norm = Norm.MINMAX
+    recommend_dense_weight: float = Field(default=2.0, ge=0.0)
+    recommend_keyword_weight: float = Field(default=1.0, ge=0.0)
     candidates: int = Field(default=100, ge=10, le=1000)
     max_depth: int = Field(default=500, ge=10, le=1000)
     cursor_secret: SecretStr | None = None
@@ -93,6 +95,10 @@ class SearchSettings(BaseModel):
     def _some_weight(self) -> SearchSettings:
         if self.dense_weight == 0 and self.keyword_weight == 0:
             raise ValueError("search.dense_weight and search.keyword_weight cannot both be 0")
+        if self.recommend_dense_weight == 0 and self.recommend_keyword_weight == 0:
+            raise ValueError(
+                "search.recommend_dense_weight and search.recommend_keyword_weight cannot both be 0"
+            )
         return self
 
     @property
@@ -103,6 +109,21 @@ class SearchSettings(BaseModel):
             rrf_k=self.rrf_k,
             dense_weight=self.dense_weight,
             keyword_weight=self.keyword_weight,
+            alpha=self.alpha,
+            norm=self.norm,
+        )
+
+    @property
+    def recommend_fusion_spec(self) -> FusionSpec:
+        """The fusion of recommendations: the search fusion with the
+        ``recommend_*`` list weights. A whole resume or gig is a diffuse BM25 query,
+        so recommendations weight the dense list more (``benchmarks/README.md``,
+        "Recommendations")."""
+        return FusionSpec(
+            method=self.fusion,
+            rrf_k=self.rrf_k,
+            dense_weight=self.recommend_dense_weight,
+            keyword_weight=self.recommend_keyword_weight,
             alpha=self.alpha,
             norm=self.norm,
         )

@@ -238,7 +238,8 @@ def _pool(
     size: int,
     pool: int | None = None,
 ) -> SearchResult:
-    """The best ``size`` points for ``q``, each retriever prefetching ``pool``."""
+    """The best ``size`` points for ``q``, each retriever prefetching ``pool``, fused
+    with the recommendation weights (``search.recommend_fusion_spec``)."""
     return retrieve(
         rt,
         rt.store_for(entity),
@@ -250,6 +251,7 @@ def _pool(
         dense=q.dense if mode != SearchMode.KEYWORD else None,
         sparse=q.sparse if mode != SearchMode.SEMANTIC else None,
         candidates=pool if pool is not None else size,
+        fusion=rt.settings.search.recommend_fusion_spec,
     )
 
 

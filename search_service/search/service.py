@@ -18,7 +18,15 @@ import numpy as np
 import numpy.typing as npt
 from sqlmodel import Session, col, select
 
-from indexers import FilterSpec, Hit, SearchResult, SparseVec, VectorStore, normalise_keyword
+from indexers import (
+    FilterSpec,
+    FusionSpec,
+    Hit,
+    SearchResult,
+    SparseVec,
+    VectorStore,
+    normalise_keyword,
+)
 from indexers.taxonomy import canonicalise_query, extract_skills, normalise_skills
 from models import (
     AppliedBoost,
@@ -113,6 +121,7 @@ def retrieve(
     dense: npt.NDArray[np.float32] | None = None,
     sparse: SparseVec | None = None,
     candidates: int | None = None,
+    fusion: FusionSpec | None = None,
 ) -> SearchResult:
     """One batched query of ``store``: the retrievers ``mode`` names, fused
     client-side (``search`` settings: RRF, DBSF or a convex combination,
@@ -122,7 +131,8 @@ def retrieve(
     e.g. a profile's), else ``query`` embedded; the BM25 query is ``sparse`` when
     given, else ``query`` encoded. With neither a query nor vectors, a filter-only
     browse, newest first. Each retriever prefetches ``candidates`` hits
-    (default ``search.candidates``; at least ``offset + limit``).
+    (default ``search.candidates``; at least ``offset + limit``). ``fusion``
+    overrides the settings' fusion (recommendations weight their lists apart).
 
     Raises:
         EncoderError: the query could not be embedded.
@@ -150,7 +160,7 @@ def retrieve(
         limit=limit,
         offset=offset,
         candidates=candidates if candidates is not None else cfg.candidates,
-        fusion=cfg.fusion_spec,
+        fusion=fusion if fusion is not None else cfg.fusion_spec,
     )
 
 

@@ -407,3 +407,28 @@ def test_recommended_gigs_page_by_cursor_through_a_growing_pool_to_the_deepest_r
         "/v1/me/recommended-gigs", params={"limit": 4, "offset": 12}, headers=student.headers
     ).json()
     assert len(deep["results"]) == 3 and deep["nextOffset"] is None  # offset reaches past 10
+
+
+def test_recommendations_fuse_with_the_recommendation_weights(
+    settings: Settings,
+    employer: Student,
+    rt: Runtime,
+    api: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    student = student_with_key(rt, "stu_fusion", headline="Barista", skills=("coffee",))
+    _post(api, employer, title="Barista", requiredSkills=["Coffee"])
+    refresh_stale(rt)
+    rt.settings.search.recommend_dense_weight = 5.0
+    store = rt.store_for(GIGS)
+    seen: list[Any] = []
+    real = store.search
+
+    def spy(**kwargs: Any) -> Any:
+        seen.append(kwargs["fusion"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(store, "search", spy)
+    r = api.get("/v1/me/recommended-gigs", headers=student.headers)
+    assert r.status_code == 200, r.text
+    assert seen and all(f.dense_weight == 5.0 for f in seen)

@@ -96,3 +96,21 @@ def test_both_fusion_weights_zero_is_refused(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("GIGSY_SEARCH__KEYWORD_WEIGHT", "0")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_both_recommendation_weights_zero_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GIGSY_SEARCH__RECOMMEND_DENSE_WEIGHT", "0")
+    monkeypatch.setenv("GIGSY_SEARCH__RECOMMEND_KEYWORD_WEIGHT", "0")
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_recommendations_fuse_with_their_own_list_weights(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GIGSY_SEARCH__RECOMMEND_DENSE_WEIGHT", "3")
+    search = Settings().search
+    spec = search.recommend_fusion_spec
+    assert (spec.dense_weight, spec.keyword_weight) == (3.0, search.recommend_keyword_weight)
+    assert (spec.method, spec.rrf_k) == (search.fusion, search.rrf_k)
+    assert search.fusion_spec.dense_weight == search.dense_weight  # search keeps its own
