@@ -9,6 +9,7 @@ works on ``./var/`` unless told otherwise.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -119,13 +120,10 @@ class SearchSettings(BaseModel):
         ``recommend_*`` list weights. A whole resume or gig is a diffuse BM25 query,
         so recommendations weight the dense list more (``benchmarks/README.md``,
         "Recommendations")."""
-        return FusionSpec(
-            method=self.fusion,
-            rrf_k=self.rrf_k,
+        return replace(
+            self.fusion_spec,
             dense_weight=self.recommend_dense_weight,
             keyword_weight=self.recommend_keyword_weight,
-            alpha=self.alpha,
-            norm=self.norm,
         )
 
 
