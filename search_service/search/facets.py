@@ -17,6 +17,10 @@ refused by the hydration check until it is re-indexed.
 A zero-result suggestion tries each filter of the request once
 (:func:`relaxations`: one item of a list filter, or one scalar filter), counts
 the results without it the same way, and reports the best.
+
+:func:`facets_and_suggestion` is the one step both searches run after
+hydration: the facet counts asked for, and the suggestion when a first page is
+empty.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ __all__ = [
     "count_facets",
     "counted_payloads",
     "facet_counts",
+    "facets_and_suggestion",
     "relaxations",
 ]
 
@@ -194,6 +199,62 @@ def best_relaxation(
         if n > 0 and (best is None or n > best.results):
             best = FilterSuggestion(drop=drop, value=value, results=n)
     return best
+
+
+def facets_and_suggestion(
+    store: VectorStore,
+    spec: FilterSpec,
+    *,
+    result: SearchResult | None,
+    probe: Callable[[FilterSpec], SearchResult],
+    servable: Servable,
+    facets: Sequence[Facet],
+    filters: F,
+    relaxed_spec: Callable[[F], FilterSpec],
+    suggest: bool,
+) -> tuple[FacetCounts | None, FilterSuggestion | None]:
+    """The facet counts and the zero-result suggestion of one search.
+
+    Args:
+        store: the collection searched.
+        spec: the search's filter (request filters plus the search's own
+            exclusions).
+        result: the text query's outcome; None for a filter-only browse.
+        probe: runs the text query under a relaxed filter (one hit deep is
+            enough: its candidate lists are what is counted); called only when
+            ``result`` is not None.
+        servable: the search's hydration check.
+        facets: the facets asked for; none gives no counts (None).
+        filters: the request's filters, each dropped in turn by
+            :func:`relaxations`.
+        relaxed_spec: the filter of the search run with relaxed ``filters``
+            (built as ``spec`` is).
+        suggest: look for a suggestion (a first page came back empty).
+
+    Returns:
+        ``(facet counts or None, suggestion or None)``: counts as
+        :func:`facet_counts`, the suggestion as :func:`best_relaxation` (one
+        extra count per filter, at most :data:`MAX_RELAXATIONS`).
+
+    Raises:
+        VectorStoreError: the store failed.
+        EncoderError: ``probe`` could not embed the query.
+    """
+    counts = None
+    if facets:
+        counts = facet_counts(store, spec, result=result, facets=facets, servable=servable)
+    if not suggest:
+        return counts, None
+    text_query = result is not None
+
+    def count(relaxed: FilterSpec) -> int:
+        found = probe(relaxed) if text_query else None
+        return len(counted_payloads(store, relaxed, result=found, fields=(), servable=servable))
+
+    options = (
+        (drop, value, relaxed_spec(relaxed)) for drop, value, relaxed in relaxations(filters)
+    )
+    return counts, best_relaxation(options, count, original=spec)
 
 
 def _version(payload: Mapping[str, Any]) -> int | None:

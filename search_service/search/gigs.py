@@ -35,13 +35,7 @@ from models import (
 from search_service.gigs.repository import load_gigs_with_owners
 from search_service.outbox import pending_removal_ids
 from search_service.runtime import GIGS, Runtime
-from search_service.search.facets import (
-    Facet,
-    best_relaxation,
-    counted_payloads,
-    facet_counts,
-    relaxations,
-)
+from search_service.search.facets import Facet, facets_and_suggestion
 from search_service.search.paging import Pager
 from search_service.search.service import ranks, retrieve
 
@@ -245,32 +239,21 @@ def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSear
     def servable(versions: Mapping[int, int | None]) -> Collection[int]:
         return servable_gigs(session, list(versions), now=ts).keys()
 
-    facets = None
-    if req.facets:
-        facets = facet_counts(
-            store,
-            spec,
-            result=found if query else None,
-            facets=[GIG_FACETS[name] for name in dict.fromkeys(req.facets)],
-            servable=servable,
-        )
-    suggestion = None
+    def probe(relaxed: FilterSpec) -> SearchResult:
+        return retrieve(rt, store, query=query, mode=req.mode, spec=relaxed, limit=1, offset=0)
+
     first_page = req.offset == 0 and req.cursor is None
-    if first_page and not hits:
-
-        def count(relaxed: FilterSpec) -> int:
-            probe = (
-                retrieve(rt, store, query=query, mode=req.mode, spec=relaxed, limit=1, offset=0)
-                if query
-                else None
-            )
-            return len(counted_payloads(store, relaxed, result=probe, fields=(), servable=servable))
-
-        options = (
-            (drop, value, gig_filter_spec(relaxed, base))
-            for drop, value, relaxed in relaxations(req.filters)
-        )
-        suggestion = best_relaxation(options, count, original=spec)
+    facets, suggestion = facets_and_suggestion(
+        store,
+        spec,
+        result=found if query else None,
+        probe=probe,
+        servable=servable,
+        facets=[GIG_FACETS[name] for name in dict.fromkeys(req.facets)],
+        filters=req.filters,
+        relaxed_spec=lambda relaxed: gig_filter_spec(relaxed, base),
+        suggest=first_page and not hits,
+    )
     if first_page:
         rt.metrics.record_search("gigs", results=len(hits))
     return GigSearchResponse(

@@ -46,13 +46,7 @@ from search_service.outbox import pending_removal_ids
 from search_service.profiles.visibility import servable_user_ids, servable_users
 from search_service.runtime import Runtime
 from search_service.search.boosts import BoostConfig, apply_boosts
-from search_service.search.facets import (
-    Facet,
-    best_relaxation,
-    counted_payloads,
-    facet_counts,
-    relaxations,
-)
+from search_service.search.facets import Facet, facets_and_suggestion
 from search_service.search.paging import Pager
 
 __all__ = [
@@ -256,34 +250,21 @@ def search_profiles(
     def servable(versions: Mapping[int, int | None]) -> Collection[int]:
         return servable_user_ids(session, versions)
 
-    facets = None
-    if req.facets:
-        facets = facet_counts(
-            rt.store,
-            spec,
-            result=found if query else None,
-            facets=[PROFILE_FACETS[name] for name in dict.fromkeys(req.facets)],
-            servable=servable,
-        )
-    suggestion = None
+    def probe(relaxed: FilterSpec) -> SearchResult:
+        return retrieve(rt, rt.store, query=query, mode=req.mode, spec=relaxed, limit=1, offset=0)
+
     first_page = req.offset == 0 and req.cursor is None
-    if first_page and not hits:
-
-        def count(relaxed: FilterSpec) -> int:
-            probe = (
-                retrieve(rt, rt.store, query=query, mode=req.mode, spec=relaxed, limit=1, offset=0)
-                if query
-                else None
-            )
-            return len(
-                counted_payloads(rt.store, relaxed, result=probe, fields=(), servable=servable)
-            )
-
-        options = (
-            (drop, value, replace(filter_spec(relaxed), exclude_ids=pending))
-            for drop, value, relaxed in relaxations(req.filters)
-        )
-        suggestion = best_relaxation(options, count, original=spec)
+    facets, suggestion = facets_and_suggestion(
+        rt.store,
+        spec,
+        result=found if query else None,
+        probe=probe,
+        servable=servable,
+        facets=[PROFILE_FACETS[name] for name in dict.fromkeys(req.facets)],
+        filters=req.filters,
+        relaxed_spec=lambda relaxed: replace(filter_spec(relaxed), exclude_ids=pending),
+        suggest=first_page and not hits,
+    )
     if first_page and counted:
         rt.metrics.record_search("profiles", results=len(hits))
     return SearchResponse(
