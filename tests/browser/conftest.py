@@ -64,6 +64,7 @@ class Console:
         student: a student with a profile (recommended gigs).
         candidate: the student whose headline is ``XSS_HEADLINE``.
         gig_id: an open gig of ``employer`` asking for coffee skills.
+        rt: the runtime the app serves (to change data and run jobs in-process).
     """
 
     url: str
@@ -71,6 +72,7 @@ class Console:
     student: Student
     candidate: Student
     gig_id: int
+    rt: Runtime
 
     @staticmethod
     def key(who: Student) -> str:
@@ -164,7 +166,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
     try:
-        yield Console(f"http://127.0.0.1:{port}/", employer, student, candidate, gig_id)
+        yield Console(f"http://127.0.0.1:{port}/", employer, student, candidate, gig_id, rt)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

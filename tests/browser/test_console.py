@@ -8,7 +8,11 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from search_service.refresh.freshness import refresh_stale
+from search_service.saved.service import run_due_saved_searches
 from tests.browser.conftest import BARISTAS, XSS_HEADLINE, Console
+from tests.factories import make_student
+from tests.search_service.profile_helpers import new_user_with_key
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -209,6 +213,125 @@ def test_a_saved_search_is_listed(page: Page, console: Console) -> None:
     saved.get_by_role("button", name="Alerts of Latte artists").click()
     page.wait_for_selector("#status:has-text('No alerts yet.')")
     assert page.locator("#alerts-h").inner_text() == "Alerts of Latte artists"
+
+
+def _focused_id(page: Page) -> str:
+    found: str = page.evaluate("document.activeElement.id")
+    return found
+
+
+def test_an_employer_reads_and_marks_seen_the_alert_of_a_new_candidate(
+    page: Page, console: Console
+) -> None:
+    if not _offers(console, "saved-searches"):
+        pytest.skip("this API has no saved searches")
+    recruiter = new_user_with_key(console.rt, "emp_alerts", role="employer")
+    _use_key(page, console.key(recruiter))
+    page.wait_for_selector("#saved-section:not([hidden])")
+    page.select_option("#mode", "keyword")  # BM25: only who says "sommelier" matches
+    page.fill("#q", "sommelier")
+    page.fill("#save-name", "Sommeliers")
+    page.click("#save-submit")
+    saved = page.locator("#saved-list > li", has_text="Sommeliers")
+    saved.wait_for()
+    assert "not run yet" in saved.inner_text()
+
+    # The scheduler's job: a new search is due at once; its first run is the baseline.
+    baseline = run_due_saved_searches(console.rt)
+    assert baseline.failed == 0 and baseline.ran >= 1 and baseline.alerts == 0
+    make_student(
+        console.rt,
+        clerk_id="stu_sommelier",
+        first_name="Sofia",
+        headline="Wine sommelier for tastings and events",
+        skills=("wine",),
+    )
+    while refresh_stale(console.rt).claimed:  # the refresh job indexes her
+        pass
+    rerun = run_due_saved_searches(console.rt, force=True)  # `run-saved-searches --all`
+    assert rerun.failed == 0 and rerun.alerts >= 1
+
+    page.reload()  # the key stays in this tab's sessionStorage
+    saved.wait_for()
+    assert "1 unseen alert ·" in saved.inner_text()
+    saved.get_by_role("button", name="Alerts of Sommeliers").click()
+    page.wait_for_selector("#alerts-summary:has-text('1 alert shown, 1 new.')")
+    assert page.locator("#alerts-h").inner_text() == "Alerts of Sommeliers"
+    assert _focused_id(page) == "alerts-h"
+    item = page.locator("#alerts-list > li")
+    assert item.count() == 1
+    assert item.locator("h3").inner_text() == "Sofia Student"
+    assert "Wine sommelier" in item.locator(".headline").inner_text()
+    assert item.locator(".alert-state").inner_text().startswith("New · alerted ")
+    assert "rank 1 in that run" in item.locator(".alert-state").inner_text()
+    assert "unseen" in (item.get_attribute("class") or "")
+    assert item.locator("dl.explain").count() == 0  # an alert has no ranking to explain
+    assert page.is_visible("#alerts-seen")
+
+    mark = item.get_by_role("button", name="Mark the alert for Sofia Student seen")
+    mark.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#status:has-text('1 alert marked seen.')")
+    assert item.locator(".alert-state").inner_text().startswith("Seen ")
+    assert "unseen" not in (item.get_attribute("class") or "")
+    assert mark.count() == 0
+    assert page.is_hidden("#alerts-seen")
+    assert page.locator("#alerts-summary").inner_text() == "1 alert shown, 0 new."
+    assert _focused_id(page) == "alerts-h"  # focus stays in the alerts, not on <body>
+    assert "0 unseen alerts" in saved.inner_text()
+
+    # Stored, not only drawn: the API and a fresh page agree.
+    saved_id = saved.get_attribute("data-saved-id")
+    alerts = httpx.get(
+        f"{console.url}v1/saved-searches/{saved_id}/alerts",
+        headers=recruiter.headers,
+    ).json()["results"]
+    assert [(a["candidate"]["name"], a["seenAt"] is not None) for a in alerts] == [
+        ("Sofia Student", True)
+    ]
+    page.reload()
+    saved.get_by_role("button", name="Alerts of Sommeliers").click()
+    page.wait_for_selector("#alerts-summary:has-text('1 alert shown, 0 new.')")
+
+    # The alerted candidate's profile as employers see it.
+    item.get_by_role("button", name="View profile of Sofia Student").click()
+    profile = page.locator("#profile-section")
+    profile.wait_for(state="visible")
+    assert profile.locator("h3").inner_text() == "Sofia S."  # the profile shows a display name
+    assert "Wine sommelier" in profile.locator(".headline").inner_text()
+
+
+def test_a_saved_search_runs_again_and_is_deleted(page: Page, console: Console) -> None:
+    if not _offers(console, "saved-searches"):
+        pytest.skip("this API has no saved searches")
+    recruiter = new_user_with_key(console.rt, "emp_rerun", role="employer")
+    _use_key(page, console.key(recruiter))
+    page.wait_for_selector("#saved-section:not([hidden])")
+    page.select_option("#mode", "keyword")
+    page.fill("#q", "barista")
+    page.fill("#f-location", "Munich, Germany")
+    page.fill("#save-name", "Munich baristas")
+    page.click("#save-submit")
+    saved = page.locator("#saved-list > li", has_text="Munich baristas")
+    saved.wait_for()
+    page.click("#filters-clear")
+    page.fill("#q", "")
+    page.select_option("#mode", "hybrid")
+
+    saved.get_by_role("button", name="Search again: Munich baristas").click()
+    page.wait_for_selector("#search-summary:has-text('candidates shown')")
+    assert page.input_value("#q") == "barista"
+    assert page.input_value("#mode") == "keyword"
+    assert page.input_value("#f-location") == "Munich, Germany"
+    names = page.locator("#results > li h3").all_inner_texts()
+    assert sorted(names) == sorted(f"Barista{i} Student" for i in range(0, BARISTAS - 1, 3))
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    saved.get_by_role("button", name="Delete Munich baristas").click()
+    page.wait_for_selector("#status:has-text('Deleted \"Munich baristas\".')")
+    assert page.locator("#saved-list > li").count() == 0
+    listed = httpx.get(f"{console.url}v1/saved-searches", headers=recruiter.headers).json()
+    assert listed["results"] == []
 
 
 def test_saved_searches_stay_hidden_without_the_api(page: Page, console: Console) -> None:

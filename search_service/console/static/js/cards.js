@@ -7,8 +7,10 @@ import { explanationList, headline, skillList } from "./explain.js";
 /**
  * A <li> for a candidate hit (SearchHit or CandidateHit). `actions` are extra
  * nodes for the action row; `onProfile(userId, button)` opens the profile.
+ * `explain: false` leaves out the score and the explanation (an alert's hit has
+ * none); `facts` are nodes shown under the heading.
  */
-export function candidateItem(hit, { onProfile, actions = [] } = {}) {
+export function candidateItem(hit, { onProfile, actions = [], explain = true, facts = [] } = {}) {
   const x = hit.explanation || {};
   const view = el("button", { type: "button", class: "secondary", text: `View profile of ${hit.name}` });
   view.addEventListener("click", () => onProfile?.(hit.userId, view));
@@ -17,10 +19,11 @@ export function candidateItem(hit, { onProfile, actions = [] } = {}) {
     { "data-user-id": hit.userId },
     el("article", {},
       el("h3", { text: hit.name }),
+      facts,
       headline(hit.headline, x),
       skillList(hit.topSkills, [...(x.matchedSkills || []), ...(x.matchedTerms || [])], x.missingSkills),
-      el("p", { class: "score", text: `Score ${Number(hit.score).toFixed(4)}` }),
-      explanationList(x),
+      explain ? el("p", { class: "score", text: `Score ${Number(hit.score).toFixed(4)}` }) : null,
+      explain ? explanationList(x) : null,
       el("div", { class: "actions" }, view, actions),
     ),
   );
