@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from search_service.db import session_scope
 from search_service.refresh.freshness import refresh_stale
 from search_service.saved.service import run_due_saved_searches
+from search_service.users.api_keys import create_api_key
 from tests.browser.conftest import BARISTAS, XSS_HEADLINE, Console
 from tests.factories import make_student
 from tests.search_service.profile_helpers import new_user_with_key
@@ -332,6 +334,19 @@ def test_a_saved_search_runs_again_and_is_deleted(page: Page, console: Console) 
     assert page.locator("#saved-list > li").count() == 0
     listed = httpx.get(f"{console.url}v1/saved-searches", headers=recruiter.headers).json()
     assert listed["results"] == []
+
+
+def test_a_key_without_a_user_searches_but_has_no_saved_searches(
+    page: Page, console: Console
+) -> None:
+    with session_scope(console.rt.engine) as session:
+        _, key = create_api_key(session, role="admin", name="ops")  # a legacy key: no user
+    _use_key(page, key)
+    assert page.is_visible("#search-section")
+    _search(page, "latte artist")
+    assert page.locator("#results > li").count() == 10
+    assert page.is_hidden("#saved-section")
+    assert page.is_hidden("#error")  # nothing asked for what this key may not read
 
 
 def test_saved_searches_stay_hidden_without_the_api(page: Page, console: Console) -> None:

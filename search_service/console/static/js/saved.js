@@ -212,7 +212,9 @@ export function initSavedSearches({ search, onProfile }) {
   return {
     async refresh(caller) {
       const roles = new Set(caller ? caller.roles : []);
-      const enabled = (roles.has("employer") || roles.has("admin")) && (await capabilities()).savedSearches;
+      // A saved search belongs to a user: a key made without one may not save (403).
+      const owner = Boolean(caller?.userId) && (roles.has("employer") || roles.has("admin"));
+      const enabled = owner && (await capabilities()).savedSearches;
       section.hidden = !enabled;
       if (!enabled) return;
       await busy(null, refreshList);
