@@ -11,7 +11,13 @@ PostgreSQL (:func:`_upsert`):
 1. a conditional ``UPDATE`` of the pair's row, changing only the columns of one
    side (decision or action) and only when they differ, so an owner's decision
    and a student's action written at the same time never overwrite each other;
-2. when it matched nothing and no row exists, an ``INSERT`` inside a SAVEPOINT
+2. when it matched nothing but a row exists, the ``UPDATE`` again: under
+   PostgreSQL's READ COMMITTED each statement sees the rows committed before it
+   started, so a row another transaction inserted and committed between the
+   ``UPDATE`` and this check was invisible to the first ``UPDATE``; returning
+   there would drop this side's values. The second ``UPDATE`` sees that row (and
+   matches nothing only if it already holds the values);
+3. when it matched nothing and no row exists, an ``INSERT`` inside a SAVEPOINT
    (``session.begin_nested()``); if a concurrent transaction inserted the pair
    first, the unique constraint ``uq_interactions_pair`` fails the insert (on
    PostgreSQL after waiting for that transaction to commit), the SAVEPOINT is
@@ -149,7 +155,9 @@ def _upsert(
         return True
     exists = select(Interaction.id).where(*_pair(gig_id, user_id))
     if session.exec(exists).first() is not None:
-        return False  # it already holds the values
+        # Either the row holds the values already, or a concurrent writer committed
+        # it after our UPDATE took its snapshot: update again, which sees it.
+        return _update(session, gig_id, user_id, values, differs, now)
     try:
         with session.begin_nested():
             session.execute(

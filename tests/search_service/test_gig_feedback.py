@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlmodel import Session, select
 
 from indexers import HashingEncoder
@@ -416,6 +416,37 @@ class TestUpsert:
                 loser.join()
         assert waited, "the second insert never waited on the first"
         assert errors == []
+        (row,) = _rows(runtime, gig_id)
+        assert (row.decision, row.action) == ("rejected", "applied")
+
+    def test_a_row_committed_just_after_the_update_is_updated(
+        self, runtime: Runtime, owner: Student, student: Student, client: TestClient
+    ) -> None:
+        if runtime.engine.dialect.name != "postgresql":
+            pytest.skip("the race needs PostgreSQL: SQLite's UPDATE takes the one write lock")
+        gig_id = _post(client, owner)["id"]
+        interleaved: list[bool] = []
+
+        # The other side's insert commits between this writer's UPDATE (which
+        # matched no row) and its next statement: READ COMMITTED shows the row then.
+        def commit_other_side(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+            if interleaved or not statement.lstrip().upper().startswith("UPDATE INTERACTIONS"):
+                return
+            interleaved.append(True)
+            with Session(runtime.engine) as other:
+                set_decision(other, gig_id, student.id, CandidateDecision.REJECTED, now=now_ms())
+                other.commit()
+
+        event.listen(runtime.engine, "after_cursor_execute", commit_other_side)
+        try:
+            with runtime.session() as session:
+                changed = set_action(
+                    session, gig_id, student.id, StudentAction.APPLIED, now=now_ms()
+                )
+        finally:
+            event.remove(runtime.engine, "after_cursor_execute", commit_other_side)
+        assert interleaved == [True]
+        assert changed
         (row,) = _rows(runtime, gig_id)
         assert (row.decision, row.action) == ("rejected", "applied")
 
