@@ -303,6 +303,56 @@ def test_an_employer_reads_and_marks_seen_the_alert_of_a_new_candidate(
     assert "Wine sommelier" in profile.locator(".headline").inner_text()
 
 
+def test_marking_alerts_seen_with_more_pages_reads_them_again_in_order(
+    page: Page, console: Console
+) -> None:
+    if not _offers(console, "saved-searches"):
+        pytest.skip("this API has no saved searches")
+    recruiter = new_user_with_key(console.rt, "emp_pastry", role="employer")
+    body = {
+        "name": "Pastry chefs",
+        "search": {"query": "patissier", "mode": "keyword", "limit": 100},
+    }
+    r = httpx.post(f"{console.url}v1/saved-searches", json=body, headers=recruiter.headers)
+    assert r.status_code == 201, r.text
+    assert run_due_saved_searches(console.rt).failed == 0  # the baseline: nobody yet
+    chefs = 22  # more than one page of 20 alerts
+    for i in range(chefs):
+        make_student(
+            console.rt,
+            clerk_id=f"stu_pastry_{i}",
+            first_name=f"Chef{i}",
+            headline="Patissier" + " and baker" * i,
+        )
+    while refresh_stale(console.rt).claimed:
+        pass
+    rerun = run_due_saved_searches(console.rt, force=True)
+    assert rerun.failed == 0 and rerun.alerts >= chefs
+
+    _use_key(page, console.key(recruiter))
+    saved = page.locator("#saved-list > li", has_text="Pastry chefs")
+    saved.wait_for()
+    assert f"{chefs} unseen alerts" in saved.inner_text()
+    saved.get_by_role("button", name="Alerts of Pastry chefs").click()
+    page.wait_for_selector("#alerts-summary:has-text('20 alerts shown, 20 new.')")
+    first_page = page.locator("#alerts-list > li h3").all_inner_texts()
+    assert page.is_visible("#alerts-more")
+    page.click("#alerts-seen")
+    page.wait_for_selector("#status:has-text('20 alerts marked seen.')")
+    # Read again from the first page: the two still unseen now come first.
+    assert page.locator("#alerts-summary").inner_text() == "20 alerts shown, 2 new."
+    states = page.locator("#alerts-list > li .alert-state").all_inner_texts()
+    assert [s.split(" ")[0] for s in states] == ["New"] * 2 + ["Seen"] * 18, states
+    unseen = page.locator("#alerts-list > li h3").all_inner_texts()[:2]
+    assert not set(unseen) & set(first_page)
+    assert "2 unseen alerts" in saved.inner_text()
+    page.click("#alerts-more")
+    page.wait_for_selector(f"#alerts-summary:has-text('{chefs} alerts shown')")
+    names = page.locator("#alerts-list > li h3").all_inner_texts()
+    assert sorted(names) == sorted(f"Chef{i} Student" for i in range(chefs))
+    assert page.is_hidden("#alerts-more")
+
+
 def test_a_saved_search_runs_again_and_is_deleted(page: Page, console: Console) -> None:
     if not _offers(console, "saved-searches"):
         pytest.skip("this API has no saved searches")

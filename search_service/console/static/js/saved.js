@@ -76,13 +76,19 @@ export function initSavedSearches({ search, onProfile }) {
         method: "POST",
         body: { alertIds: ids },
       });
-      const now = Date.now();
-      for (const entry of entries) showSeen(entry, now);
-      summarise();
       await refreshList();
-      // The button pressed is gone or hidden: keep keyboard focus in the alerts.
-      const next = unseenShown()[0]?.item.querySelector(".alert-seen");
-      (next || heading).focus();
+      if (page !== null) {
+        // Seen alerts now sort after unseen ones: offsets of the pages not read yet
+        // moved, so read again from the first page.
+        await loadAlerts(open, true, null);
+      } else {
+        const now = Date.now();
+        for (const entry of entries) showSeen(entry, now);
+        summarise();
+        // The button pressed is gone or hidden: keep keyboard focus in the alerts.
+        const next = unseenShown()[0]?.item.querySelector(".alert-seen");
+        (next || heading).focus();
+      }
       announce(`${plural(result.marked, "alert", "alerts")} marked seen.`);
     });
   }
