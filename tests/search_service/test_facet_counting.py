@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, cast
 
 import pytest
 
-from indexers import FilterSpec
-from models import GigSearchFilters, PayUnit, SearchFilters
+from indexers import FilterSpec, Hit, SearchResult, VectorStore
+from models import FacetBasis, GigSearchFilters, PayUnit, SearchFilters
 from search_service.metrics import Metrics
 from search_service.search.facets import (
     MAX_RELAXATIONS,
     Facet,
     best_relaxation,
     count_facets,
+    facets_and_suggestion,
     relaxations,
 )
 
@@ -103,6 +105,96 @@ class TestBestRelaxation:
         best_relaxation(options, count, original=original)
         assert len(seen) == MAX_RELAXATIONS
         assert original not in seen
+
+
+class _Payloads:
+    """The two reads facet counting makes of a store, over fixed payloads: a point
+    matches a spec when it holds every keyword value."""
+
+    def __init__(self, points: Mapping[int, dict[str, Any]]) -> None:
+        self.points = points
+
+    def scan_payloads(
+        self, spec: FilterSpec, *, fields: Sequence[str]
+    ) -> dict[int, dict[str, Any]]:
+        return {
+            pid: p
+            for pid, p in self.points.items()
+            if all(v in p.get(k, ()) for k, v in spec.keywords)
+        }
+
+    def payloads(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        return {pid: self.points[pid] for pid in ids if pid in self.points}
+
+
+def _filters_spec(filters: SearchFilters) -> FilterSpec:
+    keywords = [("skills", s) for s in filters.skills]
+    if filters.location:
+        keywords.append(("location_terms", filters.location))
+    return FilterSpec(keywords=tuple(keywords))
+
+
+class TestFacetsAndSuggestion:
+    POINTS: dict[int, dict[str, Any]] = {
+        1: {"skills": ["a"], "location_terms": ["berlin"], "updated_at": 1},
+        2: {"skills": ["a", "b"], "location_terms": ["paris"], "updated_at": 1},
+        3: {"skills": ["b"], "location_terms": ["paris"], "updated_at": 1},
+        4: {"skills": ["b"], "location_terms": ["paris"], "updated_at": 1},  # not servable
+    }
+
+    @staticmethod
+    def _servable(versions: Mapping[int, int | None]) -> Collection[int]:
+        return [pid for pid in versions if pid != 4]
+
+    def test_a_browse_counts_every_servable_match_and_never_probes(self) -> None:
+        filters = SearchFilters(skills=["b"])
+        probed: list[FilterSpec] = []
+
+        def probe(spec: FilterSpec) -> SearchResult:
+            probed.append(spec)
+            return SearchResult()
+
+        counts, suggestion = facets_and_suggestion(
+            cast(VectorStore, _Payloads(self.POINTS)),
+            _filters_spec(filters),
+            result=None,
+            probe=probe,
+            servable=self._servable,
+            facets=[Facet("location", "location_terms")],
+            filters=filters,
+            relaxed_spec=_filters_spec,
+            suggest=False,
+        )
+        assert counts is not None and counts.basis == FacetBasis.ALL_MATCHES
+        assert counts.counted == 2  # points 2 and 3; 4 is refused by the check
+        assert [(v.value, v.count) for v in counts.values["location"]] == [("paris", 2)]
+        assert suggestion is None and probed == []
+
+    def test_a_text_query_suggests_from_probes_without_facets(self) -> None:
+        filters = SearchFilters(skills=["a", "b"], location="berlin")
+        probed: list[FilterSpec] = []
+
+        def probe(spec: FilterSpec) -> SearchResult:
+            probed.append(spec)
+            found = _Payloads(self.POINTS).scan_payloads(spec, fields=())
+            return SearchResult(keyword=[Hit(id=pid, score=1.0) for pid in found])
+
+        counts, suggestion = facets_and_suggestion(
+            cast(VectorStore, _Payloads(self.POINTS)),
+            _filters_spec(filters),
+            result=SearchResult(),
+            probe=probe,
+            servable=self._servable,
+            facets=[],
+            filters=filters,
+            relaxed_spec=_filters_spec,
+            suggest=True,
+        )
+        assert counts is None
+        assert len(probed) == 3  # one per filter value
+        # Dropping "berlin" leaves point 2; dropping "b" leaves point 1: a tie, first wins.
+        assert suggestion is not None
+        assert (suggestion.drop, suggestion.value, suggestion.results) == ("skills", "b", 1)
 
 
 def test_an_unknown_search_kind_is_refused() -> None:
