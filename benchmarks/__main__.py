@@ -65,6 +65,12 @@ def latency(
             help="With --profiles: an extra `serve` option (repeatable), e.g. --http=h11."
         ),
     ] = None,
+    fp32_sample: Annotated[
+        int,
+        typer.Option(
+            min=0, help="With --profiles: documents for the plain fp32 comparison (0: skip)."
+        ),
+    ] = 2000,
     seed: Annotated[int, typer.Option(help="Demo data seed.")] = 42,
     n: Annotated[int, typer.Option(help="Without --profiles: searches per mode.")] = 100,
     mode: Annotated[list[SearchMode] | None, typer.Option(help="Mode(s) to time.")] = None,
@@ -103,6 +109,7 @@ def latency(
                 jobs_csv=titles,
                 serve_args=serve_arg or [],
                 baselines=baselines,
+                fp32_sample=fp32_sample,
                 say=typer.echo,
             )
         except ValueError as exc:

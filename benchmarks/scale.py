@@ -46,7 +46,13 @@ from benchmarks.freshness import (
 from benchmarks.latency import employer_queries, peak_rss_mb, serve_process
 from benchmarks.loadgen import COLUMNS, Call, ScenarioResult, measure_qps, run_scenario
 from benchmarks.metrics import percentile
-from benchmarks.scale_build import BuildReport, build_data, data_settings, profile_texts
+from benchmarks.scale_build import (
+    FP32_SAMPLE,
+    BuildReport,
+    build_data,
+    data_settings,
+    profile_texts,
+)
 from search_service.db import session_scope
 from search_service.gigs.demo import DEMO_EMPLOYER_CLERK_ID
 from search_service.gigs.repository import owner_gigs
@@ -262,6 +268,7 @@ def run_scale(
     jobs_csv: Path | None = None,
     serve_args: list[str] | None = None,
     baselines: bool = True,
+    fp32_sample: int = FP32_SAMPLE,
     say: Any = print,
 ) -> ScaleReport:
     """Build or reuse the data in ``data_dir`` and measure (see the module docstring).
@@ -277,12 +284,14 @@ def run_scale(
         jobs_csv: real job titles used as query texts (else a built-in list).
         serve_args: extra ``gigsy-search serve`` options (server settings under test).
         baselines: also run the in-process baselines.
+        fp32_sample: documents of the plain fp32 sentence-transformers comparison (0: skip).
 
     Raises:
         RuntimeError: the server failed or a request failed.
         ValueError: ``data_dir`` holds another build.
     """
-    report = ScaleReport(build=build_data(data_dir, profiles=profiles, seed=seed, say=say))
+    build = build_data(data_dir, profiles=profiles, seed=seed, fp32_sample=fp32_sample, say=say)
+    report = ScaleReport(build=build)
     report.serve_args = list(serve_args or [])
     keys = _keys(data_dir)
     texts = employer_queries(2 * queries + 20, jobs_csv)

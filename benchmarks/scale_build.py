@@ -188,6 +188,7 @@ def build_data(
 ) -> BuildReport:
     """Load and index ``profiles`` demo students and ``profiles // 10`` demo gigs under
     ``data_dir/var``, timing the indexing; reuse an earlier build with the same inputs.
+    ``fp32_sample`` documents go through plain fp32 sentence-transformers (0: skip).
 
     Raises:
         ValueError: ``data_dir`` holds a build of other inputs, or data without a
@@ -234,8 +235,9 @@ def build_data(
         times = _refresh_one(rt)
         rep.refresh_one_ms = statistics.median(times)
         rep.refresh_one_p95_ms = percentile(times, 95)
-        say(f"plain fp32 sentence-transformers on {fp32_sample} of the same documents")
-        rep.fp32_sample, rep.index_fp32_profiles_per_s = _fp32_per_s(rt, fp32_sample)
+        if fp32_sample > 0:
+            say(f"plain fp32 sentence-transformers on {fp32_sample} of the same documents")
+            rep.fp32_sample, rep.index_fp32_profiles_per_s = _fp32_per_s(rt, fp32_sample)
     finally:
         rt.close()
     manifest.write_text(json.dumps(rep.as_json(), indent=2) + "\n", encoding="utf-8")

@@ -32,7 +32,6 @@ from models import (
     AppliedBoost,
     Explanation,
     FacetName,
-    Profile,
     SearchFilters,
     SearchHit,
     SearchMode,
@@ -44,7 +43,7 @@ from models import (
 )
 from search_service.metrics import stage
 from search_service.outbox import pending_removal_ids
-from search_service.profiles.visibility import servable_user_ids, servable_users
+from search_service.profiles.visibility import servable_profile_cards, servable_user_ids
 from search_service.runtime import Runtime
 from search_service.search.boosts import BoostConfig, apply_boosts
 from search_service.search.facets import (
@@ -312,7 +311,7 @@ def hydrate_profiles(
     """Turn ranked profile points into hits from SQL, with explanations.
 
     Drops every hit whose user is not searchable now, or whose point predates
-    the user's privacy floor (:func:`servable_users`); shows only
+    the user's privacy floor (:func:`servable_profile_cards`); shows only
     employer-visible skills.
 
     Args:
@@ -326,15 +325,7 @@ def hydrate_profiles(
     """
     with stage("hydrate"):
         ids = [h.id for h in page]
-        users = servable_users(session, {h.id: h.version for h in page})
-        profiles = {
-            uid: (headline, visibility)
-            for uid, headline, visibility in session.exec(
-                select(Profile.user_id, Profile.headline, Profile.visibility).where(
-                    col(Profile.user_id).in_(ids)
-                )
-            )
-        }
+        users = servable_profile_cards(session, {h.id: h.version for h in page})
         skills: dict[int, list[str]] = {}
         wanted = set(query_skills)
         shown = select(Skill.user_id, Skill.name).where(col(Skill.user_id).in_(ids))
@@ -349,7 +340,7 @@ def hydrate_profiles(
             user = users.get(hit.id)
             if user is None:
                 continue  # deleted, suspended, or reduced since this version was indexed
-            headline, visibility = profiles.get(hit.id, ("", {}))
+            headline, visibility = user.headline, user.visibility
             visible_skills = skills.get(hit.id, [])
             if visibility.get("skills") == Visibility.PRIVATE.value:
                 visible_skills = []
