@@ -29,9 +29,11 @@ __all__ = [
     "run_scenario",
 ]
 
-COLUMNS = (*STAGES, TOTAL_STAGE, "http", "e2e")
-"""The per-stage columns of a scenario: the server's stages, ``app`` (all of the
-server's time), ``http`` (round trip minus ``app``) and ``e2e`` (round trip)."""
+COLUMNS = (*STAGES, "other", TOTAL_STAGE, "http", "e2e")
+"""The per-stage columns of a scenario: the server's stages, ``other`` (``app``
+minus the stages: middleware, authentication, the session and its commit, thread
+pool hops, paging and boosts), ``app`` (all of the server's time), ``http``
+(round trip minus ``app``) and ``e2e`` (round trip)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,7 @@ def run_scenario(client: httpx.Client, name: str, calls: Sequence[Call]) -> Scen
         for stage in STAGES:
             out.columns[stage].append(timing.get(stage, 0.0))
         app = timing.get(TOTAL_STAGE, 0.0)
+        out.columns["other"].append(max(0.0, app - sum(timing.get(s, 0.0) for s in STAGES)))
         out.columns[TOTAL_STAGE].append(app)
         out.columns["http"].append(max(0.0, e2e - app))
         out.columns["e2e"].append(e2e)
