@@ -27,24 +27,104 @@ RESUMES_CSV = Path("../shared/data/resumes/livecareer_resumes_2484.csv")
 
 @app.command()
 def latency(
-    data_dir: Annotated[Path, typer.Option(help="Directory whose ./var holds the data.")] = Path(
-        "."
-    ),
-    n: Annotated[int, typer.Option(help="Searches per mode.")] = 100,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory whose ./var holds the data (with --profiles: built there, or "
+            "reused when built before with the same inputs; default benchmarks/results/data-<N>)."
+        ),
+    ] = None,
+    profiles: Annotated[
+        int | None,
+        typer.Option(
+            min=10,
+            help="Build N demo profiles and N/10 gigs and run the whole harness "
+            "(stages, QPS, RSS, indexing, freshness, baselines).",
+        ),
+    ] = None,
+    json_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--json",
+            help="With --profiles: the JSON report (default benchmarks/results/latency-<N>.json).",
+        ),
+    ] = None,
+    queries: Annotated[
+        int, typer.Option(min=10, help="With --profiles: requests per timed scenario.")
+    ] = 200,
+    edits: Annotated[int, typer.Option(min=1, help="With --profiles: timed edits.")] = 30,
+    qps_seconds: Annotated[
+        float, typer.Option(min=1.0, help="With --profiles: seconds per QPS measurement.")
+    ] = 15.0,
+    baselines: Annotated[
+        bool, typer.Option(help="With --profiles: run the rank-bm25 and qdrant-client baselines.")
+    ] = True,
+    serve_arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="With --profiles: an extra `serve` option (repeatable), e.g. --http=h11."
+        ),
+    ] = None,
+    fp32_sample: Annotated[
+        int,
+        typer.Option(
+            min=0, help="With --profiles: documents for the plain fp32 comparison (0: skip)."
+        ),
+    ] = 2000,
+    seed: Annotated[int, typer.Option(help="Demo data seed.")] = 42,
+    n: Annotated[int, typer.Option(help="Without --profiles: searches per mode.")] = 100,
     mode: Annotated[list[SearchMode] | None, typer.Option(help="Mode(s) to time.")] = None,
     url: Annotated[str | None, typer.Option(help="Use a running server instead.")] = None,
     key: Annotated[str | None, typer.Option(help="Employer key for --url.")] = None,
     jobs_csv: Annotated[Path, typer.Option(help="Real job titles used as queries.")] = JOBS_CSV,
 ) -> None:
-    """p50/p95/p99 of N searches per mode through HTTP (starts `serve` unless --url)."""
+    """Search latency through HTTP. With --profiles N: the whole harness at that scale
+    (benchmarks/scale.py); without: p50/p95/p99 of N searches per mode on existing
+    data (starts `serve` unless --url)."""
     from benchmarks.latency import employer_queries, run_latency
 
+    titles = jobs_csv.resolve() if jobs_csv and jobs_csv.is_file() else None
+    if profiles is not None:
+        import os
+
+        from benchmarks.scale import format_report, run_scale, write_json
+
+        urls = ("DATABASE_URL", "GIGSY_DATABASE_URL", "QDRANT_URL", "GIGSY_QDRANT__URL")
+        remote = [v for v in urls if os.environ.get(v)]
+        if remote or url:
+            raise typer.BadParameter(
+                f"unset {', '.join(remote) or '--url'}: --profiles measures the embedded "
+                "default (SQLite + Qdrant Edge under --data-dir)"
+            )
+        where = (data_dir or Path("benchmarks/results") / f"data-{profiles}").resolve()
+        where.mkdir(parents=True, exist_ok=True)
+        try:
+            rep = run_scale(
+                where,
+                profiles=profiles,
+                queries=queries,
+                edits=edits,
+                qps_s=qps_seconds,
+                seed=seed,
+                jobs_csv=titles,
+                serve_args=serve_arg or [],
+                baselines=baselines,
+                fp32_sample=fp32_sample,
+                say=typer.echo,
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--data-dir") from exc
+        out = json_path or Path("benchmarks/results") / f"latency-{profiles}.json"
+        write_json(rep, out)
+        typer.echo(format_report(rep))
+        typer.echo(f"data: {where}/var  report: {out}")
+        return
     modes = [m.value for m in (mode or [SearchMode.HYBRID])]
-    queries = employer_queries(n * len(modes), jobs_csv.resolve() if jobs_csv else None)
-    for rep in run_latency(
-        data_dir=data_dir.resolve(), queries=queries, modes=modes, url=url, key=key
+    texts = employer_queries(n * len(modes), titles)
+    for rep_line in run_latency(
+        data_dir=(data_dir or Path(".")).resolve(), queries=texts, modes=modes, url=url, key=key
     ):
-        typer.echo(rep.summary())
+        typer.echo(rep_line.summary())
 
 
 @app.command()

@@ -1,8 +1,9 @@
-"""Search latency through HTTP: p50/p95/p99 and QPS of N searches against ``serve``.
+"""Search latency through HTTP against ``gigsy-search serve``.
 
-Starts ``gigsy-search serve`` in the given data directory (or uses ``--url``),
-creates an employer key, sends each query once (distinct queries, so the query
-embedding cache does not flatter the numbers), and reports client-side latency.
+:func:`run_latency` is the quick check on an existing data directory (or
+``--url``): each query sent once (distinct queries, so the query embedding cache
+does not flatter the numbers), client-side latency. :func:`serve_process` starts
+the server; the full harness at a chosen scale is ``benchmarks/scale.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,16 @@ import httpx
 
 from benchmarks.metrics import percentile
 
-__all__ = ["LatencyReport", "employer_queries", "run_latency"]
+__all__ = [
+    "LatencyReport",
+    "ServerProcess",
+    "employer_queries",
+    "peak_rss_mb",
+    "run_latency",
+    "serve_process",
+]
+
+_REPO_ROOT = Path(__file__).resolve().parent.parent
 
 _FALLBACK_QUERIES = (
     "react developer with figma",
@@ -84,31 +94,83 @@ class LatencyReport:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ServerProcess:
+    """A running ``serve``: its base URL and process id."""
+
+    url: str
+    pid: int
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """Peak resident set size of process ``pid`` in MiB (``VmHWM`` of
+    ``/proc/<pid>/status``, proc(5)); ``None`` where there is no such file."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
 @contextmanager
-def _server(data_dir: Path, port: int, env: dict[str, str] | None = None) -> Iterator[str]:
-    exe = Path(sys.executable).with_name("gigsy-search")
+def serve_process(
+    data_dir: Path,
+    port: int,
+    env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
+) -> Iterator[ServerProcess]:
+    """Run ``gigsy-search serve`` (this checkout's code) in ``data_dir`` until the
+    block ends; its log goes to ``data_dir/var/serve.log``.
+
+    Args:
+        data_dir: the working directory (the data is its ``./var``).
+        port: TCP port on 127.0.0.1.
+        env: extra environment variables for the server.
+        args: extra ``serve`` options.
+
+    Raises:
+        RuntimeError: the server exited or was not healthy within 120 s.
+    """
     # The load generator is one key sending as fast as it can: the per-key rate
     # limits (meant for people) would measure themselves, not the service.
+    path = os.pathsep.join(p for p in (str(_REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
     env = {
         **os.environ,
+        "PYTHONPATH": path,
         "HF_HUB_OFFLINE": "1",
         "GIGSY_RATE_LIMIT__ENABLED": "false",
         **(env or {}),
     }
-    proc = subprocess.Popen(
-        [str(exe), "serve", "--port", str(port), "--log-level", "warning"],
-        cwd=data_dir,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log_path = data_dir / "var" / "serve.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from search_service.cli import app; app()",
+                "serve",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                *args,
+            ],
+            cwd=data_dir,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                err = proc.stderr.read().decode() if proc.stderr else ""
-                raise RuntimeError(f"serve exited with {proc.returncode}: {err[-2000:]}")
+                tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+                raise RuntimeError(f"serve exited with {proc.returncode}: {tail}")
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
@@ -116,7 +178,7 @@ def _server(data_dir: Path, port: int, env: dict[str, str] | None = None) -> Ite
                 time.sleep(0.5)
         else:
             raise RuntimeError("serve did not become healthy within 120 s")
-        yield url
+        yield ServerProcess(url, proc.pid)
     finally:
         proc.terminate()
         try:
@@ -125,11 +187,27 @@ def _server(data_dir: Path, port: int, env: dict[str, str] | None = None) -> Ite
             proc.kill()
 
 
+@contextmanager
+def _server(data_dir: Path, port: int, env: dict[str, str] | None = None) -> Iterator[str]:
+    with serve_process(data_dir, port, env) as server:
+        yield server.url
+
+
 def _create_key(data_dir: Path) -> str:
-    exe = Path(sys.executable).with_name("gigsy-search")
+    path = os.pathsep.join(p for p in (str(_REPO_ROOT), os.environ.get("PYTHONPATH")) if p)
     out = subprocess.run(
-        [str(exe), "create-api-key", "--role", "employer", "--name", "benchmark"],
+        [
+            sys.executable,
+            "-c",
+            "from search_service.cli import app; app()",
+            "create-api-key",
+            "--role",
+            "employer",
+            "--name",
+            "benchmark",
+        ],
         cwd=data_dir,
+        env={**os.environ, "PYTHONPATH": path},
         check=True,
         capture_output=True,
         text=True,

@@ -15,6 +15,7 @@ from search_service.console.router import install_console
 from search_service.errors import install_error_handlers
 from search_service.gigs import router as gigs
 from search_service.limits import RequestLimitsMiddleware
+from search_service.metrics import StageTimingMiddleware
 from search_service.openapi import install_error_responses
 from search_service.privacy import router as privacy
 from search_service.profiles import router as profiles
@@ -124,11 +125,12 @@ def create_app(
         app.include_router(webhooks.router)
     # The last added is the outermost: refusals happen before routing,
     # authentication or any parsing (search_service/limits.py), and even they
-    # carry a request id.
+    # carry a request id. Stage timing is outermost, so its total covers them.
     app.add_middleware(
         RequestLimitsMiddleware,
         max_body_bytes=cfg.http.max_body_bytes,
         max_json_depth=cfg.http.max_json_depth,
     )
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(StageTimingMiddleware)
     return app

@@ -67,8 +67,20 @@ def serve(
         str | None,
         typer.Option(help="Override GIGSY_LOG__LEVEL: debug, info, warning, error, critical."),
     ] = None,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            help="Log one line per request at INFO (uvicorn's access log); off saves "
+            "formatting and writing a line per request (benchmarks/README.md)."
+        ),
+    ] = True,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    """Serve the HTTP API (OpenAPI docs at /docs).
+
+    One process on the embedded default (it owns the Qdrant Edge shard), on
+    uvicorn's fastest installed event loop and HTTP parser (``uvloop`` and
+    ``httptools`` with ``uvicorn[standard]``).
+    """
     import uvicorn
     from pydantic import ValidationError
 
@@ -99,7 +111,15 @@ def serve(
         f"  curl -s {base}/v1/me/recommended-gigs -H 'Authorization: Bearer <student key>'"
     )
     # log_config=None: uvicorn's loggers propagate to the handler of configure_logging.
-    uvicorn.run(create_app(), host=host, port=port, log_config=None)
+    uvicorn.run(
+        create_app(),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=access_log,
+        loop="auto",
+        http="auto",
+    )
 
 
 _DEMO_STUDENT = "demo_00000"

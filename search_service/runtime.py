@@ -79,7 +79,9 @@ class Runtime:
     it verifies them in SQL (lets tests interleave other writers there)."""
 
     def __post_init__(self) -> None:
-        self.metrics = Metrics(self.engine, cache_s=self.settings.metrics.cache_s)
+        self.metrics = Metrics(
+            self.engine, cache_s=self.settings.metrics.cache_s, encoder=lambda: self._encoder
+        )
 
     @property
     def store(self) -> VectorStore:

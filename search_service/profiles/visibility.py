@@ -31,11 +31,17 @@ from sqlmodel import Session
 from indexers import ProfileDocument, reduces
 from models import User, now_ms
 from search_service.index.removals import schedule_removal
-from search_service.users.repository import get_users, searchable_privacy_floors
+from search_service.users.repository import (
+    ProfileCard,
+    get_users,
+    searchable_privacy_floors,
+    searchable_profile_cards,
+)
 
 __all__ = [
     "UNKNOWN",
     "record_document",
+    "servable_profile_cards",
     "servable_user_ids",
     "servable_users",
     "visible_to_employers",
@@ -131,6 +137,28 @@ def servable_users(session: Session, versions: Mapping[int, int | None]) -> dict
         users = get_users(session, ids[start : start + _ID_CHUNK])
         out.update(
             (uid, user) for uid, user in users.items() if visible_to_employers(user, versions[uid])
+        )
+    return out
+
+
+def servable_profile_cards(
+    session: Session, versions: Mapping[int, int | None]
+) -> dict[int, ProfileCard]:
+    """What search hits show of the users whose points may be served now, by id: the
+    rule of :func:`servable_users` (searchable, version not below the privacy
+    floor), reading only the columns a hit shows (:func:`searchable_profile_cards`).
+
+    Args:
+        session: the unit of work.
+        versions: point id (``users.id``) -> the point's payload ``updated_at``
+            (epoch ms), or None.
+    """
+    ids = list(versions)
+    out: dict[int, ProfileCard] = {}
+    for start in range(0, len(ids), _ID_CHUNK):
+        cards = searchable_profile_cards(session, ids[start : start + _ID_CHUNK])
+        out.update(
+            (uid, c) for uid, c in cards.items() if _above_floor(c.privacy_floor, versions[uid])
         )
     return out
 

@@ -33,6 +33,7 @@ from models import (
     now_ms,
 )
 from search_service.gigs.repository import load_gigs_with_owners
+from search_service.metrics import stage
 from search_service.outbox import pending_removal_ids
 from search_service.runtime import GIGS, Runtime
 from search_service.search.facets import Facet, facets_and_suggestion
@@ -132,49 +133,53 @@ def hydrate_gigs(
         now: clock (epoch ms).
     """
     ts = now if now is not None else now_ms()
-    rows = servable_gigs(session, [h.id for h in page], now=ts)
+    with stage("hydrate"):
+        rows = servable_gigs(session, [h.id for h in page], now=ts)
     dense_rank, kw_rank = ranks(list(dense)), ranks(list(keyword))
     names = term_names or {}
-    out: list[GigHit] = []
-    for hit in page:
-        found = rows.get(hit.id)
-        if found is None:
-            continue
-        gig, owner = found
-        d, k = dense_rank.get(hit.id), kw_rank.get(hit.id)
-        matched_terms = sorted({names[t] for t in (hit.terms or ()) if t in names})
-        matched: list[str] = []
-        missing: list[str] = []
-        if student_skills is not None:
-            skills = list(dict.fromkeys([*gig.required_skills, *gig.nice_skills]))
-            matched = [s for s in skills if s in student_skills]
-            missing = [s for s in gig.required_skills if s not in student_skills]
-        pay = None
-        if gig.pay_amount is not None and gig.pay_currency and gig.pay_unit:
-            pay = GigPay(amount_minor=gig.pay_amount, currency=gig.pay_currency, unit=gig.pay_unit)
-        out.append(
-            GigHit(
-                gig_id=hit.id,
-                title=gig.title,
-                company=owner.name,
-                location=gig.location,
-                remote=gig.remote,
-                availability=gig.availability,
-                pay=pay,
-                deadline=gig.deadline,
-                required_skills=list(gig.required_skills),
-                score=(scores or {}).get(hit.id, hit.score),
-                explanation=Explanation(
-                    keyword_rank=k[0] if k else None,
-                    keyword_score=k[1] if k else None,
-                    semantic_rank=d[0] if d else None,
-                    semantic_score=d[1] if d else None,
-                    matched_terms=matched_terms,
-                    matched_skills=matched,
-                    missing_skills=missing,
-                ),
+    with stage("explain"):
+        out: list[GigHit] = []
+        for hit in page:
+            found = rows.get(hit.id)
+            if found is None:
+                continue
+            gig, owner = found
+            d, k = dense_rank.get(hit.id), kw_rank.get(hit.id)
+            matched_terms = sorted({names[t] for t in (hit.terms or ()) if t in names})
+            matched: list[str] = []
+            missing: list[str] = []
+            if student_skills is not None:
+                skills = list(dict.fromkeys([*gig.required_skills, *gig.nice_skills]))
+                matched = [s for s in skills if s in student_skills]
+                missing = [s for s in gig.required_skills if s not in student_skills]
+            pay = None
+            if gig.pay_amount is not None and gig.pay_currency and gig.pay_unit:
+                pay = GigPay(
+                    amount_minor=gig.pay_amount, currency=gig.pay_currency, unit=gig.pay_unit
+                )
+            out.append(
+                GigHit(
+                    gig_id=hit.id,
+                    title=gig.title,
+                    company=owner.name,
+                    location=gig.location,
+                    remote=gig.remote,
+                    availability=gig.availability,
+                    pay=pay,
+                    deadline=gig.deadline,
+                    required_skills=list(gig.required_skills),
+                    score=(scores or {}).get(hit.id, hit.score),
+                    explanation=Explanation(
+                        keyword_rank=k[0] if k else None,
+                        keyword_score=k[1] if k else None,
+                        semantic_rank=d[0] if d else None,
+                        semantic_score=d[1] if d else None,
+                        matched_terms=matched_terms,
+                        matched_skills=matched,
+                        missing_skills=missing,
+                    ),
+                )
             )
-        )
     return out
 
 

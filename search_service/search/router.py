@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from models import (
@@ -32,6 +33,7 @@ from search_service.deps import (
 )
 from search_service.errors import NotFoundError, PermissionDeniedError
 from search_service.gigs.service import owned_gig, readable_gig
+from search_service.metrics import stage
 from search_service.paths import MAX_ROW_ID
 from search_service.search.gigs import search_gigs
 from search_service.search.recommend import (
@@ -51,6 +53,23 @@ Offset = Annotated[int, Query(ge=0, le=10_000, description="Results to skip (nex
 Mode = Annotated[SearchMode, Query(description="Retrievers: hybrid, keyword (BM25), semantic.")]
 Cursor = Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH, description=CURSOR_DESCRIPTION)]
 Diversity = Annotated[float, Query(ge=0.0, le=1.0, description=DIVERSITY_DESCRIPTION)]
+JSON_MEDIA_TYPE = "application/json"
+
+
+def _rendered(model: BaseModel) -> Response:
+    """``model`` as the JSON response body (camelCase aliases), timed as the
+    ``serialise`` stage.
+
+    Rendered once by pydantic-core (``model_dump_json``): returning the model
+    would make FastAPI dump it to Python objects, validate those against the
+    ``response_model`` and encode them again. The route's ``response_model``
+    still documents the body in the OpenAPI schema.
+    """
+    with stage("serialise"):
+        body = model.model_dump_json(by_alias=True)
+    return Response(body, media_type=JSON_MEDIA_TYPE)
+
+
 _GIG_ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "Not the gig's owner (or an admin)"},
     404: {"description": "No such gig (or not yours to see)"},
@@ -65,9 +84,9 @@ _GIG_ERRORS: dict[int | str, dict[str, Any]] = {
 )
 async def search_candidates(
     body: SearchRequest, rt: RuntimeDep, session: SessionDep, _caller: CurrentEmployer
-) -> SearchResponse:
+) -> Response:
     """Hybrid (default), keyword (BM25) or semantic search with filters and explanations."""
-    return await run_in_threadpool(search_profiles, rt, session, body)
+    return _rendered(await run_in_threadpool(search_profiles, rt, session, body))
 
 
 @router.post(
@@ -77,11 +96,11 @@ async def search_candidates(
 )
 async def search_open_gigs(
     body: GigSearchRequest, rt: RuntimeDep, session: SessionDep, _caller: CurrentCaller
-) -> GigSearchResponse:
+) -> Response:
     """Hybrid (default), keyword (BM25) or semantic search over open gigs before
     their deadline, with filters (skills, location, remote, availability, pay,
     deadline) and explanations. Any signed-in caller."""
-    return await run_in_threadpool(search_gigs, rt, session, body)
+    return _rendered(await run_in_threadpool(search_gigs, rt, session, body))
 
 
 @router.get(
@@ -98,14 +117,14 @@ async def my_recommended_gigs(
     mode: Mode = SearchMode.HYBRID,
     cursor: Cursor = None,
     diversity: Diversity = 0.0,
-) -> GigSearchResponse:
+) -> Response:
     """Open gigs ranked for the caller's employer-visible profile (private sections
     never influence it), boosted by how many of a gig's required skills the caller
     lists; each hit says which skills matched and which required ones are missing.
     Dismissed gigs never come back. Empty until the caller has a profile."""
     assert caller.user is not None
     user = caller.user
-    return await run_in_threadpool(
+    found = await run_in_threadpool(
         lambda: recommended_gigs(
             rt,
             session,
@@ -117,6 +136,7 @@ async def my_recommended_gigs(
             diversity=diversity,
         )
     )
+    return _rendered(found)
 
 
 @router.get(
@@ -135,14 +155,14 @@ async def candidates_for_gig(
     mode: Mode = SearchMode.HYBRID,
     cursor: Cursor = None,
     diversity: Diversity = 0.0,
-) -> CandidateResponse:
+) -> Response:
     """For the gig's owner (and admins): students ranked by the gig's text and
     required skills, availability and location as boosts, same privacy rules as
     search. Rejected students drop out; the ranking moves towards the shortlist
     and away from rejections."""
     assert caller.user is not None
     gig = owned_gig(session, caller.user, caller.roles, gig_id)
-    return await run_in_threadpool(
+    found = await run_in_threadpool(
         lambda: gig_candidates(
             rt,
             session,
@@ -154,6 +174,7 @@ async def candidates_for_gig(
             diversity=diversity,
         )
     )
+    return _rendered(found)
 
 
 @router.get(
@@ -171,15 +192,16 @@ async def applicants_of_gig(
     offset: Offset = 0,
     cursor: Cursor = None,
     diversity: Diversity = 0.0,
-) -> CandidateResponse:
+) -> Response:
     """For the gig's owner (and admins): students who applied, best fit first."""
     assert caller.user is not None
     gig = owned_gig(session, caller.user, caller.roles, gig_id)
-    return await run_in_threadpool(
+    found = await run_in_threadpool(
         lambda: gig_applicants(
             rt, session, gig, limit=limit, offset=offset, cursor=cursor, diversity=diversity
         )
     )
+    return _rendered(found)
 
 
 @router.get(
@@ -201,7 +223,7 @@ async def similar_students(
     mode: Mode = SearchMode.SEMANTIC,
     cursor: Cursor = None,
     diversity: Diversity = 0.0,
-) -> SearchResponse:
+) -> Response:
     """Employers and admins: the students nearest to this one's employer-visible
     profile (never the student themselves)."""
     if not caller.has(Role.EMPLOYER, Role.ADMIN):
@@ -220,7 +242,7 @@ async def similar_students(
     )
     if found is None:
         raise NotFoundError("no such searchable student")
-    return found
+    return _rendered(found)
 
 
 @router.get(
@@ -239,12 +261,12 @@ async def similar_open_gigs(
     mode: Mode = SearchMode.SEMANTIC,
     cursor: Cursor = None,
     diversity: Diversity = 0.0,
-) -> GigSearchResponse:
+) -> Response:
     """Anyone signed in: open gigs nearest to this one (never itself, nor gigs the
     caller dismissed)."""
     gig = readable_gig(session, caller.user, caller.roles, gig_id)
     viewer = caller.user_id
-    return await run_in_threadpool(
+    found = await run_in_threadpool(
         lambda: similar_gigs(
             rt,
             session,
@@ -257,3 +279,4 @@ async def similar_open_gigs(
             diversity=diversity,
         )
     )
+    return _rendered(found)

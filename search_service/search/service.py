@@ -32,7 +32,6 @@ from models import (
     AppliedBoost,
     Explanation,
     FacetName,
-    Profile,
     SearchFilters,
     SearchHit,
     SearchMode,
@@ -42,8 +41,9 @@ from models import (
     Visibility,
     now_ms,
 )
+from search_service.metrics import stage
 from search_service.outbox import pending_removal_ids
-from search_service.profiles.visibility import servable_user_ids, servable_users
+from search_service.profiles.visibility import servable_profile_cards, servable_user_ids
 from search_service.runtime import Runtime
 from search_service.search.boosts import BoostConfig, apply_boosts
 from search_service.search.facets import Facet, facets_and_suggestion
@@ -137,7 +137,8 @@ def retrieve(
     if mode == SearchMode.KEYWORD:
         dense = None
     elif dense is None and query:
-        dense = rt.encoder.encode_query(query)
+        with stage("embed"):
+            dense = rt.encoder.encode_query(query)
     if mode == SearchMode.SEMANTIC:
         sparse = None
     elif sparse is None and query:
@@ -147,15 +148,16 @@ def retrieve(
     if dense is None and sparse is None:
         return SearchResult()  # BM25 alone with nothing to match
     cfg = rt.settings.search
-    return store.search(
-        dense=dense,
-        sparse=sparse,
-        filters=spec,
-        limit=limit,
-        offset=offset,
-        candidates=candidates if candidates is not None else cfg.candidates,
-        fusion=fusion if fusion is not None else cfg.fusion_spec,
-    )
+    with stage("vector_query"):
+        return store.search(
+            dense=dense,
+            sparse=sparse,
+            filters=spec,
+            limit=limit,
+            offset=offset,
+            candidates=candidates if candidates is not None else cfg.candidates,
+            fusion=fusion if fusion is not None else cfg.fusion_spec,
+        )
 
 
 def boost_config(req: SearchRequest) -> BoostConfig:
@@ -290,7 +292,7 @@ def hydrate_profiles(
     """Turn ranked profile points into hits from SQL, with explanations.
 
     Drops every hit whose user is not searchable now, or whose point predates
-    the user's privacy floor (:func:`servable_users`); shows only
+    the user's privacy floor (:func:`servable_profile_cards`); shows only
     employer-visible skills.
 
     Args:
@@ -302,57 +304,51 @@ def hydrate_profiles(
             those the profile's employer-visible skills hold).
         boosts: point id -> ``(name, factor)`` of each boost applied to it.
     """
-    ids = [h.id for h in page]
-    users = servable_users(session, {h.id: h.version for h in page})
-    profiles = {
-        uid: (headline, visibility)
-        for uid, headline, visibility in session.exec(
-            select(Profile.user_id, Profile.headline, Profile.visibility).where(
-                col(Profile.user_id).in_(ids)
-            )
-        )
-    }
-    skills: dict[int, list[str]] = {}
-    wanted = set(query_skills)
-    shown = select(Skill.user_id, Skill.name).where(col(Skill.user_id).in_(ids))
-    if not wanted:
-        shown = shown.where(col(Skill.position) < TOP_SKILLS)
-    for uid, name in session.exec(shown.order_by(col(Skill.user_id), col(Skill.position))):
-        skills.setdefault(uid, []).append(name)
+    with stage("hydrate"):
+        ids = [h.id for h in page]
+        users = servable_profile_cards(session, {h.id: h.version for h in page})
+        skills: dict[int, list[str]] = {}
+        wanted = set(query_skills)
+        shown = select(Skill.user_id, Skill.name).where(col(Skill.user_id).in_(ids))
+        if not wanted:
+            shown = shown.where(col(Skill.position) < TOP_SKILLS)
+        for uid, name in session.exec(shown.order_by(col(Skill.user_id), col(Skill.position))):
+            skills.setdefault(uid, []).append(name)
     dense_rank, kw_rank = ranks(dense), ranks(keyword)
-    hits: list[SearchHit] = []
-    for hit in page:
-        user = users.get(hit.id)
-        if user is None:
-            continue  # deleted, suspended, or reduced since this version was indexed
-        headline, visibility = profiles.get(hit.id, ("", {}))
-        visible_skills = skills.get(hit.id, [])
-        if visibility.get("skills") == Visibility.PRIVATE.value:
-            visible_skills = []
-        d, k = dense_rank.get(hit.id), kw_rank.get(hit.id)
-        matched = sorted({term_names[t] for t in (hit.terms or ()) if t in term_names})
-        have = {normalise_keyword(name) for name in visible_skills} if wanted else set()
-        hits.append(
-            SearchHit(
-                user_id=hit.id,
-                clerk_id=user.clerk_id,
-                external_id=user.external_id,
-                name=user.name,
-                headline=headline,
-                top_skills=visible_skills[:TOP_SKILLS],
-                score=hit.score,
-                explanation=Explanation(
-                    keyword_rank=k[0] if k else None,
-                    keyword_score=k[1] if k else None,
-                    semantic_rank=d[0] if d else None,
-                    semantic_score=d[1] if d else None,
-                    matched_terms=matched,
-                    matched_skills=[q for q in query_skills if q in have],
-                    boosts=[
-                        AppliedBoost(name=name, factor=factor)
-                        for name, factor in (boosts or {}).get(hit.id, ())
-                    ],
-                ),
+    with stage("explain"):
+        hits: list[SearchHit] = []
+        for hit in page:
+            user = users.get(hit.id)
+            if user is None:
+                continue  # deleted, suspended, or reduced since this version was indexed
+            headline, visibility = user.headline, user.visibility
+            visible_skills = skills.get(hit.id, [])
+            if visibility.get("skills") == Visibility.PRIVATE.value:
+                visible_skills = []
+            d, k = dense_rank.get(hit.id), kw_rank.get(hit.id)
+            matched = sorted({term_names[t] for t in (hit.terms or ()) if t in term_names})
+            have = {normalise_keyword(name) for name in visible_skills} if wanted else set()
+            hits.append(
+                SearchHit(
+                    user_id=hit.id,
+                    clerk_id=user.clerk_id,
+                    external_id=user.external_id,
+                    name=user.name,
+                    headline=headline,
+                    top_skills=visible_skills[:TOP_SKILLS],
+                    score=hit.score,
+                    explanation=Explanation(
+                        keyword_rank=k[0] if k else None,
+                        keyword_score=k[1] if k else None,
+                        semantic_rank=d[0] if d else None,
+                        semantic_score=d[1] if d else None,
+                        matched_terms=matched,
+                        matched_skills=[q for q in query_skills if q in have],
+                        boosts=[
+                            AppliedBoost(name=name, factor=factor)
+                            for name, factor in (boosts or {}).get(hit.id, ())
+                        ],
+                    ),
+                )
             )
-        )
     return hits

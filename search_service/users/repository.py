@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from models import OutboxTopic, User, UserTombstone, now_ms
+from models import OutboxTopic, Profile, User, UserTombstone, now_ms
 from search_service.index.entity import PROFILE_ROWS
 from search_service.outbox import append_event
 
 __all__ = [
+    "ProfileCard",
     "count_users",
     "erased_clerk_ids",
     "find_user_by_clerk_id",
     "get_users",
     "searchable_privacy_floors",
+    "searchable_profile_cards",
     "soft_delete_user",
 ]
 
@@ -49,6 +54,49 @@ def searchable_privacy_floors(session: Session, ids: Sequence[int]) -> dict[int,
         col(User.id).in_(ids), *PROFILE_ROWS.searchable()
     )
     return {uid: floor for uid, floor in session.exec(stmt) if uid is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileCard:
+    """What a search hit shows of a searchable student, with their privacy floor
+    (epoch ms or ``None``); ``headline`` ``""`` and ``visibility`` ``{}`` when the
+    user has no profile row."""
+
+    user_id: int
+    clerk_id: str
+    external_id: str | None
+    name: str
+    privacy_floor: int | None
+    headline: str
+    visibility: dict[str, Any]
+
+
+def searchable_profile_cards(session: Session, ids: Sequence[int]) -> dict[int, ProfileCard]:
+    """The :class:`ProfileCard` of each searchable user among ``ids`` (not
+    soft-deleted, not suspended), by id: one query over ``users`` left-joined to
+    ``profiles`` reading only the columns a hit shows, no ORM entities (loading
+    whole users decoded their JSON columns, portfolio snapshot included)."""
+    if not ids:
+        return {}
+    # sqlalchemy's select: sqlmodel's typed overloads stop at four columns.
+    stmt = (
+        sa_select(
+            col(User.id),
+            col(User.clerk_id),
+            col(User.external_id),
+            col(User.name),
+            col(User.privacy_floor),
+            col(Profile.headline),
+            col(Profile.visibility),
+        )
+        .outerjoin(Profile, col(Profile.user_id) == col(User.id))
+        .where(col(User.id).in_(ids), *PROFILE_ROWS.searchable())
+    )
+    return {
+        uid: ProfileCard(uid, clerk, ext, name, floor, headline or "", visibility or {})
+        for uid, clerk, ext, name, floor, headline, visibility in session.execute(stmt)
+        if uid is not None
+    }
 
 
 def soft_delete_user(session: Session, user: User, *, now: int | None = None) -> bool:

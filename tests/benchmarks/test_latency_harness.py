@@ -1,0 +1,54 @@
+"""The latency harness's pieces that need no server: stage columns from
+``Server-Timing``, QPS counting, peak RSS."""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+import pytest
+
+from benchmarks.latency import peak_rss_mb
+from benchmarks.loadgen import COLUMNS, Call, measure_qps, run_scenario
+
+
+def _handler(request: httpx.Request) -> httpx.Response:
+    timing = "embed;dur=4.0, vector_query;dur=1.5, hydrate;dur=1.0, app;dur=9.0"
+    return httpx.Response(200, json={"results": [1, 2, 3]}, headers={"Server-Timing": timing})
+
+
+def test_a_scenario_has_one_value_per_request_in_every_column() -> None:
+    client = httpx.Client(transport=httpx.MockTransport(_handler), base_url="http://test")
+    calls = [Call("POST", "/v1/search", {"query": "x"}, {})] * 3
+    out = run_scenario(client, "s", calls)
+    assert out.n == 3
+    assert all(len(out.columns[c]) == 3 for c in COLUMNS)
+    assert out.quantile("embed", 50) == 4.0
+    assert out.quantile("explain", 50) == 0.0  # a stage not reported counts as 0 ms
+    assert out.quantile("other", 50) == pytest.approx(9.0 - 4.0 - 1.5 - 1.0)
+    e2e, app, http = (out.columns[c][0] for c in ("e2e", "app", "http"))
+    assert http == pytest.approx(max(0.0, e2e - app))
+    assert out.as_json()["mean_results"] == 3
+
+
+def test_a_failed_request_stops_the_scenario() -> None:
+    def failing(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503, json={"error": "unavailable"})
+
+    client = httpx.Client(transport=httpx.MockTransport(failing), base_url="http://test")
+    with pytest.raises(RuntimeError, match="503"):
+        run_scenario(client, "s", [Call("GET", "/x", None, {})])
+
+
+def test_qps_of_an_unreachable_server_raises() -> None:
+    calls = [Call("GET", "/healthz", None, {})]
+    with pytest.raises(RuntimeError, match="QPS run failed"):
+        measure_qps("http://127.0.0.1:9", calls, clients=2, duration_s=0.5)
+
+
+def test_peak_rss_of_this_process_is_positive() -> None:
+    rss = peak_rss_mb(os.getpid())
+    if rss is None:
+        pytest.skip("no /proc on this platform")
+    assert rss > 1.0
+    assert peak_rss_mb(2**22 + 12345) is None
