@@ -327,10 +327,15 @@ def refresh(
 
 
 @app.command()
-def footprint() -> None:
+def footprint(
+    writes: Annotated[
+        int, typer.Option(min=0, help="Also time N single-row write transactions.")
+    ] = 0,
+    threads: Annotated[int, typer.Option(min=1, help="Concurrent writers for --writes.")] = 1,
+) -> None:
     """Bytes per row of every SQL table and per point of every collection (the data
     of the current settings: ./var, or GIGSY_DATABASE_URL; Qdrant Edge only)."""
-    from benchmarks.footprint import collection_footprint, table_footprints
+    from benchmarks.footprint import collection_footprint, table_footprints, write_rate
     from indexers.store_edge import EdgeStore
     from search_service.runtime import Runtime
     from search_service.settings import get_settings
@@ -346,8 +351,11 @@ def footprint() -> None:
             if isinstance(store, EdgeStore) and store.count():
                 store.flush()
                 collections.append(collection_footprint(name, store.shard, store.path))
+        rate = write_rate(rt.engine, writes, threads=threads) if writes else None
     finally:
         rt.close()
+    if rate is not None:
+        typer.echo(f"{writes} write transactions, {threads} writer(s): {rate:.0f}/s")
     typer.echo(f"{rt.engine.dialect.name}: table + indexes")
     typer.echo(f"{'table':<22} {'rows':>8} {'bytes':>12} {'B/row':>8}")
     for t in tables:
@@ -431,6 +439,11 @@ def quantization_scifact(
     ] = None,
     model: ModelOpt = None,
     cache_dir: CacheOpt = None,
+    limit_docs: Annotated[
+        int | None,
+        typer.Option(help="Index the first N docs plus every doc judged for a kept query."),
+    ] = None,
+    limit_queries: Annotated[int | None, typer.Option(help="Evaluate the first N queries.")] = None,
 ) -> None:
     """nDCG@10 (semantic and the default hybrid) per variant, through the service's retrieve."""
     from benchmarks.embcache import default_cache_dir
@@ -443,6 +456,8 @@ def quantization_scifact(
             variants=variant or ["plain", "hnsw", "int8", "binary"],
             model=model,
             cache_dir=cache_dir or default_cache_dir(),
+            limit_docs=limit_docs,
+            limit_queries=limit_queries,
         )
     except KeyError as exc:
         raise typer.BadParameter(str(exc), param_hint="--variant") from None

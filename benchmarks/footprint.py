@@ -12,6 +12,7 @@ measured: a Qdrant server's disk is not visible from here.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,13 @@ from sqlalchemy import Engine, text
 
 from benchmarks.quantization import allocated_bytes
 
-__all__ = ["CollectionFootprint", "TableFootprint", "collection_footprint", "table_footprints"]
+__all__ = [
+    "CollectionFootprint",
+    "TableFootprint",
+    "collection_footprint",
+    "table_footprints",
+    "write_rate",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,3 +157,49 @@ def collection_footprint(name: str, shard: Any, path: Path) -> CollectionFootpri
         payload_mean=float(np.mean(payload)),
         payload_p95=float(np.percentile(payload, 95)),
     )
+
+
+def write_rate(engine: Engine, n: int, *, threads: int = 1) -> float:
+    """Committed single-row transactions per second on ``engine``'s connection
+    settings (SQLite: WAL, ``synchronous=NORMAL``, as ``search_service.db`` sets).
+
+    Each transaction updates one row of a scratch table by compare-and-set on its
+    version and appends one outbox-like row: the shape of a profile edit's
+    smallest unit of work. ``threads`` writers run at once (SQLite serialises
+    them). The scratch tables are dropped afterwards.
+    """
+    import threading
+
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS bench_rows")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS bench_events")
+        conn.exec_driver_sql("CREATE TABLE bench_rows (id INTEGER PRIMARY KEY, version BIGINT)")
+        conn.exec_driver_sql("CREATE TABLE bench_events (row_id INTEGER, body TEXT)")
+        for i in range(1000):
+            conn.execute(text("INSERT INTO bench_rows VALUES (:i, 0)"), {"i": i})
+
+    def _writer(k: int) -> None:
+        for j in range(k, n, threads):
+            with engine.begin() as conn:
+                conn.execute(
+                    text(
+                        "UPDATE bench_rows SET version = version + 1 WHERE id = :i AND version >= 0"
+                    ),
+                    {"i": j % 1000},
+                )
+                conn.execute(
+                    text("INSERT INTO bench_events VALUES (:i, :b)"),
+                    {"i": j % 1000, "b": "x" * 200},
+                )
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=_writer, args=(k,)) for k in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    elapsed = time.perf_counter() - started
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE bench_rows")
+        conn.exec_driver_sql("DROP TABLE bench_events")
+    return n / elapsed

@@ -553,11 +553,19 @@ class ScifactRow:
 
 
 def run_scifact(
-    data: Path, *, split: str, variants: Sequence[str], model: str | None, cache_dir: Path
+    data: Path,
+    *,
+    split: str,
+    variants: Sequence[str],
+    model: str | None,
+    cache_dir: Path,
+    limit_docs: int | None = None,
+    limit_queries: int | None = None,
 ) -> tuple[str, list[ScifactRow]]:
     """Index ``data`` as ``relevance beir`` does, then rank it once per variant
     through the service's ``retrieve`` (Qdrant's default quantization search
-    parameters: the adapter sends none).
+    parameters: the adapter sends none). ``limit_docs`` and ``limit_queries`` are
+    those of ``relevance beir``.
 
     Returns:
         The header line and one row per variant.
@@ -582,7 +590,9 @@ def run_scifact(
         Config(SearchMode.SEMANTIC),
         Config(SearchMode.HYBRID, SearchSettings().fusion_spec),
     ]
-    beir = load_beir(data.resolve(), split=split)
+    beir = load_beir(
+        data.resolve(), split=split, limit_docs=limit_docs, limit_queries=limit_queries
+    )
     encoder = CachedEncoder(model, cache_dir)
     rows: list[ScifactRow] = []
     with (

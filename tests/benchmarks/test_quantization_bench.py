@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sqlalchemy import create_engine
 
-from benchmarks.footprint import collection_footprint, table_footprints
+from benchmarks.footprint import collection_footprint, table_footprints, write_rate
 from benchmarks.quantization import (
     GROWTH_SCHEMA,
     VARIANTS,
@@ -135,3 +135,13 @@ def test_table_footprints_on_sqlite(tmp_path: Path) -> None:
     assert tables["t"].rows == 500
     # Table and index both hold every body (~150 bytes each): at least 2 x 500 x 150.
     assert tables["t"].bytes >= 150_000
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_write_rate_runs_every_writer_and_drops_its_tables(tmp_path: Path, threads: int) -> None:
+    from sqlalchemy import inspect
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    assert write_rate(engine, 60, threads=threads) > 0
+    assert not inspect(engine).get_table_names()
+    engine.dispose()
