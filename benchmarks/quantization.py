@@ -361,7 +361,9 @@ def _serve(path: str, variant_name: str, fusion: FusionSpec) -> dict[str, Any]:
     # One untimed pass warms the page cache and the search threads; the second is timed.
     for timed in (False, True):
         for query in queries:
-            conds = [qe.FieldCondition(f, match=qe.MatchValue(v)) for f, v in query["filter"]]
+            conds: list[Any] = [
+                qe.FieldCondition(f, match=qe.MatchValue(v)) for f, v in query["filter"]
+            ]
             flt = qe.Filter(must=conds)
             sparse = SparseVec(indices=query["sparse"][0], values=query["sparse"][1])
             t0 = time.perf_counter()
