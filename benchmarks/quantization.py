@@ -131,6 +131,8 @@ VARIANTS: dict[str, Variant] = {
         Variant("hnsw", optimize=True),
         Variant("int8", optimize=True, quantization="int8"),
         Variant("int8-norescore", optimize=True, quantization="int8", rescore=False),
+        Variant("int8-rescore", optimize=True, quantization="int8", rescore=True),
+        Variant("int8-os2", optimize=True, quantization="int8", rescore=True, oversampling=2.0),
         Variant("binary", optimize=True, quantization="binary"),
         Variant("binary-os3", optimize=True, quantization="binary", rescore=True, oversampling=3.0),
         Variant("binary-norescore", optimize=True, quantization="binary", rescore=False),
