@@ -13,6 +13,7 @@ from benchmarks.footprint import collection_footprint, table_footprints, write_r
 from benchmarks.quantization import (
     GROWTH_SCHEMA,
     VARIANTS,
+    Variant,
     _build,
     _serve,
     quantized_copy,
@@ -93,11 +94,16 @@ def test_an_optimized_quantized_copy_holds_every_point_and_its_quantized_vectors
     assert list((tmp_path / "q").rglob("quantized.data")), "no quantized vectors built"
 
 
-def test_plain_variant_builds_no_quantized_vectors(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "variant", [VARIANTS["plain"], Variant("int8-unoptimized", optimize=False, quantization="int8")]
+)
+def test_without_the_optimizer_no_quantized_vectors_exist(tmp_path: Path, variant: Variant) -> None:
+    # A quantization config alone changes nothing: Qdrant Edge builds the quantized
+    # copy only when optimize() runs (docs/scaling.md, "Quantization").
     source = EdgeStore(tmp_path / "src", schema=GROWTH_SCHEMA)
     source.ensure_collection(8)
     source.upsert([_point(i, [i], {"updated_at": i}) for i in range(40)])
-    quantized_copy(source.shard, tmp_path / "p", VARIANTS["plain"], GROWTH_SCHEMA, 8)
+    quantized_copy(source.shard, tmp_path / "p", variant, GROWTH_SCHEMA, 8)
     source.close()
     assert not list((tmp_path / "p").rglob("quantized.data"))
 
