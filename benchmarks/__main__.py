@@ -447,7 +447,7 @@ def quantization_scifact(
 ) -> None:
     """nDCG@10 (semantic and the default hybrid) per variant, through the service's retrieve."""
     from benchmarks.embcache import default_cache_dir
-    from benchmarks.quantization import run_scifact
+    from benchmarks.quantization_beir import run_scifact
 
     try:
         header, rows = run_scifact(

@@ -16,9 +16,9 @@ from benchmarks.quantization import (
     Variant,
     _build,
     _serve,
-    quantized_copy,
     run_growth,
 )
+from benchmarks.quantization_beir import quantized_copy
 from indexers import FusionSpec
 from indexers.bm25 import SparseVec
 from indexers.store import IndexPoint
