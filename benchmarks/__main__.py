@@ -406,5 +406,149 @@ def refresh(
     typer.echo(format_results(results))
 
 
+@app.command()
+def footprint(
+    writes: Annotated[
+        int, typer.Option(min=0, help="Also time N single-row write transactions.")
+    ] = 0,
+    threads: Annotated[int, typer.Option(min=1, help="Concurrent writers for --writes.")] = 1,
+) -> None:
+    """Bytes per row of every SQL table and per point of every collection (the data
+    of the current settings: ./var, or GIGSY_DATABASE_URL; Qdrant Edge only)."""
+    from benchmarks.footprint import collection_footprint, table_footprints, write_rate
+    from indexers.store_edge import EdgeStore
+    from search_service.runtime import Runtime
+    from search_service.settings import get_settings
+
+    settings = get_settings()
+    if settings.qdrant.url:
+        raise typer.BadParameter("measures the embedded Qdrant Edge store: unset the Qdrant URL")
+    rt = Runtime.open(settings)
+    try:
+        tables = table_footprints(rt.engine)
+        collections = []
+        for name, store in rt.stores.items():
+            if isinstance(store, EdgeStore) and store.count():
+                store.flush()
+                collections.append(collection_footprint(name, store.shard, store.path))
+        rate = write_rate(rt.engine, writes, threads=threads) if writes else None
+    finally:
+        rt.close()
+    if rate is not None:
+        typer.echo(f"{writes} write transactions, {threads} writer(s): {rate:.0f}/s")
+    typer.echo(f"{rt.engine.dialect.name}: table + indexes")
+    typer.echo(f"{'table':<22} {'rows':>8} {'bytes':>12} {'B/row':>8}")
+    for t in tables:
+        per_row = f"{t.bytes / t.rows:8.0f}" if t.rows else f"{'-':>8}"
+        typer.echo(f"{t.name:<22} {t.rows:>8} {t.bytes:>12} {per_row}")
+    typer.echo(
+        f"{'collection':<10} {'points':>7} {'disk B/pt':>9} {'files B/pt':>10} {'dense B':>7}"
+        f" {'nnz mean':>8} {'p50':>5} {'p95':>5} {'payload B':>9} {'p95':>6}"
+    )
+    for c in collections:
+        typer.echo(
+            f"{c.name:<10} {c.points:>7} {c.disk_bytes / c.points:>9.0f}"
+            f" {c.apparent_bytes / c.points:>10.0f} {c.dense_bytes:>7} {c.nnz_mean:>8.1f}"
+            f" {c.nnz_p50:>5.0f} {c.nnz_p95:>5.0f} {c.payload_mean:>9.0f} {c.payload_p95:>6.0f}"
+        )
+
+
+quantization_app = typer.Typer(
+    help="Qdrant Edge quantization and growth: latency, memory, disk, recall, nDCG@10.",
+    no_args_is_help=True,
+)
+app.add_typer(quantization_app, name="quantization")
+
+
+@quantization_app.command("growth")
+def quantization_growth(
+    size: Annotated[
+        list[int] | None, typer.Option("--size", help="Points (repeatable; default 10k 30k 100k).")
+    ] = None,
+    variant: Annotated[
+        list[str] | None,
+        typer.Option("--variant", help="A variant (repeatable; default: plain, int8)."),
+    ] = None,
+    queries: Annotated[int, typer.Option(min=10, help="Timed queries per shard.")] = 200,
+    nnz: Annotated[int, typer.Option(min=1, help="Mean BM25 terms per point.")] = 150,
+    root: Annotated[
+        Path | None, typer.Option(help="Where the shards are built (default: a temp dir).")
+    ] = None,
+    keep: Annotated[bool, typer.Option(help="Keep the shards.")] = False,
+    seed: Annotated[int, typer.Option(help="Synthetic data seed.")] = 42,
+) -> None:
+    """Upsert throughput, optimize time, disk, hybrid p50/p95 with two filters, dense
+    recall@10 and RSS per variant and size, on synthetic vectors (no encoder)."""
+    import tempfile
+
+    from benchmarks.quantization import GROWTH_HEADER, VARIANTS, run_growth
+    from search_service.settings import SearchSettings
+
+    names = variant or ["plain", "int8"]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown {unknown}; known: {', '.join(VARIANTS)}", param_hint="--variant"
+        )
+    with tempfile.TemporaryDirectory(prefix="gigsy-growth-") as tmp:
+        where = root.resolve() if root else Path(tmp)
+        typer.echo(f"{queries} hybrid queries (2 keyword filters) per shard, mean {nnz} BM25 terms")
+        typer.echo(GROWTH_HEADER)
+        for row in run_growth(
+            sizes=size or [10_000, 30_000, 100_000],
+            variants=names,
+            queries=queries,
+            root=where,
+            fusion=SearchSettings().fusion_spec,
+            seed=seed,
+            nnz=nnz,
+            keep=keep,
+        ):
+            typer.echo(row.row())
+
+
+@quantization_app.command("scifact")
+def quantization_scifact(
+    data: Annotated[
+        Path, typer.Option(help="BEIR directory: corpus.jsonl, queries.jsonl, qrels/.")
+    ] = SCIFACT_DIR,
+    split: Annotated[str, typer.Option(help="Judgements: qrels/<split>.tsv.")] = "train",
+    variant: Annotated[
+        list[str] | None,
+        typer.Option("--variant", help="Variant (repeatable; default plain hnsw int8 binary)."),
+    ] = None,
+    model: ModelOpt = None,
+    cache_dir: CacheOpt = None,
+    limit_docs: Annotated[
+        int | None,
+        typer.Option(help="Index the first N docs plus every doc judged for a kept query."),
+    ] = None,
+    limit_queries: Annotated[int | None, typer.Option(help="Evaluate the first N queries.")] = None,
+) -> None:
+    """nDCG@10 (semantic and the default hybrid) per variant, through the service's retrieve."""
+    from benchmarks.embcache import default_cache_dir
+    from benchmarks.quantization_beir import run_scifact
+
+    try:
+        header, rows = run_scifact(
+            data,
+            split=split,
+            variants=variant or ["plain", "hnsw", "int8", "binary"],
+            model=model,
+            cache_dir=cache_dir or default_cache_dir(),
+            limit_docs=limit_docs,
+            limit_queries=limit_queries,
+        )
+    except KeyError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--variant") from None
+    typer.echo(header)
+    typer.echo(f"{'variant':<17} {'semantic':>9} {'hybrid':>9} {'disk MiB':>9} {'build s':>8}")
+    for r in rows:
+        typer.echo(
+            f"{r.variant:<17} {r.semantic:>9.4f} {r.hybrid:>9.4f}"
+            f" {r.disk_bytes / 2**20:>9.1f} {r.build_s:>8.1f}"
+        )
+
+
 if __name__ == "__main__":
     app()
