@@ -289,6 +289,20 @@ class VectorStore(Protocol):
         ``wait=True`` writes already are)."""
         ...
 
+    def optimize(self) -> None:
+        """Build the collection's search structures (HNSW graph, payload-indexed
+        segments) over what has been written. Qdrant Edge has no background
+        optimizer: until this runs, every dense query scans its segments exactly
+        (docs/scaling.md measures the difference). A Qdrant server optimizes in the
+        background, so there it does nothing. Blocking and CPU-bound (minutes at
+        100k points on two cores, holding the GIL): call it offline, after a full
+        reindex, never from a request.
+
+        Raises:
+            VectorStoreError: the engine failed.
+        """
+        ...
+
     def close(self) -> None:
         """Flush and release resources."""
         ...

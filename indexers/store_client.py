@@ -285,6 +285,10 @@ class ClientStore:
     def flush(self) -> None:
         """Nothing to do: every write is sent with ``wait=True``."""
 
+    def optimize(self) -> None:
+        """Nothing to do: a Qdrant server runs its optimizers in the background, and
+        local mode (``:memory:``, ``path=``) has no index to build."""
+
     def close(self) -> None:
         """Close the client."""
         self.client.close()

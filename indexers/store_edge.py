@@ -319,9 +319,15 @@ class EdgeStore:
             self._shard.flush()
 
     def optimize(self) -> None:
-        """Run segment optimizers (builds HNSW once segments are large enough)."""
-        if self._shard is not None:
+        """Run Qdrant's segment optimizers now (see the protocol): merges small
+        segments and builds the HNSW graph of segments past the indexing threshold
+        (Qdrant's default, ``EdgeOptimizersConfig``)."""
+        if self._shard is None:
+            return
+        try:
             self._shard.optimize()
+        except Exception as exc:
+            raise VectorStoreError(f"optimizing {self.path} failed: {exc}") from exc
 
     def close(self) -> None:
         """Flush and close the shard."""

@@ -8,6 +8,7 @@ stop ``serve`` before running commands that write or read the index.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -174,6 +175,7 @@ def demo(
         )
         gidx = reindex(rt, entities=[GIG_ROWS])
         typer.echo(f"indexed {gidx.indexed} gigs ({gidx.embedded} embedded) in {gidx.seconds:.1f}s")
+        _optimize(rt)
         for line in _demo_keys(rt, _DEMO_STUDENT, DEMO_EMPLOYER_CLERK_ID):
             typer.echo(line)
 
@@ -310,6 +312,16 @@ def reindex(
                 f"indexed {idx.indexed} {entity.name} ({idx.embedded} embedded, "
                 f"{idx.reused} reused) in {idx.seconds:.1f}s = {idx.per_second:.1f} {entity.name}/s"
             )
+        _optimize(rt)
+
+
+def _optimize(rt: Runtime) -> None:
+    """Build every collection's HNSW graph after a bulk load (``VectorStore.optimize``:
+    the embedded store has no background optimizer, docs/scaling.md)."""
+    for name, store in rt.stores.items():
+        started = time.perf_counter()
+        store.optimize()
+        typer.echo(f"optimized the {name} index in {time.perf_counter() - started:.1f}s")
 
 
 @app.command()

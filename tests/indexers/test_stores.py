@@ -380,6 +380,29 @@ class TestWrites:
         store.delete([])
         assert store.count() == len(PROFILES)
 
+    def test_optimize_keeps_every_point_and_answer(self, store: VectorStore) -> None:
+        _loaded(store)
+        before = {
+            mode: [
+                (h.id, round(h.score, 5))
+                for h in _search(store, "python developer", mode=mode).page
+            ]
+            for mode in ("keyword", "semantic", "hybrid")
+        }
+        store.optimize()
+        assert store.count() == len(PROFILES)
+        for mode, hits in before.items():
+            after = [
+                (h.id, round(h.score, 5))
+                for h in _search(store, "python developer", mode=mode).page
+            ]
+            assert after == hits, mode
+
+    def test_optimize_before_the_collection_exists_is_a_no_op(self, store: VectorStore) -> None:
+        store.optimize()
+        store.ensure_collection(DIM)
+        assert store.count() == 0
+
 
 class TestReads:
     def test_payloads_of_existing_points(self, loaded: VectorStore) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from typer.testing import CliRunner
@@ -80,6 +81,21 @@ def test_reindex_recreate(cli_env: CliRunner) -> None:
     result = cli_env.invoke(app, ["reindex", "--recreate"])
     assert result.exit_code == 0, result.output
     assert "indexed 10 profiles (10 embedded, 0 reused)" in result.output
+
+
+def test_reindex_and_demo_build_every_collections_search_structures(cli_env: CliRunner) -> None:
+    """The embedded store has no background optimizer: a bulk load must run it."""
+    from indexers.store_edge import EdgeStore
+
+    with mock.patch.object(EdgeStore, "optimize", autospec=True) as optimize:
+        assert cli_env.invoke(app, ["demo", "--count", "10"]).exit_code == 0
+        assert optimize.call_count == 2
+        optimize.reset_mock()
+        result = cli_env.invoke(app, ["reindex"])
+    assert result.exit_code == 0, result.output
+    assert optimize.call_count == 2
+    assert "optimized the profiles index" in result.output
+    assert "optimized the gigs index" in result.output
 
 
 def test_refresh_snapshots_and_purge_commands(cli_env: CliRunner) -> None:
