@@ -40,10 +40,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlmodel import select
 
 from benchmarks.embcache import CachedEncoder
 from benchmarks.metrics import mrr, ndcg_at_k, precision_at_k, recall_at_k
+from benchmarks.resume_sections import FIELDS, parse_sections
+from benchmarks.variants import Corpus, Lab, Variant, first_pass_ranker
 from indexers import (
     Bm25Encoder,
     FilterSpec,
@@ -53,6 +56,7 @@ from indexers import (
     Norm,
     ProfileDocument,
     SearchResult,
+    build_document,
     fuse,
     text_hash,
 )
@@ -65,7 +69,8 @@ from indexers.taxonomy import (
 from models import SearchMode, User, now_ms
 from search_service.db import session_scope
 from search_service.index.entity import PROFILE_ROWS
-from search_service.profiles.ingest import ingest_resumes
+from search_service.profiles.ingest import ingest_resumes, read_resumes
+from search_service.profiles.repository import load_profile_rows
 from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
 from search_service.search.boosts import BoostConfig, apply_boosts
@@ -103,19 +108,23 @@ def category_query(category: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Config:
     """One ranking: a mode and, for ``hybrid``, a fusion, optionally followed by the
-    employer-search boosts with their defaults (``search/boosts.py``)."""
+    employer-search boosts with their defaults (``search/boosts.py``); ``variant``
+    changes retrieval itself (scored by :class:`benchmarks.variants.Lab`)."""
 
     mode: SearchMode
     fusion: FusionSpec | None = None
     boosts: bool = False
+    variant: Variant = field(default_factory=Variant)
 
     @property
     def label(self) -> str:
-        """``mode=keyword`` or ``mode=hybrid fusion=rrf k=60 w=1:1`` (`` boosts``)."""
-        if self.fusion is None:
-            return f"mode={self.mode.value}"
-        tail = " boosts" if self.boosts else ""
-        return f"mode={self.mode.value} {self.fusion.label}{tail}"
+        """``mode=keyword`` or ``mode=hybrid fusion=rrf k=60 w=1:1`` (`` boosts``), then
+        the retrieval variant's words (:attr:`benchmarks.variants.Variant.label`)."""
+        head = f"mode={self.mode.value}"
+        if self.fusion is not None:
+            head += f" {self.fusion.label}{' boosts' if self.boosts else ''}"
+        tail = self.variant.label
+        return f"{head} {tail}" if tail else head
 
 
 def _grid() -> list[Config]:
@@ -142,12 +151,52 @@ weights, DBSF with weights, and the convex combination over alpha with both
 normalisations, and the default fusion followed by the default boosts."""
 
 _FIELD = re.compile(r"^(k|w|alpha|norm)=(.+)$")
+_VARIANT = re.compile(r"^([a-z0-9]+)=(.+)$")
+FIELD_NAMES = frozenset({"title", "text", "summary", "skills", "experience", "education", "other"})
+"""Fields a configuration may weight in BM25 (``title=2``): SciFact's ``title`` and
+``text``, the resumes' sections (:data:`benchmarks.resume_sections.FIELDS`)."""
+
+
+def _variant_word(word: str, out: dict[str, Any], weights: list[tuple[str, float]]) -> bool:
+    """Fold one retrieval-variant word into ``out``; False if it is not one."""
+    if word in ("clean", "lab"):
+        out[word] = True
+        return True
+    m = _VARIANT.match(word)
+    if m is None:
+        return False
+    name, value = m.groups()
+    if name in ("k1", "b"):
+        out[name] = float(value)
+    elif name in ("stem", "stop") and value in ("on", "off"):
+        out["stemming" if name == "stem" else "stopwords"] = value == "on"
+    elif name == "rm3":
+        docs, terms, orig = value.split(":")
+        out["rm3"] = (int(docs), int(terms), float(orig))
+    elif name == "rocchio":
+        docs, beta = value.split(":")
+        out["rocchio"] = (int(docs), float(beta))
+    elif name == "depth":
+        out["depth"] = int(value)
+        if out["depth"] < 1:
+            raise ValueError(value)
+    elif name == "maxsim" and value in ("sections", "sections+doc"):
+        out["maxsim"] = value
+    elif name in FIELD_NAMES:
+        weights.append((name, float(value)))
+    else:
+        return False
+    return True
 
 
 def parse_config(text: str) -> Config:
     """Parse ``keyword``, ``semantic``, or a fusion as printed: ``rrf k=60 w=1:1``,
     ``dbsf w=1:1.5``, ``convex norm=tmm alpha=0.3`` (``mode=``/``fusion=`` prefixes
-    allowed; omitted fields take :class:`indexers.FusionSpec` defaults).
+    allowed; omitted fields take :class:`indexers.FusionSpec` defaults), followed by
+    any retrieval-variant words (:class:`benchmarks.variants.Variant`): ``k1=0.9
+    b=0.4``, ``stem=off``, ``stop=off``, field weights ``title=2 skills=3``,
+    ``clean``, ``rm3=10:10:0.5``, ``rocchio=5:0.5``, ``depth=50``,
+    ``maxsim=sections`` or ``maxsim=sections+doc``, ``lab``.
 
     Raises:
         ValueError: an unknown mode, fusion or field, or a value out of range.
@@ -160,16 +209,30 @@ def parse_config(text: str) -> Config:
     if not words:
         raise ValueError(f"empty configuration {text!r}")
     head, rest = words[0], words[1:]
+    var: dict[str, Any] = {}
+    weights: list[tuple[str, float]] = []
+    fusion_words: list[str] = []
+    for word in rest:
+        try:
+            known = _variant_word(word, var, weights)
+        except ValueError:
+            raise ValueError(f"bad value in {word!r} of {text!r}") from None
+        if not known:
+            fusion_words.append(word)
+    try:
+        variant = Variant(**var, weights=tuple(weights))
+    except ValueError as exc:
+        raise ValueError(f"{exc} in {text!r}") from None
     if head in (SearchMode.KEYWORD.value, SearchMode.SEMANTIC.value):
-        if rest:
-            raise ValueError(f"{head} takes no parameters: {text!r}")
-        return Config(SearchMode(head))
+        if fusion_words:
+            raise ValueError(f"{head} takes no fusion parameters: {text!r}")
+        return Config(SearchMode(head), variant=variant)
     try:
         method = Fusion(head)
     except ValueError:
         raise ValueError(f"unknown mode or fusion {head!r} in {text!r}") from None
     kwargs: dict[str, object] = {"method": method}
-    for word in rest:
+    for word in fusion_words:
         m = _FIELD.match(word)
         if m is None:
             raise ValueError(f"unknown field {word!r} in {text!r}")
@@ -186,7 +249,8 @@ def parse_config(text: str) -> Config:
                 kwargs["norm"] = Norm(value)
         except ValueError:
             raise ValueError(f"bad value in {word!r} of {text!r}") from None
-    return Config(SearchMode.HYBRID, FusionSpec(**kwargs), boosts=boosts)  # type: ignore[arg-type]
+    spec = FusionSpec(**kwargs)  # type: ignore[arg-type]
+    return Config(SearchMode.HYBRID, spec, boosts=boosts, variant=variant)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,12 +262,14 @@ class Judged:
         queries: query id -> text, in evaluation order.
         qrels: query id -> {point id: graded relevance}.
         docs: documents indexed.
+        corpus: the documents for retrieval variants (:class:`benchmarks.variants.Lab`).
     """
 
     name: str
     queries: dict[str, str]
     qrels: dict[str, dict[int, int]]
     docs: int
+    corpus: Corpus | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,29 +387,43 @@ def expand_query(query: str) -> str:
     return " ".join([query, *dict.fromkeys(extra)]) if extra else query
 
 
+def service_query(text: str, rewrite: QueryRewrite | None = None) -> str:
+    """The query as ``search_profiles`` searches it: stripped and canonicalised (skill
+    aliases), then ``rewrite`` (e.g. a query expansion under test)."""
+    query = canonicalise_query(text.strip())
+    return rewrite(query) if rewrite is not None else query
+
+
 def retrieve_all(
     rt: Runtime, queries: dict[str, str], *, rewrite: QueryRewrite | None = None
 ) -> dict[str, SearchResult]:
-    """Each query once through :func:`retrieve` in hybrid mode (both candidate lists).
-
-    The query is stripped and canonicalised (skill aliases) as ``search_profiles``
-    does; ``rewrite`` is applied after that (e.g. a query expansion under test).
-    """
+    """Each query once through :func:`retrieve` in hybrid mode (both candidate lists),
+    the query prepared by :func:`service_query`."""
     out: dict[str, SearchResult] = {}
     for qid, text in queries.items():
-        query = canonicalise_query(text.strip())
-        if rewrite is not None:
-            query = rewrite(query)
         out[qid] = retrieve(
             rt,
             rt.store,
-            query=query,
+            query=service_query(text, rewrite),
             mode=SearchMode.HYBRID,
             spec=FilterSpec(),
             limit=DEPTH,
             offset=0,
         )
     return out
+
+
+def open_lab(rt: Runtime, data: Judged) -> Lab:
+    """A :class:`benchmarks.variants.Lab` over ``data``'s corpus with the stored vectors.
+
+    Raises:
+        ValueError: ``data`` carries no corpus.
+    """
+    if data.corpus is None:
+        raise ValueError(f"{data.name}: no corpus for retrieval variants")
+    found = rt.store.dense_vectors(data.corpus.ids)
+    dense = np.stack([found[i] for i in data.corpus.ids]).astype(np.float32)
+    return Lab(data.corpus, dense, rt.encoder)
 
 
 def run_configs(
@@ -354,19 +434,35 @@ def run_configs(
     precision: bool = False,
     rewrite: QueryRewrite | None = None,
 ) -> list[Record]:
-    """Retrieve every query once, then score every configuration on those lists."""
+    """Retrieve every query once, then score every configuration on those lists; a
+    configuration with a retrieval variant gets its lists from a
+    :class:`benchmarks.variants.Lab` instead (built once, on first need)."""
     results = retrieve_all(rt, data.queries, rewrite=rewrite)
-    encoder = rt.encoder
-    if isinstance(encoder, CachedEncoder):
-        encoder.flush()
     payloads: dict[int, dict[str, Any]] = {}
     if any(c.boosts for c in configs):
         ids = {h.id for r in results.values() for h in (*r.dense, *r.keyword)}
         payloads = rt.store.payloads(sorted(ids))
     now = now_ms()
-    return [
-        evaluate(data, results, c, precision=precision, payloads=payloads, now=now) for c in configs
-    ]
+    lab: Lab | None = None
+    queries = {qid: service_query(t, rewrite) for qid, t in data.queries.items()}
+    records: list[Record] = []
+    for c in configs:
+        got = results
+        if c.variant != Variant():
+            lab = lab or open_lab(rt, data)
+            first = first_pass_ranker(
+                c.mode is not SearchMode.KEYWORD, c.mode is not SearchMode.SEMANTIC, c.fusion
+            )
+            got = lab.retrieve(queries, c.variant, first)
+        rec = evaluate(data, got, c, precision=precision, payloads=payloads, now=now)
+        if c.variant.maxsim and lab is not None:
+            per_doc, nbytes = lab.section_cost()
+            rec.extra.update({"vectors/doc": f"{per_doc:.2f}", "MiB": f"{nbytes / 2**20:.1f}"})
+        records.append(rec)
+    encoder = rt.encoder
+    if isinstance(encoder, CachedEncoder):
+        encoder.flush()
+    return records
 
 
 def _settings(root: Path, model: str | None) -> Settings:
@@ -482,9 +578,58 @@ def open_beir(
                 qid: {(point[doc] if doc in point else next(extra)): g for doc, g in rels.items()}
                 for qid, rels in data.qrels.items()
             }
-            yield rt, Judged(name=name, queries=data.queries, qrels=qrels, docs=len(docs))
+            titles = [d.title for d in docs]
+            corpus = Corpus(
+                ids=[d.user_id for d in docs],
+                texts=[d.text for d in docs],
+                fields=[
+                    {"title": t, "text": _body(text, t)}
+                    for t, text in zip(titles, data.doc_texts, strict=True)
+                ],
+            )
+            yield (
+                rt,
+                Judged(name=name, queries=data.queries, qrels=qrels, docs=len(docs), corpus=corpus),
+            )
         finally:
             rt.close()
+
+
+def _body(text: str, title: str) -> str:
+    """A BEIR document's text without its leading title line."""
+    return text[len(title) :].lstrip("\n") if title and text.startswith(title) else text
+
+
+def _resume_corpus(rt: Runtime, csv_path: Path) -> Corpus:
+    """Every indexed resume: the service's document text, the sections parsed from
+    the CSV text (raw and cleaned: :func:`benchmarks.resume_sections.parse_sections`),
+    and, for MaxSim, the non-empty cleaned fields as one text each."""
+    raw = {row_id: text for row_id, _, text in read_resumes(csv_path)}
+    with session_scope(rt.engine) as session:
+        ids = [u.id for u in session.exec(select(User)) if u.id is not None]
+        rows = load_profile_rows(session, ids)
+        docs = {
+            uid: (build_document(r), r.user.external_id or "")
+            for uid, r in rows.items()
+            if r.profile is not None and r.user.is_searchable
+        }
+    order = sorted(docs)
+    fields: list[dict[str, str]] = []
+    clean: list[dict[str, str]] = []
+    sections: list[list[str]] = []
+    for uid in order:
+        text = raw.get(docs[uid][1], "")
+        parsed, tidy = parse_sections(text), parse_sections(text, clean=True)
+        fields.append({f: parsed.get(f) for f in FIELDS})
+        clean.append({f: tidy.get(f) for f in FIELDS})
+        sections.append([t for t in (tidy.get(f) for f in FIELDS) if t.strip()] or [text])
+    return Corpus(
+        ids=order,
+        texts=[docs[uid][0].text for uid in order],
+        fields=fields,
+        clean_fields=clean,
+        sections=sections,
+    )
 
 
 @contextmanager
@@ -521,6 +666,7 @@ def open_resumes(
                     queries={c: category_query(c) for c in cats},
                     qrels={c: by_cat[c] for c in cats},
                     docs=rt.store.count(),
+                    corpus=_resume_corpus(rt, csv_path),
                 ),
             )
         finally:

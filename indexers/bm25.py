@@ -48,6 +48,9 @@ class Bm25Encoder:
         k1: term-frequency saturation (default :data:`BM25_K1`).
         b: length normalisation in [0, 1] (default :data:`BM25_B`).
         language: stopword and stemmer language.
+        stemming: stem tokens (Qdrant's Snowball stemmer for ``language``); off keeps
+            the lowercased word.
+        stopwords: drop ``language``'s stopwords.
 
     Raises:
         ValueError: ``avg_len`` is not positive, ``b`` is outside [0, 1] or ``k1 < 0``.
@@ -60,15 +63,33 @@ class Bm25Encoder:
         k1: float = BM25_K1,
         b: float = BM25_B,
         language: str = "english",
+        stemming: bool = True,
+        stopwords: bool = True,
     ) -> None:
+        if avg_len <= 0:
+            raise ValueError(f"avg_len must be positive, got {avg_len}")
+        if not 0.0 <= b <= 1.0:
+            raise ValueError(f"b must be in [0, 1], got {b}")
+        if k1 < 0:
+            raise ValueError(f"k1 must be >= 0, got {k1}")
         self.avg_len = float(avg_len)
         self.k1 = k1
         self.b = b
         self.language = language
-        self._model = qe.Bm25(qe.Bm25Config(k=k1, b=b, avg_len=self.avg_len, language=language))
+        self.stemming = stemming
+        self.stopwords = stopwords
+        self._model = qe.Bm25(self._config(k1, b, self.avg_len))
         # b = 0 removes length normalisation, so each weight is tf*(k1+1)/(tf+k1)
         # and the raw term frequency can be solved back out of it.
-        self._tf_model = qe.Bm25(qe.Bm25Config(k=k1, b=0.0, avg_len=1.0, language=language))
+        self._tf_model = qe.Bm25(self._config(k1, 0.0, 1.0))
+
+    def _config(self, k: float, b: float, avg_len: float) -> qe.Bm25Config:
+        extra: dict[str, object] = {}
+        if not self.stemming:
+            extra["stemmer"] = qe.DisabledStemmer()
+        if not self.stopwords:
+            extra["stopwords"] = qe.StopwordsSet(custom=set())
+        return qe.Bm25Config(k=k, b=b, avg_len=avg_len, language=self.language, **extra)
 
     def encode_document(self, text: str) -> SparseVec:
         """BM25 term weights of a document (no IDF: the store applies it)."""
@@ -77,6 +98,43 @@ class Bm25Encoder:
     def encode_documents(self, texts: Sequence[str]) -> list[SparseVec]:
         """:meth:`encode_document` over many texts."""
         return [self.encode_document(t) for t in texts]
+
+    def encode_fields(self, fields: Sequence[tuple[str, float]]) -> SparseVec:
+        """BM25F term weights of a document made of weighted fields (no IDF).
+
+        Each field's term frequencies are multiplied by its weight and summed, the
+        document length likewise, and the sum is saturated once:
+        ``w = tf~ (k1 + 1) / (tf~ + k1 (1 - b + b len~ / avg_len))`` (Robertson,
+        Zaragoza & Taylor, "Simple BM25 extension to multiple weighted fields",
+        CIKM 2004). With every weight 1 this equals :meth:`encode_document` of the
+        fields' texts joined; ``avg_len`` should then be the corpus mean of
+        :meth:`fields_length`.
+
+        Args:
+            fields: ``(text, weight)`` pairs; weights >= 0 (0 drops the field).
+
+        Raises:
+            ValueError: a weight is negative.
+        """
+        tf: dict[int, float] = {}
+        length = 0.0
+        for text, weight in fields:
+            if weight < 0:
+                raise ValueError(f"field weight must be >= 0, got {weight}")
+            if weight == 0 or not text:
+                continue
+            for term, count in self.term_frequencies(text).items():
+                tf[term] = tf.get(term, 0.0) + weight * count
+                length += weight * count
+        norm = self.k1 * (1.0 - self.b + self.b * length / self.avg_len)
+        terms = sorted(tf)
+        return SparseVec(
+            indices=terms, values=[tf[t] * (self.k1 + 1.0) / (tf[t] + norm) for t in terms]
+        )
+
+    def fields_length(self, fields: Sequence[tuple[str, float]]) -> float:
+        """Weighted length in tokens of a field-weighted document (:meth:`encode_fields`)."""
+        return sum(w * self.doc_length(t) for t, w in fields if w > 0 and t)
 
     def encode_query(self, text: str) -> SparseVec:
         """Query vector: weight 1.0 per unique term."""
