@@ -128,8 +128,9 @@ _DATE_LINE = re.compile(
     rf"(\s*(to|-|–)\s*((\d{{1,2}}/)?\d{{4}}|{_MONTHS}\.?\s+\d{{4}}|current|present))?$",
     re.IGNORECASE,
 )
-_HTML = re.compile(r"&(amp|nbsp|lt|gt|quot|#\d+);|</?[a-z]+[^>]*>", re.IGNORECASE)
-_MOJIBAKE = re.compile("Ã[\u0080-\u00bf]|â€[\u0080-\u00bf™œ]?")
+_HTML = re.compile(r"&[a-z0-9#]{2,8};|</?[a-z]+[^>]*>", re.IGNORECASE)
+# UTF-8 punctuation read as cp1252: "â€“" (en dash), "â€¢" (bullet), "âž¢", "Ã†"...
+_MOJIBAKE = re.compile("â[\u0080-\u02ff\u2000-\u2122]{1,2}|Ã[\u0080-\u00ff\u2000-\u2122]")
 
 
 def clean_lines(lines: list[str]) -> list[str]:
@@ -140,7 +141,7 @@ def clean_lines(lines: list[str]) -> list[str]:
     out: list[str] = []
     for line in lines:
         line = _HTML.sub(" ", line)
-        line = _MOJIBAKE.sub("'", line)
+        line = _MOJIBAKE.sub(" ", line)
         line = line.strip()
         if not line or _BOILERPLATE_LINE.match(line) or _PROMPT.match(line):
             continue

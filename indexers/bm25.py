@@ -66,12 +66,6 @@ class Bm25Encoder:
         stemming: bool = True,
         stopwords: bool = True,
     ) -> None:
-        if avg_len <= 0:
-            raise ValueError(f"avg_len must be positive, got {avg_len}")
-        if not 0.0 <= b <= 1.0:
-            raise ValueError(f"b must be in [0, 1], got {b}")
-        if k1 < 0:
-            raise ValueError(f"k1 must be >= 0, got {k1}")
         self.avg_len = float(avg_len)
         self.k1 = k1
         self.b = b
