@@ -33,12 +33,12 @@ query: Qdrant's ``MultiVectorComparator.MAX_SIM``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse as sp
 
 from indexers import BM25_B, BM25_K1, Bm25Encoder, DenseEncoder, FusionSpec, Hit, fuse
 from indexers.store import SearchResult
@@ -133,12 +133,14 @@ class Corpus:
 
 @dataclass(slots=True)
 class _Bm25Index:
+    """An inverted index: per term id, the documents holding it and their BM25
+    weights; per document, its (weighted) term frequencies (RM3)."""
+
     encoder: Bm25Encoder
-    weights: sp.csr_matrix  # (n_docs, n_terms) BM25 document weights
-    tf: sp.csr_matrix  # (n_docs, n_terms) (weighted) term frequencies
-    lengths: npt.NDArray[np.float64]
-    idf: npt.NDArray[np.float64]
-    column: dict[int, int] = field(default_factory=dict)
+    n: int
+    postings: dict[int, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]]
+    doc_tf: list[dict[int, float]]
+    idf: dict[int, float] = field(default_factory=dict)
 
 
 class Lab:
@@ -185,11 +187,8 @@ class Lab:
             lengths = np.array([probe.doc_length(t) for t in self.corpus.texts], dtype=float)
         avg = max(float(lengths.mean()), 1.0) if n else 1.0
         enc = Bm25Encoder(avg, k1=v.k1, b=v.b, stemming=v.stemming, stopwords=v.stopwords)
-        column: dict[int, int] = {}
-        rows: list[int] = []
-        cols: list[int] = []
-        vals: list[float] = []
-        tfs: list[float] = []
+        lists: dict[int, tuple[list[int], list[float]]] = {}
+        doc_tf: list[dict[int, float]] = []
         for i in range(n):
             if fielded:
                 vec = enc.encode_fields(docs[i])
@@ -200,29 +199,31 @@ class Lab:
             else:
                 vec = enc.encode_document(self.corpus.texts[i])
                 tf = {t: float(c) for t, c in enc.term_frequencies(self.corpus.texts[i]).items()}
+            doc_tf.append(tf)
             for t, val in zip(vec.indices, vec.values, strict=True):
-                rows.append(i)
-                cols.append(column.setdefault(t, len(column)))
+                docs_of, vals = lists.setdefault(t, ([], []))
+                docs_of.append(i)
                 vals.append(val)
-                tfs.append(tf.get(t, 0.0))
-        shape = (n, len(column))
-        weights = sp.csr_matrix((vals, (rows, cols)), shape=shape)
-        tf_m = sp.csr_matrix((tfs, (rows, cols)), shape=shape)
-        df = np.asarray((weights > 0).sum(axis=0)).ravel()
-        idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
-        index = _Bm25Index(enc, weights, tf_m, lengths, idf, column)
+        postings = {
+            t: (np.asarray(d, dtype=np.int64), np.asarray(v, dtype=np.float64))
+            for t, (d, v) in lists.items()
+        }
+        idf = {
+            t: math.log(1.0 + (n - len(d) + 0.5) / (len(d) + 0.5)) for t, (d, _) in lists.items()
+        }
+        index = _Bm25Index(enc, n, postings, doc_tf, idf)
         self._bm25[v.bm25_key] = index
         return index
 
     def _bm25_scores(
         self, index: _Bm25Index, query: Mapping[int, float]
     ) -> npt.NDArray[np.float64]:
-        q = np.zeros(len(index.column))
+        scores = np.zeros(index.n)
         for t, w in query.items():
-            c = index.column.get(t)
-            if c is not None:
-                q[c] += w * index.idf[c]
-        return np.asarray(index.weights @ q).ravel()
+            found = index.postings.get(t)
+            if found is not None:
+                scores[found[0]] += w * index.idf[t] * found[1]
+        return scores
 
     def _rm3(
         self, index: _Bm25Index, query: Mapping[int, float], feedback: Sequence[Hit], v: Variant
@@ -235,16 +236,14 @@ class Lab:
         pos = {pid: i for i, pid in enumerate(self.corpus.ids)}
         scores = np.array([max(h.score, 0.0) for h in top])
         prior = scores / scores.sum() if scores.sum() > 0 else np.full(len(top), 1 / len(top))
-        rel = np.zeros(len(index.column))
+        rel: dict[int, float] = {}
         for h, p in zip(top, prior, strict=True):
-            row = index.tf.getrow(pos[h.id])
-            total = row.sum()
-            if total > 0:
-                rel[row.indices] += p * row.data / total
-        best = np.argsort(-rel)[:terms]
-        best = best[rel[best] > 0]
-        term_of = {c: t for t, c in index.column.items()}
-        expansion = {term_of[int(c)]: float(rel[c]) for c in best}
+            tf = index.doc_tf[pos[h.id]]
+            total = sum(tf.values())
+            for t, c in tf.items() if total > 0 else ():
+                rel[t] = rel.get(t, 0.0) + float(p) * c / total
+        best = sorted(rel, key=lambda t: (-rel[t], t))[:terms]
+        expansion = {t: rel[t] for t in best if rel[t] > 0}
         z = sum(expansion.values()) or 1.0
         qz = sum(query.values()) or 1.0
         out = {t: original * w / qz for t, w in query.items()}

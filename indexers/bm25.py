@@ -78,12 +78,14 @@ class Bm25Encoder:
         self._tf_model = qe.Bm25(self._config(k1, 0.0, 1.0))
 
     def _config(self, k: float, b: float, avg_len: float) -> qe.Bm25Config:
-        extra: dict[str, object] = {}
-        if not self.stemming:
-            extra["stemmer"] = qe.DisabledStemmer()
-        if not self.stopwords:
-            extra["stopwords"] = qe.StopwordsSet(custom=set())
-        return qe.Bm25Config(k=k, b=b, avg_len=avg_len, language=self.language, **extra)
+        return qe.Bm25Config(
+            k=k,
+            b=b,
+            avg_len=avg_len,
+            language=self.language,
+            stemmer=None if self.stemming else qe.DisabledStemmer(),
+            stopwords=None if self.stopwords else qe.StopwordsSet(custom=set()),
+        )
 
     def encode_document(self, text: str) -> SparseVec:
         """BM25 term weights of a document (no IDF: the store applies it)."""
