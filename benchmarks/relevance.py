@@ -501,6 +501,24 @@ def _read_jsonl(path: Path) -> list[dict[str, str]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    """BEIR's ``query-id corpus-id score`` TSV with its header, or headerless TREC
+    qrels (``query-id iteration corpus-id score``, any whitespace)."""
+    qrels: dict[str, dict[str, int]] = {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        lines = [ln for ln in fh if ln.strip()]
+    if lines and lines[0].split()[0] == "query-id":
+        for row in csv.DictReader(lines, delimiter="\t"):
+            qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
+        return qrels
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 4:
+            raise ValueError(f"{path}: not a BEIR or TREC qrels line: {line!r}")
+        qrels.setdefault(parts[0], {})[parts[2]] = int(parts[3])
+    return qrels
+
+
 def load_beir(
     data_dir: Path,
     *,
@@ -508,7 +526,8 @@ def load_beir(
     limit_docs: int | None = None,
     limit_queries: int | None = None,
 ) -> BeirData:
-    """Read ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv`` (BEIR format).
+    """Read ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv`` (BEIR format;
+    headerless TREC qrels are read too).
 
     Queries without a judgement in ``split`` are dropped.
 
@@ -521,11 +540,9 @@ def load_beir(
 
     Raises:
         FileNotFoundError: a file is missing (e.g. ``qrels/test.tsv`` of SciFact here).
+        ValueError: a qrels line is neither BEIR's nor TREC's.
     """
-    qrels: dict[str, dict[str, int]] = {}
-    with (data_dir / "qrels" / f"{split}.tsv").open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh, delimiter="\t"):
-            qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
+    qrels = _read_qrels(data_dir / "qrels" / f"{split}.tsv")
     queries = {
         q["_id"]: q["text"] for q in _read_jsonl(data_dir / "queries.jsonl") if q["_id"] in qrels
     }

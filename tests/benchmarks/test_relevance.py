@@ -86,6 +86,16 @@ class TestLoad:
         data = load_beir(data_dir, limit_docs=1)
         assert data.doc_ids == ["d1", "d2", "d3", "d5", "d6"]  # corpus order kept
 
+    def test_headerless_trec_qrels_are_read(self, data_dir: Path) -> None:
+        (data_dir / "qrels" / "test.tsv").write_text("q1\t 0 d2\t1\nq3 0 \td6\t2\n")
+        data = load_beir(data_dir, split="test")
+        assert data.qrels == {"q1": {"d2": 1}, "q3": {"d6": 2}}
+
+    def test_a_malformed_qrels_line_is_refused(self, data_dir: Path) -> None:
+        (data_dir / "qrels" / "test.tsv").write_text("q1 d2 1\n")
+        with pytest.raises(ValueError, match="qrels"):
+            load_beir(data_dir, split="test")
+
     def test_missing_split_is_an_error(self, data_dir: Path) -> None:
         with pytest.raises(FileNotFoundError):
             load_beir(data_dir, split="test")
