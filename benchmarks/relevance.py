@@ -620,7 +620,7 @@ def _body(text: str, title: str) -> str:
 def _resume_corpus(rt: Runtime, csv_path: Path) -> Corpus:
     """Every indexed resume: the service's document text, the sections parsed from
     the CSV text (raw and cleaned: :func:`benchmarks.resume_sections.parse_sections`),
-    and, for MaxSim, the non-empty cleaned fields as one text each."""
+    and, for MaxSim, the headline and each non-empty cleaned field as one text each."""
     raw = {row_id: text for row_id, _, text in read_resumes(csv_path)}
     with session_scope(rt.engine) as session:
         ids = [u.id for u in session.exec(select(User)) if u.id is not None]
@@ -639,7 +639,10 @@ def _resume_corpus(rt: Runtime, csv_path: Path) -> Corpus:
         parsed, tidy = parse_sections(text), parse_sections(text, clean=True)
         fields.append({f: parsed.get(f) for f in FIELDS})
         clean.append({f: tidy.get(f) for f in FIELDS})
-        sections.append([t for t in (tidy.get(f) for f in FIELDS) if t.strip()] or [text])
+        # The title as the profile's headline (``parse_resume``), whose vector is cached.
+        heads = [tidy.title[:300].title()] if tidy.title else []
+        rest = [t for t in (tidy.get(f) for f in FIELDS[1:]) if t.strip()]
+        sections.append(heads + rest or [text])
     return Corpus(
         ids=order,
         texts=[docs[uid][0].text for uid in order],
@@ -649,13 +652,31 @@ def _resume_corpus(rt: Runtime, csv_path: Path) -> Corpus:
     )
 
 
+def _per_category(csv_path: Path, n: int, out: Path) -> Path:
+    """Write the first ``n`` resumes of each category of ``csv_path`` (file order) to ``out``."""
+    seen: dict[str, int] = {}
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["ID", "Category", "Resume_str"])
+        for row_id, category, text in read_resumes(csv_path):
+            if seen.get(category, 0) < n:
+                seen[category] = seen.get(category, 0) + 1
+                writer.writerow([row_id, category, text])
+    return out
+
+
 @contextmanager
 def open_resumes(
-    csv_path: Path, encoder: CachedEncoder, *, progress: bool = True
+    csv_path: Path,
+    encoder: CachedEncoder,
+    *,
+    progress: bool = True,
+    per_category: int | None = None,
 ) -> Iterator[tuple[Runtime, Judged]]:
     """A runtime over a temporary data directory holding the resumes of ``csv_path``
     (``ingest_resumes`` then ``reindex``, as the CLI does), with one query per
-    category and every resume of that category judged relevant (gain 1).
+    category and every resume of that category judged relevant (gain 1);
+    ``per_category`` keeps only the first N resumes of each category (file order).
 
     Raises:
         FileNotFoundError: no such CSV.
@@ -664,6 +685,8 @@ def open_resumes(
     with tempfile.TemporaryDirectory(prefix="gigsy-relevance-") as tmp:
         rt = Runtime.open(_settings(Path(tmp), encoder.model), encoder=encoder)
         try:
+            if per_category is not None:
+                csv_path = _per_category(csv_path, per_category, Path(tmp) / "sample.csv")
             ingest_resumes(rt, csv_path, progress=progress)
             reindex(rt, progress=progress, entities=(PROFILE_ROWS,))
             by_cat: dict[str, dict[int, int]] = {}
