@@ -176,6 +176,8 @@ def _variant_word(word: str, out: dict[str, Any], weights: list[tuple[str, float
     elif name == "rocchio":
         docs, beta = value.split(":")
         out["rocchio"] = (int(docs), float(beta))
+    elif name == "titleboost":
+        out["title_boost"] = float(value)
     elif name == "depth":
         out["depth"] = int(value)
         if out["depth"] < 1:
@@ -195,7 +197,7 @@ def parse_config(text: str) -> Config:
     allowed; omitted fields take :class:`indexers.FusionSpec` defaults), followed by
     any retrieval-variant words (:class:`benchmarks.variants.Variant`): ``k1=0.9
     b=0.4``, ``stem=off``, ``stop=off``, field weights ``title=2 skills=3``,
-    ``clean``, ``rm3=10:10:0.5``, ``rocchio=5:0.5``, ``depth=50``,
+    ``titleboost=2``, ``clean``, ``rm3=10:10:0.5``, ``rocchio=5:0.5``, ``depth=50``,
     ``maxsim=sections`` or ``maxsim=sections+doc``, ``lab``.
 
     Raises:
@@ -603,6 +605,7 @@ def open_beir(
                     {"title": t, "text": _body(text, t)}
                     for t, text in zip(titles, data.doc_texts, strict=True)
                 ],
+                titles=titles,
             )
             yield (
                 rt,
@@ -649,6 +652,7 @@ def _resume_corpus(rt: Runtime, csv_path: Path) -> Corpus:
         fields=fields,
         clean_fields=clean,
         sections=sections,
+        titles=[docs[uid][0].title for uid in order],
     )
 
 

@@ -59,6 +59,9 @@ class Variant:
             (:class:`indexers.Bm25Encoder`).
         weights: BM25F field weights ``(field, weight)``; fields not named weigh 1.
             Empty: the service's document text.
+        title_boost: BM25F over the service's text (weight 1) and its title again
+            (this weight): what the indexer would do with a title weight of
+            ``1 + title_boost`` (the title is already the text's first line).
         clean: use the cleaned fields (resumes: template residue removed).
         rm3: ``(docs, terms, original weight)`` of RM3 on the BM25 query.
         rocchio: ``(docs, beta)`` of Rocchio on the dense query.
@@ -73,6 +76,7 @@ class Variant:
     stemming: bool = True
     stopwords: bool = True
     weights: tuple[tuple[str, float], ...] = ()
+    title_boost: float = 0.0
     clean: bool = False
     rm3: tuple[int, int, float] | None = None
     rocchio: tuple[int, float] | None = None
@@ -91,6 +95,8 @@ class Variant:
         if not self.stopwords:
             out.append("stop=off")
         out += [f"{name}={w:g}" for name, w in self.weights]
+        if self.title_boost:
+            out.append(f"titleboost={self.title_boost:g}")
         if self.clean:
             out.append("clean")
         if self.rm3:
@@ -108,7 +114,15 @@ class Variant:
     @property
     def bm25_key(self) -> tuple[object, ...]:
         """What decides the BM25 index (equal keys share one)."""
-        return (self.k1, self.b, self.stemming, self.stopwords, self.weights, self.clean)
+        return (
+            self.k1,
+            self.b,
+            self.stemming,
+            self.stopwords,
+            self.weights,
+            self.clean,
+            self.title_boost,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +136,7 @@ class Corpus:
             parsed sections), for BM25F.
         clean_fields: the same, cleaned (``None``: the dataset has no cleaning).
         sections: texts embedded one vector each for MaxSim (``None``: unsupported).
+        titles: each document's title as indexed (the profile headline).
     """
 
     ids: list[int]
@@ -129,6 +144,7 @@ class Corpus:
     fields: list[dict[str, str]]
     clean_fields: list[dict[str, str]] | None = None
     sections: list[list[str]] | None = None
+    titles: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -165,6 +181,8 @@ class Lab:
     # -- BM25 -------------------------------------------------------------------
 
     def _doc_fields(self, v: Variant, i: int) -> list[tuple[str, float]]:
+        if v.title_boost:
+            return [(self.corpus.titles[i], v.title_boost), (self.corpus.texts[i], 1.0)]
         source = self.corpus.fields
         if v.clean:
             if self.corpus.clean_fields is None:
@@ -178,7 +196,7 @@ class Lab:
         if found is not None:
             return found
         probe = Bm25Encoder(stemming=v.stemming, stopwords=v.stopwords, k1=v.k1, b=v.b)
-        fielded = bool(v.weights) or v.clean
+        fielded = bool(v.weights) or v.clean or bool(v.title_boost)
         n = len(self.corpus.ids)
         if fielded:
             docs = [self._doc_fields(v, i) for i in range(n)]
