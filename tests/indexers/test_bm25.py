@@ -206,6 +206,16 @@ class TestEncodeFields:
         assert dropped.indices == alone.indices
         assert dropped.values == pytest.approx(alone.values, rel=1e-6)
 
+    def test_titled_counts_the_title_weight_times(self) -> None:
+        enc = Bm25Encoder(avg_len=6.0)
+        titled = enc.encode_titled("Accountant\naudits", "Accountant", weight=3.0)
+        repeated = enc.encode_document("accountant accountant accountant audits")
+        assert titled.indices == repeated.indices
+        assert titled.values == pytest.approx(repeated.values, rel=1e-6)
+        assert enc.encode_titled("chef", "") == enc.encode_document("chef")
+        with pytest.raises(ValueError, match="title weight"):
+            enc.encode_titled("chef", "chef", weight=0.5)
+
     def test_negative_weight_is_refused(self) -> None:
         with pytest.raises(ValueError, match="field weight"):
             Bm25Encoder().encode_fields([("accountant", -1.0)])
