@@ -244,6 +244,10 @@ def relevance_resumes(
     config: ConfigOpt = None,
     json_path: JsonOpt = None,
     expand: ExpandOpt = False,
+    per_category: Annotated[
+        int | None,
+        typer.Option(min=1, help="Keep the first N resumes of each category (a quick run)."),
+    ] = None,
 ) -> None:
     """The 24 resume category names as queries, through the service's retrieval and fusion."""
     from benchmarks.embcache import CachedEncoder, default_cache_dir
@@ -251,7 +255,7 @@ def relevance_resumes(
 
     configs = _configs(config)
     encoder = CachedEncoder(model, cache_dir or default_cache_dir())
-    with open_resumes(resumes.resolve(), encoder) as (rt, judged):
+    with open_resumes(resumes.resolve(), encoder, per_category=per_category) as (rt, judged):
         typer.echo(
             f"resumes: {len(judged.queries)} category queries, {judged.docs} profiles,"
             f" model {encoder.name}{' (query expansion)' if expand else ''}"

@@ -40,10 +40,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlmodel import select
 
 from benchmarks.embcache import CachedEncoder
 from benchmarks.metrics import mrr, ndcg_at_k, precision_at_k, recall_at_k
+from benchmarks.resume_sections import FIELDS, parse_sections
+from benchmarks.variants import Corpus, Lab, Variant, first_pass_ranker
 from indexers import (
     Bm25Encoder,
     FilterSpec,
@@ -53,6 +56,7 @@ from indexers import (
     Norm,
     ProfileDocument,
     SearchResult,
+    build_document,
     fuse,
     text_hash,
 )
@@ -65,7 +69,8 @@ from indexers.taxonomy import (
 from models import SearchMode, User, now_ms
 from search_service.db import session_scope
 from search_service.index.entity import PROFILE_ROWS
-from search_service.profiles.ingest import ingest_resumes
+from search_service.profiles.ingest import ingest_resumes, read_resumes
+from search_service.profiles.repository import load_profile_rows
 from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
 from search_service.search.boosts import BoostConfig, apply_boosts
@@ -103,19 +108,23 @@ def category_query(category: str) -> str:
 @dataclass(frozen=True, slots=True)
 class Config:
     """One ranking: a mode and, for ``hybrid``, a fusion, optionally followed by the
-    employer-search boosts with their defaults (``search/boosts.py``)."""
+    employer-search boosts with their defaults (``search/boosts.py``); ``variant``
+    changes retrieval itself (scored by :class:`benchmarks.variants.Lab`)."""
 
     mode: SearchMode
     fusion: FusionSpec | None = None
     boosts: bool = False
+    variant: Variant = field(default_factory=Variant)
 
     @property
     def label(self) -> str:
-        """``mode=keyword`` or ``mode=hybrid fusion=rrf k=60 w=1:1`` (`` boosts``)."""
-        if self.fusion is None:
-            return f"mode={self.mode.value}"
-        tail = " boosts" if self.boosts else ""
-        return f"mode={self.mode.value} {self.fusion.label}{tail}"
+        """``mode=keyword`` or ``mode=hybrid fusion=rrf k=60 w=1:1`` (`` boosts``), then
+        the retrieval variant's words (:attr:`benchmarks.variants.Variant.label`)."""
+        head = f"mode={self.mode.value}"
+        if self.fusion is not None:
+            head += f" {self.fusion.label}{' boosts' if self.boosts else ''}"
+        tail = self.variant.label
+        return f"{head} {tail}" if tail else head
 
 
 def _grid() -> list[Config]:
@@ -142,12 +151,54 @@ weights, DBSF with weights, and the convex combination over alpha with both
 normalisations, and the default fusion followed by the default boosts."""
 
 _FIELD = re.compile(r"^(k|w|alpha|norm)=(.+)$")
+_VARIANT = re.compile(r"^([a-z0-9]+)=(.+)$")
+FIELD_NAMES = frozenset({"title", "text", "summary", "skills", "experience", "education", "other"})
+"""Fields a configuration may weight in BM25 (``title=2``): SciFact's ``title`` and
+``text``, the resumes' sections (:data:`benchmarks.resume_sections.FIELDS`)."""
+
+
+def _variant_word(word: str, out: dict[str, Any], weights: list[tuple[str, float]]) -> bool:
+    """Fold one retrieval-variant word into ``out``; False if it is not one."""
+    if word in ("clean", "lab"):
+        out[word] = True
+        return True
+    m = _VARIANT.match(word)
+    if m is None:
+        return False
+    name, value = m.groups()
+    if name in ("k1", "b"):
+        out[name] = float(value)
+    elif name in ("stem", "stop") and value in ("on", "off"):
+        out["stemming" if name == "stem" else "stopwords"] = value == "on"
+    elif name == "rm3":
+        docs, terms, orig = value.split(":")
+        out["rm3"] = (int(docs), int(terms), float(orig))
+    elif name == "rocchio":
+        docs, beta = value.split(":")
+        out["rocchio"] = (int(docs), float(beta))
+    elif name == "titleboost":
+        out["title_boost"] = float(value)
+    elif name == "depth":
+        out["depth"] = int(value)
+        if out["depth"] < 1:
+            raise ValueError(value)
+    elif name == "maxsim" and value in ("sections", "sections+doc"):
+        out["maxsim"] = value
+    elif name in FIELD_NAMES:
+        weights.append((name, float(value)))
+    else:
+        return False
+    return True
 
 
 def parse_config(text: str) -> Config:
     """Parse ``keyword``, ``semantic``, or a fusion as printed: ``rrf k=60 w=1:1``,
     ``dbsf w=1:1.5``, ``convex norm=tmm alpha=0.3`` (``mode=``/``fusion=`` prefixes
-    allowed; omitted fields take :class:`indexers.FusionSpec` defaults).
+    allowed; omitted fields take :class:`indexers.FusionSpec` defaults), followed by
+    any retrieval-variant words (:class:`benchmarks.variants.Variant`): ``k1=0.9
+    b=0.4``, ``stem=off``, ``stop=off``, field weights ``title=2 skills=3``,
+    ``titleboost=2``, ``clean``, ``rm3=10:10:0.5``, ``rocchio=5:0.5``, ``depth=50``,
+    ``maxsim=sections`` or ``maxsim=sections+doc``, ``lab``.
 
     Raises:
         ValueError: an unknown mode, fusion or field, or a value out of range.
@@ -160,16 +211,30 @@ def parse_config(text: str) -> Config:
     if not words:
         raise ValueError(f"empty configuration {text!r}")
     head, rest = words[0], words[1:]
+    var: dict[str, Any] = {}
+    weights: list[tuple[str, float]] = []
+    fusion_words: list[str] = []
+    for word in rest:
+        try:
+            known = _variant_word(word, var, weights)
+        except ValueError:
+            raise ValueError(f"bad value in {word!r} of {text!r}") from None
+        if not known:
+            fusion_words.append(word)
+    try:
+        variant = Variant(**var, weights=tuple(weights))
+    except ValueError as exc:
+        raise ValueError(f"{exc} in {text!r}") from None
     if head in (SearchMode.KEYWORD.value, SearchMode.SEMANTIC.value):
-        if rest:
-            raise ValueError(f"{head} takes no parameters: {text!r}")
-        return Config(SearchMode(head))
+        if fusion_words:
+            raise ValueError(f"{head} takes no fusion parameters: {text!r}")
+        return Config(SearchMode(head), variant=variant)
     try:
         method = Fusion(head)
     except ValueError:
         raise ValueError(f"unknown mode or fusion {head!r} in {text!r}") from None
     kwargs: dict[str, object] = {"method": method}
-    for word in rest:
+    for word in fusion_words:
         m = _FIELD.match(word)
         if m is None:
             raise ValueError(f"unknown field {word!r} in {text!r}")
@@ -186,7 +251,8 @@ def parse_config(text: str) -> Config:
                 kwargs["norm"] = Norm(value)
         except ValueError:
             raise ValueError(f"bad value in {word!r} of {text!r}") from None
-    return Config(SearchMode.HYBRID, FusionSpec(**kwargs), boosts=boosts)  # type: ignore[arg-type]
+    spec = FusionSpec(**kwargs)  # type: ignore[arg-type]
+    return Config(SearchMode.HYBRID, spec, boosts=boosts, variant=variant)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,12 +264,14 @@ class Judged:
         queries: query id -> text, in evaluation order.
         qrels: query id -> {point id: graded relevance}.
         docs: documents indexed.
+        corpus: the documents for retrieval variants (:class:`benchmarks.variants.Lab`).
     """
 
     name: str
     queries: dict[str, str]
     qrels: dict[str, dict[int, int]]
     docs: int
+    corpus: Corpus | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,29 +389,43 @@ def expand_query(query: str) -> str:
     return " ".join([query, *dict.fromkeys(extra)]) if extra else query
 
 
+def service_query(text: str, rewrite: QueryRewrite | None = None) -> str:
+    """The query as ``search_profiles`` searches it: stripped and canonicalised (skill
+    aliases), then ``rewrite`` (e.g. a query expansion under test)."""
+    query = canonicalise_query(text.strip())
+    return rewrite(query) if rewrite is not None else query
+
+
 def retrieve_all(
     rt: Runtime, queries: dict[str, str], *, rewrite: QueryRewrite | None = None
 ) -> dict[str, SearchResult]:
-    """Each query once through :func:`retrieve` in hybrid mode (both candidate lists).
-
-    The query is stripped and canonicalised (skill aliases) as ``search_profiles``
-    does; ``rewrite`` is applied after that (e.g. a query expansion under test).
-    """
+    """Each query once through :func:`retrieve` in hybrid mode (both candidate lists),
+    the query prepared by :func:`service_query`."""
     out: dict[str, SearchResult] = {}
     for qid, text in queries.items():
-        query = canonicalise_query(text.strip())
-        if rewrite is not None:
-            query = rewrite(query)
         out[qid] = retrieve(
             rt,
             rt.store,
-            query=query,
+            query=service_query(text, rewrite),
             mode=SearchMode.HYBRID,
             spec=FilterSpec(),
             limit=DEPTH,
             offset=0,
         )
     return out
+
+
+def open_lab(rt: Runtime, data: Judged) -> Lab:
+    """A :class:`benchmarks.variants.Lab` over ``data``'s corpus with the stored vectors.
+
+    Raises:
+        ValueError: ``data`` carries no corpus.
+    """
+    if data.corpus is None:
+        raise ValueError(f"{data.name}: no corpus for retrieval variants")
+    found = rt.store.dense_vectors(data.corpus.ids)
+    dense = np.stack([found[i] for i in data.corpus.ids]).astype(np.float32)
+    return Lab(data.corpus, dense, rt.encoder)
 
 
 def run_configs(
@@ -354,19 +436,35 @@ def run_configs(
     precision: bool = False,
     rewrite: QueryRewrite | None = None,
 ) -> list[Record]:
-    """Retrieve every query once, then score every configuration on those lists."""
+    """Retrieve every query once, then score every configuration on those lists; a
+    configuration with a retrieval variant gets its lists from a
+    :class:`benchmarks.variants.Lab` instead (built once, on first need)."""
     results = retrieve_all(rt, data.queries, rewrite=rewrite)
-    encoder = rt.encoder
-    if isinstance(encoder, CachedEncoder):
-        encoder.flush()
     payloads: dict[int, dict[str, Any]] = {}
     if any(c.boosts for c in configs):
         ids = {h.id for r in results.values() for h in (*r.dense, *r.keyword)}
         payloads = rt.store.payloads(sorted(ids))
     now = now_ms()
-    return [
-        evaluate(data, results, c, precision=precision, payloads=payloads, now=now) for c in configs
-    ]
+    lab: Lab | None = None
+    queries = {qid: service_query(t, rewrite) for qid, t in data.queries.items()}
+    records: list[Record] = []
+    for c in configs:
+        got = results
+        if c.variant != Variant():
+            lab = lab or open_lab(rt, data)
+            first = first_pass_ranker(
+                c.mode is not SearchMode.KEYWORD, c.mode is not SearchMode.SEMANTIC, c.fusion
+            )
+            got = lab.retrieve(queries, c.variant, first)
+        rec = evaluate(data, got, c, precision=precision, payloads=payloads, now=now)
+        if c.variant.maxsim and lab is not None:
+            per_doc, nbytes = lab.section_cost()
+            rec.extra.update({"vectors/doc": f"{per_doc:.2f}", "MiB": f"{nbytes / 2**20:.1f}"})
+        records.append(rec)
+    encoder = rt.encoder
+    if isinstance(encoder, CachedEncoder):
+        encoder.flush()
+    return records
 
 
 def _settings(root: Path, model: str | None) -> Settings:
@@ -405,6 +503,24 @@ def _read_jsonl(path: Path) -> list[dict[str, str]]:
         return [json.loads(line) for line in fh if line.strip()]
 
 
+def _read_qrels(path: Path) -> dict[str, dict[str, int]]:
+    """BEIR's ``query-id corpus-id score`` TSV with its header, or headerless TREC
+    qrels (``query-id iteration corpus-id score``, any whitespace)."""
+    qrels: dict[str, dict[str, int]] = {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        lines = [ln for ln in fh if ln.strip()]
+    if lines and lines[0].split()[0] == "query-id":
+        for row in csv.DictReader(lines, delimiter="\t"):
+            qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
+        return qrels
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 4:
+            raise ValueError(f"{path}: not a BEIR or TREC qrels line: {line!r}")
+        qrels.setdefault(parts[0], {})[parts[2]] = int(parts[3])
+    return qrels
+
+
 def load_beir(
     data_dir: Path,
     *,
@@ -412,7 +528,8 @@ def load_beir(
     limit_docs: int | None = None,
     limit_queries: int | None = None,
 ) -> BeirData:
-    """Read ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv`` (BEIR format).
+    """Read ``corpus.jsonl``, ``queries.jsonl`` and ``qrels/<split>.tsv`` (BEIR format;
+    headerless TREC qrels are read too).
 
     Queries without a judgement in ``split`` are dropped.
 
@@ -425,11 +542,9 @@ def load_beir(
 
     Raises:
         FileNotFoundError: a file is missing (e.g. ``qrels/test.tsv`` of SciFact here).
+        ValueError: a qrels line is neither BEIR's nor TREC's.
     """
-    qrels: dict[str, dict[str, int]] = {}
-    with (data_dir / "qrels" / f"{split}.tsv").open(encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh, delimiter="\t"):
-            qrels.setdefault(row["query-id"], {})[row["corpus-id"]] = int(row["score"])
+    qrels = _read_qrels(data_dir / "qrels" / f"{split}.tsv")
     queries = {
         q["_id"]: q["text"] for q in _read_jsonl(data_dir / "queries.jsonl") if q["_id"] in qrels
     }
@@ -482,18 +597,90 @@ def open_beir(
                 qid: {(point[doc] if doc in point else next(extra)): g for doc, g in rels.items()}
                 for qid, rels in data.qrels.items()
             }
-            yield rt, Judged(name=name, queries=data.queries, qrels=qrels, docs=len(docs))
+            titles = [d.title for d in docs]
+            corpus = Corpus(
+                ids=[d.user_id for d in docs],
+                texts=[d.text for d in docs],
+                fields=[
+                    {"title": t, "text": _body(text, t)}
+                    for t, text in zip(titles, data.doc_texts, strict=True)
+                ],
+                titles=titles,
+            )
+            yield (
+                rt,
+                Judged(name=name, queries=data.queries, qrels=qrels, docs=len(docs), corpus=corpus),
+            )
         finally:
             rt.close()
 
 
+def _body(text: str, title: str) -> str:
+    """A BEIR document's text without its leading title line."""
+    return text[len(title) :].lstrip("\n") if title and text.startswith(title) else text
+
+
+def _resume_corpus(rt: Runtime, csv_path: Path) -> Corpus:
+    """Every indexed resume: the service's document text, the sections parsed from
+    the CSV text (raw and cleaned: :func:`benchmarks.resume_sections.parse_sections`),
+    and, for MaxSim, the headline and each non-empty cleaned field as one text each."""
+    raw = {row_id: text for row_id, _, text in read_resumes(csv_path)}
+    with session_scope(rt.engine) as session:
+        ids = [u.id for u in session.exec(select(User)) if u.id is not None]
+        rows = load_profile_rows(session, ids)
+        docs = {
+            uid: (build_document(r), r.user.external_id or "")
+            for uid, r in rows.items()
+            if r.profile is not None and r.user.is_searchable
+        }
+    order = sorted(docs)
+    fields: list[dict[str, str]] = []
+    clean: list[dict[str, str]] = []
+    sections: list[list[str]] = []
+    for uid in order:
+        text = raw.get(docs[uid][1], "")
+        parsed, tidy = parse_sections(text), parse_sections(text, clean=True)
+        fields.append({f: parsed.get(f) for f in FIELDS})
+        clean.append({f: tidy.get(f) for f in FIELDS})
+        # The title as the profile's headline (``parse_resume``), whose vector is cached.
+        heads = [tidy.title[:300].title()] if tidy.title else []
+        rest = [t for t in (tidy.get(f) for f in FIELDS[1:]) if t.strip()]
+        sections.append(heads + rest or [text])
+    return Corpus(
+        ids=order,
+        texts=[docs[uid][0].text for uid in order],
+        fields=fields,
+        clean_fields=clean,
+        sections=sections,
+        titles=[docs[uid][0].title for uid in order],
+    )
+
+
+def _per_category(csv_path: Path, n: int, out: Path) -> Path:
+    """Write the first ``n`` resumes of each category of ``csv_path`` (file order) to ``out``."""
+    seen: dict[str, int] = {}
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["ID", "Category", "Resume_str"])
+        for row_id, category, text in read_resumes(csv_path):
+            if seen.get(category, 0) < n:
+                seen[category] = seen.get(category, 0) + 1
+                writer.writerow([row_id, category, text])
+    return out
+
+
 @contextmanager
 def open_resumes(
-    csv_path: Path, encoder: CachedEncoder, *, progress: bool = True
+    csv_path: Path,
+    encoder: CachedEncoder,
+    *,
+    progress: bool = True,
+    per_category: int | None = None,
 ) -> Iterator[tuple[Runtime, Judged]]:
     """A runtime over a temporary data directory holding the resumes of ``csv_path``
     (``ingest_resumes`` then ``reindex``, as the CLI does), with one query per
-    category and every resume of that category judged relevant (gain 1).
+    category and every resume of that category judged relevant (gain 1);
+    ``per_category`` keeps only the first N resumes of each category (file order).
 
     Raises:
         FileNotFoundError: no such CSV.
@@ -502,6 +689,8 @@ def open_resumes(
     with tempfile.TemporaryDirectory(prefix="gigsy-relevance-") as tmp:
         rt = Runtime.open(_settings(Path(tmp), encoder.model), encoder=encoder)
         try:
+            if per_category is not None:
+                csv_path = _per_category(csv_path, per_category, Path(tmp) / "sample.csv")
             ingest_resumes(rt, csv_path, progress=progress)
             reindex(rt, progress=progress, entities=(PROFILE_ROWS,))
             by_cat: dict[str, dict[int, int]] = {}
@@ -521,6 +710,7 @@ def open_resumes(
                     queries={c: category_query(c) for c in cats},
                     qrels={c: by_cat[c] for c in cats},
                     docs=rt.store.count(),
+                    corpus=_resume_corpus(rt, csv_path),
                 ),
             )
         finally:

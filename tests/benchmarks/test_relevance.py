@@ -18,10 +18,12 @@ from benchmarks.relevance import (
     format_record,
     load_beir,
     open_beir,
+    open_lab,
     parse_config,
     rank,
     run_configs,
 )
+from benchmarks.variants import Variant
 from indexers import Fusion, FusionSpec, Hit, Norm, SearchResult
 from models import SearchMode
 
@@ -83,6 +85,16 @@ class TestLoad:
     def test_limit_docs_keeps_judged_docs(self, data_dir: Path) -> None:
         data = load_beir(data_dir, limit_docs=1)
         assert data.doc_ids == ["d1", "d2", "d3", "d5", "d6"]  # corpus order kept
+
+    def test_headerless_trec_qrels_are_read(self, data_dir: Path) -> None:
+        (data_dir / "qrels" / "test.tsv").write_text("q1\t 0 d2\t1\nq3 0 \td6\t2\n")
+        data = load_beir(data_dir, split="test")
+        assert data.qrels == {"q1": {"d2": 1}, "q3": {"d6": 2}}
+
+    def test_a_malformed_qrels_line_is_refused(self, data_dir: Path) -> None:
+        (data_dir / "qrels" / "test.tsv").write_text("q1 d2 1\n")
+        with pytest.raises(ValueError, match="qrels"):
+            load_beir(data_dir, split="test")
 
     def test_missing_split_is_an_error(self, data_dir: Path) -> None:
         with pytest.raises(FileNotFoundError):
@@ -236,3 +248,87 @@ def test_boosts_reorder_the_fused_list_by_the_payloads() -> None:
         result, Config(SearchMode.HYBRID, fusion, boosts=True), {2: {"strength": 100}}, now=1
     )
     assert boosted == [2, 1]
+
+
+class TestVariants:
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "keyword k1=0.9 b=0.4",
+            "keyword stem=off stop=off",
+            "mode=hybrid fusion=dbsf w=1:2 title=2 rm3=10:10:0.5 rocchio=5:0.5 depth=50",
+            "semantic maxsim=sections+doc",
+            "keyword skills=3 experience=0.5 clean",
+            "keyword lab",
+        ],
+    )
+    def test_parse_round_trips_the_printed_label(self, text: str) -> None:
+        config = parse_config(text)
+        assert config.variant != Variant()
+        assert parse_config(config.label) == config
+        assert config.label.split()[-1] == text.split()[-1]
+
+    @pytest.mark.parametrize(
+        "text",
+        ["keyword rm3=10", "keyword maxsim=tokens", "keyword depth=0", "keyword stem=maybe",
+         "keyword rrf=3", "semantic k=60"],
+    )  # fmt: skip
+    def test_bad_variants_are_refused(self, text: str) -> None:
+        with pytest.raises(ValueError):
+            parse_config(text)
+
+    def test_the_lab_reproduces_the_service_lists(self, data_dir: Path, tmp_path: Path) -> None:
+        encoder = CachedEncoder("hashing", tmp_path / "cache")
+        texts = ["keyword", "semantic", "dbsf w=1:2", "rrf k=60"]
+        configs = [parse_config(t) for t in texts] + [parse_config(f"{t} lab") for t in texts]
+        with open_beir(load_beir(data_dir), encoder, progress=False) as (rt, judged):
+            records = run_configs(rt, judged, configs)
+        service, lab = records[: len(texts)], records[len(texts) :]
+        for a, b in zip(service, lab, strict=True):
+            assert (a.ndcg_at_10, a.recall_at_100, a.mrr_at_10) == pytest.approx(
+                (b.ndcg_at_10, b.recall_at_100, b.mrr_at_10)
+            ), b.config
+
+    def test_variants_change_the_keyword_ranking(self, data_dir: Path, tmp_path: Path) -> None:
+        encoder = CachedEncoder("hashing", tmp_path / "cache")
+        with open_beir(load_beir(data_dir), encoder, progress=False) as (rt, judged):
+            lab = open_lab(rt, judged)
+            queries = {"q": "vitamin"}
+            keep = lab.retrieve(queries, Variant(lab=True), lambda r: r.keyword)["q"]
+            no_title = lab.retrieve(
+                queries, Variant(weights=(("title", 0.0),)), lambda r: r.keyword
+            )
+            result = no_title["q"]
+            shallow = lab.retrieve(queries, Variant(depth=2), lambda r: r.keyword)["q"]
+        assert [h.id for h in keep.keyword] == [1]  # "Vitamin D": title and text
+        assert [h.id for h in result.keyword] == [1]  # still in its text
+        assert result.keyword[0].score < keep.keyword[0].score
+        assert len(shallow.dense) == 2
+
+    def test_rm3_adds_feedback_terms(self, data_dir: Path, tmp_path: Path) -> None:
+        encoder = CachedEncoder("hashing", tmp_path / "cache")
+        with open_beir(load_beir(data_dir), encoder, progress=False) as (rt, judged):
+            lab = open_lab(rt, judged)
+            rm3 = Variant(rm3=(1, 10, 0.5))
+            got = lab.retrieve({"q": "telomere"}, rm3, lambda r: r.keyword)["q"]
+        # The feedback document's other words ("mortality", ...) match nothing new here,
+        # but the expanded query still ranks the telomere abstract first.
+        assert got.keyword[0].id == 5
+
+    def test_resumes_maxsim_reports_its_cost(self, tmp_path: Path) -> None:
+        out = tmp_path / "out.json"
+        code, lines = _run(
+            "relevance", "resumes", "--resumes", str(RESUMES), "--model", "hashing",
+            "--cache-dir", str(tmp_path / "cache"), "--config", "semantic",
+            "--config", "semantic maxsim=sections", "--config", "keyword skills=2 clean",
+            "--json", str(out),
+        )  # fmt: skip
+        assert code == 0, lines
+        records = json.loads(out.read_text(encoding="utf-8"))
+        assert [r["config"] for r in records][1:] == [
+            "mode=semantic maxsim=sections",
+            "mode=keyword skills=2 clean",
+        ]
+        # Sections of the fixture resumes: title + summary + skills (+ highlights...).
+        assert float(records[1]["extra"]["vectors/doc"]) >= 3.0
+        assert records[2]["p_at_10"] == pytest.approx((1 + 1 + 0) / 30)

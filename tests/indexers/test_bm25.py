@@ -167,6 +167,60 @@ class TestParams:
             Bm25Encoder(avg_len, k1=k1, b=b)
 
 
+class TestTokenisation:
+    def test_without_stemming_word_forms_are_apart(self) -> None:
+        enc = Bm25Encoder(stemming=False)
+        assert len(enc.term_frequencies("developer developers")) == 2
+        assert len(Bm25Encoder().term_frequencies("developer developers")) == 1
+
+    def test_without_stopwords_they_count(self) -> None:
+        assert Bm25Encoder().term_frequencies(
+            "the developer with"
+        ) == Bm25Encoder().term_frequencies("developer")
+        kept = Bm25Encoder(stopwords=False).term_frequencies("the developer with")
+        assert len(kept) == 3
+
+
+class TestEncodeFields:
+    def test_unit_weights_equal_the_joined_text(self) -> None:
+        enc = Bm25Encoder(avg_len=6.0)
+        joined = enc.encode_document("Senior accountant\nreconciliations and audits, accountant")
+        fielded = enc.encode_fields(
+            [("Senior accountant", 1.0), ("reconciliations and audits, accountant", 1.0)]
+        )
+        assert fielded.indices == joined.indices
+        assert fielded.values == pytest.approx(joined.values, rel=1e-6)
+
+    def test_a_weight_of_two_counts_the_field_twice(self) -> None:
+        enc = Bm25Encoder(avg_len=6.0)
+        doubled = enc.encode_fields([("accountant", 2.0), ("audits", 1.0)])
+        repeated = enc.encode_document("accountant accountant audits")
+        assert doubled.indices == repeated.indices
+        assert doubled.values == pytest.approx(repeated.values, rel=1e-6)
+        assert enc.fields_length([("accountant", 2.0), ("audits", 1.0)]) == 3.0
+
+    def test_zero_weight_drops_the_field(self) -> None:
+        enc = Bm25Encoder(avg_len=6.0)
+        dropped = enc.encode_fields([("accountant", 1.0), ("chef", 0.0)])
+        alone = enc.encode_document("accountant")
+        assert dropped.indices == alone.indices
+        assert dropped.values == pytest.approx(alone.values, rel=1e-6)
+
+    def test_titled_counts_the_title_weight_times(self) -> None:
+        enc = Bm25Encoder(avg_len=6.0)
+        titled = enc.encode_titled("Accountant\naudits", "Accountant", weight=3.0)
+        repeated = enc.encode_document("accountant accountant accountant audits")
+        assert titled.indices == repeated.indices
+        assert titled.values == pytest.approx(repeated.values, rel=1e-6)
+        assert enc.encode_titled("chef", "") == enc.encode_document("chef")
+        with pytest.raises(ValueError, match="title weight"):
+            enc.encode_titled("chef", "chef", weight=0.5)
+
+    def test_negative_weight_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="field weight"):
+            Bm25Encoder().encode_fields([("accountant", -1.0)])
+
+
 # --- parity with rank-bm25 -----------------------------------------------------------
 
 CORPUS: tuple[str, ...] = (
