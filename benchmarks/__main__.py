@@ -251,11 +251,11 @@ def encoders(
     )
     if scifact is not None:
         from benchmarks.relevance import Config, load_beir, open_beir, run_configs
-        from indexers import FusionSpec
+        from search_service.settings import SearchSettings
 
         configs = {
             "dense nDCG@10": Config(SearchMode.SEMANTIC),
-            "hybrid nDCG@10": Config(SearchMode.HYBRID, FusionSpec()),
+            "hybrid nDCG@10": Config(SearchMode.HYBRID, SearchSettings().fusion_spec),
         }
         beir = load_beir(scifact.resolve(), split="train")
         for run in runs:

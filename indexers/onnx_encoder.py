@@ -55,6 +55,9 @@ class OnnxEncoder:
             options = ort.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
+            # No busy-waiting between runs: the threads would steal the cores that
+            # the web server, the vector store and other encoders share.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             self._session: Any = ort.InferenceSession(
                 str(export.model_file), options, providers=["CPUExecutionProvider"]
             )
