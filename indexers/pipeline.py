@@ -1,10 +1,12 @@
 """Documents in, points in the store out: batched encoding with embedding reuse.
 
-A document whose text is unchanged since it was last indexed with the same
-model and recipe (:func:`indexers.dense_recipe`) keeps its stored dense vector
-instead of being re-embedded; on 2 CPU cores the model embeds ~23 long
-documents/s (DESIGN.md), so reuse is what makes re-ingestion and refreshes of
-payload-only edits cheap.
+A document whose text and title are unchanged since it was last indexed with
+the same model, backend and recipe (:func:`indexers.dense_recipe`) keeps its
+stored dense vector instead of being re-embedded; on 2 CPU cores the model
+embeds ~23 long documents/s in fp32 PyTorch (DESIGN.md), so reuse is what makes
+re-ingestion and refreshes of payload-only edits cheap. The title is hashed
+apart (``title_hash``) because the same text can come with another title (a
+profile's headline moved into its bio), which changes the stored vector.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from indexers.bm25 import Bm25Encoder
+from indexers.documents import text_hash
 from indexers.embedding import dense_recipe, embed_documents
 from indexers.encoders import DenseEncoder
 from indexers.store import IndexPoint, VectorStore
@@ -111,10 +114,12 @@ class Indexer:
         ids = [d.id for d in batch]
         recipe = dense_recipe(self.encoder)
         old = self.store.payloads(ids)
+        titles = {d.id: text_hash(d.title.strip()) for d in batch}
         unchanged = [
             d.id
             for d in batch
             if old.get(d.id, {}).get("text_hash") == d.payload["text_hash"]
+            and old.get(d.id, {}).get("title_hash") == titles[d.id]
             and old.get(d.id, {}).get("model") == recipe
         ]
         vectors = self.store.dense_vectors(unchanged) if unchanged else {}
@@ -126,7 +131,7 @@ class Indexer:
                 id=d.id,
                 dense=np.asarray(vectors[d.id], dtype=np.float32),
                 sparse=self.bm25.encode_document(d.text),
-                payload={**d.payload, "model": recipe},
+                payload={**d.payload, "model": recipe, "title_hash": titles[d.id]},
             )
             for d in batch
         ]

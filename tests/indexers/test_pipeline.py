@@ -12,12 +12,14 @@ from indexers import (
     FusionSpec,
     HashingEncoder,
     Indexer,
+    IndexPoint,
     IndexReport,
     ProfileDocument,
     VectorStore,
     build_document,
     dense_recipe,
     embed_documents,
+    text_hash,
 )
 from tests.indexers.factories import DIM, LOCAL_QDRANT_PAYLOAD_INDEX_WARNING, make_rows
 
@@ -91,6 +93,7 @@ def test_payload_gets_the_model_name(store: VectorStore) -> None:
         assert payloads[doc.user_id] == {
             **doc.payload,
             "model": f"hashing-{DIM}|title={TITLE_WEIGHT}",
+            "title_hash": text_hash(doc.title),
         }
 
 
@@ -134,6 +137,52 @@ def test_payload_only_change_is_reused_but_stored(store: VectorStore) -> None:
     report = indexer.index([doc])
     assert (report.embedded, report.reused) == (0, 1)
     assert store.payloads([2])[2]["availability"] == "weekends"
+
+
+def _titled(uid: int, text: str, title: str) -> ProfileDocument:
+    return ProfileDocument(
+        user_id=uid,
+        text=text,
+        payload={"updated_at": 1, "text_hash": text_hash(text)},
+        title=title,
+        version=1,
+    )
+
+
+def test_same_text_with_another_title_is_re_embedded(store: VectorStore) -> None:
+    encoder = HashingEncoder(DIM)
+    indexer = _indexer(store, encoder)
+    indexer.index([_titled(1, "Python backend developer", "Python backend developer")])
+    # The headline moved into the bio: same text, no title, another vector.
+    report = indexer.index([_titled(1, "Python backend developer", "")])
+    assert (report.embedded, report.reused) == (1, 0)
+    np.testing.assert_allclose(
+        store.dense_vectors([1])[1],
+        encoder.encode_documents(["Python backend developer"])[0],
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_point_without_title_hash_is_re_embedded(store: VectorStore) -> None:
+    indexer = _indexer(store)
+    doc = _docs()[0]
+    indexer.index([doc])
+    payload = {**store.payloads([doc.user_id])[doc.user_id]}
+    del payload["title_hash"]
+    vector = store.dense_vectors([doc.user_id])[doc.user_id]
+    store.upsert(
+        [
+            IndexPoint(
+                id=doc.user_id,
+                dense=vector,
+                sparse=indexer.bm25.encode_document(doc.text),
+                payload=payload,
+            )
+        ]
+    )
+    report = indexer.index([doc])
+    assert (report.embedded, report.reused) == (1, 0)
 
 
 def test_another_model_re_embeds_everything(store: VectorStore) -> None:
