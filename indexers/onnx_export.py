@@ -5,9 +5,9 @@ all-MiniLM-L6-v2 by default) with ``torch.onnx.export``, checked against the
 PyTorch model on a few texts, and, for ``int8``, quantized with ONNX Runtime's
 dynamic quantization (``onnxruntime.quantization.quantize_dynamic``, int8
 weights per output channel, activations quantized at run time; ONNX Runtime docs,
-"Quantize ONNX models"), every MatMul but the feed-forward down-projections. The graph holds the whole sentence-transformers
-pipeline (transformer, pooling, normalisation), so running it needs only the
-tokenizer and ONNX Runtime.
+"Quantize ONNX models"), every MatMul but the feed-forward down-projections.
+The graph holds the whole sentence-transformers pipeline (transformer, pooling,
+normalisation), so running it needs only the tokenizer and ONNX Runtime.
 
 Cache layout: ``<cache_dir>/<model>-<variant>-<key>/`` with ``model.onnx``, the
 tokenizer files and ``manifest.json`` (written last). ``key`` hashes the source
