@@ -11,7 +11,9 @@ import typer
 from models import SearchMode
 
 if TYPE_CHECKING:
+    from benchmarks.embcache import CachedEncoder
     from benchmarks.relevance import Config, Record
+    from indexers import Backend
 
 app = typer.Typer(
     help="Gigsy search benchmarks (they print numbers; nothing asserts).",
@@ -170,6 +172,10 @@ ConfigOpt = Annotated[
         " (repeatable; default: the whole grid).",
     ),
 ]
+BackendOpt = Annotated[
+    str | None,
+    typer.Option(help="Encoder backend: torch, onnx or onnx-int8 (default: the service's)."),
+]
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Also write the records here.")]
 ExpandOpt = Annotated[
     bool, typer.Option(help="Expand the query with taxonomy aliases (indexers.taxonomy).")
@@ -185,6 +191,30 @@ def _configs(texts: list[str] | None) -> list[Config]:
         return [parse_config(t) for t in texts]
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--config") from None
+
+
+def _backend(text: str | None) -> Backend:
+    from indexers import BACKENDS
+    from search_service.settings import EmbeddingSettings
+
+    if text is None:
+        return EmbeddingSettings().backend
+    for backend in BACKENDS:
+        if backend == text:
+            return backend
+    raise typer.BadParameter(f"expected one of {', '.join(BACKENDS)}", param_hint="--backend")
+
+
+def _cached_encoder(model: str | None, cache_dir: Path | None, backend: Backend) -> CachedEncoder:
+    from benchmarks.embcache import CachedEncoder, default_cache_dir
+    from search_service.settings import EmbeddingSettings
+
+    return CachedEncoder(
+        model,
+        cache_dir or default_cache_dir(),
+        backend=backend,
+        model_cache_dir=EmbeddingSettings().model_cache_dir,
+    )
 
 
 def _report(records: list[Record], json_path: Path | None) -> None:
@@ -216,16 +246,16 @@ def relevance_beir(
         typer.Option(help="Index the first N docs plus every doc judged for a kept query."),
     ] = None,
     limit_queries: Annotated[int | None, typer.Option(help="Evaluate the first N queries.")] = None,
+    backend: BackendOpt = None,
 ) -> None:
     """A BEIR dataset (SciFact by default) through the service's retrieval and fusion."""
-    from benchmarks.embcache import CachedEncoder, default_cache_dir
     from benchmarks.relevance import expand_query, load_beir, open_beir, run_configs
 
     configs = _configs(config)
     beir = load_beir(
         data.resolve(), split=split, limit_docs=limit_docs, limit_queries=limit_queries
     )
-    encoder = CachedEncoder(model, cache_dir or default_cache_dir())
+    encoder = _cached_encoder(model, cache_dir, _backend(backend))
     name = f"{data.resolve().name}/{split}"
     with open_beir(beir, encoder, name=name) as (rt, judged):
         typer.echo(
@@ -248,13 +278,13 @@ def relevance_resumes(
         int | None,
         typer.Option(min=1, help="Keep the first N resumes of each category (a quick run)."),
     ] = None,
+    backend: BackendOpt = None,
 ) -> None:
     """The 24 resume category names as queries, through the service's retrieval and fusion."""
-    from benchmarks.embcache import CachedEncoder, default_cache_dir
     from benchmarks.relevance import expand_query, open_resumes, run_configs
 
     configs = _configs(config)
-    encoder = CachedEncoder(model, cache_dir or default_cache_dir())
+    encoder = _cached_encoder(model, cache_dir, _backend(backend))
     with open_resumes(resumes.resolve(), encoder, per_category=per_category) as (rt, judged):
         typer.echo(
             f"resumes: {len(judged.queries)} category queries, {judged.docs} profiles,"
@@ -264,6 +294,61 @@ def relevance_resumes(
             rt, judged, configs, precision=True, rewrite=expand_query if expand else None
         )
     _report(records, json_path)
+
+
+@app.command()
+def encoders(
+    backend: Annotated[
+        list[str] | None,
+        typer.Option(help="Backend(s) to compare (default: torch, onnx, onnx-int8)."),
+    ] = None,
+    docs: Annotated[int, typer.Option(min=1, help="Resumes encoded per round.")] = 256,
+    rounds: Annotated[int, typer.Option(min=1, help="Interleaved passes over the resumes.")] = 3,
+    queries: Annotated[int, typer.Option(min=1, help="Distinct job titles as queries.")] = 200,
+    threads: Annotated[int, typer.Option(min=1, help="Intra-op threads.")] = 2,
+    batch_size: Annotated[int, typer.Option(min=1, help="Documents per forward pass.")] = 32,
+    resumes: Annotated[Path, typer.Option(help="LiveCareer resume CSV.")] = RESUMES_CSV,
+    jobs_csv: Annotated[Path, typer.Option(help="Real job titles used as queries.")] = JOBS_CSV,
+    scifact: Annotated[
+        Path | None,
+        typer.Option(help="Also SciFact nDCG@10 (dense, default hybrid) per backend from here."),
+    ] = None,
+    cache_dir: CacheOpt = None,
+) -> None:
+    """docs/s, query p50/p95 and cosine to torch per encoder backend on the same resumes
+    (and, with --scifact, nDCG@10 per backend through the relevance harness)."""
+    from benchmarks.encoders import format_runs, resume_texts, run_encoders
+    from benchmarks.latency import employer_queries
+    from search_service.settings import EmbeddingSettings
+
+    chosen = [_backend(b) for b in (backend or ["torch", "onnx", "onnx-int8"])]
+    texts = resume_texts(resumes.resolve(), docs)
+    runs = run_encoders(
+        chosen,
+        texts,
+        employer_queries(queries, jobs_csv.resolve()),
+        rounds=rounds,
+        threads=threads,
+        batch_size=batch_size,
+        model_cache_dir=EmbeddingSettings().model_cache_dir,
+        on_step=lambda m: typer.echo(f"... {m}", err=True),
+    )
+    if scifact is not None:
+        from benchmarks.relevance import Config, load_beir, open_beir, run_configs
+        from search_service.settings import SearchSettings
+
+        configs = {
+            "dense nDCG@10": Config(SearchMode.SEMANTIC),
+            "hybrid nDCG@10": Config(SearchMode.HYBRID, SearchSettings().fusion_spec),
+        }
+        beir = load_beir(scifact.resolve(), split="train")
+        for run in runs:
+            typer.echo(f"... SciFact with {run.backend}", err=True)
+            encoder = _cached_encoder(None, cache_dir, run.backend)
+            with open_beir(beir, encoder, name="scifact/train", progress=False) as (rt, judged):
+                records = run_configs(rt, judged, list(configs.values()))
+            run.ndcg = {lab: rec.ndcg_at_10 for lab, rec in zip(configs, records, strict=True)}
+    typer.echo(format_runs(runs, docs=len(texts), threads=threads))
 
 
 @app.command()

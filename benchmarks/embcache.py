@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from indexers import DenseEncoder, load_encoder
+from indexers import Backend, DenseEncoder, load_encoder, recipe_name
 
 __all__ = ["CachedEncoder", "default_cache_dir"]
 
@@ -48,15 +48,28 @@ class CachedEncoder:
     Args:
         model: as for :func:`indexers.load_encoder` (``None``: all-MiniLM-L6-v2,
             ``"hashing"``: the deterministic fake).
-        cache_dir: root of the cache; the model's vectors live in a sub-directory.
+        cache_dir: root of the cache; the recipe's vectors live in a sub-directory
+            named by :func:`indexers.recipe_name` (model and backend).
+        backend: as for :func:`indexers.load_encoder`.
+        model_cache_dir: where ONNX exports are kept (``load_encoder``'s ``cache_dir``).
 
     Attributes:
         hits, misses: texts answered from the cache / embedded by the model.
     """
 
-    def __init__(self, model: str | None, cache_dir: Path) -> None:
+    def __init__(
+        self,
+        model: str | None,
+        cache_dir: Path,
+        *,
+        backend: Backend = "torch",
+        model_cache_dir: Path | None = None,
+    ) -> None:
         self.model = model
-        label = model or DEFAULT_MODEL
+        self.backend: Backend = backend
+        self._model_cache_dir = model_cache_dir
+        hashing = bool(model and model.startswith("hashing"))
+        label = model if model and hashing else recipe_name(model or DEFAULT_MODEL, backend)
         self.dir = cache_dir / re.sub(r"[^A-Za-z0-9._-]+", "_", label)
         self._inner: DenseEncoder | None = None
         self._vectors: dict[str, FloatArray] = {}
@@ -73,13 +86,20 @@ class CachedEncoder:
     def inner(self) -> DenseEncoder:
         """The real encoder, loaded on first use (raises ``EncoderError`` if it cannot be)."""
         if self._inner is None:
-            self._inner = load_encoder(self.model, query_cache_size=0)
+            self._inner = load_encoder(
+                self.model,
+                query_cache_size=0,
+                backend=self.backend,
+                cache_dir=self._model_cache_dir,
+            )
         return self._inner
 
     @property
     def name(self) -> str:
-        """The wrapped model's name."""
-        return self.inner.name if self.model == "hashing" else (self.model or DEFAULT_MODEL)
+        """The wrapped encoder's name (:func:`indexers.recipe_name`)."""
+        if self.model and self.model.startswith("hashing"):
+            return self.inner.name
+        return recipe_name(self.model or DEFAULT_MODEL, self.backend)
 
     @property
     def dim(self) -> int:

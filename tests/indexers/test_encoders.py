@@ -1,6 +1,7 @@
 """Dense encoders: the hashing fake, the query LRU cache, model integrity, load_encoder.
 
-The real sentence-transformers model is never loaded here.
+The real sentence-transformers model is never loaded here (the ONNX backends with
+the real model: ``tests/integration/test_onnx_encoder.py``).
 """
 
 from __future__ import annotations
@@ -13,13 +14,16 @@ import numpy.typing as npt
 import pytest
 
 from indexers import (
+    BACKENDS,
     EncoderError,
     HashingEncoder,
     ModelIntegrityError,
     SentenceTransformerEncoder,
+    dense_recipe,
     load_encoder,
+    recipe_name,
 )
-from indexers.encoders import DEFAULT_MODEL_SHA256, QueryCache
+from indexers.encoders import DEFAULT_MODEL_SHA256, Backend, QueryCache
 
 
 class TestHashingEncoder:
@@ -179,3 +183,72 @@ class TestLoadEncoder:
 
     def test_hashing_default_dim(self) -> None:
         assert load_encoder("hashing").dim == 64
+
+    def test_hashing_ignores_the_backend(self) -> None:
+        assert isinstance(load_encoder("hashing", backend="onnx-int8"), HashingEncoder)
+
+    def test_unknown_backend_raises(self) -> None:
+        with pytest.raises(ValueError, match="backend"):
+            load_encoder(None, backend="tensorrt")  # type: ignore[arg-type]
+
+    def test_onnx_needs_a_local_directory(self, tmp_path: Path) -> None:
+        with pytest.raises(EncoderError, match="local model directory"):
+            load_encoder(str(tmp_path / "absent"), backend="onnx", cache_dir=tmp_path)
+
+    @pytest.mark.parametrize(
+        ("backend", "precision", "name"),
+        [
+            ("onnx", "fp32", "all-MiniLM-L6-v2|onnx"),
+            ("onnx-int8", "int8", "all-MiniLM-L6-v2|onnx-int8"),
+        ],
+    )
+    def test_onnx_backends_export_into_the_cache_dir(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path,
+        backend: Backend,
+        precision: str,
+        name: str,
+    ) -> None:
+        seen: dict[str, object] = {}
+
+        def fake_export(source: Path, cache_dir: Path, *, precision: str, name: str | None) -> str:
+            seen.update(source=source, cache_dir=cache_dir, precision=precision)
+            return "export"
+
+        class FakeOnnx:
+            def __init__(self, export: str, *, name: str, threads: int, **_: object) -> None:
+                seen.update(export=export, name=name, threads=threads)
+
+        monkeypatch.setattr("indexers.onnx_export.ensure_export", fake_export)
+        monkeypatch.setattr("indexers.onnx_encoder.OnnxEncoder", FakeOnnx)
+        model = tmp_path / "model"
+        model.mkdir()
+        load_encoder(str(model), backend=backend, cache_dir=tmp_path / "cache", threads=2)
+        assert seen == {
+            "source": model,
+            "cache_dir": tmp_path / "cache",
+            "precision": precision,
+            "export": "export",
+            "name": recipe_name(str(model), backend),
+            "threads": 2,
+        }
+        assert recipe_name("all-MiniLM-L6-v2", backend) == name
+
+
+class TestRecipeName:
+    def test_torch_keeps_the_plain_model_name(self) -> None:
+        assert recipe_name("all-MiniLM-L6-v2", "torch") == "all-MiniLM-L6-v2"
+
+    def test_every_backend_has_its_own_recipe(self) -> None:
+        names = {recipe_name("all-MiniLM-L6-v2", b) for b in BACKENDS}
+        assert len(names) == len(BACKENDS) == 3
+
+    def test_the_stored_recipe_names_the_backend(self) -> None:
+        class Named(HashingEncoder):
+            @property
+            def name(self) -> str:
+                return recipe_name("all-MiniLM-L6-v2", "onnx-int8")
+
+        assert "onnx-int8" in dense_recipe(Named())
+        assert dense_recipe(Named()) != dense_recipe(HashingEncoder())

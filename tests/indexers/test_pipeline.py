@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pytest
 
 from indexers import (
+    BM25_B,
+    BM25_K1,
     TITLE_WEIGHT,
     Bm25Encoder,
     FilterSpec,
     FusionSpec,
     HashingEncoder,
     Indexer,
+    IndexPoint,
     IndexReport,
     ProfileDocument,
     VectorStore,
     build_document,
     dense_recipe,
     embed_documents,
+    text_hash,
 )
 from tests.indexers.factories import DIM, LOCAL_QDRANT_PAYLOAD_INDEX_WARNING, make_rows
 
@@ -39,15 +45,19 @@ def _docs(headlines: dict[int, str] | None = None) -> list[ProfileDocument]:
     ]
 
 
+_AVG_LEN = Bm25Encoder.corpus_avg_len(HEADLINES.values())
+
+
 def _indexer(
-    store: VectorStore, encoder: HashingEncoder | None = None, *, batch_size: int = 2
+    store: VectorStore,
+    encoder: HashingEncoder | None = None,
+    *,
+    batch_size: int = 2,
+    avg_len: float = _AVG_LEN,
 ) -> Indexer:
     store.ensure_collection(DIM)
     return Indexer(
-        store,
-        encoder or HashingEncoder(DIM),
-        Bm25Encoder(avg_len=Bm25Encoder.corpus_avg_len(HEADLINES.values())),
-        batch_size=batch_size,
+        store, encoder or HashingEncoder(DIM), Bm25Encoder(avg_len=avg_len), batch_size=batch_size
     )
 
 
@@ -91,6 +101,8 @@ def test_payload_gets_the_model_name(store: VectorStore) -> None:
         assert payloads[doc.user_id] == {
             **doc.payload,
             "model": f"hashing-{DIM}|title={TITLE_WEIGHT}",
+            "title_hash": text_hash(doc.title),
+            "bm25": f"k1={BM25_K1} b={BM25_B} avg_len={_AVG_LEN!r} english",
         }
 
 
@@ -101,6 +113,7 @@ def test_reindexing_unchanged_texts_reuses_stored_vectors(store: VectorStore) ->
     before = store.dense_vectors(list(HEADLINES))
     report = indexer.index(_docs())
     assert (report.indexed, report.embedded, report.reused) == (5, 0, 5)
+    assert report.untouched == 5
     assert store.count() == len(HEADLINES)
     after = store.dense_vectors(list(HEADLINES))
     for uid in HEADLINES:
@@ -132,8 +145,84 @@ def test_payload_only_change_is_reused_but_stored(store: VectorStore) -> None:
         make_rows(user_id=2, headline=HEADLINES[2], skills=["teamwork"], availability="weekends")
     )
     report = indexer.index([doc])
-    assert (report.embedded, report.reused) == (0, 1)
+    assert (report.embedded, report.reused, report.untouched) == (0, 1, 0)
     assert store.payloads([2])[2]["availability"] == "weekends"
+
+
+def test_unchanged_points_are_not_rewritten(store: VectorStore) -> None:
+    indexer = _indexer(store)
+    indexer.index(_docs())
+    written: list[int] = []
+    upsert = store.upsert
+
+    def spy(points: Sequence[IndexPoint]) -> None:
+        written.extend(p.id for p in points)
+        upsert(points)
+
+    store.upsert = spy  # type: ignore[method-assign]
+    changed = {**HEADLINES, 3: "Graphic designer using Illustrator"}
+    report = indexer.index(_docs(changed))
+    assert written == [3]
+    assert (report.indexed, report.embedded, report.reused, report.untouched) == (5, 1, 4, 4)
+
+
+def test_new_bm25_statistics_rewrite_sparse_vectors_but_reuse_dense(
+    store: VectorStore,
+) -> None:
+    _indexer(store).index(_docs())
+    query = Bm25Encoder(avg_len=_AVG_LEN).encode_query("developer")
+    args = {"filters": FilterSpec(), "limit": 5, "offset": 0, "candidates": 5}
+    before = store.search(dense=None, sparse=query, fusion=FusionSpec(), **args)  # type: ignore[arg-type]
+    report = _indexer(store, avg_len=_AVG_LEN * 4).index(_docs())
+    assert (report.embedded, report.reused, report.untouched) == (0, 5, 0)
+    after = store.search(dense=None, sparse=query, fusion=FusionSpec(), **args)  # type: ignore[arg-type]
+    assert before.page and [h.score for h in after.page] != [h.score for h in before.page]
+
+
+def _titled(uid: int, text: str, title: str) -> ProfileDocument:
+    return ProfileDocument(
+        user_id=uid,
+        text=text,
+        payload={"updated_at": 1, "text_hash": text_hash(text)},
+        title=title,
+        version=1,
+    )
+
+
+def test_same_text_with_another_title_is_re_embedded(store: VectorStore) -> None:
+    encoder = HashingEncoder(DIM)
+    indexer = _indexer(store, encoder)
+    indexer.index([_titled(1, "Python backend developer", "Python backend developer")])
+    # The headline moved into the bio: same text, no title, another vector.
+    report = indexer.index([_titled(1, "Python backend developer", "")])
+    assert (report.embedded, report.reused) == (1, 0)
+    np.testing.assert_allclose(
+        store.dense_vectors([1])[1],
+        encoder.encode_documents(["Python backend developer"])[0],
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
+def test_point_without_title_hash_is_re_embedded(store: VectorStore) -> None:
+    indexer = _indexer(store)
+    doc = _docs()[0]
+    indexer.index([doc])
+    payload = {**store.payloads([doc.user_id])[doc.user_id]}
+    del payload["title_hash"]
+    vector = store.dense_vectors([doc.user_id])[doc.user_id]
+    store.upsert(
+        [
+            IndexPoint(
+                id=doc.user_id,
+                dense=vector,
+                sparse=indexer.bm25.encode_document(doc.text),
+                payload=payload,
+            )
+        ]
+    )
+    report = indexer.index([doc])
+    assert (report.embedded, report.reused) == (1, 0)
 
 
 def test_another_model_re_embeds_everything(store: VectorStore) -> None:

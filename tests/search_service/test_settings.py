@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from indexers import Fusion, FusionSpec, Norm
-from search_service.settings import Settings
+from indexers import Fusion, FusionSpec, HashingEncoder, Norm
+from search_service.settings import EmbeddingSettings, Settings
 
 
 def test_defaults_use_var_directory(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -114,3 +114,61 @@ def test_recommendations_fuse_with_their_own_list_weights(
     assert (spec.dense_weight, spec.keyword_weight) == (3.0, search.recommend_keyword_weight)
     assert (spec.method, spec.rrf_k) == (search.fusion, search.rrf_k)
     assert search.fusion_spec.dense_weight == search.dense_weight  # search keeps its own
+
+
+class TestEncoderSettings:
+    def test_default_backend_is_onnx_int8(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("GIGSY_EMBEDDING__BACKEND", raising=False)
+        assert Settings().embedding.backend == "onnx-int8"
+
+    @pytest.mark.parametrize("backend", ["torch", "onnx", "onnx-int8"])
+    def test_backend_from_the_environment(
+        self, monkeypatch: pytest.MonkeyPatch, backend: str
+    ) -> None:
+        monkeypatch.setenv("GIGSY_EMBEDDING__BACKEND", backend)
+        assert Settings().embedding.backend == backend
+
+    def test_unknown_backend_is_refused(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("GIGSY_EMBEDDING__BACKEND", "tensorrt")
+        with pytest.raises(ValidationError):
+            Settings()
+
+    def test_model_cache_dir_defaults_under_xdg_cache_home(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        monkeypatch.delenv("GIGSY_EMBEDDING__CACHE_DIR", raising=False)
+        monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+        assert Settings().embedding.model_cache_dir == tmp_path / "gigsy" / "models"
+
+    def test_model_cache_dir_and_threads_from_the_environment(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        monkeypatch.setenv("GIGSY_EMBEDDING__CACHE_DIR", str(tmp_path / "exports"))
+        monkeypatch.setenv("GIGSY_EMBEDDING__THREADS", "2")
+        emb = Settings().embedding
+        assert (emb.model_cache_dir, emb.threads) == (tmp_path / "exports", 2)
+
+    def test_runtime_builds_the_configured_backend(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        from search_service.runtime import Runtime
+
+        seen: dict[str, object] = {}
+
+        def fake_load(model: str | None, **kwargs: object) -> HashingEncoder:
+            seen.update(kwargs, model=model)
+            return HashingEncoder()
+
+        monkeypatch.setattr("search_service.runtime.load_encoder", fake_load)
+        settings = Settings(
+            data_dir=tmp_path / "var",
+            embedding=EmbeddingSettings(backend="onnx", cache_dir=tmp_path / "m", threads=1),
+        )
+        rt = Runtime.open(settings)
+        try:
+            assert isinstance(rt.encoder, HashingEncoder)
+        finally:
+            rt.close()
+        assert seen["backend"] == "onnx"
+        assert seen["cache_dir"] == tmp_path / "m"
+        assert seen["threads"] == 1
