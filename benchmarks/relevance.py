@@ -577,7 +577,13 @@ def open_beir(
     with tempfile.TemporaryDirectory(prefix="gigsy-relevance-") as tmp:
         rt = Runtime.open(_settings(Path(tmp), encoder.model), encoder=encoder)
         try:
-            bm25 = Bm25Encoder(avg_len=Bm25Encoder.corpus_avg_len(data.doc_texts))
+            titles = [
+                data.doc_titles[i] if i < len(data.doc_titles) else ""
+                for i in range(len(data.doc_texts))
+            ]
+            bm25 = Bm25Encoder(
+                avg_len=Bm25Encoder.corpus_avg_titled_len(zip(data.doc_texts, titles, strict=True))
+            )
             rt.set_bm25(bm25)
             rt.store.ensure_collection(encoder.dim)
             docs = [
@@ -585,7 +591,7 @@ def open_beir(
                     user_id=i,
                     text=text,
                     payload={"updated_at": 0, "text_hash": text_hash(text)},
-                    title=data.doc_titles[i] if i < len(data.doc_titles) else "",
+                    title=titles[i],
                     version=0,
                 )
                 for i, text in enumerate(data.doc_texts)

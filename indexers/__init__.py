@@ -5,7 +5,7 @@ Configured by arguments only: this package never reads settings or environment.
 
 from pathlib import Path
 
-from indexers.bm25 import BM25_B, BM25_K1, Bm25Encoder, SparseVec
+from indexers.bm25 import BM25_B, BM25_K1, BM25_TITLE_WEIGHT, Bm25Encoder, SparseVec
 from indexers.documents import (
     PROFILE_SCHEMA,
     ProfileDocument,
@@ -55,6 +55,7 @@ from indexers.store import (
 __all__ = [
     "BACKENDS",
     "BM25_B",
+    "BM25_TITLE_WEIGHT",
     "BM25_K1",
     "GIG_SCHEMA",
     "NO_DEADLINE",

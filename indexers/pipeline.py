@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 from tqdm import tqdm
 
-from indexers.bm25 import Bm25Encoder
+from indexers.bm25 import BM25_TITLE_WEIGHT, Bm25Encoder
 from indexers.documents import text_hash
 from indexers.embedding import dense_recipe, embed_documents
 from indexers.encoders import DenseEncoder
@@ -117,7 +117,10 @@ class Indexer:
 
     def _sparse_recipe(self) -> str:
         bm25 = self.bm25
-        return f"k1={bm25.k1} b={bm25.b} avg_len={bm25.avg_len!r} {bm25.language}"
+        return (
+            f"k1={bm25.k1} b={bm25.b} avg_len={bm25.avg_len!r} {bm25.language}"
+            f" title={BM25_TITLE_WEIGHT}"
+        )
 
     def _index_batch(self, batch: Sequence[Document], report: IndexReport) -> None:
         recipe = dense_recipe(self.encoder)
@@ -152,7 +155,7 @@ class Indexer:
             IndexPoint(
                 id=d.id,
                 dense=np.asarray(vectors[d.id], dtype=np.float32),
-                sparse=self.bm25.encode_document(d.text),
+                sparse=self.bm25.encode_titled(d.text, d.title),
                 payload=payloads[d.id],
             )
             for d in todo

@@ -244,11 +244,11 @@ def _reindex_entity(
         store.recreate(rt.encoder.dim)
         with session_scope(rt.engine) as session:
             invalidate_index(session, ids, entity=entity)
-    texts: list[str] = []
+    texts: list[tuple[str, str]] = []
     for start in range(0, len(ids), _CHUNK):
         docs, _ = _documents(rt, ids[start : start + _CHUNK], entity)
-        texts += [d.text for d in docs]
-    avg_len = Bm25Encoder.corpus_avg_len(texts)
+        texts += [(d.text, d.title) for d in docs]
+    avg_len = Bm25Encoder.corpus_avg_titled_len(texts)
     del texts
     with session_scope(rt.engine) as session:
         set_state(session, bm25_state_key(entity.name), {"avg_len": avg_len, "documents": len(ids)})

@@ -10,6 +10,7 @@ import pytest
 from indexers import (
     BM25_B,
     BM25_K1,
+    BM25_TITLE_WEIGHT,
     TITLE_WEIGHT,
     Bm25Encoder,
     FilterSpec,
@@ -102,8 +103,50 @@ def test_payload_gets_the_model_name(store: VectorStore) -> None:
             **doc.payload,
             "model": f"hashing-{DIM}|title={TITLE_WEIGHT}",
             "title_hash": text_hash(doc.title),
-            "bm25": f"k1={BM25_K1} b={BM25_B} avg_len={_AVG_LEN!r} english",
+            "bm25": f"k1={BM25_K1} b={BM25_B} avg_len={_AVG_LEN!r} english"
+            f" title={BM25_TITLE_WEIGHT}",
         }
+
+
+def test_a_title_word_weighs_more_in_bm25_than_the_same_word_in_the_text(
+    store: VectorStore,
+) -> None:
+    """BM25F (:data:`indexers.BM25_TITLE_WEIGHT`): the title is the text's first line
+    and counts again. Both texts are three words long and hold the word once, so
+    plain BM25 would weigh it the same in both."""
+    bm25 = Bm25Encoder(avg_len=_AVG_LEN)
+    titled = ProfileDocument(
+        user_id=1,
+        text="Accountant\nbudgets audits",
+        title="Accountant",
+        payload={"text_hash": "a", "updated_at": 0},
+        version=0,
+    )
+    body = ProfileDocument(
+        user_id=2,
+        text="Clerk\naccountant audits",
+        title="Clerk",
+        payload={"text_hash": "b", "updated_at": 0},
+        version=0,
+    )
+    store.ensure_collection(DIM)
+    Indexer(store, HashingEncoder(DIM), bm25).index([titled, body])
+    (term,) = bm25.encode_query("accountant").indices
+    one = bm25.encode_titled(titled.text, titled.title)
+    two = bm25.encode_titled(body.text, body.title)
+    w1 = dict(zip(one.indices, one.values, strict=True))[term]
+    w2 = dict(zip(two.indices, two.values, strict=True))[term]
+    assert w1 > w2
+    ranked = store.search(
+        dense=None,
+        sparse=bm25.encode_query("accountant"),
+        filters=FilterSpec(),
+        limit=2,
+        offset=0,
+        candidates=2,
+        fusion=FusionSpec(),
+    )
+    assert [h.id for h in ranked.page] == [1, 2]
 
 
 def test_reindexing_unchanged_texts_reuses_stored_vectors(store: VectorStore) -> None:
