@@ -438,7 +438,7 @@ class TestFoundInReview:
     ) -> None:
         owner = student_with_key(runtime, "rv_rank", headline="drummer", skills=(SECRET,))
         other = student_with_key(
-            runtime, "rv_rank2", headline=f"teacher of many instruments, the {SECRET} craft too"
+            runtime, "rv_rank2", headline="teacher of many instruments and crafts", skills=(SECRET,)
         )
         refresh_stale(runtime)
 
