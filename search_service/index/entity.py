@@ -92,8 +92,12 @@ PROFILE_ROWS = IndexedEntity(
 soft-deleted and not suspended, and indexed once they have a profile."""
 
 
+_OWNER = aliased(User, name="gig_owner")
+# Built once: aliasing a mapped class costs ~15 ms of SQLAlchemy work per call.
+
+
 def _gig_searchable(now: int | None = None) -> tuple[ColumnElement[bool], ...]:
-    owner = aliased(User)
+    owner = _OWNER
     ts = now if now is not None else now_ms()
     # Correlated EXISTS for the same reason as ``_user_has_profile`` (the stale
     # queries start from ``ix_gigs_stale``); the alias keeps it correlated to the
