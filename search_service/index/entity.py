@@ -107,7 +107,7 @@ def _gig_searchable(now: int | None = None) -> tuple[ColumnElement[bool], ...]:
         col(Gig.status) == GigStatus.OPEN.value,
         or_(col(Gig.deadline).is_(None), col(Gig.deadline) > ts),
         exists().where(
-            owner.id == col(Gig.owner_id),
+            col(owner.id) == col(Gig.owner_id),
             col(owner.deleted_at).is_(None),
             col(owner.status) != UserStatus.SUSPENDED.value,
         ),
