@@ -210,7 +210,10 @@ def reindex(
     """Rebuild the index of each entity from SQL.
 
     Per entity: recomputes the BM25 average document length over its corpus
-    (recorded in ``index_state``), re-encodes every indexable row (reusing stored
+    (recorded in ``index_state``; without ``recreate`` it writes with the
+    recorded length and measures on the way, writing everything again only if
+    the length changed, so unchanged data builds each document once),
+    re-encodes every indexable row (reusing stored
     dense vectors of unchanged texts unless ``recreate``) through the leased
     write protocol, and deletes points of rows that no longer belong in the
     index. Rows leased to another live writer are left to it.
@@ -235,7 +238,6 @@ def reindex(
 def _reindex_entity(
     rt: Runtime, entity: IndexedEntity, *, recreate: bool, progress: bool
 ) -> IndexReport:
-
     store = rt.store_for(entity.name)
     key = bm25_state_key(entity.name)
     with session_scope(rt.engine) as session:
