@@ -40,6 +40,7 @@ from sqlalchemy import JSON, BigInteger, Column, Index, text
 __all__ = [
     "INPUT_ONLY",
     "MAX_LIST_ITEM_LENGTH",
+    "STALE_WHERE",
     "STORED",
     "CamelModel",
     "HttpUrlStr",
