@@ -474,7 +474,8 @@ def refresh(
     ] = None,
     seed: Annotated[int, typer.Option(help="Demo data seed.")] = 42,
 ) -> None:
-    """Refresh throughput (profiles/s), in-process: every text changed, then timestamps only."""
+    """Refresh throughput (profiles/s), in-process: every text changed, timestamps only, one
+    profile, then a reindex of unchanged data."""
     import tempfile
 
     from benchmarks.refresh import format_results, run_refresh

@@ -35,11 +35,12 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
-from sqlalchemy import JSON, BigInteger, Column
+from sqlalchemy import JSON, BigInteger, Column, Index, text
 
 __all__ = [
     "INPUT_ONLY",
     "MAX_LIST_ITEM_LENGTH",
+    "STALE_WHERE",
     "STORED",
     "CamelModel",
     "HttpUrlStr",
@@ -47,6 +48,7 @@ __all__ = [
     "json_column",
     "ms_column",
     "now_ms",
+    "stale_index",
 ]
 
 STORED: Mapping[str, bool] = MappingProxyType({"stored": True})
@@ -150,3 +152,25 @@ def ms_column(*, nullable: bool = True, index: bool = False) -> Any:
 def json_column(*, nullable: bool = False) -> Any:
     """A portable JSON column (SQLite JSON1 text, PostgreSQL ``json``)."""
     return Column(JSON, nullable=nullable)
+
+
+STALE_WHERE = "embedding_updated_at IS NULL OR embedding_updated_at < visible_updated_at"
+"""The stale predicate of an indexed table (ARCHITECTURE.md, "Index versions"), as SQL."""
+
+
+def stale_index(table: str) -> Index:
+    """The partial index ``ix_<table>_stale`` on ``visible_updated_at`` over the stale rows.
+
+    It holds only rows matching :data:`STALE_WHERE`, so the refresh job finds
+    stale rows oldest first in O(stale) instead of visiting every row. SQLite and
+    PostgreSQL use it for a query whose WHERE contains that same term
+    (https://www.sqlite.org/partialindex.html,
+    https://www.postgresql.org/docs/current/indexes-partial.html).
+
+    Args:
+        table: the table name (``users``, ``gigs``).
+    """
+    where = text(STALE_WHERE)
+    return Index(
+        f"ix_{table}_stale", "visible_updated_at", sqlite_where=where, postgresql_where=where
+    )

@@ -20,7 +20,7 @@ from pydantic import Field as PydField
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlmodel import Column, Field, Index, SQLModel
 
-from models.common import CamelModel, ListItem, json_column, ms_column, now_ms
+from models.common import CamelModel, ListItem, json_column, ms_column, now_ms, stale_index
 from models.profile import Availability
 
 __all__ = [
@@ -83,7 +83,7 @@ class Gig(SQLModel, table=True):
 
     __tablename__ = "gigs"
     __table_args__ = (
-        Index("ix_gigs_freshness", "embedding_updated_at", "visible_updated_at"),
+        stale_index("gigs"),
         Index("ix_gigs_owner", "owner_id", "deleted_at"),
     )
 

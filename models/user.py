@@ -14,10 +14,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy import BigInteger, Integer, String
 from sqlmodel import Column, Field, SQLModel
 
-from models.common import CamelModel, json_column, ms_column, now_ms
+from models.common import CamelModel, json_column, ms_column, now_ms, stale_index
 from models.ledger import Balance
 
 __all__ = ["CallerView", "Role", "User", "UserPublic", "UserStatus"]
@@ -45,7 +45,7 @@ class User(SQLModel, table=True):
     """A Gigsy user. Times are epoch ms; ``deleted_at`` set means soft-deleted."""
 
     __tablename__ = "users"
-    __table_args__ = (Index("ix_users_freshness", "embedding_updated_at", "visible_updated_at"),)
+    __table_args__ = (stale_index("users"),)
 
     id: int | None = Field(default=None, primary_key=True)
     clerk_id: str = Field(sa_column=Column(String(255), unique=True, nullable=False))

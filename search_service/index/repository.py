@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, and_, func, or_, update
+from sqlalchemy import ColumnElement, and_, case, func, or_, update
 from sqlmodel import Session, col, select
 
 from models import now_ms
@@ -225,14 +225,15 @@ def confirm_indexed(
 ) -> Confirmation:
     """Verify index writes against SQL after the upsert (the index write protocol).
 
-    For each user, one compare-and-set marks the point fresh only while
-    ``owner`` still holds the lease, ``visible_updated_at`` still equals the
-    version written, the user is still searchable and the version is not below
-    ``privacy_floor``; it also releases the lease and resets the backoff.
-    Otherwise the row is read back and classified (see :class:`Confirmation`);
-    ``lost`` rows get ``embedding_updated_at`` NULL and no lease, which also makes
-    the current lease holder's own verification fail, so whichever write landed
-    last is re-done. ARCHITECTURE.md, "Index versions", has the argument.
+    One compare-and-set over the batch (a single ``UPDATE ... RETURNING``) marks
+    each point fresh only while ``owner`` still holds the lease,
+    ``visible_updated_at`` still equals the version written, the user is still
+    searchable and the version is not below ``privacy_floor``; it also releases
+    the lease and resets the backoff. Every other row is read back and
+    classified (see :class:`Confirmation`); ``lost`` rows get
+    ``embedding_updated_at`` NULL and no lease, which also makes the current
+    lease holder's own verification fail, so whichever write landed last is
+    re-done. ARCHITECTURE.md, "Index versions", has the argument.
 
     Args:
         versions: user id -> the ``visible_updated_at`` (epoch ms) written to the index.
@@ -240,26 +241,36 @@ def confirm_indexed(
     """
     M = entity.model
     out = Confirmation([], [], [], [])
-    for user_id, version in versions.items():
-        result = session.execute(
-            update(M)
-            .where(
-                col(M.id) == user_id,
-                col(M.index_lease_owner) == owner,
-                col(M.visible_updated_at) == version,
-                *entity.searchable(),
-                or_(col(M.privacy_floor).is_(None), col(M.privacy_floor) <= version),
-            )
-            .values(
-                embedding_updated_at=version,
-                index_lease_owner=None,
-                index_lease_expires_at=None,
-                index_attempts=0,
-                index_retry_at=None,
-            )
-            .execution_options(synchronize_session=False)
+    if not versions:
+        return out
+    # One compare-and-set for the whole batch: each row's expected version comes
+    # from a CASE on its id, and RETURNING names the rows it marked (a statement
+    # per row cost ~6 ms of statement building each, most of a reindex's time).
+    result = session.execute(
+        update(M)
+        .where(
+            col(M.id).in_(list(versions)),
+            col(M.index_lease_owner) == owner,
+            col(M.visible_updated_at) == case(versions, value=col(M.id)),
+            *entity.searchable(),
+            or_(
+                col(M.privacy_floor).is_(None),
+                col(M.privacy_floor) <= col(M.visible_updated_at),
+            ),
         )
-        if (result.rowcount or 0) == 1:  # type: ignore[attr-defined]
+        .values(
+            embedding_updated_at=col(M.visible_updated_at),
+            index_lease_owner=None,
+            index_lease_expires_at=None,
+            index_attempts=0,
+            index_retry_at=None,
+        )
+        .returning(col(M.id))
+        .execution_options(synchronize_session=False)
+    )
+    confirmed = {int(i) for i in result.scalars()}
+    for user_id, version in versions.items():
+        if user_id in confirmed:
             out.fresh.append(user_id)
             continue
         row = session.exec(
@@ -281,7 +292,8 @@ def confirm_indexed(
             out.superseded.append(user_id)
     if out.lost:
         invalidate_index(session, out.lost, entity=entity)
-    mine = [u for u in versions if u not in out.fresh and u not in out.lost]
+    settled = set(out.fresh) | set(out.lost)
+    mine = [u for u in versions if u not in settled]
     if mine:
         release_leases(session, owner=owner, ids=mine, entity=entity)
     return out

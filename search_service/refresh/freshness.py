@@ -35,7 +35,7 @@ from search_service.index.entity import ENTITIES, IndexedEntity
 from search_service.index.removals import process_removals
 from search_service.index.repository import attempts_of, claim_stale, record_index_failure
 from search_service.outbox import has_pending, mark_update_events_done
-from search_service.refresh.writer import index_leased
+from search_service.refresh.writer import BatchOutcome, index_leased
 from search_service.runtime import Runtime
 
 if TYPE_CHECKING:
@@ -115,8 +115,9 @@ def _index_batch(
     owner: str,
     report: RefreshReport,
     entity: IndexedEntity,
-) -> None:
-    """Index one claimed batch through the write protocol; back off the failures."""
+) -> BatchOutcome:
+    """Index one claimed batch through the write protocol; back off the failures.
+    Returns the batch's outcome."""
     cfg = rt.settings.freshness
     with session_scope(rt.engine) as session:
         attempts = attempts_of(session, ids, entity=entity)
@@ -150,6 +151,7 @@ def _index_batch(
     failures.inc(len(out.failed))
     indexed.inc(written)
     embedded.inc(out.embedded)
+    return out
 
 
 def refresh_stale(
@@ -158,6 +160,11 @@ def refresh_stale(
     """One refresh run: apply deletions, then index stale rows of every entity (in
     turn, a batch each) until none is left or ``limit`` rows (default
     ``freshness.max_per_run``) have been claimed.
+
+    An entity is done after a claim that finds nothing, or after a short claim
+    (fewer rows than asked) whose batch left none of them stale or removed: each claim
+    scans the stale rows, so a run that refreshes one profile scans once per
+    entity.
 
     Args:
         rt: the runtime (its store, encoders and settings are used).
@@ -182,13 +189,10 @@ def refresh_stale(
         for entity in list(waiting):
             if report.claimed >= budget:
                 break
+            want = min(cfg.batch_size, budget - report.claimed)
             with session_scope(rt.engine) as session:
                 ids = claim_stale(
-                    session,
-                    owner=owner,
-                    limit=min(cfg.batch_size, budget - report.claimed),
-                    lease_ms=cfg.lease_s * 1000,
-                    entity=entity,
+                    session, owner=owner, limit=want, lease_ms=cfg.lease_s * 1000, entity=entity
                 )
             if not ids:
                 waiting.remove(entity)
@@ -202,7 +206,14 @@ def refresh_stale(
                 )
             report.claimed += len(ids)
             report.batches += 1
-            _index_batch(rt, indexer, ids, owner, report, entity)
+            out = _index_batch(rt, indexer, ids, owner, report, entity)
+            if len(ids) < want and not out.retry and not out.removed:
+                # A short claim took every claimable row and none of them is left
+                # stale by this batch (a removal below the privacy floor leaves
+                # its row stale): no second scan just to find nothing. An
+                # edit committed meanwhile wakes the job again (``FreshnessJob.run``
+                # loops while woken; the outbox poll covers other processes).
+                waiting.remove(entity)
     # Removals that met one of this run's leases were left pending; the leases
     # are released now, so close them (ARCHITECTURE.md, "The write protocol").
     report.removed += sum(process_removals(rt, entity=e) for e in ENTITIES)

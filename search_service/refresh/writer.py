@@ -51,7 +51,7 @@ from search_service.index.repository import (
     invalidate_index,
     release_leases,
 )
-from search_service.index.state import set_state
+from search_service.index.state import get_state, set_state
 from search_service.profiles.repository import load_profile_rows
 from search_service.runtime import Runtime, bm25_state_key
 
@@ -136,6 +136,7 @@ def index_leased(
     *,
     owner: str,
     on_upserted: Callable[[list[int]], None] | None = None,
+    on_documents: Callable[[list[Document]], None] | None = None,
     entity: IndexedEntity = PROFILE_ROWS,
 ) -> BatchOutcome:
     """Index rows of ``entity`` that ``owner`` has leased, then verify the writes
@@ -151,6 +152,8 @@ def index_leased(
         ids: rows leased to ``owner``.
         owner: the lease owner id.
         on_upserted: test hook, called with the ids written before verification.
+        on_documents: called with the documents built, before the upsert
+            (``reindex`` measures their BM25 lengths).
         entity: the indexed entity (profiles by default).
 
     Raises:
@@ -158,6 +161,8 @@ def index_leased(
     """
     out = BatchOutcome()
     docs, out.skipped = _documents(rt, ids, entity)
+    if on_documents is not None:
+        on_documents(docs)
     done: list[Document] = []
     try:
         report = indexer.index(docs)
@@ -205,7 +210,10 @@ def reindex(
     """Rebuild the index of each entity from SQL.
 
     Per entity: recomputes the BM25 average document length over its corpus
-    (recorded in ``index_state``), re-encodes every indexable row (reusing stored
+    (recorded in ``index_state``; without ``recreate`` it writes with the
+    recorded length and measures on the way, writing everything again only if
+    the length changed, so unchanged data builds each document once),
+    re-encodes every indexable row (reusing stored
     dense vectors of unchanged texts unless ``recreate``) through the leased
     write protocol, and deletes points of rows that no longer belong in the
     index. Rows leased to another live writer are left to it.
@@ -230,11 +238,11 @@ def reindex(
 def _reindex_entity(
     rt: Runtime, entity: IndexedEntity, *, recreate: bool, progress: bool
 ) -> IndexReport:
-    from search_service.refresh.freshness import worker_id
-
     store = rt.store_for(entity.name)
+    key = bm25_state_key(entity.name)
     with session_scope(rt.engine) as session:
         ids = active_user_ids(session, entity=entity)
+        previous = get_state(session, key)
     if recreate:
         # SQL first: a crash after the drop must leave everyone stale, not "fresh"
         # beside an empty index. And again after it: a writer that upserted into
@@ -244,37 +252,90 @@ def _reindex_entity(
         store.recreate(rt.encoder.dim)
         with session_scope(rt.engine) as session:
             invalidate_index(session, ids, entity=entity)
+    store.ensure_collection(rt.encoder.dim)
+    old_avg = previous.get("avg_len") if previous else None
+    if recreate or not isinstance(old_avg, int | float):
+        avg_len = _corpus_avg_len(rt, ids, entity)
+        _set_bm25(rt, entity, avg_len, len(ids))
+        return _write_all(rt, entity, ids, progress=progress)[0]
+    # Unchanged data keeps the corpus's average length: write with the recorded
+    # one and measure the corpus on the way, instead of building every document
+    # twice. Only if the measure differs is everything written again with it.
+    rt.set_bm25(Bm25Encoder(avg_len=float(old_avg)), entity.name)
+    report, measured = _write_all(rt, entity, ids, progress=progress)
+    if measured is None:  # a row was leased to another writer: not measured
+        measured = _corpus_avg_len(rt, ids, entity)
+    _set_bm25(rt, entity, measured, len(ids))
+    if measured != old_avg:
+        log.info(
+            "%s BM25 average length %.4f -> %.4f: writing again", entity.name, old_avg, measured
+        )
+        again, _ = _write_all(rt, entity, ids, progress=progress)
+        report.embedded += again.embedded
+        report.reused += again.reused
+        report.seconds += again.seconds
+    return report
+
+
+def _corpus_avg_len(rt: Runtime, ids: Sequence[int], entity: IndexedEntity) -> float:
+    """BM25 average document length over the documents of ``ids`` (built from SQL)."""
     texts: list[tuple[str, str]] = []
     for start in range(0, len(ids), _CHUNK):
         docs, _ = _documents(rt, ids[start : start + _CHUNK], entity)
         texts += [(d.text, d.title) for d in docs]
-    avg_len = Bm25Encoder.corpus_avg_titled_len(texts)
-    del texts
+    return Bm25Encoder.corpus_avg_titled_len(texts)
+
+
+def _set_bm25(rt: Runtime, entity: IndexedEntity, avg_len: float, documents: int) -> None:
+    """Record ``entity``'s BM25 average length in ``index_state`` and use it."""
     with session_scope(rt.engine) as session:
-        set_state(session, bm25_state_key(entity.name), {"avg_len": avg_len, "documents": len(ids)})
+        set_state(
+            session, bm25_state_key(entity.name), {"avg_len": avg_len, "documents": documents}
+        )
     rt.set_bm25(Bm25Encoder(avg_len=avg_len), entity.name)
-    store.ensure_collection(rt.encoder.dim)
+
+
+def _write_all(
+    rt: Runtime, entity: IndexedEntity, ids: Sequence[int], *, progress: bool
+) -> tuple[IndexReport, float | None]:
+    """Write every row of ``ids`` through the leased protocol, ``_CHUNK`` at a time,
+    with the runtime's current BM25 encoder; drop orphaned points.
+
+    Returns:
+        The report, and the BM25 average length of the documents built
+        (:meth:`Bm25Encoder.corpus_avg_titled_len`'s formula), or None when some rows
+        were leased to another writer and so not built here.
+    """
+    from search_service.refresh.freshness import worker_id
+
+    store = rt.store_for(entity.name)
     indexer = Indexer(
         store, rt.encoder, rt.bm25_for(entity.name), batch_size=rt.settings.index_batch_size
     )
+    probe = Bm25Encoder()
+    lengths = [0.0, 0]  # total BM25 length (titles weighted), documents
+
+    def measure(docs: list[Document]) -> None:
+        lengths[0] += sum(probe.titled_length(d.text, d.title) for d in docs)
+        lengths[1] += len(docs)
+
     owner = worker_id()
     lease_ms = rt.settings.freshness.lease_s * 1000
     total = IndexReport()
     started = time.perf_counter()
     unit = entity.name.rstrip("s")
+    complete = True
     with tqdm(
         total=len(ids), desc=f"reindex {entity.name}", unit=unit, disable=not progress
     ) as bar:
         for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
             with session_scope(rt.engine) as session:
-                leased = claim_users(
-                    session,
-                    ids[start : start + _CHUNK],
-                    owner=owner,
-                    lease_ms=lease_ms,
-                    entity=entity,
-                )
-            out = index_leased(rt, indexer, leased, owner=owner, entity=entity)
+                leased = claim_users(session, chunk, owner=owner, lease_ms=lease_ms, entity=entity)
+            complete = complete and len(leased) == len(chunk)
+            out = index_leased(
+                rt, indexer, leased, owner=owner, on_documents=measure, entity=entity
+            )
             if out.failed:
                 with session_scope(rt.engine) as session:
                     release_leases(session, owner=owner, ids=list(out.failed), entity=entity)
@@ -286,11 +347,14 @@ def _reindex_entity(
             total.indexed += len(out.fresh) + len(out.retry)
             total.embedded += out.embedded
             total.reused += out.reused
-            bar.update(min(_CHUNK, len(ids) - start))
+            bar.update(len(chunk))
     total.seconds = time.perf_counter() - started
     _drop_orphans(rt, entity)
     store.flush()
-    return total
+    total_len, count = lengths
+    # Bm25Encoder.corpus_avg_titled_len: total length / documents, at least 1.0.
+    measured = (max(total_len / count, 1.0) if count else 1.0) if complete else None
+    return total, measured
 
 
 def _drop_orphans(rt: Runtime, entity: IndexedEntity = PROFILE_ROWS) -> None:

@@ -133,13 +133,16 @@ def test_refresh_benchmark_reembeds_changed_texts_and_reuses_touched_ones(
         qdrant=QdrantSettings(url=None),
     )
     steps: list[str] = []
-    text, stamp = run_refresh(settings, profiles=12, on_step=steps.append)
+    text, stamp, one, again = run_refresh(settings, profiles=12, on_step=steps.append)
     assert steps, "progress messages were not reported"
     assert (text.scenario, text.touched, text.stale_after) == ("text changed", 12, 0)
     assert (text.report.indexed, text.report.embedded, text.report.reused) == (12, 12, 0)
     assert text.report.failed == [] and text.report.seconds > 0
     assert (stamp.scenario, stamp.touched, stamp.stale_after) == ("timestamp only", 12, 0)
     assert (stamp.report.indexed, stamp.report.embedded, stamp.report.reused) == (12, 0, 12)
+    assert (one.touched, one.report.indexed, one.report.reused, one.stale_after) == (1, 1, 1, 0)
+    assert (again.scenario, again.touched, again.stale_after) == ("reindex unchanged", 12, 0)
+    assert (again.report.indexed, again.report.embedded, again.report.reused) == (12, 0, 12)
     table = format_results([text, stamp]).splitlines()
     assert len(table) == 3 and table[1].split()[:5] == ["text", "changed", "12", "12", "0"]
 
@@ -153,4 +156,4 @@ def test_refresh_benchmark_with_no_profiles_times_nothing(tmp_path: Path) -> Non
         qdrant=QdrantSettings(url=None),
     )
     results = run_refresh(settings, profiles=0)
-    assert [r.report.indexed for r in results] == [0, 0]
+    assert [r.report.indexed for r in results] == [0, 0, 0, 0]

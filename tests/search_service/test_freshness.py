@@ -289,3 +289,23 @@ def test_scheduler_has_every_job_and_worker_mode_blocks(runtime: Runtime) -> Non
     }
     assert runtime.on_profile_change is not None  # edits wake this scheduler's job
     runtime.on_profile_change = None
+
+
+def test_refreshing_one_profile_scans_the_stale_rows_once_per_entity(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import search_service.refresh.freshness as freshness
+
+    claims: list[str] = []
+
+    def counting(session: Any, **kwargs: Any) -> list[int]:
+        claims.append(kwargs["entity"].name)
+        return claim_stale(session, **kwargs)
+
+    monkeypatch.setattr(freshness, "claim_stale", counting)
+    make_student(runtime, clerk_id="f_one", headline="lone axolotl")
+    report = refresh_stale(runtime)
+    assert (report.claimed, report.indexed) == (1, 1)
+    # The short claim drained profiles; gigs had nothing: no third scan.
+    assert claims == ["profiles", "gigs"]
+    assert _keyword_ids(runtime, "axolotl") != []

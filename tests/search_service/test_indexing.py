@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlmodel import select
+from collections.abc import Sequence
 
+import pytest
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from indexers import Bm25Encoder, Document
 from models import User, now_ms
 from search_service.db import session_scope
-from search_service.index.repository import mark_indexed, stale_user_ids
+from search_service.index.repository import (
+    claim_users,
+    confirm_indexed,
+    mark_indexed,
+    stale_user_ids,
+)
 from search_service.index.state import get_state
+from search_service.refresh import writer
 from search_service.refresh.freshness import refresh_stale
 from search_service.refresh.writer import reindex, remove_from_index
 from search_service.runtime import BM25_STATE_KEY, Runtime
@@ -94,3 +104,66 @@ def test_identical_upsert_does_not_bump_updated_at(runtime: Runtime) -> None:
     assert second.updated_at == first.updated_at
     third = make_student(runtime, clerk_id="a", headline="Same", skills=("sql", "excel"))
     assert third.updated_at > first.updated_at
+
+
+def test_an_unchanged_reindex_builds_each_document_once(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_student(runtime, clerk_id="a", headline="Data analyst")
+    make_student(runtime, clerk_id="b", headline="Chef", bio="Pastry and bread.")
+    reindex(runtime, progress=False)
+    with session_scope(runtime.engine) as session:
+        before = get_state(session, BM25_STATE_KEY)
+    built: list[int] = []
+    loader = writer.LOADERS["profiles"]
+
+    def counting(rt: Runtime, ids: Sequence[int]) -> tuple[list[Document], list[int]]:
+        built.extend(ids)
+        return loader(rt, ids)
+
+    monkeypatch.setitem(writer.LOADERS, "profiles", counting)
+    again = reindex(runtime, progress=False)
+    assert again.indexed == 2
+    assert sorted(built) == sorted({_user(runtime, c).id or 0 for c in ("a", "b")})
+    with session_scope(runtime.engine) as session:
+        assert get_state(session, BM25_STATE_KEY) == before
+
+
+def test_a_reindex_after_the_corpus_changed_records_and_uses_the_new_average_length(
+    runtime: Runtime,
+) -> None:
+    make_student(runtime, clerk_id="a", headline="Data analyst")
+    make_student(runtime, clerk_id="b", headline="Chef")
+    reindex(runtime, progress=False)
+    old = runtime.bm25.avg_len
+    make_student(runtime, clerk_id="b", headline="Chef", bio="sourdough lamination " * 20)
+    reindex(runtime, progress=False)
+    with session_scope(runtime.engine) as session:
+        state = get_state(session, BM25_STATE_KEY)
+        ids = [_user(runtime, c).id or 0 for c in ("a", "b")]
+    docs, _ = writer.LOADERS["profiles"](runtime, ids)
+    expected = Bm25Encoder.corpus_avg_len([d.text for d in docs])
+    assert state is not None and state["avg_len"] == expected != old
+    assert runtime.bm25.avg_len == expected
+    # Every point is at its row's current version.
+    stored = runtime.store.payloads(ids)
+    assert {i: stored[i]["updated_at"] for i in ids} == {d.id: d.version for d in docs}
+
+
+def test_one_verification_classifies_a_mixed_batch(runtime: Runtime) -> None:
+    users = [make_student(runtime, clerk_id=c, headline=c) for c in ("fresh", "moved", "lost")]
+    ids = [u.id or 0 for u in users]
+    versions = {u.id or 0: u.visible_updated_at or 0 for u in users}
+    with session_scope(runtime.engine) as session:
+        assert claim_users(session, ids, owner="w1", lease_ms=60_000) == sorted(ids)
+    make_student(runtime, clerk_id="moved", headline="moved on")  # content moved on
+    with session_scope(runtime.engine) as session:  # another writer took this lease
+        session.execute(update(User).where(col(User.id) == ids[2]).values(index_lease_owner="w2"))
+    with session_scope(runtime.engine) as session:
+        out = confirm_indexed(session, versions, owner="w1")
+    assert (out.fresh, out.superseded, out.lost, out.remove) == ([ids[0]], [ids[1]], [ids[2]], [])
+    fresh, moved, lost = (_user(runtime, c) for c in ("fresh", "moved", "lost"))
+    assert fresh.embedding_updated_at == versions[ids[0]] and fresh.index_lease_owner is None
+    assert moved.embedding_updated_at != moved.visible_updated_at
+    assert moved.index_lease_owner is None
+    assert lost.embedding_updated_at is None and lost.index_lease_owner is None
