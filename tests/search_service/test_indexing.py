@@ -142,7 +142,7 @@ def test_a_reindex_after_the_corpus_changed_records_and_uses_the_new_average_len
         state = get_state(session, BM25_STATE_KEY)
         ids = [_user(runtime, c).id or 0 for c in ("a", "b")]
     docs, _ = writer.LOADERS["profiles"](runtime, ids)
-    expected = Bm25Encoder.corpus_avg_len([d.text for d in docs])
+    expected = Bm25Encoder.corpus_avg_titled_len([(d.text, d.title) for d in docs])
     assert state is not None and state["avg_len"] == expected != old
     assert runtime.bm25.avg_len == expected
     # Every point is at its row's current version.
