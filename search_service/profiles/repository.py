@@ -529,6 +529,7 @@ def insert_user_profiles(
     events: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for user, user_id, (_, draft) in zip(users, ids, drafts, strict=True):
+        assert user_id is not None
         user.id = user_id
         profile = Profile(user_id=user_id, created_at=ts, updated_at=ts, version=1)
         profile.headline = draft.headline
