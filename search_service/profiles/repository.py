@@ -531,15 +531,22 @@ def insert_user_profiles(
     for user, user_id, (_, draft) in zip(users, ids, drafts, strict=True):
         assert user_id is not None
         user.id = user_id
-        profile = Profile(user_id=user_id, created_at=ts, updated_at=ts, version=1)
-        profile.headline = draft.headline
-        profile.bio = draft.bio
-        profile.location = draft.location
-        profile.availability = draft.availability.value if draft.availability else None
-        profile.visibility = {
-            **{s: Visibility.EMPLOYERS.value for s in SECTIONS},
-            **{k: v.value for k, v in draft.visibility.items()},
-        }
+        # Every column given: a default factory costs more than the value here.
+        profile = Profile(
+            user_id=user_id,
+            created_at=ts,
+            updated_at=ts,
+            version=1,
+            headline=draft.headline,
+            bio=draft.bio,
+            location=draft.location,
+            availability=draft.availability.value if draft.availability else None,
+            visibility={
+                **{s: Visibility.EMPLOYERS.value for s in SECTIONS},
+                **{k: v.value for k, v in draft.visibility.items()},
+            },
+            strength_missing=[],
+        )
         rows = _section_rows(user_id, draft)
         row_set = _rows_of(user, profile, rows)
         doc = profile_write_of(row_set)
