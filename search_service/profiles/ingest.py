@@ -21,9 +21,9 @@ from pathlib import Path
 from tqdm import tqdm
 
 from models import ProfileDraft, SkillItem, UserDraft
-from search_service.profiles.repository import upsert_user_profile
+from search_service.profiles.repository import insert_user_profiles, upsert_user_profile
 from search_service.runtime import Runtime
-from search_service.users.repository import erased_clerk_ids
+from search_service.users.repository import erased_clerk_ids, existing_clerk_ids
 
 __all__ = [
     "IngestReport",
@@ -154,9 +154,13 @@ def upsert_drafts(
     report: IngestReport | None = None,
     desc: str = "ingest",
     progress: bool = True,
-    batch: int = 200,
+    batch: int = 500,
 ) -> IngestReport:
     """Upsert users with profiles, one transaction per ``batch``; counts outcomes.
+
+    Users that do not exist yet are created in bulk
+    (:func:`~search_service.profiles.repository.insert_user_profiles`), existing
+    ones go through the per-user dual write, which leaves unchanged data alone.
 
     A draft whose ``clerk_id`` belongs to a deleted user (tombstoned, soft-deleted
     or purged) is skipped and counted in ``deleted``: an import never revives
@@ -169,11 +173,23 @@ def upsert_drafts(
         for start in range(0, len(drafts), batch):
             chunk = drafts[start : start + batch]
             with rt.session() as session:
-                erased = erased_clerk_ids(session, {u.clerk_id for u, _ in chunk})
+                clerk_ids = {u.clerk_id for u, _ in chunk}
+                erased = erased_clerk_ids(session, clerk_ids)
+                stored = existing_clerk_ids(session, clerk_ids - erased)
+                fresh: list[tuple[UserDraft, ProfileDraft]] = []
+                known: list[tuple[UserDraft, ProfileDraft]] = []
                 for user_in, profile_in in chunk:
                     if user_in.clerk_id in erased:
                         refused.append(user_in.clerk_id)
-                        continue
+                    elif user_in.clerk_id in stored:
+                        known.append((user_in, profile_in))
+                    else:
+                        stored.add(user_in.clerk_id)  # a repeat in the chunk updates it
+                        fresh.append((user_in, profile_in))
+                # New users in multi-row statements, the rest one by one (both write
+                # the same rows: see insert_user_profiles).
+                report.created += len(insert_user_profiles(session, fresh))
+                for user_in, profile_in in known:
                     _, outcome = upsert_user_profile(session, user_in, profile_in)
                     setattr(report, outcome, getattr(report, outcome) + 1)
             bar.update(len(chunk))

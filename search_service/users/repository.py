@@ -18,6 +18,7 @@ __all__ = [
     "ProfileCard",
     "count_users",
     "erased_clerk_ids",
+    "existing_clerk_ids",
     "find_user_by_clerk_id",
     "get_users",
     "searchable_privacy_floors",
@@ -152,3 +153,12 @@ def erased_clerk_ids(session: Session, clerk_ids: Collection[str]) -> set[str]:
         select(User.clerk_id).where(col(User.clerk_id).in_(ids), col(User.deleted_at).is_not(None))
     )
     return {*tombstoned, *deleted}
+
+
+def existing_clerk_ids(session: Session, clerk_ids: Collection[str]) -> set[str]:
+    """Those of ``clerk_ids`` held by a ``users`` row in any state (one query; bulk
+    imports use it to tell new users from updates)."""
+    if not clerk_ids:
+        return set()
+    stmt = select(User.clerk_id).where(col(User.clerk_id).in_(list(clerk_ids)))
+    return set(session.exec(stmt))
