@@ -226,6 +226,51 @@ def _timed_edit(
         time.sleep(poll_s)
 
 
+def timed_edits(
+    client: httpx.Client,
+    students: list[dict[str, str]],
+    employer: dict[str, str],
+    tokens: list[str],
+    *,
+    warmup: int,
+    poll_s: float,
+    timeout_s: float,
+    pause_s: float = 0.0,
+) -> list[Edit]:
+    """One timed edit per token, round-robin over ``students`` (their auth
+    headers), each polled until ``employer``'s keyword search finds it; the first
+    ``warmup`` edits are made but not returned.
+
+    Raises:
+        RuntimeError: a request failed.
+    """
+    who: list[tuple[dict[str, str], int, str]] = []
+    for auth in students:
+        r = client.get("/v1/me/profile", headers=auth)
+        if r.status_code != 200:
+            raise RuntimeError(f"GET /v1/me/profile: {r.status_code}: {r.text}")
+        view = r.json()
+        who.append((auth, int(view["userId"]), strip_tokens(view["headline"])))
+    done: list[Edit] = []
+    for i, token in enumerate(tokens):
+        auth, user_id, headline = who[i % len(who)]
+        edit = _timed_edit(
+            client,
+            student=auth,
+            employer=employer,
+            user_id=user_id,
+            headline=headline,
+            token=token,
+            poll_s=poll_s,
+            timeout_s=timeout_s,
+        )
+        if i >= warmup:
+            done.append(edit)
+        if pause_s:
+            time.sleep(pause_s)
+    return done
+
+
 def run_freshness(
     *,
     data_dir: Path,
@@ -267,7 +312,6 @@ def run_freshness(
     employer = {"Authorization": f"Bearer {_create_key(data_dir)}"}
     keys = [_student_key(data_dir, f"demo_{i:05d}") for i in range(students)]
     tokens = new_tokens(warmup + edits, rng)
-    done: list[Edit] = []
     # /metrics on the API port needs a bearer token; a fresh one per run.
     metrics_token = secrets.token_urlsafe(32)
     server_env = {"GIGSY_METRICS__TOKEN": metrics_token}
@@ -275,29 +319,17 @@ def run_freshness(
         _server(data_dir, port or free_port(), server_env) as base,
         httpx.Client(base_url=base, timeout=30) as client,
     ):
-        who: list[tuple[dict[str, str], int, str]] = []
-        for key in keys:
-            auth = {"Authorization": f"Bearer {key}"}
-            r = client.get("/v1/me/profile", headers=auth)
-            if r.status_code != 200:
-                raise RuntimeError(f"GET /v1/me/profile: {r.status_code}: {r.text}")
-            view = r.json()
-            who.append((auth, int(view["userId"]), strip_tokens(view["headline"])))
-        for i, token in enumerate(tokens):
-            auth, user_id, headline = who[i % len(who)]
-            edit = _timed_edit(
-                client,
-                student=auth,
-                employer=employer,
-                user_id=user_id,
-                headline=headline,
-                token=token,
-                poll_s=poll_s,
-                timeout_s=timeout_s,
-            )
-            if i >= warmup:
-                done.append(edit)
-            time.sleep(pause_s)
+        students_auth = [{"Authorization": f"Bearer {key}"} for key in keys]
+        done = timed_edits(
+            client,
+            students_auth,
+            employer,
+            tokens,
+            warmup=warmup,
+            poll_s=poll_s,
+            timeout_s=timeout_s,
+            pause_s=pause_s,
+        )
         scrape = client.get("/metrics", headers={"Authorization": f"Bearer {metrics_token}"})
         if scrape.status_code != 200:
             raise RuntimeError(f"GET /metrics: {scrape.status_code}: {scrape.text}")

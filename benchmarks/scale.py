@@ -35,14 +35,7 @@ from typing import Any
 import httpx
 
 from benchmarks.baselines import BaselineResult, qdrant_local, rank_bm25_scan
-from benchmarks.freshness import (
-    Edit,
-    _timed_edit,
-    free_port,
-    new_tokens,
-    parse_metrics,
-    strip_tokens,
-)
+from benchmarks.freshness import Edit, free_port, new_tokens, parse_metrics, timed_edits
 from benchmarks.latency import employer_queries, peak_rss_mb, serve_process
 from benchmarks.loadgen import COLUMNS, Call, ScenarioResult, measure_qps, run_scenario
 from benchmarks.metrics import percentile
@@ -230,30 +223,11 @@ def _scenarios(keys: _Keys, queries: list[str], n: int) -> list[tuple[str, list[
 
 def _edits(client: httpx.Client, keys: _Keys, employer: dict[str, str], edits: int) -> list[Edit]:
     """Timed edit-to-searchable edits round-robin over the demo students (one
-    untimed first), as :func:`benchmarks.freshness.run_freshness` does."""
-    who: list[tuple[dict[str, str], int, str]] = []
-    for auth in keys.students[:10]:
-        r = client.get("/v1/me/profile", headers=auth)
-        if r.status_code != 200:
-            raise RuntimeError(f"GET /v1/me/profile: {r.status_code}: {r.text}")
-        view = r.json()
-        who.append((auth, int(view["userId"]), strip_tokens(view["headline"])))
-    out: list[Edit] = []
-    for i, token in enumerate(new_tokens(edits + 1, random.Random())):
-        auth, user_id, headline = who[i % len(who)]
-        edit = _timed_edit(
-            client,
-            student=auth,
-            employer=employer,
-            user_id=user_id,
-            headline=headline,
-            token=token,
-            poll_s=0.02,
-            timeout_s=30.0,
-        )
-        if i:
-            out.append(edit)
-    return out
+    untimed first), with :func:`benchmarks.freshness.timed_edits`."""
+    tokens = new_tokens(edits + 1, random.Random())
+    return timed_edits(
+        client, keys.students[:10], employer, tokens, warmup=1, poll_s=0.02, timeout_s=30.0
+    )
 
 
 def run_scale(

@@ -11,7 +11,7 @@ import os
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol, get_args
 
@@ -105,6 +105,21 @@ class QueryCache:
             self._data.move_to_end(key)
             self.hits += 1
             return vec
+
+    def encode(self, text: str, encode_documents: Callable[[list[str]], FloatArray]) -> FloatArray:
+        """The cached vector of query ``text``, else ``encode_documents([text])[0]``,
+        frozen (read-only) and cached: the ``encode_query`` of every encoder.
+
+        Raises:
+            EncoderError: as ``encode_documents`` raises it.
+        """
+        cached = self.get(text)
+        if cached is not None:
+            return cached
+        vec: FloatArray = encode_documents([text])[0]
+        vec.setflags(write=False)
+        self.put(text, vec)
+        return vec
 
     def put(self, key: str, vec: FloatArray) -> None:
         """Store ``vec`` under ``key``, evicting the least recently used entry if full."""
@@ -282,13 +297,7 @@ class SentenceTransformerEncoder:
 
     def encode_query(self, text: str) -> FloatArray:
         """Encode one query to a ``(dim,)`` float32, L2-normalised vector (LRU-cached)."""
-        cached = self.cache.get(text)
-        if cached is not None:
-            return cached
-        vec: FloatArray = self.encode_documents([text])[0]
-        vec.setflags(write=False)
-        self.cache.put(text, vec)
-        return vec
+        return self.cache.encode(text, self.encode_documents)
 
 
 def load_encoder(

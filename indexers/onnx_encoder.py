@@ -121,10 +121,4 @@ class OnnxEncoder:
 
     def encode_query(self, text: str) -> FloatArray:
         """Encode one query to a ``(dim,)`` float32, L2-normalised vector (LRU-cached)."""
-        cached = self.cache.get(text)
-        if cached is not None:
-            return cached
-        vec: FloatArray = self.encode_documents([text])[0]
-        vec.setflags(write=False)
-        self.cache.put(text, vec)
-        return vec
+        return self.cache.encode(text, self.encode_documents)
