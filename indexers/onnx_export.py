@@ -33,6 +33,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from indexers.encoders import file_sha256
 from indexers.errors import EncoderError
 
 __all__ = ["EXPORT_FORMAT", "Export", "Precision", "ensure_export", "read_export"]
@@ -83,14 +84,6 @@ class Export:
         return self.path / _MODEL
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _source_key(source: Path, precision: Precision) -> str:
     """sha256 over the export format, the precision and every file of ``source``."""
     digest = hashlib.sha256(f"format={EXPORT_FORMAT}\0precision={precision}\0".encode())
@@ -98,7 +91,7 @@ def _source_key(source: Path, precision: Precision) -> str:
         rel = file.relative_to(source)
         if any(part.startswith(".") for part in rel.parts):
             continue
-        digest.update(f"{rel.as_posix()}\0{_sha256(file)}\0".encode())
+        digest.update(f"{rel.as_posix()}\0{file_sha256(file)}\0".encode())
     return digest.hexdigest()
 
 
@@ -112,7 +105,7 @@ def read_export(path: Path) -> Export | None:
         manifest = json.loads((path / _MANIFEST).read_text(encoding="utf-8"))
         if manifest.get("format") != EXPORT_FORMAT:
             return None
-        if _sha256(path / _MODEL) != manifest["sha256"]:
+        if file_sha256(path / _MODEL) != manifest["sha256"]:
             return None
         return Export(
             path=path,
@@ -256,7 +249,7 @@ def _build(source: Path, dest: Path, *, precision: Precision, key: str) -> None:
         "inputs": list(inputs),
         "opset": _OPSET,
         "torch": torch.__version__,
-        "sha256": _sha256(dest / _MODEL),
+        "sha256": file_sha256(dest / _MODEL),
     }
     (dest / _MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
