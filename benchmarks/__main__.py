@@ -174,7 +174,14 @@ ConfigOpt = Annotated[
 ]
 BackendOpt = Annotated[
     str | None,
-    typer.Option(help="Encoder backend: torch, onnx or onnx-int8 (default: the service's)."),
+    typer.Option(
+        help="Document encoder backend: torch, torch-bf16, onnx or onnx-int8 (default: the"
+        " service's)."
+    ),
+]
+QueryBackendOpt = Annotated[
+    str | None,
+    typer.Option(help="Query encoder backend (default: --backend when given, else the service's)."),
 ]
 JsonOpt = Annotated[Path | None, typer.Option("--json", help="Also write the records here.")]
 ExpandOpt = Annotated[
@@ -198,14 +205,30 @@ def _backend(text: str | None) -> Backend:
     from search_service.settings import EmbeddingSettings
 
     if text is None:
-        return EmbeddingSettings().backend
+        return EmbeddingSettings().document_backend
     for backend in BACKENDS:
         if backend == text:
             return backend
     raise typer.BadParameter(f"expected one of {', '.join(BACKENDS)}", param_hint="--backend")
 
 
-def _cached_encoder(model: str | None, cache_dir: Path | None, backend: Backend) -> CachedEncoder:
+def _query_backend(text: str | None, backend_text: str | None) -> Backend:
+    """``--query-backend``; unset: ``--backend`` when that was given, else the service's."""
+    from search_service.settings import EmbeddingSettings
+
+    if text is not None:
+        return _backend(text)
+    if backend_text is not None:
+        return _backend(backend_text)
+    return EmbeddingSettings().resolved_query_backend
+
+
+def _cached_encoder(
+    model: str | None,
+    cache_dir: Path | None,
+    backend: Backend,
+    query_backend: Backend | None = None,
+) -> CachedEncoder:
     from benchmarks.embcache import CachedEncoder, default_cache_dir
     from search_service.settings import EmbeddingSettings
 
@@ -213,6 +236,7 @@ def _cached_encoder(model: str | None, cache_dir: Path | None, backend: Backend)
         model,
         cache_dir or default_cache_dir(),
         backend=backend,
+        query_backend=query_backend,
         model_cache_dir=EmbeddingSettings().model_cache_dir,
     )
 
@@ -247,6 +271,7 @@ def relevance_beir(
     ] = None,
     limit_queries: Annotated[int | None, typer.Option(help="Evaluate the first N queries.")] = None,
     backend: BackendOpt = None,
+    query_backend: QueryBackendOpt = None,
 ) -> None:
     """A BEIR dataset (SciFact by default) through the service's retrieval and fusion."""
     from benchmarks.relevance import expand_query, load_beir, open_beir, run_configs
@@ -255,7 +280,9 @@ def relevance_beir(
     beir = load_beir(
         data.resolve(), split=split, limit_docs=limit_docs, limit_queries=limit_queries
     )
-    encoder = _cached_encoder(model, cache_dir, _backend(backend))
+    encoder = _cached_encoder(
+        model, cache_dir, _backend(backend), _query_backend(query_backend, backend)
+    )
     name = f"{data.resolve().name}/{split}"
     with open_beir(beir, encoder, name=name) as (rt, judged):
         typer.echo(
@@ -279,12 +306,15 @@ def relevance_resumes(
         typer.Option(min=1, help="Keep the first N resumes of each category (a quick run)."),
     ] = None,
     backend: BackendOpt = None,
+    query_backend: QueryBackendOpt = None,
 ) -> None:
     """The 24 resume category names as queries, through the service's retrieval and fusion."""
     from benchmarks.relevance import expand_query, open_resumes, run_configs
 
     configs = _configs(config)
-    encoder = _cached_encoder(model, cache_dir, _backend(backend))
+    encoder = _cached_encoder(
+        model, cache_dir, _backend(backend), _query_backend(query_backend, backend)
+    )
     with open_resumes(resumes.resolve(), encoder, per_category=per_category) as (rt, judged):
         typer.echo(
             f"resumes: {len(judged.queries)} category queries, {judged.docs} profiles,"
@@ -300,7 +330,7 @@ def relevance_resumes(
 def encoders(
     backend: Annotated[
         list[str] | None,
-        typer.Option(help="Backend(s) to compare (default: torch, onnx, onnx-int8)."),
+        typer.Option(help="Backend(s) to compare (default: torch, torch-bf16, onnx, onnx-int8)."),
     ] = None,
     docs: Annotated[int, typer.Option(min=1, help="Resumes encoded per round.")] = 256,
     rounds: Annotated[int, typer.Option(min=1, help="Interleaved passes over the resumes.")] = 3,
@@ -321,7 +351,7 @@ def encoders(
     from benchmarks.latency import employer_queries
     from search_service.settings import EmbeddingSettings
 
-    chosen = [_backend(b) for b in (backend or ["torch", "onnx", "onnx-int8"])]
+    chosen = [_backend(b) for b in (backend or ["torch", "torch-bf16", "onnx", "onnx-int8"])]
     texts = resume_texts(resumes.resolve(), docs)
     runs = run_encoders(
         chosen,

@@ -51,6 +51,8 @@ class CachedEncoder:
         cache_dir: root of the cache; the recipe's vectors live in a sub-directory
             named by :func:`indexers.recipe_name` (model and backend).
         backend: as for :func:`indexers.load_encoder`.
+        query_backend: as for :func:`indexers.load_encoder` (``None``: ``backend``);
+            a different one gets a cache directory of its own.
         model_cache_dir: where ONNX exports are kept (``load_encoder``'s ``cache_dir``).
 
     Attributes:
@@ -63,13 +65,17 @@ class CachedEncoder:
         cache_dir: Path,
         *,
         backend: Backend = "torch",
+        query_backend: Backend | None = None,
         model_cache_dir: Path | None = None,
     ) -> None:
         self.model = model
         self.backend: Backend = backend
+        self.query_backend: Backend | None = None if query_backend == backend else query_backend
         self._model_cache_dir = model_cache_dir
         hashing = bool(model and model.startswith("hashing"))
         label = model if model and hashing else recipe_name(model or DEFAULT_MODEL, backend)
+        if self.query_backend is not None and not hashing:
+            label = f"{label}+queries-{self.query_backend}"
         self.dir = cache_dir / re.sub(r"[^A-Za-z0-9._-]+", "_", label)
         self._inner: DenseEncoder | None = None
         self._vectors: dict[str, FloatArray] = {}
@@ -90,6 +96,7 @@ class CachedEncoder:
                 self.model,
                 query_cache_size=0,
                 backend=self.backend,
+                query_backend=self.query_backend,
                 cache_dir=self._model_cache_dir,
             )
         return self._inner

