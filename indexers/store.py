@@ -285,8 +285,11 @@ class VectorStore(Protocol):
         ...
 
     def flush(self) -> None:
-        """Make recent writes durable (Qdrant Edge buffers them; a server's
-        ``wait=True`` writes already are)."""
+        """Persist the collection's segments. Writes are durable before this:
+        Qdrant Edge appends every update to its write-ahead log before applying
+        it (Qdrant Edge docs, "Updating Data"), and a server's ``wait=True``
+        writes have returned from its WAL too; a flush shortens the log a
+        restart replays. Cheap when nothing changed."""
         ...
 
     def optimize(self) -> None:

@@ -314,7 +314,7 @@ class EdgeStore:
         ]
 
     def flush(self) -> None:
-        """Persist pending writes."""
+        """Persist the segments (updates are already in the WAL; see the protocol)."""
         if self._shard is not None:
             self._shard.flush()
 

@@ -231,10 +231,14 @@ class FreshnessSettings(BaseModel):
     worker for ``lease_s``; a failing user waits ``backoff_base_s * 2**(n-1)``
     seconds after its n-th failure, at most ``backoff_max_s`` (capped
     exponential backoff, as in the AWS Architecture Blog's "Exponential Backoff
-    and Jitter", 2015, without the jitter).
+    and Jitter", 2015, without the jitter). ``flush_interval_s``: how often the
+    job flushes the vector stores (segments to disk; writes are durable in the
+    store's write-ahead log before that, so this only bounds its replay at the
+    next start).
     """
 
     interval_s: float = Field(default=30.0, ge=1.0, le=86_400.0)
+    flush_interval_s: float = Field(default=60.0, ge=0.0, le=86_400.0)
     outbox_poll_s: float = Field(default=1.0, ge=0.1, le=3600.0)
     batch_size: int = Field(default=32, ge=1, le=1024)
     max_per_run: int = Field(default=2000, ge=1)

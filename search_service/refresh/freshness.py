@@ -217,8 +217,9 @@ def refresh_stale(
     # Removals that met one of this run's leases were left pending; the leases
     # are released now, so close them (ARCHITECTURE.md, "The write protocol").
     report.removed += sum(process_removals(rt, entity=e) for e in ENTITIES)
-    for name in indexers:
-        rt.store_for(name).flush()
+    # No flush here: an upsert is in the store's write-ahead log once it returns
+    # (Qdrant Edge docs, "Updating Data"), so a run is durable without one.
+    # FreshnessJob flushes every ``freshness.flush_interval_s``, close() at exit.
     with session_scope(rt.engine) as session:
         for entity in ENTITIES:
             mark_update_events_done(session, entity)
@@ -251,6 +252,7 @@ class FreshnessJob:
         self._wake = threading.Event()
         self._busy = threading.Lock()
         self._scheduler: BaseScheduler | None = None
+        self._flushed_at = time.monotonic()
 
     def attach(self, scheduler: BaseScheduler) -> None:
         """Add the refresh and outbox-poll jobs to ``scheduler`` and route the
@@ -279,11 +281,28 @@ class FreshnessJob:
                 total.add(refresh_stale(self.rt, owner=self.owner))
                 if not self._wake.is_set():
                     break
+            self._flush_if_due()
         except Exception:
             log.exception("refresh run failed; the next run catches up")
         finally:
             self._busy.release()
         return total
+
+    def _flush_if_due(self) -> None:
+        """Flush every vector store when ``freshness.flush_interval_s`` has passed
+        since the last flush: it persists the segments and so bounds the
+        write-ahead log a restart replays. Edits are durable without it, so it
+        stays off the edit-to-searchable path.
+
+        Raises:
+            VectorStoreError: a store failed to flush (the next run tries again).
+        """
+        now = time.monotonic()
+        if now - self._flushed_at < self.rt.settings.freshness.flush_interval_s:
+            return
+        for store in self.rt.stores.values():
+            store.flush()
+        self._flushed_at = now
 
     def nudge(self) -> None:
         """Ask for a run now (or another pass of the run in progress)."""

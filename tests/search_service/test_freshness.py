@@ -309,3 +309,38 @@ def test_refreshing_one_profile_scans_the_stale_rows_once_per_entity(
     # The short claim drained profiles; gigs had nothing: no third scan.
     assert claims == ["profiles", "gigs"]
     assert _keyword_ids(runtime, "axolotl") != []
+
+
+class _CountingFlush:
+    """Wraps a store's flush to count calls."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.calls = 0
+        self._stores = list(runtime.stores.values())
+        self._orig = [s.flush for s in self._stores]
+        for store, orig in zip(self._stores, self._orig, strict=True):
+            store.flush = self._counted(orig)  # type: ignore[method-assign]
+
+    def _counted(self, orig: Any) -> Any:
+        def flush() -> None:
+            self.calls += 1
+            orig()
+
+        return flush
+
+
+def test_a_run_leaves_the_flush_to_the_jobs_interval(
+    runtime: Runtime, hooked: HookedEncoder
+) -> None:
+    counter = _CountingFlush(runtime)
+    runtime.settings.freshness.flush_interval_s = 3600.0
+    job = FreshnessJob(runtime)
+    s = make_student(runtime, clerk_id="f_flush", headline="durable kakapo")
+    assert job.run().indexed == 1
+    assert counter.calls == 0  # an edit is searchable and durable without a flush
+    assert _keyword_ids(runtime, "kakapo") == [s.id]
+    runtime.settings.freshness.flush_interval_s = 0.0
+    job.run()
+    assert counter.calls == len(runtime.stores)  # due: every store once
+    job.run()
+    assert counter.calls == 2 * len(runtime.stores)
