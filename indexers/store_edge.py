@@ -83,6 +83,12 @@ def _hits(points: Sequence[Any]) -> list[Hit]:
     ]
 
 
+def _scored(points: Sequence[Any]) -> list[Hit]:
+    """Ids and scores only, for points queried without payload or vectors (each
+    attribute read converts a Rust value into a new Python object)."""
+    return [Hit(id=int(p.id), score=float(p.score)) for p in points]
+
+
 class EdgeStore:
     """:class:`indexers.store.VectorStore` on a Qdrant Edge shard at ``path``.
 
@@ -285,7 +291,7 @@ class EdgeStore:
         # retrieve of the page's points instead.
         requests = [qe.QueryRequest(limit=pool, query=q, filter=flt) for q in (dq, sq)]
         dense_hits, keyword_hits = (
-            _hits(a) for a in self.shard.query_batch(qe.QueryBatchRequest(requests))
+            _scored(a) for a in self.shard.query_batch(qe.QueryBatchRequest(requests))
         )
         page = fuse(dense_hits, keyword_hits, fusion)[offset : offset + limit]
         return SearchResult(page=self._page(page), dense=dense_hits, keyword=keyword_hits)
