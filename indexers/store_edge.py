@@ -9,7 +9,6 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -67,7 +66,9 @@ def _terms(point: Any) -> frozenset[int] | None:
     vectors = point.vector
     if not isinstance(vectors, dict) or SPARSE not in vectors:
         return None
-    return frozenset(int(i) for i in vectors[SPARSE].indices)
+    # The indices are Python ints already; converting each one again cost more
+    # than the retrieval itself (~25 us per point of ~60 terms).
+    return frozenset(vectors[SPARSE].indices)
 
 
 def _version(point: Any) -> int | None:
@@ -80,6 +81,12 @@ def _hits(points: Sequence[Any]) -> list[Hit]:
         Hit(id=int(p.id), score=float(p.score), terms=_terms(p), version=_version(p))
         for p in points
     ]
+
+
+def _scored(points: Sequence[Any]) -> list[Hit]:
+    """Ids and scores only, for points queried without payload or vectors (each
+    attribute read converts a Rust value into a new Python object)."""
+    return [Hit(id=int(p.id), score=float(p.score)) for p in points]
 
 
 class EdgeStore:
@@ -278,27 +285,32 @@ class EdgeStore:
             if dq is not None:
                 return SearchResult(page=page, dense=pool_hits)
             return SearchResult(page=page, keyword=pool_hits)
-        requests = [
-            qe.QueryRequest(limit=pool, query=q, filter=flt, with_payload=[BROWSE_ORDER_FIELD])
-            for q in (dq, sq)
-        ]
+        # The candidate lists carry ids and scores only: reading a payload costs
+        # ~10 us per point (on-disk payload storage), and fusion needs neither it
+        # nor the vectors. The page's versions and BM25 term ids come in one
+        # retrieve of the page's points instead.
+        requests = [qe.QueryRequest(limit=pool, query=q, filter=flt) for q in (dq, sq)]
         dense_hits, keyword_hits = (
-            _hits(a) for a in self.shard.query_batch(qe.QueryBatchRequest(requests))
+            _scored(a) for a in self.shard.query_batch(qe.QueryBatchRequest(requests))
         )
         page = fuse(dense_hits, keyword_hits, fusion)[offset : offset + limit]
-        terms = self._terms([h.id for h in page])
-        return SearchResult(
-            page=[replace(h, terms=terms.get(h.id, frozenset())) for h in page],
-            dense=dense_hits,
-            keyword=keyword_hits,
-        )
+        return SearchResult(page=self._page(page), dense=dense_hits, keyword=keyword_hits)
 
-    def _terms(self, ids: list[int]) -> dict[int, frozenset[int]]:
-        if not ids:
-            return {}
-        wanted: list[int | UUID | str] = list(ids)
-        recs = self.shard.retrieve(wanted, with_payload=False, with_vector=[SPARSE])
-        return {int(r.id): _terms(r) or frozenset() for r in recs}
+    def _page(self, page: list[Hit]) -> list[Hit]:
+        """``page`` with each hit's BM25 term ids and version, read in one retrieve
+        (a point deleted meanwhile gets no terms and no version)."""
+        if not page:
+            return []
+        wanted: list[int | UUID | str] = [h.id for h in page]
+        recs = self.shard.retrieve(wanted, with_payload=[BROWSE_ORDER_FIELD], with_vector=[SPARSE])
+        found = {int(r.id): r for r in recs}
+        out: list[Hit] = []
+        for h in page:
+            rec = found.get(h.id)
+            terms = (_terms(rec) if rec is not None else None) or frozenset()
+            version = _version(rec) if rec is not None else None
+            out.append(Hit(id=h.id, score=h.score, terms=terms, version=version))
+        return out
 
     def browse(self, filters: FilterSpec, *, limit: int, offset: int) -> list[Hit]:
         """Newest first by :data:`~indexers.store.BROWSE_ORDER_FIELD`."""

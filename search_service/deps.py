@@ -8,15 +8,26 @@ all of its user's roles.
 Rate limits (``search_service/ratelimit.py``) are spent here too: ``get_caller``
 charges the caller's budget of the route's group, so every authenticated route
 is limited; unauthenticated ``/v1`` routes depend on ``limit_public`` instead.
+
+FastAPI runs every plain ``def`` dependency in the thread pool, one hop per
+dependency (and two for a generator: its set-up and its tear-down); each hop
+is a hand-off to a worker thread and back, which under load waits for a CPU
+and the GIL. So the dependencies that do no I/O are
+``async def`` and run on the event loop (the runtime, the role guards, the
+session's creation, which takes no connection), and those that do I/O stay
+``def``: authentication (SQL, the rate limiter's storage) and the session's
+commit, which runs in a worker thread after the handler returns.
 """
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
+from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
@@ -48,7 +59,7 @@ __all__ = [
 ]
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     """The runtime built in the lifespan."""
     rt: Runtime = request.app.state.runtime
     return rt
@@ -57,16 +68,37 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_session(rt: RuntimeDep) -> Iterator[Session]:
+async def get_session(rt: RuntimeDep) -> AsyncIterator[Session]:
     """The request's unit of work: commits when the handler returns, rolls back on
     error, then runs the post-commit hooks (index removals, wake-ups).
 
     Scoped to the handler (``scope="function"``), so the commit and its hooks
     finish before the response is sent: a 2xx means the change is durable and
     every privacy reduction is already invisible.
+
+    The session is created on the event loop (it takes a connection only when
+    first used, in a worker thread); the commit or rollback and the hooks run in
+    a worker thread of their own limiter, shielded from cancellation, as FastAPI
+    runs a generator dependency's tear-down: waiting for a pool thread could
+    otherwise deadlock against requests that hold pool threads and wait for a
+    SQL connection this session still holds.
     """
-    with rt.session() as session:
+    scope = rt.session()
+    session = scope.__enter__()
+    try:
         yield session
+    except BaseException as exc:
+        with CancelScope(shield=True):
+            suppressed = await anyio.to_thread.run_sync(
+                scope.__exit__, type(exc), exc, exc.__traceback__, limiter=CapacityLimiter(1)
+            )
+        if not suppressed:
+            raise
+    else:
+        with CancelScope(shield=True):
+            await anyio.to_thread.run_sync(
+                scope.__exit__, None, None, None, limiter=CapacityLimiter(1)
+            )
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -211,7 +243,7 @@ PublicRateLimit = Depends(limit_public)
 """Route dependency of unauthenticated ``/v1`` routes: ``dependencies=[PublicRateLimit]``."""
 
 
-def require_user(caller: CurrentCaller) -> Caller:
+async def require_user(caller: CurrentCaller) -> Caller:
     """A caller acting as a user (not a legacy user-less key).
 
     Raises:
@@ -222,7 +254,7 @@ def require_user(caller: CurrentCaller) -> Caller:
     return caller
 
 
-def require_employer(caller: CurrentCaller) -> Caller:
+async def require_employer(caller: CurrentCaller) -> Caller:
     """Employers and admins.
 
     Raises:
@@ -233,7 +265,7 @@ def require_employer(caller: CurrentCaller) -> Caller:
     return caller
 
 
-def require_admin(caller: CurrentCaller) -> Caller:
+async def require_admin(caller: CurrentCaller) -> Caller:
     """Admins only.
 
     Raises:
@@ -244,7 +276,7 @@ def require_admin(caller: CurrentCaller) -> Caller:
     return caller
 
 
-def require_student(caller: CurrentCaller) -> Caller:
+async def require_student(caller: CurrentCaller) -> Caller:
     """Students (the owners of profiles), acting as their own user.
 
     Raises:

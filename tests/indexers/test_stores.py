@@ -669,6 +669,16 @@ class TestHybridSearch:
         for hit in result.page:
             assert hit.terms == frozenset(BM25.term_frequencies(TEXTS[hit.id]))
 
+    @pytest.mark.parametrize("fusion", list(Fusion))
+    def test_page_hits_carry_their_version(self, loaded: VectorStore, fusion: Fusion) -> None:
+        """Hydration drops a hit older than its user's privacy floor: every page hit
+        needs the ``updated_at`` of the document its point was built from."""
+        result = _search(loaded, "python developer", mode="hybrid", fusion=fusion)
+        assert result.page
+        assert {h.id: h.version for h in result.page} == {
+            h.id: PROFILES[h.id].updated_at for h in result.page
+        }
+
     def test_candidate_lists_do_not_carry_terms(self, loaded: VectorStore) -> None:
         result = _search(loaded, "python developer", mode="hybrid")
         assert all(h.terms is None for h in result.dense + result.keyword)
