@@ -46,6 +46,13 @@ def test_qps_of_an_unreachable_server_raises() -> None:
         measure_qps("http://127.0.0.1:9", calls, clients=2, duration_s=0.5)
 
 
+def test_qps_sends_at_least_one_request_per_client_after_the_deadline() -> None:
+    calls = [Call("GET", "/healthz", None, {})]
+    # A deadline already past when the clients start: a starved machine.
+    with pytest.raises(RuntimeError, match="QPS run failed"):
+        measure_qps("http://127.0.0.1:9", calls, clients=2, duration_s=-1.0)
+
+
 def test_peak_rss_of_this_process_is_positive() -> None:
     rss = peak_rss_mb(os.getpid())
     if rss is None:
