@@ -454,17 +454,13 @@ def _load_backend(
 ) -> DenseEncoder:
     """One encoder of :func:`load_encoder` (its arguments; ``backend`` already checked)."""
     if backend in ("torch", "torch-bf16"):
-        precision: Literal["fp32", "bf16"] = "bf16" if backend == "torch-bf16" else "fp32"
-        if not model:
-            return SentenceTransformerEncoder(
-                batch_size=batch_size, query_cache_size=query_cache_size, precision=precision
-            )
+        # The packaged model's weights are checked; a custom model's cannot be.
         return SentenceTransformerEncoder(
-            model,
+            model or None,
             batch_size=batch_size,
             query_cache_size=query_cache_size,
-            expected_sha256=None,
-            precision=precision,
+            expected_sha256=None if model else DEFAULT_MODEL_SHA256,
+            precision="bf16" if backend == "torch-bf16" else "fp32",
         )
     from indexers.onnx_encoder import OnnxEncoder
     from indexers.onnx_export import ensure_export
