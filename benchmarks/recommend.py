@@ -47,7 +47,8 @@ from tqdm import tqdm
 
 from benchmarks.categories import job_category
 from benchmarks.metrics import mrr, ndcg_at_k, percentile, precision_at_k
-from models import CandidateDecision, ProfileDraft, Role, SearchMode, UserDraft
+from models import CandidateDecision, ProfileDraft, Role, SearchMode, User, UserDraft
+from search_service.callers import GigManager
 from search_service.gigs.feedback import clear_candidate_decision, decide_on_candidate
 from search_service.gigs.ingest import GigImport, import_gigs, posting_gig
 from search_service.gigs.jobs_csv import JobPosting, read_jobs
@@ -99,6 +100,13 @@ SIMILAR_MODES: tuple[tuple[str, SearchMode], ...] = (
 )
 """Rows of the similar-profiles table (that ranking has no re-ranking to switch off)."""
 _OWNER_ROLES = frozenset({Role.EMPLOYER.value})
+
+
+def _manager(owner: User) -> GigManager:
+    """The gig's owner acting with an employer credential."""
+    manager = GigManager.of(owner, _OWNER_ROLES)
+    assert manager is not None
+    return manager
 
 
 @dataclass(slots=True)
@@ -412,7 +420,7 @@ def run_feedback(
                 verdict = (
                     CandidateDecision.SHORTLISTED if uid in relevant else CandidateDecision.REJECTED
                 )
-                decide_on_candidate(session, owner, _OWNER_ROLES, gig_id, uid, verdict)
+                decide_on_candidate(session, _manager(owner), gig_id, uid, verdict)
         rejected = {u for u in judged if u not in relevant}
         out.shortlisted += len(judged) - len(rejected)
         out.rejected += len(rejected)
@@ -430,7 +438,7 @@ def run_feedback(
         with rt.session() as session:
             owner = get_users(session, [owner_id])[owner_id]
             for uid in judged:
-                clear_candidate_decision(session, owner, _OWNER_ROLES, gig_id, uid)
+                clear_candidate_decision(session, _manager(owner), gig_id, uid)
         out.gigs += 1
     _mean(out.without, out.gigs)
     _mean(out.with_feedback, out.gigs)

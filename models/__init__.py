@@ -3,6 +3,7 @@
 from models.api_key import ApiKey, ApiKeyCreate, ApiKeyCreated
 from models.common import MAX_LIST_ITEM_LENGTH, STORED, CamelModel, now_ms
 from models.error import ErrorBody
+from models.exposure import CandidateExposure
 from models.gig import (
     MAX_DESCRIPTION_LENGTH,
     CandidateDecision,
@@ -99,6 +100,7 @@ from models.user import CallerView, Role, User, UserPublic, UserStatus
 from models.webhook import UserTombstone, WebhookAudit, WebhookOutcome
 
 __all__ = [
+    "CandidateExposure",
     "FACET_LIMIT",
     "MAX_DESCRIPTION_LENGTH",
     "CallerView",

@@ -11,7 +11,7 @@ from pydantic import Field as PydField
 from sqlalchemy import ForeignKey, Integer, String
 from sqlmodel import Column, Field, SQLModel
 
-from models.common import CamelModel, ms_column, now_ms
+from models.common import CamelModel, CamelRequest, ms_column, now_ms
 from models.user import Role
 
 __all__ = ["ApiKey", "ApiKeyCreate", "ApiKeyCreated"]
@@ -35,7 +35,7 @@ class ApiKey(SQLModel, table=True):
     revoked_at: int | None = Field(default=None, sa_column=ms_column())
 
 
-class ApiKeyCreate(CamelModel):
+class ApiKeyCreate(CamelRequest):
     """Body of ``POST /v1/admin/api-keys``: the key acts as this user, with this role."""
 
     clerk_id: str = PydField(min_length=1, max_length=255)

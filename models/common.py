@@ -1,6 +1,11 @@
 """Shared building blocks: epoch-millisecond clock, camelCase wire models, JSON columns,
 and the input types shared by several schemas (list items, web URLs).
 
+Request bodies are validated strictly (:class:`CamelRequest`): a JSON string is
+never read as a number or a boolean, nor ``1.0`` as an integer; enum values
+(:class:`WireEnum`) are matched by their string value, as strict JSON validation
+does (https://docs.pydantic.dev/latest/concepts/conversion_table/).
+
 Times are Unix epoch milliseconds (integers) everywhere, as in the product seeds;
 SQL columns holding them are ``BIGINT`` because ms timestamps overflow ``INTEGER``
 on PostgreSQL.
@@ -16,14 +21,16 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
+from enum import StrEnum
 from types import MappingProxyType
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     HttpUrl,
     StringConstraints,
     TypeAdapter,
@@ -34,7 +41,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, core_schema
 from sqlalchemy import JSON, BigInteger, Column, Index, text
 
 __all__ = [
@@ -43,8 +50,10 @@ __all__ = [
     "STALE_WHERE",
     "STORED",
     "CamelModel",
+    "CamelRequest",
     "HttpUrlStr",
     "ListItem",
+    "WireEnum",
     "json_column",
     "ms_column",
     "now_ms",
@@ -71,8 +80,24 @@ MAX_LIST_ITEM_LENGTH = 100
 """Longest string inside a list (skills, languages, search filters), in characters:
 the longest skill or language name we know of is under 40."""
 
-ListItem = Annotated[str, StringConstraints(max_length=MAX_LIST_ITEM_LENGTH), INPUT_ONLY]
-"""A string inside a list, at most :data:`MAX_LIST_ITEM_LENGTH` characters."""
+
+def _not_blank(value: str) -> str:
+    # A blank entry would be dropped by normalisation (``indexers.taxonomy``), so the
+    # client would store or filter on less than it sent without knowing it.
+    if not value.strip():
+        raise PydanticCustomError("blank_item", "must not be empty or only whitespace")
+    return value
+
+
+ListItem = Annotated[
+    str,
+    StringConstraints(max_length=MAX_LIST_ITEM_LENGTH),
+    AfterValidator(_not_blank),
+    INPUT_ONLY,
+    Field(json_schema_extra={"pattern": r"\S"}),
+]
+"""A string inside a list: at most :data:`MAX_LIST_ITEM_LENGTH` characters, not empty
+nor only whitespace (a 422 naming the entry, e.g. ``requiredSkills.0``)."""
 
 _HTTP_URL = TypeAdapter(HttpUrl)
 _HTTP_SCHEME = re.compile(r"^https?://", re.IGNORECASE)
@@ -130,6 +155,41 @@ class CamelModel(BaseModel):
         if _has_nul(value):
             raise PydanticCustomError("string_nul", "NUL characters (U+0000) are not allowed")
         return value
+
+
+class CamelRequest(CamelModel):
+    """Base for request bodies (and the models nested in them): a :class:`CamelModel`
+    validated in pydantic strict mode.
+
+    FastAPI validates a body as the Python value ``json.loads`` made of it, so strict
+    mode here gives the strict JSON rules: ``"5"`` is not an integer, ``1.0`` not
+    an integer, ``"yes"`` not a boolean (422 naming the field). Enum fields use
+    :class:`WireEnum`, which keeps matching by value. Rows read back from SQL
+    (``context=STORED``) hold Python values of the right types, so they pass too.
+    """
+
+    model_config = ConfigDict(strict=True)
+
+
+class WireEnum(StrEnum):
+    """A string enum of the wire schemas: matched by value (``"part_time"``) even under
+    strict validation.
+
+    Strict validation of a Python value wants an enum instance, which JSON cannot
+    send; strict JSON validation matches the value
+    (https://docs.pydantic.dev/latest/concepts/strict_mode/). This restores that
+    rule for bodies, which FastAPI validates as Python values.
+    """
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        """The default enum schema, with ``strict`` off for this one type."""
+        schema = handler(source)
+        enum = cast(core_schema.EnumSchema, handler.resolve_ref_schema(schema))
+        enum["strict"] = False
+        return schema
 
 
 def _has_nul(value: Any) -> bool:

@@ -13,14 +13,21 @@ each a soft state that can be cleared, with the time it was set. Times are epoch
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import ConfigDict, field_validator
 from pydantic import Field as PydField
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlmodel import Column, Field, Index, SQLModel
 
-from models.common import CamelModel, ListItem, json_column, ms_column, now_ms, stale_index
+from models.common import (
+    CamelModel,
+    CamelRequest,
+    ListItem,
+    WireEnum,
+    json_column,
+    ms_column,
+    now_ms,
+    stale_index,
+)
 from models.profile import Availability
 
 __all__ = [
@@ -48,7 +55,7 @@ MAX_GIG_SKILLS = 30
 """Most required (and, separately, nice-to-have) skills a gig lists."""
 
 
-class GigStatus(StrEnum):
+class GigStatus(WireEnum):
     """A gig's life cycle. Only ``open`` gigs (before their deadline) reach students."""
 
     DRAFT = "draft"
@@ -57,21 +64,21 @@ class GigStatus(StrEnum):
     FILLED = "filled"
 
 
-class PayUnit(StrEnum):
+class PayUnit(WireEnum):
     """What the pay amount is for."""
 
     HOUR = "hour"
     FIXED = "fixed"
 
 
-class CandidateDecision(StrEnum):
+class CandidateDecision(WireEnum):
     """The gig owner's decision on a student."""
 
     SHORTLISTED = "shortlisted"
     REJECTED = "rejected"
 
 
-class StudentAction(StrEnum):
+class StudentAction(WireEnum):
     """A student's action on a gig."""
 
     APPLIED = "applied"
@@ -157,7 +164,7 @@ class Interaction(SQLModel, table=True):
     updated_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))
 
 
-class GigPay(CamelModel):
+class GigPay(CamelRequest):
     """Pay in minor units (cents) of an ISO 4217 currency, per hour or fixed."""
 
     amount_minor: int = PydField(ge=0, le=10**12, examples=[2500])
@@ -165,7 +172,7 @@ class GigPay(CamelModel):
     unit: PayUnit = PayUnit.HOUR
 
 
-class GigWrite(CamelModel):
+class GigWrite(CamelRequest):
     """A gig as its owner writes it. Skills are mapped through the skill taxonomy on
     write ("JS" -> "javascript"); ``deadline`` is epoch ms."""
 
@@ -226,7 +233,7 @@ class GigView(GigWrite):
     expired: bool = False
 
 
-class DecisionWrite(CamelModel):
+class DecisionWrite(CamelRequest):
     """The gig owner's decision on a student (``PUT /v1/gigs/{gigId}/decisions/{userId}``)."""
 
     decision: CandidateDecision

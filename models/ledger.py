@@ -8,7 +8,6 @@ posting moves at most ``MAX_POSTING_AMOUNT`` either way and never zero.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -17,7 +16,7 @@ from pydantic_core import PydanticCustomError
 from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
-from models.common import CamelModel, ms_column, now_ms
+from models.common import CamelModel, CamelRequest, WireEnum, ms_column, now_ms
 
 __all__ = [
     "MAX_POSTING_AMOUNT",
@@ -57,7 +56,7 @@ PostingAmount = Annotated[
 ]
 
 
-class LedgerKind(StrEnum):
+class LedgerKind(WireEnum):
     """Why money moved."""
 
     GIG_PAYMENT = "gig_payment"
@@ -105,7 +104,7 @@ class UserData(SQLModel, table=True):
     updated_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))
 
 
-class Posting(CamelModel):
+class Posting(CamelRequest):
     """A ledger posting request; ``amount`` in minor units, signed, non-zero, and
     within ``MAX_POSTING_AMOUNT`` either way."""
 
@@ -141,7 +140,7 @@ class Balance(CamelModel):
     currency: str
 
 
-class UserDataWrite(CamelModel):
+class UserDataWrite(CamelRequest):
     """Body of ``PUT /v1/users/me/data/{key}``."""
 
     value: str = PydField(min_length=1, max_length=10_000)

@@ -9,14 +9,22 @@ the demo generator and (later) the profile API.
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from pydantic import Field as PydField
 from sqlalchemy import ForeignKey, Integer, Text
 from sqlmodel import Column, Field, SQLModel
 
-from models.common import CamelModel, HttpUrlStr, ListItem, json_column, ms_column, now_ms
+from models.common import (
+    CamelModel,
+    CamelRequest,
+    HttpUrlStr,
+    ListItem,
+    WireEnum,
+    json_column,
+    ms_column,
+    now_ms,
+)
 
 __all__ = [
     "SECTIONS",
@@ -48,7 +56,7 @@ SECTIONS: tuple[str, ...] = ("education", "work_experience", "projects", "langua
 """Profile section names, as stored in ``Profile.visibility`` keys."""
 
 
-class Visibility(StrEnum):
+class Visibility(WireEnum):
     """Who may see a section; ``employers`` is the default (privacy by default)."""
 
     PUBLIC = "public"
@@ -56,7 +64,7 @@ class Visibility(StrEnum):
     PRIVATE = "private"
 
 
-class Availability(StrEnum):
+class Availability(WireEnum):
     """When a student can take gigs."""
 
     FULL_TIME = "full_time"
@@ -179,7 +187,7 @@ class Skill(SQLModel, table=True):
 # --- write schemas (camelCase on the wire) -----------------------------------------
 
 
-class EducationItem(CamelModel):
+class EducationItem(CamelRequest):
     """Education entry as written by clients."""
 
     school: str = PydField(min_length=1, max_length=300)
@@ -189,7 +197,7 @@ class EducationItem(CamelModel):
     end_year: int | None = PydField(default=None, ge=1950, le=2100)
 
 
-class WorkItem(CamelModel):
+class WorkItem(CamelRequest):
     """Work experience entry as written by clients."""
 
     title: str = PydField(min_length=1, max_length=300)
@@ -199,7 +207,7 @@ class WorkItem(CamelModel):
     end_year: int | None = PydField(default=None, ge=1950, le=2100)
 
 
-class ProjectItem(CamelModel):
+class ProjectItem(CamelRequest):
     """Portfolio project as written by clients.
 
     ``url`` must be an absolute ``http``/``https`` URL; skill names are at most
@@ -213,17 +221,18 @@ class ProjectItem(CamelModel):
     skills: list[ListItem] = PydField(default_factory=list, max_length=50)
 
 
-class LanguageItem(CamelModel):
-    """Spoken language as written by clients."""
+class LanguageItem(CamelRequest):
+    """Spoken language as written by clients; ``name`` is not blank."""
 
-    name: str = PydField(min_length=1, max_length=100)
+    name: ListItem
     proficiency: str | None = PydField(default=None, max_length=32)
 
 
-class SkillItem(CamelModel):
-    """Skill as written by clients; ``level`` is free text such as ``advanced``."""
+class SkillItem(CamelRequest):
+    """Skill as written by clients; ``name`` is not blank, ``level`` is free text such
+    as ``advanced``."""
 
-    name: str = PydField(min_length=1, max_length=100)
+    name: ListItem
     level: str | None = PydField(default=None, max_length=32)
     years: int | None = PydField(default=None, ge=0, le=80)
 
@@ -266,14 +275,14 @@ MAX_SECTION_ITEMS = 100
 """Most items one section may hold (a bound on write size, not a product rule)."""
 
 
-class Section(CamelModel, Generic[ItemT]):
+class Section(CamelRequest, Generic[ItemT]):
     """One profile section on the wire: who may see it and its items, in order."""
 
     visibility: Visibility = Visibility.EMPLOYERS
     items: list[ItemT] = PydField(default_factory=list, max_length=MAX_SECTION_ITEMS)
 
 
-class ProfileWrite(CamelModel):
+class ProfileWrite(CamelRequest):
     """The whole editable profile (``PUT /v1/me/profile``; the result of a merge patch).
 
     A section left out is empty with the default visibility (``employers``).

@@ -20,10 +20,11 @@ from typing import Annotated
 
 from pydantic import ConfigDict, field_validator
 from pydantic import Field as PydField
+from pydantic_core import PydanticCustomError
 from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlmodel import Column, Field, Index, SQLModel
 
-from models.common import CamelModel, json_column, ms_column, now_ms
+from models.common import CamelModel, CamelRequest, json_column, ms_column, now_ms
 from models.search import SearchHit, SearchRequest
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "SavedSearchAlertList",
     "SavedSearchList",
     "SavedSearchMatch",
+    "SavedSearchRequest",
     "SavedSearchView",
     "SavedSearchWrite",
     "SeenWrite",
@@ -103,10 +105,32 @@ class SavedSearchMatch(SQLModel, table=True):
     seen_at: int | None = Field(default=None, sa_column=ms_column())
 
 
-class SavedSearchWrite(CamelModel):
+class SavedSearchRequest(SearchRequest):
+    """The ``POST /v1/search`` body of a saved search: the same fields and rules, but
+    no ``cursor`` (a cursor is one page of one past search, and each run starts from
+    the first page): a cursor other than null is refused (422 naming
+    ``search.cursor``)."""
+
+    cursor: None = PydField(
+        default=None, description="Must be null or absent: each run starts from the first page."
+    )
+
+    @field_validator("cursor", mode="before")
+    @classmethod
+    def _no_cursor(cls, value: object) -> None:
+        if value is not None:
+            raise PydanticCustomError(
+                "cursor_not_allowed",
+                "a saved search has no cursor: each run starts from the first page",
+            )
+        return None
+
+
+class SavedSearchWrite(CamelRequest):
     """A search to save: a name and the ``POST /v1/search`` body, validated the same
-    way. Each run watches the top ``search.limit`` results (``offset`` is ignored).
-    ``intervalS`` overrides the global interval for this search (seconds)."""
+    way except that a ``cursor`` is refused. Each run watches the top ``search.limit``
+    results (``offset`` is ignored). ``intervalS`` overrides the global interval for
+    this search (seconds)."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -125,7 +149,7 @@ class SavedSearchWrite(CamelModel):
     )
 
     name: str = PydField(min_length=1, max_length=200)
-    search: SearchRequest
+    search: SavedSearchRequest
     interval_s: int | None = PydField(default=None, ge=MIN_INTERVAL_S, le=MAX_INTERVAL_S)
 
     @field_validator("name")
@@ -185,7 +209,7 @@ class SavedSearchAlertList(CamelModel):
     next_offset: int | None = None
 
 
-class SeenWrite(CamelModel):
+class SeenWrite(CamelRequest):
     """Which alerts to mark seen: ``alertIds`` (of this saved search), or all of
     them when omitted."""
 

@@ -2,20 +2,20 @@
 responses, explanations, facet counts, zero-result suggestions).
 
 Validation here is the API contract: unknown fields are rejected (422 naming
-the field), ``limit`` is 1..100, ``query`` at most ``MAX_QUERY_LENGTH`` characters,
-each skill or language filter at most ``MAX_LIST_ITEM_LENGTH`` (100) characters,
-``cursor`` at most ``MAX_CURSOR_LENGTH`` characters, ``diversity`` 0..1.
+the field), types are strict (``CamelRequest``: ``"5"`` is not a number, ``"yes"``
+not a boolean), ``limit`` is 1..100, ``query`` at most ``MAX_QUERY_LENGTH`` characters,
+each skill or language filter not blank and at most ``MAX_LIST_ITEM_LENGTH`` (100)
+characters, ``cursor`` at most ``MAX_CURSOR_LENGTH`` characters, ``diversity`` 0..1.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from pydantic import ConfigDict, Field
 
-from models.common import CamelModel, ListItem
+from models.common import CamelModel, CamelRequest, ListItem, WireEnum
 from models.gig import CandidateDecision, GigPay, PayUnit
 from models.profile import Availability
+from models.user import display_name
 
 __all__ = [
     "FACET_LIMIT",
@@ -65,7 +65,7 @@ FACET_LIMIT = 20
 """Values returned per facet: the most frequent, by count descending then value."""
 
 
-class FacetName(StrEnum):
+class FacetName(WireEnum):
     """Facets of employer search; each counts a profile payload field."""
 
     SKILLS = "skills"
@@ -74,7 +74,7 @@ class FacetName(StrEnum):
     LOCATION = "location"
 
 
-class GigFacetName(StrEnum):
+class GigFacetName(WireEnum):
     """Facets of gig search; each counts a gig payload field (``remote``: the
     values ``"true"`` and ``"false"``)."""
 
@@ -84,7 +84,7 @@ class GigFacetName(StrEnum):
     REMOTE = "remote"
 
 
-class FacetBasis(StrEnum):
+class FacetBasis(WireEnum):
     """Which set a facet count is over.
 
     ``all_matches``: a filter-only browse: every servable point matching the
@@ -149,7 +149,7 @@ class FilterSuggestion(CamelModel):
     results: int = Field(ge=1, description="How many results the search gives without it.")
 
 
-class SearchMode(StrEnum):
+class SearchMode(WireEnum):
     """Which retrievers rank the results."""
 
     HYBRID = "hybrid"
@@ -157,7 +157,7 @@ class SearchMode(StrEnum):
     SEMANTIC = "semantic"
 
 
-class SearchFilters(CamelModel):
+class SearchFilters(CamelRequest):
     """Hard filters applied inside every retriever. Lists match all of their values."""
 
     skills: list[ListItem] = Field(default_factory=list, max_length=20)
@@ -166,7 +166,7 @@ class SearchFilters(CamelModel):
     availability: Availability | None = None
 
 
-class BoostSwitches(CamelModel):
+class BoostSwitches(CamelRequest):
     """Boosts of employer search, applied to the fused score of a text query
     (``search_service/search/boosts.py`` gives the factors and their bounds)."""
 
@@ -183,7 +183,7 @@ class BoostSwitches(CamelModel):
     )
 
 
-class SearchRequest(CamelModel):
+class SearchRequest(CamelRequest):
     """Employer search. An empty ``query`` browses by filters, most recently updated first."""
 
     model_config = ConfigDict(
@@ -255,16 +255,43 @@ class Explanation(CamelModel):
 
 
 class SearchHit(CamelModel):
-    """One ranked candidate."""
+    """One ranked candidate, as an employer sees them (``docs/privacy.md``,
+    "Identity before and after contact").
+
+    Before contact an employer sees the student's display name (first name and
+    last initial, as on the public page) and never their identity-provider id;
+    the full name once the student applied to the employer's gig. Every hit is
+    built with :meth:`employer_name`, the one place that rule is written.
+    """
 
     user_id: int
-    clerk_id: str
-    external_id: str | None
-    name: str
+    external_id: str | None = Field(
+        description="The id of the student's record in the system they were imported "
+        "from (null when they signed up here)."
+    )
+    name: str = Field(
+        description='The display name ("Ada L."), or the full name on a gig\'s '
+        "candidates and applicants who applied to it."
+    )
     headline: str
     top_skills: list[str]
     score: float
     explanation: Explanation
+
+    @staticmethod
+    def employer_name(
+        *,
+        first_name: str | None,
+        last_name: str | None,
+        username: str | None,
+        full_name: str,
+        applied: bool,
+    ) -> str:
+        """The name an employer is shown: the full name once the student applied to
+        the employer's gig (``applied``), otherwise :func:`models.user.display_name`."""
+        if applied and full_name.strip():
+            return full_name
+        return display_name(first_name, last_name, username)
 
 
 class SearchResponse(CamelModel):
@@ -283,7 +310,7 @@ class SearchResponse(CamelModel):
     )
 
 
-class GigSearchFilters(CamelModel):
+class GigSearchFilters(CamelRequest):
     """Hard filters of gig search, applied inside every retriever; all must hold.
 
     ``skills``: each must be among the gig's required or nice-to-have skills.
@@ -305,7 +332,7 @@ class GigSearchFilters(CamelModel):
     deadline_before: int | None = Field(default=None, ge=0)
 
 
-class GigSearchRequest(CamelModel):
+class GigSearchRequest(CamelRequest):
     """Student gig search. An empty ``query`` browses open gigs by filters, newest first."""
 
     model_config = ConfigDict(

@@ -11,19 +11,18 @@ in the index (ARCHITECTURE.md, "Index versions").
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import BigInteger, Integer, String
 from sqlmodel import Column, Field, SQLModel
 
-from models.common import CamelModel, json_column, ms_column, now_ms, stale_index
+from models.common import CamelModel, WireEnum, json_column, ms_column, now_ms, stale_index
 from models.ledger import Balance
 
-__all__ = ["CallerView", "Role", "User", "UserPublic", "UserStatus"]
+__all__ = ["CallerView", "Role", "User", "UserPublic", "UserStatus", "display_name"]
 
 
-class Role(StrEnum):
+class Role(WireEnum):
     """What a user may do: employers search, students own profiles."""
 
     STUDENT = "student"
@@ -32,7 +31,7 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-class UserStatus(StrEnum):
+class UserStatus(WireEnum):
     """Account status (seed 002 ``user_status`` enum)."""
 
     ACTIVE = "active"
@@ -182,3 +181,12 @@ class CallerView(CamelModel):
     user_id: int | None
     name: str | None
     roles: list[str]
+
+
+def display_name(first_name: str | None, last_name: str | None, username: str | None) -> str:
+    """How a student is named to anyone but themself before contact: first name and
+    last initial ("Ada L."), else the username, else "Gigsy student"."""
+    if first_name:
+        initial = f" {last_name[0]}." if last_name else ""
+        return first_name + initial
+    return username or "Gigsy student"

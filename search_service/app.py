@@ -6,13 +6,17 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from svix.webhooks import Webhook
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from indexers import DenseEncoder, SplitEncoder
 from search_service import health
 from search_service.auth import ClerkJwtVerifier
+from search_service.caching import NoStoreMiddleware
 from search_service.console.router import install_console
+from search_service.docs_ui import install_docs
 from search_service.errors import install_error_handlers
 from search_service.gigs import router as gigs
 from search_service.limits import RequestLimitsMiddleware
@@ -84,20 +88,26 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = runtime is None
-        rt = runtime or Runtime.open(cfg, encoder=encoder)
+        # Opening migrates the database and loads the model: blocking work, done
+        # in a worker thread so that nothing blocks the event loop, ever
+        # (tests/loop_guard.py checks every statement).
+        rt = runtime
+        if rt is None:
+            rt = await anyio.to_thread.run_sync(lambda: Runtime.open(cfg, encoder=encoder))
         if owned:
-            _warm_up(rt)
+            await anyio.to_thread.run_sync(_warm_up, rt)
         app.state.runtime = rt
-        scheduler = build_scheduler(rt) if owned and cfg.scheduler.enabled else None
-        if scheduler is not None:
+        scheduler = None
+        if owned and cfg.scheduler.enabled:  # building it releases index leases (SQL)
+            scheduler = await anyio.to_thread.run_sync(build_scheduler, rt)
             scheduler.start()
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.shutdown(wait=True)
+            if scheduler is not None:  # waits for a running job
+                await anyio.to_thread.run_sync(lambda: scheduler.shutdown(wait=True))
             if owned:
-                rt.close()
+                await anyio.to_thread.run_sync(rt.close)
 
     app = FastAPI(
         title="Gigsy talent search",
@@ -105,6 +115,9 @@ def create_app(
         description="Hybrid BM25 + dense search of student profiles and gigs, and "
         "recommendations between them, each result explained.",
         lifespan=lifespan,
+        # Served by install_docs from packaged assets under a same-origin CSP.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     limits = cfg.rate_limit
@@ -119,6 +132,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(health.router)
     install_console(app)
+    install_docs(app)
     clerk = cfg.clerk
     if clerk.jwt_on:
         if not clerk.issuer:  # ClerkSettings refuses this; keep the invariant explicit
@@ -146,7 +160,14 @@ def create_app(
         RequestLimitsMiddleware,
         max_body_bytes=cfg.http.max_body_bytes,
         max_json_depth=cfg.http.max_json_depth,
+        limiter=app.state.rate_limiter,
     )
+    # The one place forwarded headers are believed (`serve` turns uvicorn's own
+    # off): only from GIGSY_HTTP__TRUSTED_PROXIES, and outside the refusals, so
+    # every per-IP budget counts the same client.
+    if cfg.http.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=cfg.http.trusted_proxies)
+    app.add_middleware(NoStoreMiddleware)  # API answers are never cached, refusals too
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(StageTimingMiddleware)
     return app

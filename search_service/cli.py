@@ -120,6 +120,10 @@ def serve(
         access_log=access_log,
         loop="auto",
         http="auto",
+        # Forwarded headers are the app's business (GIGSY_HTTP__TRUSTED_PROXIES,
+        # create_app): uvicorn's default would believe any loopback peer, and
+        # its FORWARDED_ALLOW_IPS variable, so a local caller could pick its IP.
+        proxy_headers=False,
     )
 
 
@@ -353,7 +357,7 @@ def search(
     for i, hit in enumerate(res.results, 1):
         ex = hit.explanation
         typer.echo(
-            f"{i:>3}. {hit.score:.4f}  [{hit.external_id or hit.clerk_id}] {hit.headline[:60]}"
+            f"{i:>3}. {hit.score:.4f}  [{hit.external_id or hit.user_id}] {hit.headline[:60]}"
             f"  kw#{ex.keyword_rank or '-'} sem#{ex.semantic_rank or '-'}"
             f"  {', '.join(ex.matched_terms)}"
         )

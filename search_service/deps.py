@@ -34,8 +34,9 @@ from sqlmodel import Session
 
 from models import Role, User
 from search_service.auth import ClerkJwtVerifier, InvalidTokenError, looks_like_jwt
+from search_service.callers import GigManager
 from search_service.errors import AuthenticationError, NotFoundError, PermissionDeniedError
-from search_service.ratelimit import RequestLimiter, RouteGroup, route_group
+from search_service.ratelimit import RequestLimiter, RouteGroup, client_ip, route_group
 from search_service.runtime import Runtime
 from search_service.users.api_keys import find_active_key
 from search_service.users.repository import find_user_by_clerk_id
@@ -45,6 +46,7 @@ __all__ = [
     "CurrentAdmin",
     "CurrentCaller",
     "CurrentEmployer",
+    "CurrentGigManager",
     "CurrentStudent",
     "CurrentUser",
     "PublicRateLimit",
@@ -52,6 +54,7 @@ __all__ = [
     "RuntimeDep",
     "SessionDep",
     "get_caller",
+    "gig_manager",
     "get_runtime",
     "get_session",
     "limit_public",
@@ -223,8 +226,8 @@ CurrentCaller = Annotated[Caller, Depends(get_caller)]
 def limit_public(request: Request) -> None:
     """Charge the client IP's budget of unauthenticated ``/v1`` routes.
 
-    The IP is the socket peer, or the ``X-Forwarded-For`` client when uvicorn
-    trusts the proxy (``FORWARDED_ALLOW_IPS``; loopback by default).
+    The IP is the socket peer, or the ``X-Forwarded-For`` client when the peer
+    is one of ``GIGSY_HTTP__TRUSTED_PROXIES`` (none by default).
 
     Raises:
         RateLimitedError: the IP's ``public`` budget is spent (429).
@@ -235,8 +238,9 @@ def limit_public(request: Request) -> None:
 
 
 def _client_ip(request: Request) -> str:
-    """The socket peer, or the ``X-Forwarded-For`` client uvicorn trusts."""
-    return request.client.host if request.client is not None else "unknown"
+    """The socket peer, or the ``X-Forwarded-For`` client of a trusted proxy
+    (:func:`search_service.ratelimit.client_ip`)."""
+    return client_ip(request.scope)
 
 
 PublicRateLimit = Depends(limit_public)
@@ -263,6 +267,27 @@ async def require_employer(caller: CurrentCaller) -> Caller:
     if not caller.has(Role.EMPLOYER, Role.ADMIN):
         raise PermissionDeniedError("search is for employers")
     return caller
+
+
+async def require_gig_manager(caller: CurrentCaller) -> GigManager:
+    """The caller as a gig manager: a user whose credential carries the employer
+    role (their own gigs) or the admin role (any gig). Every route that acts as a
+    gig's owner takes this type, so none can check ownership without the role.
+
+    Raises:
+        PermissionDeniedError: no user behind the key, or neither role (403).
+    """
+    manager = GigManager.of(caller.user, caller.roles)
+    if manager is None:
+        raise PermissionDeniedError("managing gigs takes an employer (or admin) credential")
+    return manager
+
+
+def gig_manager(caller: Caller) -> GigManager | None:
+    """The caller as a gig manager, or ``None`` when the credential carries neither
+    the employer nor the admin role (for routes any caller may use, where managers
+    see more, such as a gig's drafts)."""
+    return GigManager.of(caller.user, caller.roles)
 
 
 async def require_admin(caller: CurrentCaller) -> Caller:
@@ -309,9 +334,16 @@ def require_metrics_scraper(
 
 
 #: Dependencies that answer 403; the OpenAPI schema documents 403 on routes using one.
-PERMISSION_GUARDS = (require_user, require_employer, require_admin, require_student)
+PERMISSION_GUARDS = (
+    require_user,
+    require_employer,
+    require_admin,
+    require_student,
+    require_gig_manager,
+)
 
 CurrentUser = Annotated[Caller, Depends(require_user)]
 CurrentStudent = Annotated[Caller, Depends(require_student)]
 CurrentEmployer = Annotated[Caller, Depends(require_employer)]
 CurrentAdmin = Annotated[Caller, Depends(require_admin)]
+CurrentGigManager = Annotated[GigManager, Depends(require_gig_manager)]

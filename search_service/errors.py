@@ -12,10 +12,25 @@ Tree::
     ├── RateLimitedError      429 rate_limited (with ``Retry-After``)
     └── EngineUnavailableError 503 engine_unavailable
 
-Indexer errors map too: ``StoreUnavailableError`` -> 503, other ``IndexerError`` ->
-500 with a generic message; a database failure (``SQLAlchemyError``) -> 503, so
-webhook senders retry. No stack trace ever reaches a client. Middleware that
-answers before the app (``search_service.limits``) renders the same shape with
+Other exceptions map too::
+
+    StoreUnavailableError                            503 engine_unavailable
+    IndexerError (any other)                         500 internal_error
+    SQLAlchemyError
+    ├── unavailable (database_unavailable):          503 engine_unavailable
+    │   OperationalError, InterfaceError, the pool's
+    │   TimeoutError, DisconnectionError, a DBAPIError
+    │   that invalidated its connection
+    └── any other: IntegrityError, DataError,        500 internal_error
+        ProgrammingError, ...
+    Exception (anything else)                        500 internal_error
+
+A 500 is logged with its stack and answered with the ``X-Request-ID`` header, so a
+report can be matched to its log lines; no stack trace or database message ever
+reaches a client. Conflicts the code expects (unique-key races) are caught where
+they happen and answered 409 or retried, so an ``IntegrityError`` that reaches a
+handler here is a bug. Webhook senders retry on any 5xx. Middleware that answers
+before the app (``search_service.limits``) renders the same shape with
 :func:`error_response`. The OpenAPI schema documents these responses
 (``search_service.openapi``).
 """
@@ -28,7 +43,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from indexers import IndexerError, StoreUnavailableError
@@ -45,6 +67,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitedError",
     "ServiceError",
+    "database_unavailable",
     "error_response",
     "install_error_handlers",
 ]
@@ -171,6 +194,39 @@ def _loc(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
+_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeoutError, DisconnectionError)
+
+
+def database_unavailable(exc: SQLAlchemyError) -> bool:
+    """True when ``exc`` says the database cannot serve now, not that the statement
+    was wrong: a retry later may succeed.
+
+    The DBAPI's ``OperationalError`` covers lost or refused connections, timeouts,
+    lock waits, serialization failures and deadlocks (psycopg: SQLSTATE classes 08,
+    40, 53, 55, 57; SQLite: ``database is locked``), and ``InterfaceError`` a
+    connection the driver already closed (PEP 249, "Exceptions"). SQLAlchemy's pool
+    raises ``TimeoutError`` when no connection is free and ``DisconnectionError`` for
+    one that is gone, and marks any DBAPI error it recognised as a disconnect with
+    ``connection_invalidated``. Integrity, data and programming errors are not
+    among them: they fail the same way on every retry.
+    """
+    if isinstance(exc, _UNAVAILABLE):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+def _internal_error(exc: BaseException, what: str, detail: str) -> JSONResponse:
+    """A 500 for a bug: the stack goes to the log, the client gets ``detail`` and the
+    request id (``X-Request-ID``) to quote."""
+    log.exception(what, exc_info=exc)
+    request_id = current_request_id()
+    return JSONResponse(
+        _body("internal_error", detail),
+        status_code=500,
+        headers={REQUEST_ID_HEADER: request_id} if request_id else None,
+    )
+
+
 def error_response(exc: ServiceError) -> JSONResponse:
     """``exc`` as the one error shape, with its status and headers
     (``WWW-Authenticate`` on 401, ``Retry-After`` on 429)."""
@@ -199,7 +255,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "error")
-        return JSONResponse(_body(code, str(exc.detail)), status_code=exc.status_code)
+        # Keep the exception's headers: a 405 names the allowed methods (Allow).
+        return JSONResponse(
+            _body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(StoreUnavailableError)
     async def _store_down(_: Request, exc: StoreUnavailableError) -> JSONResponse:
@@ -210,24 +269,21 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SQLAlchemyError)
     async def _database(_: Request, exc: SQLAlchemyError) -> JSONResponse:
-        log.exception("database failure", exc_info=exc)
+        if not database_unavailable(exc):
+            # The database's message may quote the statement or a constraint's
+            # name: it goes to the log only.
+            return _internal_error(exc, "database error", "internal server error")
+        log.exception("database unavailable", exc_info=exc)
         return JSONResponse(
             _body("engine_unavailable", "the database is unavailable"), status_code=503
         )
 
     @app.exception_handler(IndexerError)
     async def _indexer(_: Request, exc: IndexerError) -> JSONResponse:
-        log.exception("indexer failure", exc_info=exc)
-        return JSONResponse(_body("internal_error", "search failed"), status_code=500)
+        return _internal_error(exc, "indexer failure", "search failed")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         # Rendered by ServerErrorMiddleware, outside RequestIdMiddleware: the id is
         # still in the context (search_service.request_id), the header is added here.
-        log.exception("unhandled error", exc_info=exc)
-        request_id = current_request_id()
-        return JSONResponse(
-            _body("internal_error", "internal server error"),
-            status_code=500,
-            headers={REQUEST_ID_HEADER: request_id} if request_id else None,
-        )
+        return _internal_error(exc, "unhandled error", "internal server error")

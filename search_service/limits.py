@@ -14,8 +14,12 @@ so no route, dependency or authentication check ever sees a request it refuses:
   before anything parses it; the stdlib parser would otherwise recurse once per
   level, and deep input costs stack and time in every layer after it.
 
-Every refusal uses the one error shape (:func:`search_service.errors.error_response`).
-An accepted body is handed to the app unchanged, in one ``http.request`` message.
+Every refusal uses the one error shape (:func:`search_service.errors.error_response`)
+and spends one request of the client IP's ``refused`` budget
+(``search_service/ratelimit.py``); once that is spent, the answer is 429 with
+``Retry-After`` instead, so a client that keeps sending what is refused is told
+to back off. An accepted body spends nothing here and is handed to the app
+unchanged, in one ``http.request`` message.
 """
 
 from __future__ import annotations
@@ -23,10 +27,17 @@ from __future__ import annotations
 import json
 import re
 
+import anyio
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from search_service.errors import PayloadTooLargeError, ServiceError, error_response
+from search_service.errors import (
+    PayloadTooLargeError,
+    RateLimitedError,
+    ServiceError,
+    error_response,
+)
+from search_service.ratelimit import RequestLimiter, RouteGroup, client_ip
 
 __all__ = ["RequestLimitsMiddleware", "json_depth"]
 
@@ -91,12 +102,22 @@ class RequestLimitsMiddleware:
         app: the ASGI app to protect.
         max_body_bytes: largest accepted body, in bytes (``GIGSY_HTTP__MAX_BODY_BYTES``).
         max_json_depth: deepest accepted JSON nesting (``GIGSY_HTTP__MAX_JSON_DEPTH``).
+        limiter: charges each refusal to the client IP's ``refused`` budget and
+            answers 429 once it is spent; ``None`` (rate limits off) only refuses.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_json_depth: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        max_json_depth: int,
+        limiter: RequestLimiter | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_json_depth = max_json_depth
+        self.limiter = limiter
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the request, then run the app on the buffered body."""
@@ -110,11 +131,26 @@ class RequestLimitsMiddleware:
             if body and _is_json(headers.get("content-type")):
                 self._check_depth(body)
         except ServiceError as exc:
-            await error_response(exc)(scope, receive, send)
+            answer = await self._charge(scope, exc)
+            await error_response(answer)(scope, receive, send)
             return
         except _Disconnected:
             return  # nobody is listening for an answer
         await self.app(scope, _replay(body, receive), send)
+
+    async def _charge(self, scope: Scope, refusal: ServiceError) -> ServiceError:
+        """Spend the client IP's ``refused`` budget: ``refusal``, or the 429 once spent."""
+        if self.limiter is None:
+            return refusal
+        try:
+            # In a worker thread: the storage may be Redis, and its round trip
+            # must not stall the event loop.
+            await anyio.to_thread.run_sync(
+                self.limiter.check, RouteGroup.REFUSED, f"ip:{client_ip(scope)}"
+            )
+        except RateLimitedError as limited:
+            return limited
+        return refusal
 
     def _too_large(self) -> PayloadTooLargeError:
         return PayloadTooLargeError(

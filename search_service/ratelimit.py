@@ -11,13 +11,23 @@ Groups (:class:`RouteGroup`) and who shares a budget:
 - ``public``: unauthenticated ``/v1`` routes (``GET /v1/profiles/{id}/public``),
   per client IP;
 - ``auth_failures``: requests whose credentials fail (401), per client IP, so
-  guessing API keys is throttled; over it the answer is 429 instead of 401.
+  guessing API keys is throttled; over it the answer is 429 instead of 401;
+- ``webhooks``: ``POST /webhooks/clerk``, per client IP, spent before the Svix
+  signature is verified, so a flood of junk bodies is throttled too (Svix
+  retries a 429, so a generous limit loses no event);
+- ``refused``: requests that ``search_service/limits.py`` refuses before routing
+  and authentication (413, too-deep JSON, a bad ``Content-Length``), per client
+  IP; over it the answer is 429 instead of the refusal. A group of its own, not
+  ``auth_failures``: a client with an oversized upload has a bug, not a guess,
+  and should not lose its budget of failed logins to it.
 
 A caller is its user for a Clerk session JWT and its key id for an API key, so
-two keys of one user have separate budgets. Never limited: ``/webhooks/clerk``
-(authenticated by its Svix signature; Svix retries a 429 anyway), and the
-``/healthz`` and ``/metrics`` probes, which load balancers and Prometheus call
-on a schedule of their own.
+two keys of one user have separate budgets. The client IP is the socket peer, or
+the ``X-Forwarded-For`` client when the peer is a trusted proxy
+(``GIGSY_HTTP__TRUSTED_PROXIES``; none by default): see :func:`client_ip`.
+Never limited: the ``/healthz`` and ``/metrics`` probes, which load balancers and
+Prometheus call on a schedule of their own (unless a probe sends a body the
+limits refuse).
 
 Authenticated routes are limited inside ``get_caller`` (``search_service/deps.py``),
 so a new route is covered by authenticating; unauthenticated ``/v1`` routes
@@ -36,11 +46,12 @@ from limits import RateLimitItem, parse
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 from limits.strategies import STRATEGIES, RateLimiter
+from starlette.types import Scope
 
 from search_service.errors import RateLimitedError
 from search_service.settings import RateLimitSettings
 
-__all__ = ["RequestLimiter", "RouteGroup", "route_group"]
+__all__ = ["RequestLimiter", "RouteGroup", "client_ip", "route_group"]
 
 _log = logging.getLogger(__name__)
 
@@ -50,13 +61,29 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class RouteGroup(StrEnum):
-    """A family of routes sharing one budget per caller (or per IP for ``public``)."""
+    """A family of requests sharing one budget per caller (per client IP for
+    ``public``, ``auth_failures``, ``webhooks`` and ``refused``)."""
 
     SEARCH = "search"
     WRITES = "writes"
     READS = "reads"
     PUBLIC = "public"
     AUTH_FAILURES = "auth_failures"
+    WEBHOOKS = "webhooks"
+    REFUSED = "refused"
+
+
+def client_ip(scope: Scope) -> str:
+    """The client address that per-IP budgets count, from an ASGI scope.
+
+    The socket peer, or the ``X-Forwarded-For`` client when the peer is one of
+    ``GIGSY_HTTP__TRUSTED_PROXIES``: uvicorn's ``ProxyHeadersMiddleware``, which
+    :func:`search_service.app.create_app` installs only for those proxies,
+    rewrites ``scope["client"]`` before anything reads it. ``"unknown"`` when
+    the server gives no peer (a Unix socket).
+    """
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
 
 
 def route_group(method: str, path: str) -> RouteGroup:

@@ -8,15 +8,17 @@ works on ``./var/`` unless told otherwise.
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from limits import parse_many
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from indexers import Backend, Fusion, FusionSpec, Norm, default_backend
 
@@ -277,7 +279,12 @@ class RateLimitSettings(BaseModel):
     under one per second; a profile write also queues a re-embedding; reads are
     cheap. ``public`` is the per-client-IP budget of unauthenticated ``/v1``
     routes; ``auth_failures`` the per-client-IP budget of failed authentications
-    (401s), which throttles key guessing. ``storage_uri`` is a ``limits`` storage
+    (401s), which throttles key guessing. ``webhooks`` is the per-client-IP budget
+    of ``POST /webhooks/clerk``, spent before the signature is checked: generous,
+    since Svix delivers every Clerk user event from a few addresses (and retries
+    a 429). ``refused`` is the per-client-IP budget of requests refused before
+    authentication (413, too-deep JSON, a bad ``Content-Length``): a working
+    client never sends those repeatedly. ``storage_uri`` is a ``limits`` storage
     URI: ``memory://`` counts in this process; ``redis://host:6379/0`` shares the
     budgets between API replicas.
     """
@@ -291,8 +298,10 @@ class RateLimitSettings(BaseModel):
     reads: str = "120/minute"
     public: str = "60/minute"
     auth_failures: str = "30/minute"
+    webhooks: str = "600/minute"
+    refused: str = "30/minute"
 
-    @field_validator("search", "writes", "reads", "public", "auth_failures")
+    @field_validator("search", "writes", "reads", "public", "auth_failures", "webhooks", "refused")
     @classmethod
     def _one_limit(cls, value: str) -> str:
         try:
@@ -330,10 +339,66 @@ class HttpSettings(BaseModel):
     and a chunked body is counted as it arrives and refused once over the limit.
     ``max_json_depth`` bounds the nesting of arrays and objects in a JSON body
     (``{"a": [1]}`` is depth 2); a deeper body gets 422 before it is parsed.
+
+    ``trusted_proxies``: the reverse proxies (IP addresses or CIDR networks) whose
+    ``X-Forwarded-For`` and ``X-Forwarded-Proto`` headers are believed; from any
+    other peer they are ignored, and the socket peer is the client that per-IP
+    rate limits count. Default none: behind a proxy, list it (a comma-separated
+    list or a JSON array, e.g. ``GIGSY_HTTP__TRUSTED_PROXIES=10.0.0.0/8``), or
+    every request counts against the proxy's address. A wildcard (``*``, or a
+    network such as ``0.0.0.0/0`` that holds every address) is refused: it lets
+    any client name the address its budgets are counted against.
     """
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_json_depth: int = Field(default=32, ge=4, le=1000)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: Any) -> Any:
+        # NoDecode: an environment value arrives as the raw string, so the
+        # familiar comma-separated form works beside a JSON array.
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [item.strip() for item in text.split(",") if item.strip()]
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
+        return [_trusted_proxy(item) for item in value]
+
+
+def _trusted_proxy(value: str) -> str:
+    """``value`` as an IP address or a network in canonical form.
+
+    Raises:
+        ValueError: a wildcard, a network holding every address, a network with
+            host bits set (``10.0.0.5/8``), or anything that is not an IP.
+    """
+    text = value.strip()
+    wildcard = ValueError(
+        f"GIGSY_HTTP__TRUSTED_PROXIES: {value!r} would trust X-Forwarded-For from every "
+        "client, so anyone could pick the address their rate limits count against; list "
+        "your proxies' addresses or networks instead (e.g. 10.0.0.0/8)"
+    )
+    if text == "*":
+        raise wildcard
+    try:
+        if "/" not in text:
+            return str(ipaddress.ip_address(text))
+        network = ipaddress.ip_network(text)
+    except ValueError as exc:
+        raise ValueError(
+            f"GIGSY_HTTP__TRUSTED_PROXIES: {value!r} is not an IP address or a network "
+            "like 10.0.0.0/8 (with no host bits set)"
+        ) from exc
+    if network.prefixlen == 0:
+        raise wildcard
+    return str(network)
 
 
 class UserDataSettings(BaseModel):

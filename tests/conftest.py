@@ -25,6 +25,7 @@ from search_service.settings import (
     Settings,
 )
 from search_service.users.api_keys import create_api_key
+from tests import loop_guard
 
 POSTGRES_URL = os.environ.get(
     "GIGSY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -32,6 +33,25 @@ POSTGRES_URL = os.environ.get(
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 RESUMES_CSV = SHARED_DATA / "resumes" / "livecareer_resumes_2484.csv"
 METRICS_TOKEN = "test-metrics-token-0123456789"
+
+
+loop_guard.install()
+
+
+@pytest.fixture(autouse=True)
+def _no_sql_on_the_event_loop() -> Iterator[None]:
+    """Fail any test during which SQL ran on an event loop's thread
+    (``tests/loop_guard.py``): blocking I/O there stalls every request."""
+    loop_guard.drain()
+    yield
+    found = loop_guard.drain()
+    if found:
+        first = found[0]
+        pytest.fail(
+            f"{len(found)} SQL statement(s) ran on the event loop, first: "
+            f"{first.statement!r} in thread {first.thread}\n{first.stack}",
+            pytrace=False,
+        )
 
 
 @lru_cache(maxsize=1)
@@ -78,6 +98,8 @@ GENEROUS_RATE_LIMITS = RateLimitSettings(
     reads="100000/minute",
     public="100000/minute",
     auth_failures="100000/minute",
+    webhooks="100000/minute",
+    refused="100000/minute",
 )
 """On, so every API test goes through the limiter, but far above what a test sends with
 one key; tests of the limits themselves set small ones (tests/search_service/test_ratelimit.py)."""

@@ -9,7 +9,9 @@ fetched from another origin and there is no build step (README, "Employer consol
 The page's ``Content-Security-Policy`` allows scripts, styles and API calls from
 this origin only, and no inline script or style: together with rendering API data
 through ``textContent`` only, a profile headline such as ``<script>`` is shown as
-text and cannot run.
+text and cannot run. Every response under ``/console/`` (assets, 304s and 404s,
+and ``/console/index.html``, the page under another name) carries the same policy
+with ``X-Content-Type-Options: nosniff``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
-from fastapi.staticfiles import StaticFiles
+
+from search_service.assets import SecureStaticFiles
 
 __all__ = ["CONTENT_SECURITY_POLICY", "STATIC_DIR", "install_console"]
 
@@ -41,12 +44,12 @@ CONTENT_SECURITY_POLICY = "; ".join(
 scripts, styles and ``fetch`` only; no inline script or style, no plugins, no
 framing. Forms are handled in script, so no form may submit anywhere."""
 
-_PAGE_HEADERS = {
+_SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-cache",
 }
+_PAGE_HEADERS = {**_SECURITY_HEADERS, "Cache-Control": "no-cache"}
 
 router = APIRouter(include_in_schema=False)
 
@@ -60,4 +63,8 @@ def read_console() -> FileResponse:
 def install_console(app: FastAPI) -> None:
     """Serve the page at ``/`` and its assets under ``/console/``."""
     app.include_router(router)
-    app.mount("/console", StaticFiles(directory=STATIC_DIR), name="console")
+    app.mount(
+        "/console",
+        SecureStaticFiles(directory=STATIC_DIR, headers=_SECURITY_HEADERS),
+        name="console",
+    )

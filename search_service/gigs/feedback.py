@@ -1,7 +1,10 @@
 """Feedback between gigs and students: the owner's decisions, the student's actions.
 
 * The gig's owner (or an admin) shortlists or rejects a student for a gig, or
-  clears that decision. The student must be searchable and have a profile.
+  clears that decision. The student must be searchable, have a profile, and
+  have been shown in the gig's candidates or applicants list or have applied
+  to it (``candidate_exposures``); anything else is the same 404, so decisions
+  cannot probe which user ids are students.
   Rejected students drop out of the gig's candidates, and the shortlist moves
   the candidates' ranking (``search_service.search.recommend.gig_candidates``).
 * A student applies to a gig or dismisses it, or withdraws either. Only a gig
@@ -31,6 +34,7 @@ from models import (
     User,
     now_ms,
 )
+from search_service.callers import GigManager
 from search_service.errors import NotFoundError
 from search_service.gigs.interactions import (
     clear_action,
@@ -55,8 +59,6 @@ __all__ = [
     "withdraw_from_gig",
 ]
 
-_NO_ROLES: frozenset[str] = frozenset()
-
 
 def interaction_view(row: Interaction) -> InteractionView:
     """The pair as the gig's owner sees it: the decision, and the student's action
@@ -75,16 +77,17 @@ def interaction_view(row: Interaction) -> InteractionView:
     )
 
 
-def _require_student(session: Session, user_id: int) -> None:
-    """404 unless ``user_id`` is a searchable user with a profile."""
-    if decidable_student(session, user_id) is None:
-        raise NotFoundError("no such student (or no profile)")
+def _require_candidate(session: Session, gig_id: int, user_id: int) -> None:
+    """404 unless ``user_id`` is a searchable student with a profile whom the gig
+    has shown its owner or who applied to it. Every failing case answers alike,
+    so a decision cannot tell which user ids are students."""
+    if decidable_student(session, gig_id, user_id) is None:
+        raise NotFoundError("no such candidate for this gig")
 
 
 def decide_on_candidate(
     session: Session,
-    caller_user: User,
-    roles: frozenset[str],
+    manager: GigManager,
     gig_id: int,
     user_id: int,
     decision: CandidateDecision,
@@ -97,13 +100,14 @@ def decide_on_candidate(
     stays).
 
     Raises:
-        NotFoundError: no such gig (or not the caller's to see), or no searchable
-            student with a profile ``user_id`` (404).
+        NotFoundError: no such gig (or not the caller's to see), or ``user_id``
+            is not a searchable student with a profile whom the gig has shown
+            the owner or who applied to it (404, the same for every case).
         PermissionDeniedError: someone else's servable gig (403).
     """
-    gig = owned_gig(session, caller_user, roles, gig_id)
-    _require_student(session, user_id)
+    gig = owned_gig(session, manager, gig_id)
     assert gig.id is not None
+    _require_candidate(session, gig.id, user_id)
     ts = now if now is not None else now_ms()
     set_decision(session, gig.id, user_id, decision, now=ts)
     row = get_interaction(session, gig.id, user_id)
@@ -113,8 +117,7 @@ def decide_on_candidate(
 
 def clear_candidate_decision(
     session: Session,
-    caller_user: User,
-    roles: frozenset[str],
+    manager: GigManager,
     gig_id: int,
     user_id: int,
     *,
@@ -127,9 +130,9 @@ def clear_candidate_decision(
         NotFoundError: as :func:`decide_on_candidate` (404).
         PermissionDeniedError: someone else's servable gig (403).
     """
-    gig = owned_gig(session, caller_user, roles, gig_id)
-    _require_student(session, user_id)
+    gig = owned_gig(session, manager, gig_id)
     assert gig.id is not None
+    _require_candidate(session, gig.id, user_id)
     clear_decision(session, gig.id, user_id, now=now if now is not None else now_ms())
 
 
@@ -150,7 +153,7 @@ def act_on_gig(
             draft, closed, filled, past its deadline, its owner gone) (404).
     """
     assert student.id is not None
-    gig = readable_gig(session, None, _NO_ROLES, gig_id)  # as any student sees it
+    gig = readable_gig(session, None, gig_id)  # as any student sees it
     assert gig.id is not None
     set_action(session, gig.id, student.id, action, now=now if now is not None else now_ms())
     row = get_interaction(session, gig.id, student.id)
@@ -183,7 +186,7 @@ def withdraw_from_gig(
         raise NotFoundError("no such gig")
     if clear_action(session, gig.id, student.id, action, now=now if now is not None else now_ms()):
         return
-    readable_gig(session, None, _NO_ROLES, gig_id)  # nothing was set: 404 unless servable
+    readable_gig(session, None, gig_id)  # nothing was set: 404 unless servable
 
 
 def list_gig_actions(

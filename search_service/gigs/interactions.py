@@ -38,11 +38,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, insert, or_, update
+from sqlalchemy import ColumnElement, exists, func, insert, or_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from models import CandidateDecision, Gig, Interaction, StudentAction, User
+from models import CandidateDecision, CandidateExposure, Gig, Interaction, StudentAction, User
 from search_service.index.entity import PROFILE_ROWS
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "interactions_for_gig",
     "set_action",
     "set_decision",
+    "record_exposures",
     "student_actions",
 ]
 
@@ -103,11 +106,38 @@ def get_interaction(session: Session, gig_id: int, user_id: int) -> Interaction 
     return session.exec(stmt).first()
 
 
-def decidable_student(session: Session, user_id: int) -> User | None:
-    """The user an owner may decide on: one with a profile who is searchable (not
-    soft-deleted, not suspended); ``None`` otherwise."""
-    stmt = select(User).where(col(User.id) == user_id, *PROFILE_ROWS.indexable())
+def decidable_student(session: Session, gig_id: int, user_id: int) -> User | None:
+    """The user the owner of ``gig_id`` may decide on: one with a profile who is
+    searchable (not soft-deleted, not suspended) and whom the gig's candidates or
+    applicants list has shown (:func:`record_exposures`) or who applied to it;
+    ``None`` otherwise, whichever condition fails (one statement)."""
+    shown = exists().where(
+        col(CandidateExposure.gig_id) == gig_id, col(CandidateExposure.user_id) == user_id
+    )
+    applied = exists().where(
+        *_pair(gig_id, user_id), col(Interaction.action) == StudentAction.APPLIED.value
+    )
+    stmt = select(User).where(
+        col(User.id) == user_id, *PROFILE_ROWS.indexable(), or_(shown, applied)
+    )
     return session.exec(stmt).first()
+
+
+def record_exposures(session: Session, gig_id: int, user_ids: Sequence[int], *, now: int) -> None:
+    """Record that ``gig_id``'s owner was shown ``user_ids`` (first time kept): one
+    ``INSERT ... ON CONFLICT DO NOTHING`` (SQLite 3.24+ and PostgreSQL), so
+    concurrent pages showing the same student never conflict.
+
+    Args:
+        now: when they were shown (epoch ms).
+    """
+    if not user_ids:
+        return
+    rows = [{"gig_id": gig_id, "user_id": uid, "first_shown_at": now} for uid in user_ids]
+    dialect = session.get_bind().dialect.name
+    build = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    stmt = build(CandidateExposure).values(rows).on_conflict_do_nothing()
+    session.execute(stmt)
 
 
 def _pair(gig_id: int, user_id: int) -> tuple[ColumnElement[bool], ...]:

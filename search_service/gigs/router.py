@@ -33,13 +33,14 @@ from models import (
 )
 from search_service.conditional import MERGE_PATCH, expected_version, read_merge_patch
 from search_service.deps import (
-    CurrentEmployer,
+    CurrentGigManager,
     CurrentStudent,
     CurrentUser,
     RuntimeDep,
     SessionDep,
+    gig_manager,
 )
-from search_service.errors import ConflictError, PermissionDeniedError
+from search_service.errors import ConflictError
 from search_service.gigs.feedback import (
     act_on_gig,
     clear_candidate_decision,
@@ -58,12 +59,12 @@ from search_service.gigs.service import (
     readable_gig,
     update_gig,
 )
-from search_service.paths import MAX_ROW_ID
+from search_service.paths import DECIMAL, RowId
 
 router = APIRouter(tags=["gigs"])
 
-GigId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The gig's id.")]
-StudentId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The student's user id.")]
+GigId = Annotated[RowId, Path(description="The gig's id.")]
+StudentId = Annotated[RowId, Path(description="The student's user id.")]
 
 _IF_MATCH = Header(
     alias="If-Match",
@@ -116,7 +117,7 @@ def _respond(view: GigView, response: Response) -> GigView:
 )
 def post_gig(
     body: GigWrite,
-    caller: CurrentEmployer,
+    manager: CurrentGigManager,
     rt: RuntimeDep,
     session: SessionDep,
     response: Response,
@@ -124,26 +125,30 @@ def post_gig(
     """Create a gig owned by the caller (``draft`` unless ``status`` says ``open``).
     Skills go through the skill taxonomy. An open gig is searchable by students once
     the refresh job has indexed it (``searchable``)."""
-    if caller.user is None:
-        raise PermissionDeniedError("this API key belongs to no user; gigs need an owner")
-    gig = create_gig(session, rt, caller.user, body)
+    gig = create_gig(session, rt, manager.user, body)
     response.headers["Location"] = f"/v1/gigs/{gig.id}"
-    return _respond(gig_view(gig, caller.user.name), response)
+    return _respond(gig_view(gig, manager.user.name), response)
 
 
-@router.get("/v1/me/gigs", response_model=GigList, summary="The caller's gigs")
+@router.get(
+    "/v1/me/gigs",
+    response_model=GigList,
+    summary="The caller's gigs",
+    responses={403: {"description": "The credential carries no employer (or admin) role"}},
+)
 def list_my_gigs(
-    caller: CurrentUser,
+    manager: CurrentGigManager,
     session: SessionDep,
     status: GigStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100), DECIMAL] = 20,
+    offset: Annotated[int, Query(ge=0, le=10_000), DECIMAL] = 0,
 ) -> GigList:
     """Every gig the caller owns (not deleted), newest first, optionally by status."""
-    assert caller.user is not None and caller.user.id is not None
+    owner_id = manager.user.id
+    assert owner_id is not None
     state = status.value if status else None
-    gigs = list(owner_gigs(session, caller.user.id, status=state, limit=limit, offset=offset))
-    total = count_owner_gigs(session, caller.user.id, status=state)
+    gigs = list(owner_gigs(session, owner_id, status=state, limit=limit, offset=offset))
+    total = count_owner_gigs(session, owner_id, status=state)
     nxt = offset + len(gigs) if offset + len(gigs) < total else None
     return GigList(results=gig_views(session, gigs), total=total, next_offset=nxt)
 
@@ -158,8 +163,9 @@ def read_gig(
     gig_id: GigId, caller: CurrentUser, session: SessionDep, response: Response
 ) -> GigView:
     """An open gig, for anyone signed in; drafts, closed, filled and expired gigs
-    for their owner and admins only (404 for everyone else)."""
-    gig = readable_gig(session, caller.user, caller.roles, gig_id)
+    for their owner (with an employer credential) and admins only (404 for
+    everyone else)."""
+    gig = readable_gig(session, gig_manager(caller), gig_id)
     return _respond(gig_views(session, [gig])[0], response)
 
 
@@ -182,7 +188,7 @@ def read_gig(
 async def patch_gig(
     gig_id: GigId,
     request: Request,
-    caller: CurrentUser,
+    manager: CurrentGigManager,
     rt: RuntimeDep,
     session: SessionDep,
     response: Response,
@@ -195,10 +201,9 @@ async def patch_gig(
     expected = expected_version(if_match, source=f"GET /v1/gigs/{gig_id}")
 
     def work() -> GigView:
-        assert caller.user is not None
         for attempt in range(3):
             session.expire_all()
-            gig = owned_gig(session, caller.user, caller.roles, gig_id)
+            gig = owned_gig(session, manager, gig_id)
             current = gig_views(session, [gig])[0]
             try:
                 body = patched_gig(current, patch)
@@ -226,11 +231,10 @@ async def patch_gig(
         404: {"description": "No such gig (or not yours to see)"},
     },
 )
-def remove_gig(gig_id: GigId, caller: CurrentUser, session: SessionDep) -> Response:
+def remove_gig(gig_id: GigId, manager: CurrentGigManager, session: SessionDep) -> Response:
     """Soft delete: the gig disappears from every result before the response; its
     interactions are kept for the owner's records."""
-    assert caller.user is not None
-    delete_gig(session, owned_gig(session, caller.user, caller.roles, gig_id))
+    delete_gig(session, owned_gig(session, manager, gig_id))
     return Response(status_code=204)
 
 
@@ -244,7 +248,7 @@ def put_decision(
     gig_id: GigId,
     user_id: StudentId,
     body: DecisionWrite,
-    caller: CurrentUser,
+    manager: CurrentGigManager,
     session: SessionDep,
 ) -> InteractionView:
     """For the gig's owner (and admins): set the decision on a student (one per
@@ -252,8 +256,7 @@ def put_decision(
     ``GET /v1/gigs/{gigId}/candidates`` and the ranking there moves towards the
     shortlist. The answer holds ids, the decision, whether the student applied,
     and times: nothing of the student's profile."""
-    assert caller.user is not None
-    return decide_on_candidate(session, caller.user, caller.roles, gig_id, user_id, body.decision)
+    return decide_on_candidate(session, manager, gig_id, user_id, body.decision)
 
 
 @router.delete(
@@ -263,12 +266,11 @@ def put_decision(
     responses=_DECISION_ERRORS,
 )
 def delete_decision(
-    gig_id: GigId, user_id: StudentId, caller: CurrentUser, session: SessionDep
+    gig_id: GigId, user_id: StudentId, manager: CurrentGigManager, session: SessionDep
 ) -> Response:
     """For the gig's owner (and admins): clear the decision (the student comes
     back among the candidates, unranked by feedback). A no-op when none is set."""
-    assert caller.user is not None
-    clear_candidate_decision(session, caller.user, caller.roles, gig_id, user_id)
+    clear_candidate_decision(session, manager, gig_id, user_id)
     return Response(status_code=204)
 
 
@@ -337,8 +339,8 @@ def list_my_gig_actions(
     caller: CurrentStudent,
     session: SessionDep,
     action: StudentAction | None = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100), DECIMAL] = 20,
+    offset: Annotated[int, Query(ge=0, le=10_000), DECIMAL] = 0,
 ) -> GigActionList:
     """For students: the gigs the caller applied to or dismissed (``action``: one
     kind only), newest first, with each gig while it is open (``gig`` is null

@@ -18,16 +18,18 @@ from sqlmodel import Session
 from indexers import build_gig_document
 from indexers.taxonomy import normalise_skills
 from models import (
+    Availability,
     Gig,
     GigPay,
     GigStatus,
     GigView,
     GigWrite,
     OutboxTopic,
-    Role,
+    PayUnit,
     User,
     now_ms,
 )
+from search_service.callers import GigManager
 from search_service.conditional import apply_merge_patch
 from search_service.db import after_commit
 from search_service.errors import ConflictError, NotFoundError, PermissionDeniedError, ServiceError
@@ -48,10 +50,6 @@ __all__ = [
 ]
 
 
-def _can_manage(caller_user: User, roles: frozenset[str], gig: Gig) -> bool:
-    return gig.owner_id == caller_user.id or Role.ADMIN.value in roles
-
-
 def gig_view(gig: Gig, company: str, *, now: int | None = None) -> GigView:
     """The API view of a gig row (``searchable``: its current version is in the
     index; ``expired``: its deadline has passed)."""
@@ -59,7 +57,9 @@ def gig_view(gig: Gig, company: str, *, now: int | None = None) -> GigView:
     ts = now if now is not None else now_ms()
     pay = None
     if gig.pay_amount is not None and gig.pay_currency and gig.pay_unit:
-        pay = GigPay(amount_minor=gig.pay_amount, currency=gig.pay_currency, unit=gig.pay_unit)
+        pay = GigPay(
+            amount_minor=gig.pay_amount, currency=gig.pay_currency, unit=PayUnit(gig.pay_unit)
+        )
     emb, visible = gig.embedding_updated_at, gig.visible_updated_at
     return GigView(
         id=gig.id,
@@ -71,7 +71,7 @@ def gig_view(gig: Gig, company: str, *, now: int | None = None) -> GigView:
         nice_skills=list(gig.nice_skills),
         location=gig.location,
         remote=gig.remote,
-        availability=gig.availability,
+        availability=None if gig.availability is None else Availability(gig.availability),
         pay=pay,
         deadline=gig.deadline,
         status=GigStatus(gig.status),
@@ -223,11 +223,10 @@ def delete_gig(session: Session, gig: Gig, *, now: int | None = None) -> None:
     session.flush()
 
 
-def readable_gig(
-    session: Session, caller_user: User | None, roles: frozenset[str], gig_id: int
-) -> Gig:
+def readable_gig(session: Session, manager: GigManager | None, gig_id: int) -> Gig:
     """A gig the caller may read: any servable gig; drafts, closed, filled and
-    expired ones only for their owner and admins.
+    expired ones only for a ``manager`` who manages it (its owner acting as an
+    employer, or an admin).
 
     Raises:
         NotFoundError: unknown, deleted, or not the caller's to see (404: the
@@ -240,20 +239,20 @@ def readable_gig(
         owner = session.get(User, gig.owner_id)
         if owner is not None and owner.is_searchable:
             return gig
-    if caller_user is not None and _can_manage(caller_user, roles, gig):
+    if manager is not None and manager.manages(gig):
         return gig
     raise NotFoundError("no such gig")
 
 
-def owned_gig(session: Session, caller_user: User, roles: frozenset[str], gig_id: int) -> Gig:
-    """A gig the caller manages (its owner, or an admin).
+def owned_gig(session: Session, manager: GigManager, gig_id: int) -> Gig:
+    """A gig ``manager`` manages (its owner acting as an employer, or an admin).
 
     Raises:
         NotFoundError: unknown, deleted, or someone else's gig that students
             cannot see either (404).
         PermissionDeniedError: someone else's servable gig (403).
     """
-    gig = readable_gig(session, caller_user, roles, gig_id)
-    if not _can_manage(caller_user, roles, gig):
+    gig = readable_gig(session, manager, gig_id)
+    if not manager.manages(gig):
         raise PermissionDeniedError("only the gig's owner (or an admin) may do this")
     return gig

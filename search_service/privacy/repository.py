@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from models import (
     ApiKey,
+    CandidateExposure,
     Gig,
     Interaction,
     OutboxEvent,
@@ -221,6 +222,7 @@ def purge_user(session: Session, user: User, *, now: int | None = None) -> None:
         session.execute(delete(table).where(col(table.user_id) == user.id))  # type: ignore[arg-type, attr-defined]
     session.execute(delete(Profile).where(col(Profile.user_id) == user.id))
     session.execute(delete(Interaction).where(col(Interaction.user_id) == user.id))
+    session.execute(delete(CandidateExposure).where(col(CandidateExposure.user_id) == user.id))
     # Saved searches: their own (queries are their words) with every match, and
     # every match or alert that names them in someone else's.
     owned = select(SavedSearch.id).where(col(SavedSearch.owner_id) == user.id)

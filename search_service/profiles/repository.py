@@ -25,7 +25,7 @@ from indexers.taxonomy import normalise_skill, normalise_skills
 from models import (
     SECTIONS,
     STORED,
-    CamelModel,
+    Availability,
     Education,
     EducationItem,
     Language,
@@ -146,7 +146,9 @@ def load_profile_rows(
     return out
 
 
-_SECTION_ITEMS: dict[str, type[CamelModel]] = {
+# ``type[Any]``: each section's ``Section[item]`` is built from a variable item type,
+# which mypy cannot follow.
+_SECTION_ITEMS: dict[str, type[Any]] = {
     "education": EducationItem,
     "work_experience": WorkItem,
     "projects": ProjectItem,
@@ -165,7 +167,7 @@ def profile_write_of(rows: ProfileRows) -> ProfileWrite | None:
     p = rows.profile
     if p is None:
         return None
-    sections = {
+    sections: dict[str, Any] = {
         name: Section[item](  # type: ignore[valid-type]
             visibility=_visibility(p, name),
             # Rows were validated when written; rules added since apply to new input only.
@@ -177,7 +179,7 @@ def profile_write_of(rows: ProfileRows) -> ProfileWrite | None:
         headline=p.headline,
         bio=p.bio,
         location=p.location,
-        availability=p.availability,
+        availability=None if p.availability is None else Availability(p.availability),
         **sections,
     )
 

@@ -25,7 +25,7 @@ from search_service.deps import (
     SessionDep,
 )
 from search_service.errors import ConflictError, PermissionDeniedError
-from search_service.paths import MAX_ROW_ID
+from search_service.paths import RowId
 from search_service.profiles.service import (
     get_own_profile,
     get_shared_profile,
@@ -153,11 +153,12 @@ async def patch_my_profile(
     dependencies=[PublicRateLimit],
 )
 def read_public_profile(
-    session: SessionDep, response: Response, user_id: int = Path(ge=1, le=MAX_ROW_ID)
+    session: SessionDep, user_id: Annotated[RowId, Path(description="The user's id.")]
 ) -> SharedProfileView:
     """Only sections the owner marked ``public``, display name and headline.
-    404 when the user is unknown or deleted, or has no public section."""
-    response.headers["Cache-Control"] = "public, max-age=60"
+    404 when the user is unknown or deleted, or has no public section. Never
+    cached (``Cache-Control: no-store``, ``search_service/caching.py``): a section
+    made private is gone from every copy at once."""
     return get_shared_profile(session, user_id, employer=False)
 
 
@@ -168,7 +169,9 @@ def read_public_profile(
     responses={403: {"description": "The caller is not an employer or an admin"}},
 )
 def read_profile_as_employer(
-    caller: CurrentCaller, session: SessionDep, user_id: int = Path(ge=1, le=MAX_ROW_ID)
+    caller: CurrentCaller,
+    session: SessionDep,
+    user_id: Annotated[RowId, Path(description="The user's id.")],
 ) -> SharedProfileView:
     """``public`` and ``employers`` sections; never ``private`` ones. Employers and admins."""
     if not caller.has(Role.EMPLOYER, Role.ADMIN):

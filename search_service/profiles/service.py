@@ -28,6 +28,7 @@ from models import (
     Visibility,
     now_ms,
 )
+from models.user import display_name
 from search_service.conditional import apply_merge_patch
 from search_service.db import after_commit, session_scope
 from search_service.errors import ConflictError, NotFoundError
@@ -138,11 +139,8 @@ def patched_document(current: ProfileView, patch: dict[str, Any]) -> ProfileWrit
 
 
 def _display_name(user: User) -> str:
-    """First name and last initial ("Ada L."), else the username, else "Gigsy student"."""
-    if user.first_name:
-        initial = f" {user.last_name[0]}." if user.last_name else ""
-        return user.first_name + initial
-    return user.username or "Gigsy student"
+    """The name shown before contact (:func:`models.user.display_name`)."""
+    return display_name(user.first_name, user.last_name, user.username)
 
 
 def get_shared_profile(session: Session, user_id: int, *, employer: bool) -> SharedProfileView:

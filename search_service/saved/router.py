@@ -23,7 +23,7 @@ from models import (
 )
 from search_service.deps import Caller, CurrentEmployer, RuntimeDep, SessionDep
 from search_service.errors import PermissionDeniedError
-from search_service.paths import MAX_ROW_ID
+from search_service.paths import DECIMAL, RowId
 from search_service.saved.repository import owner_searches
 from search_service.saved.service import (
     create_saved_search,
@@ -36,7 +36,7 @@ from search_service.saved.service import (
 
 router = APIRouter(prefix="/v1/saved-searches", tags=["saved searches"])
 
-SavedSearchId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The saved search's id.")]
+SavedSearchId = Annotated[RowId, Path(description="The saved search's id.")]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such saved search (or not the caller's)"}
 }
@@ -123,8 +123,8 @@ def read_saved_search_alerts(
     caller: CurrentEmployer,
     session: SessionDep,
     response: Response,
-    limit: Annotated[int, Query(ge=1, le=100, description="Alerts per page.")] = 20,
-    offset: Annotated[int, Query(ge=0, le=100_000, description="From nextOffset.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=100, description="Alerts per page."), DECIMAL] = 20,
+    offset: Annotated[int, Query(ge=0, le=100_000, description="From nextOffset."), DECIMAL] = 0,
 ) -> SavedSearchAlertList:
     """Unseen alerts first, then newest. Each candidate is shown as a search hit
     (employer-visible data, as it is now); a candidate who has since been deleted,

@@ -29,6 +29,7 @@ from models import (
     GigSearchFilters,
     GigSearchRequest,
     GigSearchResponse,
+    PayUnit,
     User,
     now_ms,
 )
@@ -155,7 +156,9 @@ def hydrate_gigs(
             pay = None
             if gig.pay_amount is not None and gig.pay_currency and gig.pay_unit:
                 pay = GigPay(
-                    amount_minor=gig.pay_amount, currency=gig.pay_currency, unit=gig.pay_unit
+                    amount_minor=gig.pay_amount,
+                    currency=gig.pay_currency,
+                    unit=PayUnit(gig.pay_unit),
                 )
             out.append(
                 GigHit(

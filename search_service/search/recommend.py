@@ -50,6 +50,7 @@ from models import (
     GigSearchResponse,
     SearchMode,
     SearchResponse,
+    StudentAction,
     User,
     now_ms,
 )
@@ -58,6 +59,7 @@ from search_service.gigs.interactions import (
     decisions_for_gig,
     dismissed_gig_ids,
     interactions_for_gig,
+    record_exposures,
 )
 from search_service.outbox import pending_removal_ids
 from search_service.profiles.repository import load_profile_rows
@@ -384,10 +386,18 @@ def _candidate_hits(
     payloads: dict[int, dict[str, object]],
     gig_id: int,
 ) -> list[CandidateHit]:
-    hydrated = hydrate_profiles(
-        session, page, dense=result.dense, keyword=result.keyword, term_names={}
-    )
     pairs = interactions_for_gig(session, gig_id)
+    applied = {uid for uid, pair in pairs.items() if pair.action == StudentAction.APPLIED.value}
+    hydrated = hydrate_profiles(
+        session,
+        page,
+        dense=result.dense,
+        keyword=result.keyword,
+        term_names={},
+        applied=applied,
+    )
+    # What the owner is shown becomes decidable (gigs/feedback.py): the page only.
+    record_exposures(session, gig_id, [h.user_id for h in hydrated], now=now_ms())
     out: list[CandidateHit] = []
     for hit in hydrated:
         skills = set(payloads.get(hit.user_id, {}).get("skills") or [])  # type: ignore[call-overload]
@@ -406,7 +416,7 @@ def _candidate_hits(
                     "explanation": explanation,
                 },
                 decision=CandidateDecision(pair.decision) if pair and pair.decision else None,
-                applied=bool(pair and pair.action == "applied"),
+                applied=hit.user_id in applied,
             )
         )
     return out

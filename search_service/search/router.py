@@ -26,15 +26,17 @@ from models import (
 from search_service.deps import (
     CurrentCaller,
     CurrentEmployer,
+    CurrentGigManager,
     CurrentStudent,
     CurrentUser,
     RuntimeDep,
     SessionDep,
+    gig_manager,
 )
 from search_service.errors import NotFoundError, PermissionDeniedError
 from search_service.gigs.service import owned_gig, readable_gig
 from search_service.metrics import stage
-from search_service.paths import MAX_ROW_ID
+from search_service.paths import DECIMAL, RowId
 from search_service.search.gigs import search_gigs
 from search_service.search.recommend import (
     gig_applicants,
@@ -47,9 +49,11 @@ from search_service.search.service import search_profiles
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
-GigId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The gig's id.")]
-Limit = Annotated[int, Query(ge=1, le=100, description="Results per page.")]
-Offset = Annotated[int, Query(ge=0, le=10_000, description="Results to skip (nextOffset).")]
+GigId = Annotated[RowId, Path(description="The gig's id.")]
+Limit = Annotated[int, Query(ge=1, le=100, description="Results per page."), DECIMAL]
+Offset = Annotated[
+    int, Query(ge=0, le=10_000, description="Results to skip (nextOffset)."), DECIMAL
+]
 Mode = Annotated[SearchMode, Query(description="Retrievers: hybrid, keyword (BM25), semantic.")]
 Cursor = Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH, description=CURSOR_DESCRIPTION)]
 Diversity = Annotated[float, Query(ge=0.0, le=1.0, description=DIVERSITY_DESCRIPTION)]
@@ -147,7 +151,7 @@ async def my_recommended_gigs(
 )
 async def candidates_for_gig(
     gig_id: GigId,
-    caller: CurrentUser,
+    manager: CurrentGigManager,
     rt: RuntimeDep,
     session: SessionDep,
     limit: Limit = 20,
@@ -160,13 +164,11 @@ async def candidates_for_gig(
     required skills, availability and location as boosts, same privacy rules as
     search. Rejected students drop out; the ranking moves towards the shortlist
     and away from rejections."""
-    assert caller.user is not None
-    gig = owned_gig(session, caller.user, caller.roles, gig_id)
     found = await run_in_threadpool(
         lambda: gig_candidates(
             rt,
             session,
-            gig,
+            owned_gig(session, manager, gig_id),
             limit=limit,
             offset=offset,
             mode=mode,
@@ -185,7 +187,7 @@ async def candidates_for_gig(
 )
 async def applicants_of_gig(
     gig_id: GigId,
-    caller: CurrentUser,
+    manager: CurrentGigManager,
     rt: RuntimeDep,
     session: SessionDep,
     limit: Limit = 20,
@@ -194,11 +196,15 @@ async def applicants_of_gig(
     diversity: Diversity = 0.0,
 ) -> Response:
     """For the gig's owner (and admins): students who applied, best fit first."""
-    assert caller.user is not None
-    gig = owned_gig(session, caller.user, caller.roles, gig_id)
     found = await run_in_threadpool(
         lambda: gig_applicants(
-            rt, session, gig, limit=limit, offset=offset, cursor=cursor, diversity=diversity
+            rt,
+            session,
+            owned_gig(session, manager, gig_id),
+            limit=limit,
+            offset=offset,
+            cursor=cursor,
+            diversity=diversity,
         )
     )
     return _rendered(found)
@@ -217,7 +223,7 @@ async def similar_students(
     caller: CurrentCaller,
     rt: RuntimeDep,
     session: SessionDep,
-    user_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID)],
+    user_id: Annotated[RowId, Path(description="The student's user id.")],
     limit: Limit = 20,
     offset: Offset = 0,
     mode: Mode = SearchMode.SEMANTIC,
@@ -264,13 +270,12 @@ async def similar_open_gigs(
 ) -> Response:
     """Anyone signed in: open gigs nearest to this one (never itself, nor gigs the
     caller dismissed)."""
-    gig = readable_gig(session, caller.user, caller.roles, gig_id)
-    viewer = caller.user_id
+    manager, viewer = gig_manager(caller), caller.user_id
     found = await run_in_threadpool(
         lambda: similar_gigs(
             rt,
             session,
-            gig,
+            readable_gig(session, manager, gig_id),
             limit=limit,
             offset=offset,
             mode=mode,

@@ -288,6 +288,7 @@ def hydrate_profiles(
     term_names: dict[int, str],
     query_skills: Sequence[str] = (),
     boosts: Mapping[int, Sequence[tuple[str, float]]] | None = None,
+    applied: Collection[int] = (),
 ) -> list[SearchHit]:
     """Turn ranked profile points into hits from SQL, with explanations.
 
@@ -303,6 +304,8 @@ def hydrate_profiles(
         query_skills: canonical skills the query names (for ``matchedSkills``:
             those the profile's employer-visible skills hold).
         boosts: point id -> ``(name, factor)`` of each boost applied to it.
+        applied: ids of students who applied to the gig whose list this is: they
+            are named in full (:meth:`SearchHit.employer_name`).
     """
     with stage("hydrate"):
         ids = [h.id for h in page]
@@ -331,9 +334,14 @@ def hydrate_profiles(
             hits.append(
                 SearchHit(
                     user_id=hit.id,
-                    clerk_id=user.clerk_id,
                     external_id=user.external_id,
-                    name=user.name,
+                    name=SearchHit.employer_name(
+                        first_name=user.first_name,
+                        last_name=user.last_name,
+                        username=user.username,
+                        full_name=user.name,
+                        applied=hit.id in applied,
+                    ),
                     headline=headline,
                     top_skills=visible_skills[:TOP_SKILLS],
                     score=hit.score,

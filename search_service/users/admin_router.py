@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Path, Response
 from starlette.concurrency import run_in_threadpool
 
 from models import ApiKeyCreate, ApiKeyCreated, Posting, TransactionPublic
 from search_service.deps import CurrentAdmin, RuntimeDep, SessionDep
 from search_service.errors import ConflictError, NotFoundError
-from search_service.paths import MAX_ROW_ID
+from search_service.paths import RowId
 from search_service.users.api_keys import create_api_key, revoke_api_key
 from search_service.users.ledger import post_transaction
 from search_service.users.repository import find_user_by_clerk_id
@@ -45,7 +47,9 @@ def create_user_api_key(
 
 @router.delete("/api-keys/{key_id}", status_code=204, summary="Revoke a key at once")
 def revoke_user_api_key(
-    caller: CurrentAdmin, session: SessionDep, key_id: int = Path(ge=1, le=MAX_ROW_ID)
+    caller: CurrentAdmin,
+    session: SessionDep,
+    key_id: Annotated[RowId, Path(description="The key's id.")],
 ) -> Response:
     """The key stops working with the next request. 404 if unknown or already revoked."""
     if not revoke_api_key(session, key_id):

@@ -64,9 +64,11 @@ class ProfileCard:
     user has no profile row."""
 
     user_id: int
-    clerk_id: str
     external_id: str | None
     name: str
+    first_name: str | None
+    last_name: str | None
+    username: str | None
     privacy_floor: int | None
     headline: str
     visibility: dict[str, Any]
@@ -83,9 +85,11 @@ def searchable_profile_cards(session: Session, ids: Sequence[int]) -> dict[int, 
     stmt = (
         sa_select(
             col(User.id),
-            col(User.clerk_id),
             col(User.external_id),
             col(User.name),
+            col(User.first_name),
+            col(User.last_name),
+            col(User.username),
             col(User.privacy_floor),
             col(Profile.headline),
             col(Profile.visibility),
@@ -94,8 +98,8 @@ def searchable_profile_cards(session: Session, ids: Sequence[int]) -> dict[int, 
         .where(col(User.id).in_(ids), *PROFILE_ROWS.searchable())
     )
     return {
-        uid: ProfileCard(uid, clerk, ext, name, floor, headline or "", visibility or {})
-        for uid, clerk, ext, name, floor, headline, visibility in session.execute(stmt)
+        uid: ProfileCard(uid, ext, name, first, last, username, floor, headline or "", vis or {})
+        for uid, ext, name, first, last, username, floor, headline, vis in session.execute(stmt)
         if uid is not None
     }
 

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from models import Balance, CallerView, Role, UserDataPublic, UserDataWrite, UserPublic
 from search_service.deps import CurrentCaller, CurrentUser, RuntimeDep, SessionDep
 from search_service.errors import NotFoundError
+from search_service.paths import DECIMAL
 from search_service.users.ledger_repository import delete_user_data, get_user_data, list_user_data
 from search_service.users.repository import find_user_by_clerk_id
 from search_service.users.user_data import set_user_data
@@ -63,7 +64,7 @@ def list_my_data(
     session: SessionDep,
     request: Request,
     response: Response,
-    limit: Annotated[int, Query(ge=1, le=_PAGE_MAX, description="Page size.")] = _PAGE_MAX,
+    limit: Annotated[int, Query(ge=1, le=_PAGE_MAX, description="Page size."), DECIMAL] = _PAGE_MAX,
     after: Annotated[
         str | None,
         Query(

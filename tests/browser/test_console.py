@@ -198,7 +198,7 @@ def test_a_facet_value_narrows_the_results(page: Page, console: Console) -> None
     page.wait_for_selector("#search-summary:has-text('5 candidates shown')")
     assert page.input_value("#f-skills") == "customer service"
     names = page.locator("#results > li h3").all_inner_texts()
-    assert sorted(names) == sorted(f"Barista{i} Student" for i in (1, 3, 5, 7, 9))
+    assert sorted(names) == sorted(f"Barista{i} S." for i in (1, 3, 5, 7, 9))
 
 
 def test_a_saved_search_is_listed(page: Page, console: Console) -> None:
@@ -262,7 +262,7 @@ def test_an_employer_reads_and_marks_seen_the_alert_of_a_new_candidate(
     assert _focused_id(page) == "alerts-h"
     item = page.locator("#alerts-list > li")
     assert item.count() == 1
-    assert item.locator("h3").inner_text() == "Sofia Student"
+    assert item.locator("h3").inner_text() == "Sofia S."
     assert "Wine sommelier" in item.locator(".headline").inner_text()
     assert item.locator(".alert-state").inner_text().startswith("New · alerted ")
     assert "rank 1 in that run" in item.locator(".alert-state").inner_text()
@@ -270,7 +270,7 @@ def test_an_employer_reads_and_marks_seen_the_alert_of_a_new_candidate(
     assert item.locator("dl.explain").count() == 0  # an alert has no ranking to explain
     assert page.is_visible("#alerts-seen")
 
-    mark = item.get_by_role("button", name="Mark the alert for Sofia Student seen")
+    mark = item.get_by_role("button", name="Mark the alert for Sofia S. seen")
     mark.focus()
     page.keyboard.press("Enter")
     page.wait_for_selector("#status:has-text('1 alert marked seen.')")
@@ -289,14 +289,14 @@ def test_an_employer_reads_and_marks_seen_the_alert_of_a_new_candidate(
         headers=recruiter.headers,
     ).json()["results"]
     assert [(a["candidate"]["name"], a["seenAt"] is not None) for a in alerts] == [
-        ("Sofia Student", True)
+        ("Sofia S.", True)
     ]
     page.reload()
     saved.get_by_role("button", name="Alerts of Sommeliers").click()
     page.wait_for_selector("#alerts-summary:has-text('1 alert shown, 0 new.')")
 
     # The alerted candidate's profile as employers see it.
-    item.get_by_role("button", name="View profile of Sofia Student").click()
+    item.get_by_role("button", name="View profile of Sofia S.").click()
     profile = page.locator("#profile-section")
     profile.wait_for(state="visible")
     assert profile.locator("h3").inner_text() == "Sofia S."  # the profile shows a display name
@@ -349,7 +349,7 @@ def test_marking_alerts_seen_with_more_pages_reads_them_again_in_order(
     page.click("#alerts-more")
     page.wait_for_selector(f"#alerts-summary:has-text('{chefs} alerts shown')")
     names = page.locator("#alerts-list > li h3").all_inner_texts()
-    assert sorted(names) == sorted(f"Chef{i} Student" for i in range(chefs))
+    assert sorted(names) == sorted(f"Chef{i} S." for i in range(chefs))
     assert page.is_hidden("#alerts-more")
 
 
@@ -376,7 +376,7 @@ def test_a_saved_search_runs_again_and_is_deleted(page: Page, console: Console) 
     assert page.input_value("#mode") == "keyword"
     assert page.input_value("#f-location") == "Munich, Germany"
     names = page.locator("#results > li h3").all_inner_texts()
-    assert sorted(names) == sorted(f"Barista{i} Student" for i in range(0, BARISTAS - 1, 3))
+    assert sorted(names) == sorted(f"Barista{i} S." for i in range(0, BARISTAS - 1, 3))
 
     page.once("dialog", lambda dialog: dialog.accept())
     saved.get_by_role("button", name="Delete Munich baristas").click()

@@ -53,6 +53,36 @@ class TestPage:
             assert "localStorage" not in r.text and "document.cookie" not in r.text, name
         assert client.get("/console/console.css").status_code == 200
 
+    def test_every_static_response_carries_the_security_headers(self, client: TestClient) -> None:
+        css = client.get("/console/console.css")
+        responses = {
+            "asset": css,
+            "head": client.head("/console/js/main.js"),
+            "not modified": client.get(
+                "/console/console.css", headers={"If-None-Match": css.headers["etag"]}
+            ),
+            "missing": client.get("/console/nope.js"),
+            "wrong method": client.post("/console/console.css"),
+            # The page under its file name gets the page's policy too.
+            "page by file name": client.get("/console/index.html"),
+        }
+        statuses = {name: r.status_code for name, r in responses.items()}
+        assert statuses == {
+            "asset": 200,
+            "head": 200,
+            "not modified": 304,
+            "missing": 404,
+            "wrong method": 405,
+            "page by file name": 200,
+        }
+        page_csp = client.get("/").headers["content-security-policy"]
+        for name, r in responses.items():
+            assert r.headers.get("x-content-type-options") == "nosniff", name
+            assert r.headers.get("content-security-policy") == page_csp, name
+            assert r.headers.get("referrer-policy") == "no-referrer", name
+        assert responses["missing"].json() == {"error": "not_found", "detail": "Not Found"}
+        assert responses["wrong method"].headers["allow"] == "GET, HEAD"
+
     def test_page_stays_out_of_the_api_schema(self, client: TestClient) -> None:
         paths = client.get("/openapi.json").json()["paths"]
         assert "/" not in paths

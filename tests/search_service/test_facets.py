@@ -218,7 +218,7 @@ class TestFacetCounts:
             api, employer, query="developer", mode="keyword", facets=["skills", "location"]
         )
         # BM25 alone: exactly the profiles whose text says "developer".
-        assert {h["clerkId"] for h in data["results"]} == {"ana", "ben", "gus"}
+        assert {h["externalId"] for h in data["results"]} == {"ext-ana", "ext-ben", "ext-gus"}
         assert data["facets"]["basis"] == "candidates"
         assert data["facets"]["counted"] == 3
         assert _counts(data, "location") == {"berlin, germany": 2, "munich, germany": 1}

@@ -23,7 +23,7 @@ from indexers import HashingEncoder
 from models import CandidateDecision, Gig, Interaction, StudentAction, User, UserStatus, now_ms
 from search_service.app import create_app
 from search_service.db import session_scope
-from search_service.gigs.interactions import set_action, set_decision
+from search_service.gigs.interactions import record_exposures, set_action, set_decision
 from search_service.refresh.freshness import refresh_stale
 from search_service.runtime import Runtime
 from search_service.settings import Settings
@@ -71,7 +71,27 @@ def _post(client: TestClient, who: Student, **fields: Any) -> dict[str, Any]:
     return out
 
 
-def _decide(client: TestClient, who: Student, gig_id: int, user_id: int, decision: str) -> Any:
+def _show(client: TestClient, gig_id: int, user_id: int) -> None:
+    """Record that the gig's candidates list showed the user, as a page of
+    ``GET /v1/gigs/{gigId}/candidates`` does (when both exist)."""
+    rt: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    with session_scope(rt.engine) as session:
+        if session.get(User, user_id) is not None and session.get(Gig, gig_id) is not None:
+            record_exposures(session, gig_id, [user_id], now=now_ms())
+
+
+def _decide(
+    client: TestClient,
+    who: Student,
+    gig_id: int,
+    user_id: int,
+    decision: str,
+    *,
+    shown: bool = True,
+) -> Any:
+    """PUT a decision; ``shown``: first as if the gig's candidates list showed the user."""
+    if shown:
+        _show(client, gig_id, user_id)
     return client.put(
         f"/v1/gigs/{gig_id}/decisions/{user_id}", json={"decision": decision}, headers=who.headers
     )
@@ -161,6 +181,51 @@ class TestDecisions:
         assert _rows(runtime, gig["id"]) == []
         assert _decide(client, owner, gig["id"], student.id, "rejected").status_code == 200
         assert _decide(client, owner, 999_999, student.id, "rejected").status_code == 404
+
+    def test_only_a_student_the_gig_showed_or_who_applied_can_be_decided_on(
+        self, client: TestClient, runtime: Runtime, owner: Student, student: Student
+    ) -> None:
+        """A decision never tells which user ids are students: a student the gig
+        never showed, an employer and an unknown id get the same 404."""
+        gig = _post(client, owner)
+        applicant = student_with_key(runtime, "stu_applied", headline="Cook")
+        assert (
+            client.put(f"/v1/gigs/{gig['id']}/application", headers=applicant.headers)
+        ).status_code == 200
+        refused = []
+        for user_id in (student.id, owner.id, 999_999):
+            for r in (
+                _decide(client, owner, gig["id"], user_id, "shortlisted", shown=False),
+                client.delete(f"/v1/gigs/{gig['id']}/decisions/{user_id}", headers=owner.headers),
+            ):
+                assert r.status_code == 404, (user_id, r.text)
+                refused.append(r.json())
+        assert all(body == refused[0] for body in refused)  # alike: nothing to tell apart
+        assert _rows(runtime, gig["id"])[0].user_id == applicant.id  # only the application
+
+        ok = _decide(client, owner, gig["id"], applicant.id, "shortlisted", shown=False)
+        assert ok.status_code == 200, ok.text
+        _show(client, gig["id"], student.id)  # as a page of the candidates list does
+        assert (
+            _decide(client, owner, gig["id"], student.id, "rejected", shown=False).status_code
+            == 200
+        )
+
+    def test_a_candidates_page_makes_its_students_decidable(
+        self, rt: Runtime, api: TestClient
+    ) -> None:
+        owner = new_user_with_key(rt, "emp_owner", role="employer")
+        cook = student_with_key(rt, "stu_cook", headline="Cook", skills=("cooking",))
+        gig = _post(api, owner, title="Cook", requiredSkills=["Cooking"])
+        refresh_stale(rt)
+        assert (
+            _decide(api, owner, gig["id"], cook.id, "shortlisted", shown=False).status_code == 404
+        )
+        page = api.get(f"/v1/gigs/{gig['id']}/candidates", headers=owner.headers)
+        assert cook.id in _ids(page.json(), "userId"), page.text
+        assert (
+            _decide(api, owner, gig["id"], cook.id, "shortlisted", shown=False).status_code == 200
+        )
 
     @pytest.mark.parametrize(
         "body", [{"decision": "maybe"}, {}, {"decision": "rejected", "note": "x"}]

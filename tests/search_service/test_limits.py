@@ -1,4 +1,5 @@
-"""Request limits before routing and authentication: body size (413) and JSON depth (422)."""
+"""Request limits before routing and authentication: body size (413) and JSON depth (422),
+and the per-IP budget their refusals spend."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from starlette.types import Message, Receive, Scope, Send
 
 from search_service.app import create_app
 from search_service.limits import RequestLimitsMiddleware, json_depth
+from search_service.ratelimit import RequestLimiter
 from search_service.runtime import Runtime
-from search_service.settings import ClerkSettings, HttpSettings, Settings
+from search_service.settings import ClerkSettings, HttpSettings, RateLimitSettings, Settings
 from tests.search_service.profile_helpers import new_user_with_key
 
 LIMIT = 4096
@@ -243,3 +245,43 @@ class TestJsonDepth:
             r = c.post("/v1/search", json={"filters": {"skills": [[["x"]]]}})  # depth 5
         assert r.status_code == 422, r.text
         assert "deeper than 4" in r.json()["detail"]
+
+
+class TestRefusalBudget:
+    """The middleware with a limiter: refusals spend the client IP's ``refused`` budget."""
+
+    @staticmethod
+    def _send(app: RequestLimitsMiddleware, body: bytes, client: str) -> int:
+        sent: list[Message] = []
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/",
+            "headers": [],
+            "client": (client, 1),
+        }
+        anyio.run(app, scope, _receive_chunks([body]), _collect(sent))
+        status: int = sent[0]["status"]
+        return status
+
+    def test_refusals_turn_into_429_once_the_budget_is_spent(self) -> None:
+        limiter = RequestLimiter(RateLimitSettings(refused="2/minute"))
+        app = RequestLimitsMiddleware(
+            _never_called, max_body_bytes=2500, max_json_depth=4, limiter=limiter
+        )
+        deep = _nested(10).encode()
+        assert [self._send(app, deep, "203.0.113.1") for _ in range(3)] == [422, 422, 429]
+        assert self._send(app, b"x" * 3000, "203.0.113.1") == 429
+        assert self._send(app, deep, "203.0.113.2") == 422
+
+    def test_accepted_bodies_spend_nothing(self) -> None:
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        limiter = RequestLimiter(RateLimitSettings(refused="1/minute"))
+        limited = RequestLimitsMiddleware(
+            app, max_body_bytes=2500, max_json_depth=4, limiter=limiter
+        )
+        assert [self._send(limited, b"[[1]]", "203.0.113.1") for _ in range(3)] == [204] * 3
+        assert self._send(limited, _nested(10).encode(), "203.0.113.1") == 422

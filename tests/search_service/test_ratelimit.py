@@ -1,5 +1,6 @@
 """Rate limits: 429 with ``Retry-After``, budgets per key / per user / per IP and per
-group, every ``/v1`` route covered, webhooks and probes exempt, off switch, Redis.
+group, every ``/v1`` route covered, webhooks and refused bodies per IP, probes exempt,
+forwarded headers only from trusted proxies, off switch, Redis.
 
 Limits here are tiny ("2/minute"), so nothing sleeps: the window never has to pass.
 """
@@ -16,24 +17,35 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio
 import jwt
 import pytest
 import redis
+import uvicorn
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 from sqlmodel import select
+from starlette.types import Message, Receive, Scope, Send
 from svix.webhooks import Webhook
+from typer.testing import CliRunner
 
 from models import User
+from search_service import cli
 from search_service.app import create_app
 from search_service.db import session_scope
 from search_service.errors import RateLimitedError
 from search_service.ratelimit import RequestLimiter, RouteGroup, route_group
 from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
-from search_service.settings import ClerkSettings, RateLimitSettings, Settings
+from search_service.settings import (
+    ClerkSettings,
+    HttpSettings,
+    RateLimitSettings,
+    Settings,
+    get_settings,
+)
 from search_service.users.api_keys import create_api_key
 from tests.factories import make_student
 from tests.search_service.jwt_helpers import AZP, ISSUER, make_token
@@ -276,27 +288,180 @@ def test_public_profile_is_limited_per_client_ip(settings: Settings, runtime: Ru
         assert other.get(url).status_code in (200, 404)
 
 
-def test_webhook_and_probes_are_never_limited(
+def _hook_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def _with_webhook(cfg: Settings, secret: str) -> Settings:
+    return cfg.model_copy(update={"clerk": ClerkSettings(webhook_secret=SecretStr(secret))})
+
+
+def _signed_delivery(secret: str, n: int) -> tuple[str, dict[str, str]]:
+    """A ``user.created`` body for user ``n`` and its Svix headers, signed now."""
+    body = json.dumps(user_event(clerk_id=f"user_hook_{n}", email=f"hook{n}@example.org"))
+    msg_id = f"msg_{secrets.token_hex(8)}"
+    headers = {
+        "svix-id": msg_id,
+        "svix-timestamp": str(int(datetime.now(tz=UTC).timestamp())),
+        "svix-signature": Webhook(secret).sign(msg_id, datetime.now(tz=UTC), body),
+        "content-type": "application/json",
+    }
+    return body, headers
+
+
+def test_webhooks_spend_no_api_budget_and_probes_are_never_limited(
     settings: Settings, runtime: Runtime, metrics_headers: dict[str, str]
 ) -> None:
-    secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+    secret = _hook_secret()
     cfg = _limited(settings, writes="1/minute", reads="1/minute", public="1/minute")
-    cfg = cfg.model_copy(update={"clerk": ClerkSettings(webhook_secret=SecretStr(secret))})
-    with TestClient(create_app(cfg, runtime=runtime)) as client:
+    with TestClient(create_app(_with_webhook(cfg, secret), runtime=runtime)) as client:
         for i in range(5):
-            body = json.dumps(user_event(clerk_id=f"user_hook_{i}", email=f"hook{i}@example.org"))
-            msg_id = f"msg_{secrets.token_hex(8)}"
-            headers = {
-                "svix-id": msg_id,
-                "svix-timestamp": str(int(datetime.now(tz=UTC).timestamp())),
-                "svix-signature": Webhook(secret).sign(msg_id, datetime.now(tz=UTC), body),
-                "content-type": "application/json",
-            }
+            body, headers = _signed_delivery(secret, i)
             r = client.post("/webhooks/clerk", content=body, headers=headers)
             assert r.status_code == 200, r.text
         for _ in range(5):
             assert client.get("/healthz").status_code == 200
             assert client.get("/metrics", headers=metrics_headers).status_code == 200
+
+
+def test_webhooks_are_limited_per_ip_before_the_signature_is_checked(
+    settings: Settings, runtime: Runtime
+) -> None:
+    secret = _hook_secret()
+    app = create_app(
+        _with_webhook(_limited(settings, webhooks="2/minute"), secret), runtime=runtime
+    )
+    junk = {"content-type": "application/json"}
+    with (
+        TestClient(app, client=("203.0.113.1", 5000)) as flooder,
+        TestClient(app, client=("203.0.113.2", 5000)) as svix,
+    ):
+        for _ in range(2):
+            r = flooder.post("/webhooks/clerk", content=b"{}", headers=junk)
+            assert r.status_code == 400, r.text  # unsigned: refused by the signature check
+        _assert_rate_limited(flooder.post("/webhooks/clerk", content=b"{}", headers=junk))
+        # The budget is spent before the signature is looked at: a signed delivery
+        # from that IP waits too, while another IP's is applied.
+        body, headers = _signed_delivery(secret, 0)
+        _assert_rate_limited(flooder.post("/webhooks/clerk", content=body, headers=headers))
+        r = svix.post("/webhooks/clerk", content=body, headers=headers)
+        assert r.status_code == 200, r.text
+
+
+def test_refusals_before_authentication_spend_the_ip_budget(
+    settings: Settings, runtime: Runtime
+) -> None:
+    cfg = _limited(settings, refused="2/minute").model_copy(
+        update={"http": HttpSettings(max_body_bytes=1024, max_json_depth=4)}
+    )
+    app = create_app(cfg, runtime=runtime)
+    too_large = {"query": "x" * 2000}
+    too_deep = {"filters": {"skills": [[["x"]]]}}  # depth 5
+    with (
+        TestClient(app, client=("203.0.113.1", 5000)) as one,
+        TestClient(app, client=("203.0.113.2", 5000)) as other,
+    ):
+        assert one.post("/v1/search", json=too_large).status_code == 413
+        assert one.post("/v1/search", json=too_deep).status_code == 422
+        _assert_rate_limited(one.post("/v1/search", json=too_large))
+        _assert_rate_limited(one.post("/v1/search", json=too_deep))
+        # Only refusals spend it: the same IP's acceptable requests go on as before,
+        # and another IP's refusals are its own.
+        assert one.post("/v1/search", json=SEARCH).status_code == 401
+        assert one.get("/healthz").status_code == 200
+        assert other.post("/v1/search", json=too_large).status_code == 413
+
+
+def _bad_keys(client: TestClient, forwarded_for: list[str]) -> list[int]:
+    """Statuses of failed authentications, each claiming to be from one address."""
+    wrong = {"Authorization": "Bearer gsk_not-a-real-key"}
+    return [
+        client.post("/v1/search", json=SEARCH, headers={**wrong, "X-Forwarded-For": ip}).status_code
+        for ip in forwarded_for
+    ]
+
+
+ROTATING = [f"198.51.100.{i}" for i in range(1, 5)]
+
+
+def test_forwarded_for_is_ignored_by_default(settings: Settings, runtime: Runtime) -> None:
+    # Even from loopback, where a proxy usually runs: no proxy is trusted by default,
+    # so rotating the header does not reset the failed-login budget.
+    cfg = _limited(settings, auth_failures="2/minute")
+    assert cfg.http.trusted_proxies == []
+    app = create_app(cfg, runtime=runtime)
+    with TestClient(app, client=("127.0.0.1", 5000)) as client:
+        assert _bad_keys(client, ROTATING) == [401, 401, 429, 429]
+
+
+def test_forwarded_for_is_honoured_from_a_trusted_proxy_only(
+    settings: Settings, runtime: Runtime
+) -> None:
+    cfg = _limited(settings, auth_failures="2/minute").model_copy(
+        update={"http": HttpSettings(trusted_proxies=["127.0.0.1", "10.0.0.0/8"])}
+    )
+    app = create_app(cfg, runtime=runtime)
+    with (
+        TestClient(app, client=("127.0.0.1", 5000)) as proxy,
+        TestClient(app, client=("10.1.2.3", 5000)) as other_proxy,
+        TestClient(app, client=("203.0.113.7", 5000)) as direct,
+    ):
+        # Behind the proxy each forwarded client has its own budget ...
+        assert _bad_keys(proxy, ROTATING) == [401] * 4
+        assert _bad_keys(other_proxy, ["192.0.2.1"] * 3) == [401, 401, 429]
+        # ... and the header of a peer that is not a trusted proxy is ignored.
+        assert _bad_keys(direct, ROTATING) == [401, 401, 429, 429]
+
+
+def test_serve_never_lets_uvicorn_believe_forwarded_headers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # uvicorn's own default trusts X-Forwarded-For from loopback (and from
+    # FORWARDED_ALLOW_IPS); `serve` must switch that off, leaving create_app's
+    # GIGSY_HTTP__TRUSTED_PROXIES the one place that decides.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")
+    run_kwargs: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **kwargs: run_kwargs.update(kwargs))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli.app, ["serve", "--port", "8123"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+
+    seen: list[Any] = []
+
+    async def probe(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["client"])
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    config = uvicorn.Config(probe, **run_kwargs)
+    config.load()  # wraps the app as `serve` would have it wrapped
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"x-forwarded-for", b"198.51.100.9")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8123),
+    }
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        pass
+
+    anyio.run(config.loaded_app, scope, receive, send)
+    assert seen == [("127.0.0.1", 5000)]
 
 
 def test_disabled_rate_limits_never_answer_429(
@@ -367,9 +532,10 @@ class TestSettings:
         assert cfg.writes == "30/minute"
 
     @pytest.mark.parametrize("value", ["often", "0/minute", "1/second;10/minute"])
-    def test_a_bad_limit_is_refused_at_start_up(self, value: str) -> None:
+    @pytest.mark.parametrize("group", ["reads", "webhooks", "refused"])
+    def test_a_bad_limit_is_refused_at_start_up(self, group: str, value: str) -> None:
         with pytest.raises(ValidationError):
-            RateLimitSettings(reads=value)
+            RateLimitSettings(**{group: value})
 
 
 def test_failed_authentication_is_throttled_per_ip(

@@ -45,13 +45,15 @@ def _client(runtime: Runtime, events: list[str], created: list[str]) -> TestClie
         created.append(user.clerk_id)
         after_commit(session, lambda: events.append(f"hook sees {_stored(runtime, created)}"))
 
+    # Plain def handlers: FastAPI runs them in a worker thread, as SQL must
+    # (tests/loop_guard.py).
     @app.post("/ok")
-    async def ok(session: SessionDep) -> dict[str, str]:
+    def ok(session: SessionDep) -> dict[str, str]:
         write(session)
         return {}
 
     @app.post("/fails")
-    async def fails(session: SessionDep) -> dict[str, str]:
+    def fails(session: SessionDep) -> dict[str, str]:
         write(session)
         raise ServiceError("refused", 409)
 

@@ -192,3 +192,34 @@ class TestEncoderSettings:
         assert seen["backend"] == "onnx"
         assert seen["cache_dir"] == tmp_path / "m"
         assert seen["threads"] == 1
+
+
+class TestTrustedProxies:
+    def test_none_by_default(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv("GIGSY_HTTP__TRUSTED_PROXIES", raising=False)
+        assert Settings().http.trusted_proxies == []
+
+    @pytest.mark.parametrize(
+        "value",
+        ["10.0.0.1, 192.168.0.0/16,::1", '["10.0.0.1", "192.168.0.0/16", "::1"]'],
+    )
+    def test_a_list_or_json_array_from_the_environment(
+        self, monkeypatch: pytest.MonkeyPatch, value: str
+    ) -> None:
+        monkeypatch.setenv("GIGSY_HTTP__TRUSTED_PROXIES", value)
+        assert Settings().http.trusted_proxies == ["10.0.0.1", "192.168.0.0/16", "::1"]
+
+    @pytest.mark.parametrize("value", ["*", "10.0.0.1,*", "0.0.0.0/0", "::/0"])
+    def test_a_wildcard_is_refused(self, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+        monkeypatch.setenv("GIGSY_HTTP__TRUSTED_PROXIES", value)
+        with pytest.raises(ValidationError, match="from every client"):
+            Settings()
+
+    @pytest.mark.parametrize("value", ["proxy.internal", "10.0.0.5/8", "10.0.0.0/33"])
+    def test_what_is_not_an_address_or_network_is_refused(
+        self, monkeypatch: pytest.MonkeyPatch, value: str
+    ) -> None:
+        # uvicorn would keep such a value as a literal that no peer ever matches.
+        monkeypatch.setenv("GIGSY_HTTP__TRUSTED_PROXIES", value)
+        with pytest.raises(ValidationError, match="not an IP address or a network"):
+            Settings()

@@ -554,8 +554,10 @@ def test_database_failure_is_5xx_so_svix_retries(
         conn.execute(text("DROP TABLE webhook_audit"))
     body = json.dumps(user_event())
     r = hook_client.post(URL, content=body, headers=_headers(secret, body))
-    assert r.status_code == 503, r.text
-    assert r.json()["error"] == "engine_unavailable"
+    # Any 5xx makes Svix retry. A dropped table is an OperationalError on SQLite (503)
+    # and a ProgrammingError on PostgreSQL (500): search_service/errors.py.
+    assert r.status_code in (500, 503), r.text
+    assert r.json()["error"] in ("engine_unavailable", "internal_error")
 
 
 def test_tombstone_repairs_a_user_that_raced_its_delete(
