@@ -10,11 +10,21 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: install run test bench clean
 
-# CPU PyTorch first: an unpinned torch would pull gigabytes of CUDA packages.
+# PyTorch is the `torch` extra (docs/install.md). Its CPU build goes in first, so
+# the extra finds torch installed and never resolves the CUDA build (gigabytes of
+# nvidia-* and triton packages): from PyTorch's CPU wheel index, given up after
+# one 5 s try where that index cannot be reached, else the pinned release from the
+# configured index (a machine with a local CPU wheel takes that one).
+TORCH_VERSION   ?= 2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --timeout 5 --retries 0 --index-url $(TORCH_CPU_INDEX) \
+		torch==$(TORCH_VERSION) \
+	|| { echo "make install: PyTorch's CPU index not reachable; torch==$(TORCH_VERSION)" \
+		"from the configured index instead"; $(BIN)/pip install --quiet torch==$(TORCH_VERSION); }
+	$(BIN)/pip install --quiet -e ".[dev,torch]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,59 +1,119 @@
 """Rows to documents, encoders, BM25, vector-store adapters and the indexing pipeline.
 
 Configured by arguments only: this package never reads settings or environment.
+
+Every public name is importable from here (``from indexers import Bm25Encoder``),
+but each submodule is imported on first use of one of its names (PEP 562 module
+``__getattr__``), so a process that needs only the error types or a document
+builder does not pay for Qdrant Edge, NumPy or ONNX Runtime, and a command-line
+``--help`` starts in a fraction of a second.
 """
 
-from pathlib import Path
+from __future__ import annotations
 
-from indexers.bm25 import BM25_B, BM25_K1, BM25_TITLE_WEIGHT, Bm25Encoder, SparseVec
-from indexers.documents import (
-    PROFILE_SCHEMA,
-    ProfileDocument,
-    ProfileRows,
-    build_document,
-    location_terms,
-    normalise_keyword,
-    reduces,
-    text_hash,
-)
-from indexers.embedding import TITLE_WEIGHT, dense_recipe, embed_documents
-from indexers.encoders import (
-    BACKENDS,
-    Backend,
-    DenseEncoder,
-    HashingEncoder,
-    SentenceTransformerEncoder,
-    SplitEncoder,
-    default_backend,
-    load_encoder,
-    native_bf16,
-    recipe_name,
-)
-from indexers.errors import (
-    EncoderError,
-    IndexerError,
-    ModelIntegrityError,
-    StoreUnavailableError,
-    VectorStoreError,
-)
-from indexers.fusion import FusionSpec, Norm, fuse
-from indexers.gig_documents import (
-    GIG_SCHEMA,
-    NO_DEADLINE,
-    GigDocument,
-    build_gig_document,
-)
-from indexers.pipeline import Document, Indexer, IndexReport
-from indexers.store import (
-    CollectionSchema,
-    FilterSpec,
-    Fusion,
-    Hit,
-    IndexPoint,
-    Range,
-    SearchResult,
-    VectorStore,
-)
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from indexers.bm25 import BM25_B, BM25_K1, BM25_TITLE_WEIGHT, Bm25Encoder, SparseVec
+    from indexers.documents import (
+        PROFILE_SCHEMA,
+        ProfileDocument,
+        ProfileRows,
+        build_document,
+        location_terms,
+        normalise_keyword,
+        reduces,
+        text_hash,
+    )
+    from indexers.embedding import TITLE_WEIGHT, dense_recipe, embed_documents
+    from indexers.encoders import (
+        BACKENDS,
+        Backend,
+        DenseEncoder,
+        HashingEncoder,
+        SentenceTransformerEncoder,
+        SplitEncoder,
+        default_backend,
+        load_encoder,
+        native_bf16,
+        recipe_name,
+    )
+    from indexers.errors import (
+        EncoderError,
+        IndexerError,
+        ModelIntegrityError,
+        StoreUnavailableError,
+        VectorStoreError,
+    )
+    from indexers.fusion import FusionSpec, Norm, fuse
+    from indexers.gig_documents import (
+        GIG_SCHEMA,
+        NO_DEADLINE,
+        GigDocument,
+        build_gig_document,
+    )
+    from indexers.pipeline import Document, Indexer, IndexReport
+    from indexers.store import (
+        CollectionSchema,
+        FilterSpec,
+        Fusion,
+        Hit,
+        IndexPoint,
+        Range,
+        SearchResult,
+        VectorStore,
+    )
+
+_SOURCES: dict[str, tuple[str, ...]] = {
+    "indexers.bm25": ("BM25_B", "BM25_K1", "BM25_TITLE_WEIGHT", "Bm25Encoder", "SparseVec"),
+    "indexers.documents": (
+        "PROFILE_SCHEMA",
+        "ProfileDocument",
+        "ProfileRows",
+        "build_document",
+        "location_terms",
+        "normalise_keyword",
+        "reduces",
+        "text_hash",
+    ),
+    "indexers.embedding": ("TITLE_WEIGHT", "dense_recipe", "embed_documents"),
+    "indexers.encoders": (
+        "BACKENDS",
+        "Backend",
+        "DenseEncoder",
+        "HashingEncoder",
+        "SentenceTransformerEncoder",
+        "SplitEncoder",
+        "default_backend",
+        "load_encoder",
+        "native_bf16",
+        "recipe_name",
+    ),
+    "indexers.errors": (
+        "EncoderError",
+        "IndexerError",
+        "ModelIntegrityError",
+        "StoreUnavailableError",
+        "VectorStoreError",
+    ),
+    "indexers.fusion": ("FusionSpec", "Norm", "fuse"),
+    "indexers.gig_documents": ("GIG_SCHEMA", "NO_DEADLINE", "GigDocument", "build_gig_document"),
+    "indexers.pipeline": ("Document", "Indexer", "IndexReport"),
+    "indexers.store": (
+        "CollectionSchema",
+        "FilterSpec",
+        "Fusion",
+        "Hit",
+        "IndexPoint",
+        "Range",
+        "SearchResult",
+        "VectorStore",
+    ),
+}
+_LAZY: dict[str, str] = {name: module for module, names in _SOURCES.items() for name in names}
+"""Public name -> the submodule defining it."""
 
 __all__ = [
     "BACKENDS",
@@ -107,6 +167,24 @@ __all__ = [
     "reduces",
     "text_hash",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule defining ``name`` on first use (PEP 562) and cache the value.
+
+    Raises:
+        AttributeError: ``name`` is not a public name of this package.
+    """
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 def open_store(

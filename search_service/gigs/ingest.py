@@ -23,12 +23,16 @@ Re-running an import updates, never duplicates:
 
 One unit of work per batch (100 postings by default): a failing batch rolls back
 alone, earlier ones stay committed, and a re-run picks up where it stopped.
-Indexing is separate (:func:`search_service.refresh.writer.reindex`).
+Indexing is separate: every write marks its gig stale, so the refresh job (or
+``gigsy-search ingest-jobs``, right after the import) embeds only what changed.
+Students see, and the index holds, only open gigs before their deadline whose
+employer is in good standing; :func:`unserved_reasons` says why an imported gig is not.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +64,7 @@ from search_service.gigs.jobs_csv import (
 from search_service.gigs.repository import (
     gig_by_external_id,
     gigs_by_external_ids,
+    load_gigs_with_owners,
     users_by_clerk_ids,
 )
 from search_service.gigs.service import create_gig, gig_view, update_gig
@@ -74,6 +79,7 @@ __all__ = [
     "import_gigs",
     "ingest_jobs",
     "posting_gig",
+    "unserved_reasons",
     "upsert_gig",
 ]
 
@@ -118,7 +124,8 @@ class GigImportReport:
     by its owner: left as is), ``employer_gone`` (the company's account is suspended
     or deleted) and ``invalid`` (no usable company name, or fields a gig cannot hold).
     ``employers_created``: employer accounts created (one per new company);
-    ``refused_employers``: clerk ids of the suspended or deleted ones met.
+    ``refused_employers``: clerk ids of the suspended or deleted ones met;
+    ``external_ids``: source keys of the postings created, updated or unchanged.
     """
 
     rows: int = 0
@@ -133,6 +140,7 @@ class GigImportReport:
     invalid: int = 0
     employers_created: int = 0
     refused_employers: list[str] = field(default_factory=list)
+    external_ids: list[str] = field(default_factory=list)
 
     @property
     def skipped(self) -> int:
@@ -286,6 +294,8 @@ def import_gigs(
                         existing=stored.get(item.external_id),
                     )
                     setattr(report, outcome, getattr(report, outcome) + 1)
+                    if outcome != "kept_closed":
+                        report.external_ids.append(item.external_id)
             bar.update(len(chunk))
     if report.refused_employers:
         shown = report.refused_employers[:20]
@@ -339,13 +349,19 @@ def posting_gig(posting: JobPosting) -> GigImport:
 
 
 def ingest_jobs(
-    rt: Runtime, path: Path, *, progress: bool = True, batch: int = 100
+    rt: Runtime,
+    path: Path,
+    *,
+    progress: bool = True,
+    batch: int = 100,
+    limit: int | None = None,
 ) -> GigImportReport:
     """Import the job postings of a LinkedIn CSV (``read_jobs``) as open gigs, one
-    employer per company; indexing is separate
-    (:func:`search_service.refresh.writer.reindex` on ``GIG_ROWS``).
+    employer per company; indexing is separate (the written gigs are stale: the
+    refresh job, :func:`search_service.refresh.freshness.refresh_stale`, embeds them).
 
-    The whole file is read and checked before anything is written.
+    The whole file (or its first ``limit`` data rows) is read and checked before
+    anything is written.
 
     Raises:
         FileNotFoundError: no such file.
@@ -355,7 +371,7 @@ def ingest_jobs(
     read = JobsReadReport()
     report = GigImportReport()
     items: list[GigImport] = []
-    for posting in read_jobs(path, report=read):
+    for posting in read_jobs(path, report=read, limit=limit):
         try:
             items.append(posting_gig(posting))
         except (ValueError, ValidationError) as exc:
@@ -364,3 +380,48 @@ def ingest_jobs(
     report.rows, report.duplicate_rows, report.empty_rows = read.rows, read.duplicates, read.skipped
     report.postings = read.postings
     return import_gigs(rt, items, report=report, batch=batch, progress=progress)
+
+
+_BATCH_READ = 500  # ids per IN (...) list: well under SQLite's bound-parameter limit
+
+
+def unserved_reasons(
+    rt: Runtime, external_ids: Sequence[str], *, now: int | None = None
+) -> Counter[str]:
+    """Why the gigs imported under ``external_ids`` are not shown to students (and
+    so not in the index), counted by reason: ``deleted``, ``draft``, ``closed``,
+    ``filled``, ``past its deadline`` or ``employer suspended or deleted`` (the
+    first that applies, in this order). Served gigs and unknown ids are not counted.
+
+    The rule is the one the index follows (``search_service.index.entity.GIG_ROWS``):
+    open, not deleted, before its deadline, owner neither deleted nor suspended.
+
+    Args:
+        rt: the runtime (its SQL engine).
+        external_ids: source keys (``GigImportReport.external_ids``).
+        now: epoch ms the deadlines are compared with (default: now).
+    """
+    ts = now if now is not None else now_ms()
+    reasons: Counter[str] = Counter()
+    for start in range(0, len(external_ids), _BATCH_READ):
+        with rt.session() as session:
+            gigs = gigs_by_external_ids(session, external_ids[start : start + _BATCH_READ])
+            owners = load_gigs_with_owners(session, [g.id for g in gigs.values() if g.id])
+        for gig in gigs.values():
+            owner = owners[gig.id][1] if gig.id in owners else None
+            reason = _unserved_reason(gig, owner, ts)
+            if reason is not None:
+                reasons[reason] += 1
+    return reasons
+
+
+def _unserved_reason(gig: Gig, owner: User | None, now: int) -> str | None:
+    if gig.deleted_at is not None:
+        return "deleted"
+    if gig.status != GigStatus.OPEN.value:
+        return str(gig.status)
+    if gig.deadline is not None and gig.deadline <= now:
+        return "past its deadline"
+    if owner is None or not owner.is_searchable:
+        return "employer suspended or deleted"
+    return None

@@ -421,7 +421,9 @@ def _posting(row: dict[str, str]) -> JobPosting | None:
     )
 
 
-def read_jobs(path: Path, *, report: JobsReadReport | None = None) -> Iterator[JobPosting]:
+def read_jobs(
+    path: Path, *, report: JobsReadReport | None = None, limit: int | None = None
+) -> Iterator[JobPosting]:
     """Postings of a LinkedIn job CSV, one per unique ``job_id``.
 
     A ``job_id`` repeated on several rows yields one posting: the LAST such row wins
@@ -433,6 +435,7 @@ def read_jobs(path: Path, *, report: JobsReadReport | None = None) -> Iterator[J
     Args:
         path: the CSV (UTF-8, optional BOM).
         report: filled in with the counts when given.
+        limit: read only the first ``limit`` data rows (``None``: all of them).
 
     Raises:
         FileNotFoundError: no such file.
@@ -449,6 +452,8 @@ def read_jobs(path: Path, *, report: JobsReadReport | None = None) -> Iterator[J
                 f"{path}: not a job-postings CSV, missing column(s) {', '.join(missing)}"
             )
         for row in reader:
+            if limit is not None and report.rows >= limit:
+                break
             report.rows += 1
             posting = _posting(row)
             if posting is None:

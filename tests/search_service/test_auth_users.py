@@ -450,7 +450,7 @@ def test_cli_key_for_user_and_service_user(tmp_path: Path, monkeypatch: pytest.M
         assert svc.exit_code == 0, svc.output
         assert " for svc_" in svc.output
         missing = runner.invoke(app, ["create-api-key", "--user", "user_nobody"])
-        assert missing.exit_code == 1 and "no user" in missing.output
+        assert missing.exit_code == 2 and "no user" in missing.output  # a usage error
         rec = runner.invoke(app, ["reconcile-balances"])
         assert rec.exit_code == 0 and "0 drifted" in rec.output
     finally:

@@ -10,12 +10,13 @@ import pytest
 from typer.testing import CliRunner
 
 from models import SavedSearch, User
-from search_service.cli import app
+from search_service.cli import ExitCode, app
 from search_service.db import session_scope
 from search_service.runtime import open_engine
 from search_service.settings import get_settings
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "resumes_small.csv"
+JOBS = Path(__file__).resolve().parents[1] / "fixtures" / "jobs_small.csv"
 
 
 @pytest.fixture
@@ -38,15 +39,10 @@ def test_create_api_key_prints_key_last(cli_env: CliRunner) -> None:
     assert Path("var/gigsy.db").is_file()
 
 
-def test_create_api_key_rejects_unknown_role(cli_env: CliRunner) -> None:
-    result = cli_env.invoke(app, ["create-api-key", "--role", "wizard"])
-    assert result.exit_code != 0
-
-
 def test_ingest_then_search(cli_env: CliRunner) -> None:
     result = cli_env.invoke(app, ["ingest-resumes", str(FIXTURE)])
     assert result.exit_code == 0, result.output
-    assert "3 created" in result.output and "1 skipped" in result.output
+    assert "3 created" in result.output and "1 skipped (1 empty resumes)" in result.output
     assert "indexed 3 profiles" in result.output
     again = cli_env.invoke(app, ["ingest-resumes", str(FIXTURE)])
     assert "0 created, 0 updated, 3 unchanged" in again.output
@@ -57,13 +53,105 @@ def test_ingest_then_search(cli_env: CliRunner) -> None:
 
 def test_ingest_missing_file_fails_cleanly(cli_env: CliRunner) -> None:
     result = cli_env.invoke(app, ["ingest-resumes", "nope.csv"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2 and ExitCode(2) is ExitCode.USAGE
     assert "no such file" in result.output
+
+
+@pytest.mark.parametrize("command", ["ingest-resumes", "ingest-jobs"])
+def test_both_ingest_commands_exit_2_for_a_file_of_another_format(
+    cli_env: CliRunner, tmp_path: Path, command: str
+) -> None:
+    other = tmp_path / "other.csv"
+    other.write_text("a,b\n1,2\n", encoding="utf-8")
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    for path in (other, binary, tmp_path / "missing.csv"):
+        result = cli_env.invoke(app, [command, str(path)])
+        assert result.exit_code == ExitCode.USAGE, (path, result.output)
+        assert result.output.startswith("error: ")
+
+
+def test_help_shows_the_exit_code_table(cli_env: CliRunner) -> None:
+    result = cli_env.invoke(app, ["--help"])
+    assert result.exit_code == ExitCode.OK
+    text = " ".join(result.output.split())
+    for code in ExitCode:
+        assert f" {code.value} " in f" {text} "
+    assert "Exit codes:" in text and "called wrongly" in text
+
+
+def test_option_choices_shown_in_help_are_the_enums_values() -> None:
+    # The metavars are written out so that --help needs no import of models.
+    from search_service.cli import _ROLE, _SEARCH_MODE
+
+    for choice in (_ROLE, _SEARCH_MODE):
+        assert choice.metavar == "[" + "|".join(choice.choices()) + "]"
+
+
+def test_an_unknown_role_is_a_usage_error(cli_env: CliRunner) -> None:
+    result = cli_env.invoke(app, ["create-api-key", "--role", "wizard"])
+    assert result.exit_code == ExitCode.USAGE
+    assert "'wizard' is not one of" in result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["demo"], ["ingest-resumes", "x.csv"], ["ingest-jobs", "x.csv"], ["reindex"], ["refresh"]],
+)
+def test_every_long_command_takes_no_progress(command: list[str]) -> None:
+    result = CliRunner().invoke(app, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "--no-progress" in result.output
+
+
+def test_ingest_limit_imports_only_the_first_rows(cli_env: CliRunner) -> None:
+    result = cli_env.invoke(app, ["ingest-resumes", str(FIXTURE), "--limit", "2", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "ingest-resumes: 2 rows: 2 created" in result.output
+    assert "indexed 2 profiles" in result.output
+    rest = cli_env.invoke(app, ["ingest-resumes", str(FIXTURE), "--no-progress"])
+    assert "0 updated, 2 unchanged" in rest.output and "1 created" in rest.output
+
+
+def test_a_small_import_embeds_only_what_it_changed(cli_env: CliRunner, tmp_path: Path) -> None:
+    first = cli_env.invoke(app, ["ingest-resumes", str(FIXTURE), "--no-progress"])
+    assert first.exit_code == 0, first.output
+    assert "indexed 3 profiles, the first index of them (3 embedded" in first.output
+    jobs = cli_env.invoke(app, ["ingest-jobs", str(JOBS), "--no-progress"])
+    assert jobs.exit_code == 0, jobs.output
+    assert "indexed 7 gigs, the first index of them (7 embedded" in jobs.output
+
+    edited = tmp_path / "edited.csv"
+    text = FIXTURE.read_text(encoding="utf-8")
+    assert text.count("Pastry chef running a busy kitchen") == 1
+    edited.write_text(text.replace("Pastry chef running", "Pastry chef and baker running"))
+    again = cli_env.invoke(app, ["ingest-resumes", str(edited), "--no-progress"])
+    assert again.exit_code == 0, again.output
+    assert "0 created, 1 updated, 2 unchanged" in again.output
+    # One profile re-embedded, nothing else rewritten, and no gigs counted as profiles.
+    assert "indexed 1 new or changed profiles (1 embedded, 0 reused, 0 failed" in again.output
+    assert "gigs" not in again.output
+
+    unchanged = cli_env.invoke(app, ["ingest-jobs", str(JOBS), "--no-progress"])
+    assert unchanged.exit_code == 0, unchanged.output
+    assert "indexed 0 new or changed gigs (0 embedded" in unchanged.output
+    assert "profiles" not in unchanged.output
+    found = cli_env.invoke(app, ["search", "baker", "--mode", "keyword"])
+    assert "[102]" in found.output.splitlines()[0]
+
+
+def test_refresh_reports_each_entity(cli_env: CliRunner) -> None:
+    assert cli_env.invoke(app, ["demo", "--count", "4", "--gigs", "3"]).exit_code == 0
+    result = cli_env.invoke(app, ["refresh", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("refreshed 0 profiles")
+    assert lines[1].startswith("refreshed 0 gigs")
 
 
 def test_search_before_any_index_says_how_to_build_it(cli_env: CliRunner) -> None:
     result = cli_env.invoke(app, ["search", "python"])
-    assert result.exit_code == 1
+    assert result.exit_code == 1 and ExitCode(1) is ExitCode.FAILURE
     assert "reindex" in result.output
 
 

@@ -173,9 +173,11 @@ def test_demo_prints_keys_that_work_for_the_readme_examples(
 ) -> None:
     result = cli_env.invoke(app, ["demo", "--count", "30", "--gigs", "20"])
     assert result.exit_code == 0, result.output
-    assert "demo gigs: 20 created" in result.output and "7 employers created" in result.output
+    assert "gigs: 20 created" in result.output and "7 employers created" in result.output
     assert "indexed 30 profiles" in result.output
-    assert re.search(r"indexed 1[0-9] gigs", result.output)  # open ones only
+    # Of every 15 demo gigs the 14th is a draft and the 15th closed: students see neither.
+    assert "indexed 18 gigs" in result.output
+    assert "2 demo gigs not indexed" in result.output and "1 closed, 1 draft" in result.output
     keys = dict(re.findall(r"^export (STUDENT_KEY|EMPLOYER_KEY)=(gsk_\S+)", result.output, re.M))
     assert set(keys) == {"STUDENT_KEY", "EMPLOYER_KEY"}
     assert f"employer {DEMO_EMPLOYER_CLERK_ID}, Pixelhof Studio, open gigs 1, " in result.output
@@ -202,3 +204,46 @@ def test_demo_prints_keys_that_work_for_the_readme_examples(
     assert skipped.exit_code == 0
     assert "skipping demo data" in skipped.output
     assert "--user demo_00000 --role student" in skipped.output
+
+
+def test_demo_says_what_it_does_before_each_slow_step_and_why_it_skips(
+    cli_env: CliRunner,
+) -> None:
+    result = cli_env.invoke(app, ["demo", "--count", "6", "--gigs", "15", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+
+    def at(prefix: str) -> int:
+        found = [i for i, line in enumerate(lines) if line.startswith(prefix)]
+        assert found, f"no line starts with {prefix!r}:\n{result.output}"
+        return found[0]
+
+    # Announced before it happens, reported after, in the order they run.
+    order = [
+        at("demo: writing 6 students and 15 gigs (seed 42) to the database"),
+        at("profiles: 6 created, 0 updated, 0 unchanged, 0 skipped"),
+        at("gigs: 15 created, 0 updated, 0 unchanged, 0 skipped"),
+        at("loading the embedding model"),
+        at("loaded hashing-64 in "),
+        at("indexing profiles:"),
+        at("indexed 6 profiles (6 embedded, 0 reused)"),
+        at("indexing gigs:"),
+        at("indexed 13 gigs (13 embedded, 0 reused)"),
+        at("optimizing the profiles index"),
+        at("optimized the profiles index in "),
+        at("optimizing the gigs index"),
+        at("API keys for the demo users"),
+    ]
+    assert order == sorted(order)
+    gig_line = lines[at("indexed 13 gigs")]
+    assert "2 demo gigs not indexed, as students see only open gigs" in gig_line
+    assert gig_line.endswith(": 1 closed, 1 draft")
+
+
+def test_demo_with_no_progress_draws_no_bar(cli_env: CliRunner) -> None:
+    quiet = cli_env.invoke(app, ["demo", "--count", "3", "--gigs", "2", "--no-progress"])
+    assert quiet.exit_code == 0, quiet.output
+    assert "%|" not in quiet.output
+    drawn = cli_env.invoke(app, ["demo", "--count", "3", "--gigs", "2"])
+    assert drawn.exit_code == 0, drawn.output
+    assert "%|" in drawn.output  # tqdm's bar, on stderr

@@ -258,7 +258,7 @@ class TestUvicorn:
         assert calls[0]["log_config"] is None and calls[0]["port"] == 8123
         assert "log_level" not in calls[0]  # uvicorn's loggers inherit the root level
         assert logging.getLogger().level == logging.DEBUG
-        assert bad.exit_code == 1 and "not a log level" in bad.output
+        assert bad.exit_code == 2 and "not a log level" in bad.output  # a usage error
 
     def test_access_log_goes_through_the_formatter_with_the_request_id(
         self, restore_logging: None, settings: Settings, runtime: Runtime
