@@ -10,9 +10,11 @@ even when the index is stale. Facet counts and the zero-result suggestion
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -27,7 +29,7 @@ from indexers import (
     VectorStore,
     normalise_keyword,
 )
-from indexers.taxonomy import canonicalise_query, extract_skills, normalise_skills
+from indexers.taxonomy import canonicalise_query, normalise_skill, normalise_skills
 from models import (
     AppliedBoost,
     Explanation,
@@ -58,10 +60,12 @@ __all__ = [
     "ranks",
     "retrieve",
     "search_profiles",
+    "shown_skills",
 ]
 
 TOP_SKILLS = 5
-"""How many skills each hit shows."""
+"""How many skills each hit shows (``topSkills``): the skills the query names
+first, then the profile's own order."""
 
 PROFILE_FACETS: dict[FacetName, Facet] = {
     FacetName.SKILLS: Facet("skills", "skills"),
@@ -245,7 +249,7 @@ def search_profiles(
         dense=found.dense,
         keyword=found.keyword,
         term_names=term_names,
-        query_skills=extract_skills(query) if query else (),
+        query=query,
         boosts=applied,
     )
 
@@ -279,6 +283,51 @@ def search_profiles(
     )
 
 
+@lru_cache(maxsize=4096)
+def _phrase(skill: str) -> re.Pattern[str]:
+    # The taxonomy's word boundaries (indexers/taxonomy.py, ``_QUERY_RE``): not glued
+    # to a word character, "+" or "#", nor part of a dotted or hyphenated token, so
+    # "java" is not named by "javascript" nor "js" by "node.js".
+    return re.compile(r"(?<![\w+#])(?<!\w[.\-])" + re.escape(skill) + r"(?![\w+#])(?![.\-]\w)")
+
+
+def shown_skills(skills: Sequence[str], query: str) -> tuple[list[str], list[str]]:
+    """One profile's skills as a hit shows them: ``(top_skills, matched_skills)``.
+
+    This is the one definition of a matched skill, which the console's cards and
+    explanations both show: an employer-visible skill of the profile that the
+    query names, as a whole word or phrase in any case ("react" and "React" name
+    ``react``; an alias such as "ReactJS" names it once :func:`canonicalise_query`
+    has rewritten it). Single-letter skills ("c", "r") are never read out of a
+    query: they read as letters (the taxonomy's rule for running text).
+
+    Args:
+        skills: the profile's employer-visible skill names in their order
+            (``skills.position``); repeats and spellings of one canonical skill
+            are shown once (:func:`indexers.taxonomy.normalise_skill`).
+        query: the query after :func:`canonicalise_query`; "" matches nothing.
+
+    Returns:
+        ``matched_skills``: the skills the query names, each once, in the order the
+        query names them. ``top_skills``: at most :data:`TOP_SKILLS` skills, the
+        matched ones first, then the rest in the profile's order; no repeats.
+    """
+    unique = list(dict.fromkeys(s for s in map(normalise_skill, skills) if s))
+    text = normalise_keyword(query)
+    named: list[tuple[int, int, str]] = []
+    if text:
+        for order, skill in enumerate(unique):
+            if len(skill) < 2:
+                continue
+            found = _phrase(skill).search(text)
+            if found is not None:
+                named.append((found.start(), order, skill))
+    matched = [skill for _, _, skill in sorted(named)]
+    leading = set(matched)
+    rest = [skill for skill in unique if skill not in leading]
+    return (matched + rest)[:TOP_SKILLS], matched
+
+
 def hydrate_profiles(
     session: Session,
     page: list[Hit],
@@ -286,7 +335,7 @@ def hydrate_profiles(
     dense: list[Hit],
     keyword: list[Hit],
     term_names: dict[int, str],
-    query_skills: Sequence[str] = (),
+    query: str = "",
     boosts: Mapping[int, Sequence[tuple[str, float]]] | None = None,
     applied: Collection[int] = (),
 ) -> list[SearchHit]:
@@ -301,8 +350,9 @@ def hydrate_profiles(
         page: the ranked points, best first.
         dense, keyword: each retriever's candidate list (for ranks and scores).
         term_names: BM25 term id -> query word (for ``matchedTerms``).
-        query_skills: canonical skills the query names (for ``matchedSkills``:
-            those the profile's employer-visible skills hold).
+        query: the query text after :func:`canonicalise_query` ("" for none):
+            the employer-visible skills it names are the hit's ``matchedSkills``
+            and lead its ``topSkills`` (:func:`shown_skills`).
         boosts: point id -> ``(name, factor)`` of each boost applied to it.
         applied: ids of students who applied to the gig whose list this is: they
             are named in full (:meth:`SearchHit.employer_name`).
@@ -311,9 +361,8 @@ def hydrate_profiles(
         ids = [h.id for h in page]
         users = servable_profile_cards(session, {h.id: h.version for h in page})
         skills: dict[int, list[str]] = {}
-        wanted = set(query_skills)
         shown = select(Skill.user_id, Skill.name).where(col(Skill.user_id).in_(ids))
-        if not wanted:
+        if not query:
             shown = shown.where(col(Skill.position) < TOP_SKILLS)
         for uid, name in session.exec(shown.order_by(col(Skill.user_id), col(Skill.position))):
             skills.setdefault(uid, []).append(name)
@@ -330,7 +379,7 @@ def hydrate_profiles(
                 visible_skills = []
             d, k = dense_rank.get(hit.id), kw_rank.get(hit.id)
             matched = sorted({term_names[t] for t in (hit.terms or ()) if t in term_names})
-            have = {normalise_keyword(name) for name in visible_skills} if wanted else set()
+            top_skills, matched_skills = shown_skills(visible_skills, query)
             hits.append(
                 SearchHit(
                     user_id=hit.id,
@@ -343,7 +392,7 @@ def hydrate_profiles(
                         applied=hit.id in applied,
                     ),
                     headline=headline,
-                    top_skills=visible_skills[:TOP_SKILLS],
+                    top_skills=top_skills,
                     score=hit.score,
                     explanation=Explanation(
                         keyword_rank=k[0] if k else None,
@@ -351,7 +400,7 @@ def hydrate_profiles(
                         semantic_rank=d[0] if d else None,
                         semantic_score=d[1] if d else None,
                         matched_terms=matched,
-                        matched_skills=[q for q in query_skills if q in have],
+                        matched_skills=matched_skills,
                         boosts=[
                             AppliedBoost(name=name, factor=factor)
                             for name, factor in (boosts or {}).get(hit.id, ())

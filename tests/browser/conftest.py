@@ -4,6 +4,11 @@
 Chromium is the system's (Debian's ``chromium`` package, ``/usr/bin/chromium``,
 or the path in ``GIGSY_TEST_CHROMIUM``); Playwright's own browser download is never
 used. Without Playwright or a Chromium the tests skip and say why.
+
+Accessibility checks run axe-core (the npm package pinned in ``package.json`` and
+``package-lock.json`` beside this file), installed by ``npm ci`` into
+``tests/browser/node_modules`` (git-ignored) the first time a test asks for it;
+without npm, or when the install fails, those tests skip and say why.
 """
 
 from __future__ import annotations
@@ -11,12 +16,13 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import uvicorn
@@ -198,3 +204,83 @@ def page(browser: Browser, console: Console) -> Iterator[Page]:
     p.goto(console.url)
     yield p
     context.close()
+
+
+PageAt = Callable[[int, int], "Page"]
+"""Opens the console in a fresh context with a viewport of ``(width, height)`` CSS px."""
+
+
+@pytest.fixture
+def page_at(browser: Browser, console: Console) -> Iterator[PageAt]:
+    """Fresh contexts (empty sessionStorage) on the console page at a given viewport size."""
+    contexts = []
+
+    def open_at(width: int, height: int) -> Page:
+        context = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(context)
+        p = context.new_page()
+        p.set_default_timeout(10_000)
+        p.goto(console.url)
+        return p
+
+    yield open_at
+    for context in contexts:
+        context.close()
+
+
+BROWSER_TESTS = Path(__file__).resolve().parent
+AXE_SCRIPT = BROWSER_TESTS / "node_modules" / "axe-core" / "axe.min.js"
+"""axe-core's browser build, as ``npm ci`` installs it from ``package-lock.json``."""
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """The source of axe-core (``AXE_SCRIPT``), installed with ``npm ci`` when missing.
+
+    Skips the test, saying why, when npm is not installed or the install fails
+    (no network and no npm cache, for example).
+    """
+    if not AXE_SCRIPT.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("axe-core is not installed and there is no npm to install it")
+        done = subprocess.run(
+            [npm, "ci", "--prefix", str(BROWSER_TESTS), "--no-audit", "--no-fund"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if done.returncode != 0 or not AXE_SCRIPT.exists():
+            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            pytest.skip(f"`npm ci --prefix tests/browser` failed: {' / '.join(tail)}")
+    return AXE_SCRIPT.read_text(encoding="utf-8")
+
+
+SERIOUS = ("serious", "critical")
+"""axe-core impact levels a console view must have none of."""
+
+
+def axe_violations(page: Page, source: str) -> list[str]:
+    """Run axe-core on ``page`` as it is now; the serious and critical violations.
+
+    The source is evaluated through the DevTools protocol, which the page's
+    Content-Security-Policy does not govern (an injected ``<script>`` would be
+    blocked as inline script). Each violation reads ``rule (impact): targets``.
+    """
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(source)
+    found: list[dict[str, Any]] = page.evaluate(
+        """async () => {
+            const r = await axe.run(document, { resultTypes: ["violations"] });
+            return r.violations.map((v) => ({
+                id: v.id, impact: v.impact, help: v.help,
+                targets: v.nodes.map((n) => n.target.join(" ")),
+            }));
+        }"""
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {', '.join(v['targets'][:5])}"
+        for v in found
+        if v["impact"] in SERIOUS
+    ]

@@ -167,11 +167,11 @@ def test_employer_opens_a_candidate_profile(page: Page, console: Console) -> Non
     page.locator("#results > li", has_text="Mallory").get_by_role(
         "button", name=re.compile("View profile")
     ).click()
-    profile = page.locator("#profile-section")
+    profile = page.locator("#profile-dialog")
     profile.wait_for(state="visible")
     assert "Mallory" in profile.locator("h3").inner_text()
     assert "<script>" in profile.locator(".headline").inner_text()
-    assert page.evaluate("document.activeElement.id") == "profile-section"
+    assert page.evaluate("document.activeElement.id") == "profile-h"
 
 
 def _offers(console: Console, feature: str) -> bool:
@@ -195,7 +195,7 @@ def test_a_facet_value_narrows_the_results(page: Page, console: Console) -> None
     facet = page.locator("#facets button[data-facet=skills]", has_text="customer service")
     assert facet.inner_text() == "customer service (5)"  # the odd baristas 1, 3, ..., 9
     facet.click()
-    page.wait_for_selector("#search-summary:has-text('5 candidates shown')")
+    page.wait_for_selector("#search-summary:has-text('5 candidates, all shown')")
     assert page.input_value("#f-skills") == "customer service"
     names = page.locator("#results > li h3").all_inner_texts()
     assert sorted(names) == sorted(f"Barista{i} S." for i in (1, 3, 5, 7, 9))
@@ -297,7 +297,7 @@ def test_an_employer_reads_and_marks_seen_the_alert_of_a_new_candidate(
 
     # The alerted candidate's profile as employers see it.
     item.get_by_role("button", name="View profile of Sofia S.").click()
-    profile = page.locator("#profile-section")
+    profile = page.locator("#profile-dialog")
     profile.wait_for(state="visible")
     assert profile.locator("h3").inner_text() == "Sofia S."  # the profile shows a display name
     assert "Wine sommelier" in profile.locator(".headline").inner_text()
@@ -371,7 +371,7 @@ def test_a_saved_search_runs_again_and_is_deleted(page: Page, console: Console) 
     page.select_option("#mode", "hybrid")
 
     saved.get_by_role("button", name="Search again: Munich baristas").click()
-    page.wait_for_selector("#search-summary:has-text('candidates shown')")
+    page.wait_for_selector("#search-summary:has-text('candidates, all shown')")
     assert page.input_value("#q") == "barista"
     assert page.input_value("#mode") == "keyword"
     assert page.input_value("#f-location") == "Munich, Germany"
@@ -417,6 +417,6 @@ def test_zero_results_suggest_a_filter_to_drop(page: Page, console: Console) -> 
     suggestion = page.locator("#suggestion button")
     assert suggestion.inner_text() == 'Drop the skills filter "cobol" (12 results)'
     suggestion.click()
-    page.wait_for_selector("#search-summary:has-text('10 candidates shown')")
+    page.wait_for_selector("#search-summary:has-text('10 of at least 12 candidates shown')")
     assert page.input_value("#f-skills") == "coffee"
     assert page.is_hidden("#suggestion")

@@ -8,10 +8,19 @@ function schemaOf(doc, name) {
   return doc?.components?.schemas?.[name] ?? {};
 }
 
+function facetEnum(doc, requestSchema) {
+  const request = schemaOf(doc, requestSchema).properties ?? {};
+  if (!request.facets) return [];
+  const items = request.facets.items ?? {};
+  const ref = items.$ref ? items.$ref.split("/").pop() : null;
+  return (ref ? schemaOf(doc, ref).enum : items.enum) ?? [];
+}
+
 /**
- * Resolves to `{facets: string[], cursor: boolean, savedSearches: boolean}`:
- * the facet names employer search can count (empty: no facets), whether
- * POST /v1/search pages by cursor, whether /v1/saved-searches exists.
+ * Resolves to `{facets, cursor, savedSearches, gigSearch, gigFacets}`: the facet
+ * names employer search can count (empty: no facets), whether POST /v1/search
+ * pages by cursor, whether /v1/saved-searches exists, whether POST
+ * /v1/gigs/search exists and the facet names it can count.
  * A schema that cannot be read means none of them.
  */
 export function capabilities() {
@@ -20,13 +29,12 @@ export function capabilities() {
     .catch(() => null)
     .then((doc) => {
       const request = schemaOf(doc, "SearchRequest").properties ?? {};
-      const facetItems = request.facets?.items ?? {};
-      const ref = facetItems.$ref ? facetItems.$ref.split("/").pop() : null;
-      const facets = (ref ? schemaOf(doc, ref).enum : facetItems.enum) ?? [];
       return {
-        facets: request.facets ? facets : [],
+        facets: facetEnum(doc, "SearchRequest"),
         cursor: Boolean(request.cursor),
         savedSearches: Boolean(doc?.paths?.["/v1/saved-searches"]),
+        gigSearch: Boolean(doc?.paths?.["/v1/gigs/search"]?.post),
+        gigFacets: facetEnum(doc, "GigSearchRequest"),
       };
     });
   return loaded;

@@ -1,8 +1,10 @@
 // Result cards: one candidate (employer search, a gig's candidates) or one gig
-// (recommendations), each with a heading and its explanation.
+// (gig search, recommendations), each with a heading and its explanation. The
+// heading takes focus (tabindex -1) when "More" adds the card to a list.
 
 import { el, highlight } from "./dom.js";
 import { explanationList, headline, skillList } from "./explain.js";
+import { valueLabel } from "./facets.js";
 
 /**
  * A <li> for a candidate hit (SearchHit or CandidateHit). `actions` are extra
@@ -18,10 +20,11 @@ export function candidateItem(hit, { onProfile, actions = [], explain = true, fa
     "li",
     { "data-user-id": hit.userId },
     el("article", {},
-      el("h3", { text: hit.name }),
+      el("h3", { text: hit.name, tabindex: "-1" }),
       facts,
       headline(hit.headline, x),
-      skillList(hit.topSkills, [...(x.matchedSkills || []), ...(x.matchedTerms || [])], x.missingSkills),
+      // Marked are the explanation's matched skills, and only those (explain.js).
+      skillList(hit.topSkills, x.matchedSkills, x.missingSkills),
       explain ? el("p", { class: "score", text: `Score ${Number(hit.score).toFixed(4)}` }) : null,
       explain ? explanationList(x) : null,
       el("div", { class: "actions" }, view, actions),
@@ -41,7 +44,7 @@ export function gigItem(hit) {
   const facts = [
     hit.company,
     hit.remote ? "remote" : hit.location,
-    hit.availability,
+    hit.availability ? valueLabel("availability", hit.availability) : null,
     pay(hit.pay),
     hit.deadline ? `apply by ${new Date(hit.deadline).toISOString().slice(0, 10)}` : null,
   ].filter(Boolean);
@@ -49,7 +52,7 @@ export function gigItem(hit) {
     "li",
     { "data-gig-id": hit.gigId },
     el("article", {},
-      el("h3", {}, highlight(hit.title, [...(x.matchedTerms || []), ...(x.matchedSkills || [])])),
+      el("h3", { tabindex: "-1" }, highlight(hit.title, [...(x.matchedTerms || []), ...(x.matchedSkills || [])])),
       el("p", { text: facts.join(" · ") }),
       skillList(hit.requiredSkills, x.matchedSkills, x.missingSkills),
       el("p", { class: "score", text: `Score ${Number(hit.score).toFixed(4)}` }),

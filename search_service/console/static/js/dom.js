@@ -59,27 +59,31 @@ export function announce(message) {
   error.textContent = "";
 }
 
-/** Show an error (an ApiError, a network failure, or any Error) in the alert region. */
+/** A sentence for an error: an ApiError, a network failure (TypeError), or any Error. */
+export function errorText(err) {
+  if (typeof err?.readable === "function") return err.readable();
+  if (err instanceof TypeError) return `The service could not be reached (${err.message}).`;
+  return String(err?.message || err);
+}
+
+/** Show an error in the page's alert region (once: the status line is cleared). */
 export function showError(err) {
   const error = errorNode();
-  const text =
-    typeof err?.readable === "function"
-      ? err.readable()
-      : err instanceof TypeError
-        ? `The service could not be reached (${err.message}).`
-        : String(err?.message || err);
-  error.textContent = text;
+  error.textContent = errorText(err);
   error.hidden = false;
   statusNode().textContent = "";
 }
 
-/** Run `work` (async) with `button` disabled; errors are shown, not thrown. */
-export async function busy(button, work) {
+/**
+ * Run `work` (async) with `button` disabled; errors are shown, not thrown.
+ * `onError(err)` replaces the page-wide alert (a panel that shows its own error).
+ */
+export async function busy(button, work, { onError = showError } = {}) {
   if (button) button.disabled = true;
   try {
     return await work();
   } catch (err) {
-    showError(err);
+    onError(err);
     return undefined;
   } finally {
     if (button) button.disabled = false;

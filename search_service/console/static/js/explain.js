@@ -36,8 +36,10 @@ export function explanationList(explanation) {
     ["Semantic", retriever(x.semanticRank, x.semanticScore)],
   ];
   if (x.matchedTerms?.length) rows.push(["Matched terms", x.matchedTerms.join(", ")]);
-  if (x.matchedSkills?.length) rows.push(["Matched skills", x.matchedSkills.join(", ")]);
-  if (x.missingSkills?.length) rows.push(["Missing skills", x.missingSkills.join(", ")]);
+  const matched = uniqueSkills(x.matchedSkills);
+  const missing = uniqueSkills(x.missingSkills);
+  if (matched.length) rows.push(["Matched skills", matched.join(", ")]);
+  if (missing.length) rows.push(["Missing skills", missing.join(", ")]);
   const boosts = boostsText(x.boosts);
   if (boosts) rows.push(["Boosts", boosts]);
   return el(
@@ -47,21 +49,44 @@ export function explanationList(explanation) {
   );
 }
 
-/** The skills as a list; skills in `matched` are marked, `missing` ones dashed. */
+function key(skill) {
+  return String(skill).trim().toLowerCase();
+}
+
+/** `skills` without repeats (compared case-insensitively), in first-seen order. */
+export function uniqueSkills(skills) {
+  const seen = new Set();
+  return (skills || []).filter((s) => {
+    const k = key(s);
+    if (!k || seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/**
+ * The skills as a list, each once. A skill is marked as matched exactly when the
+ * explanation's `matched` (its "Matched skills") names it, so the card and the
+ * explanation agree; a matched or `missing` skill the list does not hold is added
+ * after it (a card shows a profile's first skills only), missing ones dashed.
+ */
 export function skillList(skills, matched = [], missing = []) {
-  const hit = new Set((matched || []).map((s) => String(s).toLowerCase()));
-  const items = (skills || []).map((skill) => {
-    const isMatched = hit.has(String(skill).toLowerCase());
+  const hit = new Set(uniqueSkills(matched).map(key));
+  const lacking = new Set(uniqueSkills(missing).map(key));
+  const shown = uniqueSkills([...(skills || []), ...uniqueSkills(matched), ...uniqueSkills(missing)]);
+  const items = shown.map((skill) => {
+    const k = key(skill);
+    const isMatched = hit.has(k);
+    const isMissing = !isMatched && lacking.has(k);
+    const cls = isMatched ? "matched" : isMissing ? "missing" : null;
     return el(
       "li",
-      { class: isMatched ? "matched" : null },
+      { class: cls },
       isMatched ? el("mark", { text: skill }) : skill,
       isMatched ? el("span", { class: "sr-only", text: " (matched)" }) : null,
+      isMissing ? el("span", { class: "sr-only", text: " (missing)" }) : null,
     );
   });
-  for (const skill of missing || []) {
-    items.push(el("li", { class: "missing" }, skill, el("span", { class: "sr-only", text: " (missing)" })));
-  }
   return el("ul", { class: "skills", "aria-label": "Skills" }, items);
 }
 

@@ -61,13 +61,16 @@ export function initGigs({ onProfile }) {
       const response = await api(pagedPath(base, page));
       if (first) clear(candidates);
       $("candidates-h").textContent = `Candidates for ${current.title}`;
-      for (const hit of response.results) {
-        candidates.append(candidateItem(hit, { onProfile, actions: decisionControls(current.id, hit) }));
-      }
+      const added = response.results.map((hit) =>
+        candidateItem(hit, { onProfile, actions: decisionControls(current.id, hit) }),
+      );
+      candidates.append(...added);
       page = nextPage(response);
       more.hidden = page === null;
       section.hidden = false;
       announce(`${candidates.children.length} candidates for ${current.title}.`);
+      // The pressed button is disabled while loading: focus the list, or its first new card.
+      (first ? $("candidates-h") : added[0]?.querySelector("h3") || $("candidates-h")).focus();
     });
   }
 

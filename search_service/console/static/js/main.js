@@ -2,6 +2,7 @@
 // the caller's role may use. Each feature is self-contained; one the API does not
 // offer stays hidden.
 
+import { initGigSearch } from "./gigsearch.js";
 import { initGigs } from "./gigs.js";
 import { initKey } from "./key.js";
 import { initProfile } from "./profile.js";
@@ -15,15 +16,18 @@ function showFor(caller) {
     const wanted = section.dataset.roles.split(" ");
     section.hidden = !wanted.some((r) => roles.has(r));
   }
-  if (!caller) document.getElementById("profile-section").hidden = true;
+  const dialog = document.getElementById("profile-dialog");
+  if (!caller && dialog.open) dialog.close();
 }
 
 const openProfile = initProfile();
 const search = initSearch({ onProfile: openProfile });
 initGigs({ onProfile: openProfile });
 initRecommended();
+const gigSearch = initGigSearch();
 const saved = initSavedSearches({ search, onProfile: openProfile });
 initKey((caller) => {
   showFor(caller);
+  gigSearch.refresh(caller);
   saved.refresh(caller);
 });

@@ -1,8 +1,9 @@
-// A candidate's profile as employers see it: GET /v1/profiles/{userId}
+// A candidate's profile as employers see it, in a dialog: GET /v1/profiles/{userId}
 // (public and employer-visible sections only; the API decides what is shown).
 
 import { api } from "./api.js";
 import { announce, busy, clear, el } from "./dom.js";
+import { valueLabel } from "./facets.js";
 
 const SECTIONS = [
   ["education", "Education", (i) => [i.school, i.degree, i.fieldOfStudy, years(i)]],
@@ -24,7 +25,7 @@ function render(profile) {
   ];
   const facts = [
     ["Location", profile.location],
-    ["Availability", profile.availability],
+    ["Availability", profile.availability ? valueLabel("availability", profile.availability) : null],
   ].filter(([, v]) => v);
   if (facts.length) {
     parts.push(el("dl", { class: "explain" }, facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])));
@@ -41,21 +42,40 @@ function render(profile) {
   return parts;
 }
 
-/** Wire the close button; returns `open(userId)`, which loads and shows a profile. */
+/**
+ * Wire the profile dialog; returns `open(userId, opener)`, which loads a profile
+ * and shows it in a modal <dialog> beside the list. Focus goes to the dialog's
+ * heading; Escape or "Close profile" closes it, and focus returns to `opener`
+ * (the card's "View profile" button).
+ */
 export function initProfile() {
-  const section = document.getElementById("profile-section");
+  const dialog = document.getElementById("profile-dialog");
+  const heading = document.getElementById("profile-h");
   const target = document.getElementById("profile");
-  document.getElementById("profile-close").addEventListener("click", () => {
-    section.hidden = true;
+  let opener = null;
+  let loading = false;
+  document.getElementById("profile-close").addEventListener("click", () => dialog.close());
+  // Escape fires "cancel" and then "close"; both ways out end here.
+  dialog.addEventListener("close", () => {
     clear(target);
+    if (opener?.isConnected) opener.focus();
+    opener = null;
   });
-  return async function open(userId, opener) {
-    await busy(opener, async () => {
-      const profile = await api(`/v1/profiles/${encodeURIComponent(userId)}`);
-      target.replaceChildren(...render(profile));
-      section.hidden = false;
-      section.focus();
-      announce(`Showing the profile of ${profile.displayName}.`);
+  return async function open(userId, button) {
+    if (loading) return;
+    loading = true;
+    // The opener is not disabled while loading: it keeps keyboard focus.
+    await busy(null, async () => {
+      try {
+        const profile = await api(`/v1/profiles/${encodeURIComponent(userId)}`);
+        target.replaceChildren(...render(profile));
+        opener = button ?? null;
+        if (!dialog.open) dialog.showModal();
+        heading.focus();
+        announce(`Showing the profile of ${profile.displayName}.`);
+      } finally {
+        loading = false;
+      }
     });
   };
 }

@@ -16,10 +16,14 @@ export function initRecommended() {
       if (first) page = null;
       const response = await api(pagedPath("/v1/me/recommended-gigs?limit=10", page));
       if (first) clear(list);
-      for (const hit of response.results) list.append(gigItem(hit));
+      const added = response.results.map((hit) => gigItem(hit));
+      list.append(...added);
       page = nextPage(response);
       more.hidden = page === null;
       announce(list.children.length ? `${list.children.length} recommended gigs.` : "No recommendations yet: fill in your profile.");
+      // The pressed button is disabled while loading: focus the list, or its first new card.
+      const heading = document.getElementById("rec-h");
+      (first ? heading : added[0]?.querySelector("h3") || heading).focus();
     });
   }
 
