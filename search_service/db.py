@@ -15,11 +15,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
@@ -97,8 +100,22 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the latest Alembic revision."""
+    """Bring the schema to the latest Alembic revision.
+
+    A schema already at the latest revision costs one query: the revision
+    scripts are read once per process, and Alembic's environment runs only when
+    there is something to upgrade.
+    """
+    with engine.connect() as conn:
+        current = frozenset(MigrationContext.configure(conn).get_current_heads())
+    if current == _script_heads():
+        return
     command.upgrade(alembic_config(engine), "head")
+
+
+@cache
+def _script_heads() -> frozenset[str]:
+    return frozenset(ScriptDirectory(str(_MIGRATIONS)).get_heads())
 
 
 @contextmanager

@@ -1,21 +1,36 @@
-"""Shared fixtures: a fresh database per test (SQLite file, or PostgreSQL when reachable),
-a runtime with the deterministic hashing encoder, and an HTTP client."""
+"""Shared fixtures: a database per test (SQLite, or PostgreSQL when reachable), a
+runtime with the deterministic hashing encoder on either store adapter, and HTTP
+clients; and the collection-time report of which tests will skip and why.
+
+The database schema is built once per session per engine and each test gets it
+empty: on SQLite a copy of a migrated template file (a fraction of a
+millisecond, where migrating costs hundreds), on PostgreSQL a database the
+session creates, migrates once, empties after every test and drops at the end.
+Tests that need a database without a schema (the migrations' own tests) take
+:func:`empty_database_url`.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
+from collections import Counter
 from collections.abc import Iterator
-from functools import lru_cache
 from pathlib import Path
 
 import pytest
+from _pytest.skipping import evaluate_skip_marks
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlmodel import SQLModel
 
 from indexers import HashingEncoder
 from search_service.app import create_app
-from search_service.db import session_scope
+from search_service.db import make_engine, migrate, session_scope
 from search_service.runtime import Runtime
 from search_service.settings import (
     EmbeddingSettings,
@@ -26,16 +41,58 @@ from search_service.settings import (
 )
 from search_service.users.api_keys import create_api_key
 from tests import loop_guard
+from tests.prerequisites import POSTGRES_URL, SHARED_DATA, postgres_unavailable, unmet_prerequisite
 
-POSTGRES_URL = os.environ.get(
-    "GIGSY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+__all__ = ["GENEROUS_RATE_LIMITS", "METRICS_TOKEN", "POSTGRES_URL", "RESUMES_CSV", "SHARED_DATA"]
+
 RESUMES_CSV = SHARED_DATA / "resumes" / "livecareer_resumes_2484.csv"
 METRICS_TOKEN = "test-metrics-token-0123456789"
 
+_UNMET = pytest.StashKey[str]()
+
+pytest_plugins = ["pytester"]  # tests/test_prerequisites.py runs pytest on sample tests
+
 
 loop_guard.install()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test whose prerequisite is missing (``tests/prerequisites.py``)
+    as skipped, with the reason, before any test runs; note the reason of every
+    test a ``skip``/``skipif`` mark already skips."""
+    for item in items:
+        reason = unmet_prerequisite(item)
+        if reason is not None:
+            item.add_marker(pytest.mark.skip(reason=reason))
+        else:
+            reason = _skip_mark_reason(item)
+        if reason is not None:
+            item.stash[_UNMET] = reason
+
+
+def _skip_mark_reason(item: pytest.Item) -> str | None:
+    # pytest evaluates these marks again before the test runs (_pytest.skipping);
+    # a condition that cannot be evaluated here is left to that evaluation.
+    try:
+        found = evaluate_skip_marks(item)
+    except (Exception, pytest.fail.Exception):
+        return None
+    return found.reason if found is not None else None
+
+
+def pytest_report_collectionfinish(
+    config: pytest.Config, start_path: Path, items: list[pytest.Item]
+) -> list[str]:
+    """At session start: how many of the selected tests will skip, for a missing
+    prerequisite or by a ``skip``/``skipif`` mark, and why (one line per reason).
+    Skips decided inside a test are not known yet; the summary (``-ra``) lists them."""
+    reasons = Counter(item.stash[_UNMET] for item in items if _UNMET in item.stash)
+    if not reasons:
+        return [f"skips: none of the {len(items)} selected tests will skip (prerequisites met)"]
+    total = sum(reasons.values())
+    lines = [f"skips: {total} of the {len(items)} selected tests will skip:"]
+    lines += [f"  {count:5d} × {reason}" for reason, count in reasons.most_common()]
+    return lines
 
 
 @pytest.fixture(autouse=True)
@@ -54,36 +111,195 @@ def _no_sql_on_the_event_loop() -> Iterator[None]:
         )
 
 
-@lru_cache(maxsize=1)
-def _postgres_unavailable() -> str | None:
-    try:
-        engine = create_engine(POSTGRES_URL)
-        with engine.connect() as conn:
-            conn.execute(text("select 1"))
-        engine.dispose()
-    except Exception as exc:  # any driver or connection failure means "skip"
-        return f"PostgreSQL not reachable at {POSTGRES_URL}: {type(exc).__name__}"
-    return None
+def _sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
 
 
-def _reset_postgres() -> None:
-    engine = create_engine(POSTGRES_URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the latest revision, once per session, in rollback-
+    journal mode so that the file alone is the whole database (no ``-wal`` beside it)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = make_engine(_sqlite_url(path))
+    migrate(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
     engine.dispose()
+    return path
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A URL to an empty database: SQLite in tmp_path, or a wiped PostgreSQL schema."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'test.db'}"
-    reason = _postgres_unavailable()
+class PostgresTestDatabase:
+    """A database of this test session on the server of ``POSTGRES_URL``.
+
+    Created under a fresh name (``gigsy_test_<pid>_<random>``), so a session never
+    touches a database it did not create; dropped by :meth:`drop`.
+    """
+
+    lock_timeout_ms = 5000
+    """How long :meth:`empty` waits for a table lock before it ends the connections
+    holding one (a test that left a transaction open)."""
+
+    def __init__(self, server_url: str, name: str) -> None:
+        self.name = name
+        self.url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+        self._admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+        self._engine: Engine | None = None
+        self._empty_sql = ""
+        self._tables = 0
+        self._admin_sql(f'CREATE DATABASE "{name}"')
+
+    def _admin_sql(self, statement: str) -> None:
+        with self._admin.connect() as conn:
+            conn.exec_driver_sql(statement)
+
+    def migrate(self) -> None:
+        """Bring the schema to the latest revision and prepare :meth:`empty`."""
+        engine = make_engine(self.url)
+        try:
+            migrate(engine)
+        finally:
+            engine.dispose()
+        self._engine = create_engine(self.url, pool_size=1, max_overflow=0)
+        with self._engine.connect() as conn:
+            present = {
+                row[0]
+                for row in conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+                )
+            }
+            sequences = [
+                row[0]
+                for row in conn.execute(
+                    text(
+                        "SELECT sequence_name FROM information_schema.sequences"
+                        " WHERE sequence_schema = current_schema()"
+                    )
+                )
+            ]
+        # Children before parents, so no DELETE trips a foreign key; every table
+        # the migrations made is a model table (test_migrations checks it).
+        ordered = [t.name for t in reversed(SQLModel.metadata.sorted_tables) if t.name in present]
+        missing = present - set(ordered) - {"alembic_version"}
+        if missing:
+            raise RuntimeError(f"tables with no model, not emptied between tests: {missing}")
+        statements = [f'DELETE FROM "{name}"' for name in ordered]
+        statements += [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
+        self._empty_sql = "; ".join(statements)
+        self._tables = len(present)
+
+    def empty(self) -> None:
+        """Delete every row and restart every sequence: the state right after
+        migrating, without migrating again.
+
+        A connection a test left open with a lock on a table would block this:
+        after ``lock_timeout_ms`` such connections are ended and it runs again. A
+        test that changed the schema (dropped a table) leaves a database that
+        emptying cannot restore: it is dropped, created and migrated again.
+        """
+        assert self._engine is not None, "migrate() first"
+        try:
+            intact = self._run_empty()
+        except OperationalError:
+            self._end_other_connections()
+            try:
+                intact = self._run_empty()
+            except DBAPIError:
+                intact = False
+        except DBAPIError:
+            intact = False
+        if not intact:
+            self._recreate()
+
+    def _run_empty(self) -> bool:
+        assert self._engine is not None
+        with self._engine.begin() as conn:
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(self.lock_timeout_ms)}")
+            tables = conn.execute(
+                text("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()")
+            ).scalar_one()
+            if tables != self._tables:
+                return False
+            conn.exec_driver_sql(self._empty_sql)
+        return True
+
+    def _end_other_connections(self) -> None:
+        assert self._engine is not None
+        self._engine.dispose()
+        with self._admin.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": self.name},
+            )
+
+    def _recreate(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+        self._admin_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        self._admin_sql(f'CREATE DATABASE "{self.name}"')
+        self.migrate()
+
+    def drop(self) -> None:
+        """Drop the database, closing any connection still open to it (PostgreSQL 13+)."""
+        if self._engine is not None:
+            self._engine.dispose()
+        with self._admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        self._admin.dispose()
+
+
+def _new_postgres_database(label: str) -> PostgresTestDatabase:
+    reason = postgres_unavailable()
     if reason:
         pytest.skip(reason)
-    _reset_postgres()
-    return POSTGRES_URL
+    return PostgresTestDatabase(
+        POSTGRES_URL, f"gigsy_test_{os.getpid()}_{secrets.token_hex(4)}{label}"
+    )
+
+
+@pytest.fixture(scope="session")
+def _postgres_database() -> Iterator[PostgresTestDatabase]:
+    """This session's PostgreSQL database, migrated once; dropped at the end."""
+    db = _new_postgres_database("")
+    try:
+        db.migrate()
+        yield db
+    finally:
+        db.drop()
+
+
+_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=_BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to a database at the latest migration with no rows: a copy of the
+    session's SQLite template in ``tmp_path``, or the session's PostgreSQL
+    database, emptied again after the test."""
+    if request.param == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        yield _sqlite_url(path)
+        return
+    db: PostgresTestDatabase = request.getfixturevalue("_postgres_database")
+    yield db.url
+    db.empty()
+
+
+@pytest.fixture(params=_BACKENDS)
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL to a database with no schema at all: a new SQLite file in ``tmp_path``,
+    or a new PostgreSQL database dropped after the test."""
+    if request.param == "sqlite":
+        yield _sqlite_url(tmp_path / "empty.db")
+        return
+    db = _new_postgres_database("_empty")
+    try:
+        yield db.url
+    finally:
+        db.drop()
 
 
 @pytest.fixture(params=["edge", "memory"])
@@ -131,6 +347,25 @@ def runtime(settings: Settings) -> Iterator[Runtime]:
 def client(settings: Settings, runtime: Runtime) -> Iterator[TestClient]:
     """HTTP client (httpx under the hood) against the app on ``runtime``."""
     with TestClient(create_app(settings, runtime=runtime)) as c:
+        yield c
+
+
+@pytest.fixture
+def rt(settings: Settings, qdrant_url: str | None) -> Iterator[Runtime]:
+    """An open runtime with a 64-d hashing encoder on either store adapter
+    (``qdrant_url``: Qdrant Edge, or qdrant-client's local mode)."""
+    s = settings.model_copy(
+        update={"qdrant": settings.qdrant.model_copy(update={"url": qdrant_url})}
+    )
+    runtime = Runtime.open(s, encoder=HashingEncoder(64))
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture
+def api(rt: Runtime) -> Iterator[TestClient]:
+    """HTTP client against the app on ``rt``."""
+    with TestClient(create_app(rt.settings, runtime=rt)) as c:
         yield c
 
 

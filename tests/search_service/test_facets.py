@@ -5,44 +5,22 @@ Runs on SQLite and PostgreSQL, and on both store adapters (the ``rt`` fixture).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import col, update
 
-from indexers import HashingEncoder
 from models import Availability, OutboxEvent, User, UserStatus, Visibility, now_ms
-from search_service.app import create_app
 from search_service.db import session_scope
 from search_service.refresh.freshness import refresh_stale
 from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
-from search_service.settings import Settings
 from search_service.users.api_keys import create_api_key
 from tests.factories import make_student
 
 URL = "/v1/search"
 ALL_FACETS = ["skills", "languages", "availability", "location"]
-
-
-@pytest.fixture
-def rt(settings: Settings, qdrant_url: str | None) -> Iterator[Runtime]:
-    """A runtime on either store adapter."""
-    s = settings.model_copy(
-        update={"qdrant": settings.qdrant.model_copy(update={"url": qdrant_url})}
-    )
-    runtime = Runtime.open(s, encoder=HashingEncoder(64))
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture
-def api(rt: Runtime) -> Iterator[TestClient]:
-    """A client of the app on ``rt``."""
-    with TestClient(create_app(rt.settings, runtime=rt)) as c:
-        yield c
 
 
 @pytest.fixture

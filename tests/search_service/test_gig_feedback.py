@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,36 +18,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, text
 from sqlmodel import Session, select
 
-from indexers import HashingEncoder
 from models import CandidateDecision, Gig, Interaction, StudentAction, User, UserStatus, now_ms
-from search_service.app import create_app
 from search_service.db import session_scope
 from search_service.gigs.interactions import record_exposures, set_action, set_decision
 from search_service.refresh.freshness import refresh_stale
 from search_service.runtime import Runtime
-from search_service.settings import Settings
 from tests.search_service.profile_helpers import Student, new_user_with_key, student_with_key
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
 OWNER_VIEW_KEYS = {"gigId", "userId", "decision", "decidedAt", "action", "actedAt", "updatedAt"}
-
-
-@pytest.fixture
-def rt(settings: Settings, qdrant_url: str | None) -> Iterator[Runtime]:
-    """A runtime on either store adapter."""
-    s = settings.model_copy(
-        update={"qdrant": settings.qdrant.model_copy(update={"url": qdrant_url})}
-    )
-    runtime = Runtime.open(s, encoder=HashingEncoder(64))
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture
-def api(rt: Runtime) -> Iterator[TestClient]:
-    """A client of the app on ``rt``."""
-    with TestClient(create_app(rt.settings, runtime=rt)) as c:
-        yield c
 
 
 @pytest.fixture

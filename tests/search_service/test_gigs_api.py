@@ -8,41 +8,19 @@ store adapters (the ``rt``/``api`` fixtures).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from indexers import HashingEncoder
 from models import Gig, now_ms
-from search_service.app import create_app
 from search_service.db import session_scope
 from search_service.refresh.freshness import refresh_stale
 from search_service.runtime import GIGS, Runtime
-from search_service.settings import Settings
 from tests.search_service.profile_helpers import Student, new_user_with_key, student_with_key
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
 DAY_MS = 86_400_000
-
-
-@pytest.fixture
-def rt(settings: Settings, qdrant_url: str | None) -> Iterator[Runtime]:
-    """A runtime on either store adapter."""
-    s = settings.model_copy(
-        update={"qdrant": settings.qdrant.model_copy(update={"url": qdrant_url})}
-    )
-    runtime = Runtime.open(s, encoder=HashingEncoder(64))
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture
-def api(rt: Runtime) -> Iterator[TestClient]:
-    """A client of the app on ``rt``."""
-    with TestClient(create_app(rt.settings, runtime=rt)) as c:
-        yield c
 
 
 @pytest.fixture

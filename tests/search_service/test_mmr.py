@@ -3,18 +3,14 @@ fixture of near-duplicate profiles (both store adapters, SQLite and PostgreSQL).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from indexers import HashingEncoder, Hit
-from search_service.app import create_app
+from indexers import Hit
 from search_service.refresh.freshness import refresh_stale
 from search_service.runtime import Runtime
 from search_service.search.mmr import mmr_select, relevance
-from search_service.settings import Settings
 from tests.search_service.profile_helpers import new_user_with_key, student_with_key
 
 
@@ -50,22 +46,6 @@ class TestMmrSelect:
     def test_diversity_outside_zero_to_one_is_refused(self, bad: float) -> None:
         with pytest.raises(ValueError, match="diversity"):
             mmr_select(POOL, VECTORS, diversity=bad, count=1)
-
-
-@pytest.fixture
-def rt(settings: Settings, qdrant_url: str | None) -> Iterator[Runtime]:
-    s = settings.model_copy(
-        update={"qdrant": settings.qdrant.model_copy(update={"url": qdrant_url})}
-    )
-    runtime = Runtime.open(s, encoder=HashingEncoder(64))
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture
-def api(rt: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(rt.settings, runtime=rt)) as c:
-        yield c
 
 
 def test_diversity_reorders_near_duplicate_profiles_in_search(rt: Runtime, api: TestClient) -> None:

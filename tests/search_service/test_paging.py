@@ -9,19 +9,17 @@ result; bad, foreign and offset-mixed cursors are 422 in the one error shape.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from indexers import HashingEncoder, Hit
-from search_service.app import create_app
+from indexers import Hit
 from search_service.errors import InvalidRequestError
 from search_service.refresh.freshness import refresh_stale
 from search_service.runtime import Runtime
 from search_service.search.paging import Pager, pool_size
-from search_service.settings import SearchSettings, Settings
+from search_service.settings import SearchSettings
 from tests.search_service.profile_helpers import Student, new_user_with_key, student_with_key
 
 SEARCH = {"list": "test", "query": "q"}
@@ -123,22 +121,6 @@ class TestPager:
 
 
 # ---- through HTTP: every list, both adapters, SQLite and PostgreSQL ----
-
-
-@pytest.fixture
-def rt(settings: Settings, qdrant_url: str | None) -> Iterator[Runtime]:
-    s = settings.model_copy(
-        update={"qdrant": settings.qdrant.model_copy(update={"url": qdrant_url})}
-    )
-    runtime = Runtime.open(s, encoder=HashingEncoder(64))
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture
-def api(rt: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(rt.settings, runtime=rt)) as c:
-        yield c
 
 
 _WORDS = ("django", "pandas", "flask", "numpy", "sql", "docker", "aws", "linux", "git")

@@ -498,6 +498,7 @@ def _redis_unavailable() -> str | None:
     return None
 
 
+@pytest.mark.redis
 def test_replicas_share_budgets_through_redis(
     settings: Settings, runtime: Runtime, searchable: Runtime
 ) -> None:

@@ -7,7 +7,6 @@ expected orders below follow from shared words and skills.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,32 +14,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from indexers import HashingEncoder
 from models import Availability, Gig, Interaction, Visibility, now_ms
-from search_service.app import create_app
 from search_service.db import session_scope
 from search_service.refresh.expiry import expire_gigs
 from search_service.refresh.freshness import refresh_stale
 from search_service.runtime import GIGS, Runtime
 from search_service.settings import Settings
 from tests.search_service.profile_helpers import Student, new_user_with_key, student_with_key
-
-
-@pytest.fixture
-def rt(settings: Settings, qdrant_url: str | None) -> Iterator[Runtime]:
-    """A runtime on either store adapter."""
-    s = settings.model_copy(
-        update={"qdrant": settings.qdrant.model_copy(update={"url": qdrant_url})}
-    )
-    runtime = Runtime.open(s, encoder=HashingEncoder(64))
-    yield runtime
-    runtime.close()
-
-
-@pytest.fixture
-def api(settings: Settings, rt: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(rt.settings, runtime=rt)) as c:
-        yield c
 
 
 def _gig(**fields: Any) -> dict[str, Any]:

@@ -1,0 +1,62 @@
+"""The session-start report of ``tests/conftest.py``: before any test runs, it says
+how many selected tests will skip, for a missing prerequisite or by a skip mark,
+and why; and those tests then skip with that reason."""
+
+from __future__ import annotations
+
+import pytest
+
+MISSING_TOOL = "gigsy-test-no-such-tool"
+
+TESTS = f"""
+import pytest
+
+@pytest.mark.needs_tool("{MISSING_TOOL}")
+def test_needs_a_missing_tool():
+    raise AssertionError("must not run")
+
+@pytest.mark.needs_tool("{MISSING_TOOL}")
+@pytest.mark.parametrize("n", [1, 2])
+def test_needs_it_twice(n):
+    raise AssertionError("must not run")
+
+@pytest.mark.needs_tool("sh")
+def test_needs_a_present_tool():
+    pass
+
+def test_needs_nothing():
+    pass
+
+@pytest.mark.skipif("sys.platform != 'gigsy'", reason="skipped by its own mark")
+def test_marked_to_skip():
+    raise AssertionError("must not run")
+"""
+
+
+def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    pytester.makeini("[pytest]\nmarkers =\n    needs_tool(name): needs an executable\n")
+    pytester.makepyfile(test_sample=TESTS)
+    return pytester.runpytest_inprocess("-p", "tests.conftest", "-p", "no:randomly", *args)
+
+
+def test_the_header_counts_the_skips_and_names_the_reason(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, "-rs")
+    result.assert_outcomes(passed=2, skipped=4)
+    result.stdout.fnmatch_lines(
+        [
+            "skips: 4 of the 6 selected tests will skip:",
+            f"*3 × `{MISSING_TOOL}` is not installed (not found on PATH)",
+            "*1 × skipped by its own mark",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [f"SKIPPED [[]1[]] test_sample.py:3: *{MISSING_TOOL}*", f"SKIPPED [[]2[]] *{MISSING_TOOL}*"]
+    )
+
+
+def test_the_header_counts_only_the_selected_tests(pytester: pytest.Pytester) -> None:
+    result = _run(pytester, "-k", "present or nothing")
+    result.assert_outcomes(passed=2, deselected=4)
+    result.stdout.fnmatch_lines(
+        ["skips: none of the 2 selected tests will skip (prerequisites met)"]
+    )
