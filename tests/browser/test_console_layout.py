@@ -64,6 +64,8 @@ def _use_key(page: Page, key: str) -> None:
 def _search(page: Page, query: str, *, mode: str = "keyword") -> None:
     page.select_option("#mode", mode)
     page.fill("#q", query)
+    # Blank the previous search's summary first, so the wait below sees this one's.
+    page.evaluate("document.querySelector('#search-summary').textContent = ''")
     page.click("#search-submit")
     page.wait_for_selector("#search-summary:has-text('shown'), #search-summary:has-text('No ')")
 

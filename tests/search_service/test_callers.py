@@ -32,7 +32,6 @@ from tests.search_service.jwt_helpers import (
     ISSUER,
     bearer,
     make_token,
-    new_rsa_key,
     write_jwks,
 )
 
@@ -58,11 +57,6 @@ def caller_routes(app: FastAPI) -> list[tuple[str, str]]:
             path = _PARAM.sub("1", str(context.path))
             out += [(method, path) for method in sorted(context.methods or ())]
     return out
-
-
-@pytest.fixture(scope="module")
-def rsa_key() -> rsa.RSAPrivateKey:
-    return new_rsa_key()
 
 
 @pytest.fixture

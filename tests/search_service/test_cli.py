@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
@@ -17,18 +16,6 @@ from search_service.settings import get_settings
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "resumes_small.csv"
 JOBS = Path(__file__).resolve().parents[1] / "fixtures" / "jobs_small.csv"
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    """Run commands in an empty directory with the hashing encoder."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_URL", "QDRANT_URL", "EMBEDDING_MODEL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GIGSY_EMBEDDING__MODEL", "hashing")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_create_api_key_prints_key_last(cli_env: CliRunner) -> None:

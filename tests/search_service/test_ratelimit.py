@@ -49,7 +49,7 @@ from search_service.settings import (
 from search_service.users.api_keys import create_api_key
 from tests.factories import make_student
 from tests.search_service.jwt_helpers import AZP, ISSUER, make_token
-from tests.search_service.test_webhooks import user_event
+from tests.search_service.users.test_webhooks import user_event
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SEARCH = {"query": "python"}
@@ -186,11 +186,6 @@ class TestRequestLimiter:
             limiter.check(RouteGroup.READS, "key:1")
         limiter.check(RouteGroup.READS, "key:2")
         limiter.check(RouteGroup.WRITES, "key:1")
-
-
-@pytest.fixture(scope="module")
-def rsa_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 @pytest.fixture

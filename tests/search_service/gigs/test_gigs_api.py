@@ -23,12 +23,6 @@ MERGE = {"Content-Type": "application/merge-patch+json"}
 DAY_MS = 86_400_000
 
 
-@pytest.fixture
-def owner(runtime: Runtime) -> Student:
-    """An employer on the default runtime (SQL-only tests)."""
-    return new_user_with_key(runtime, "emp_owner", role="employer")
-
-
 def _post(client: TestClient, who: Student, **fields: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"title": "Gig", "status": "open", **fields}
     r = client.post("/v1/gigs", json=body, headers=who.headers)

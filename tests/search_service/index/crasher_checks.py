@@ -26,7 +26,7 @@ from search_service.profiles.repository import load_profile_rows
 from search_service.profiles.service import get_own_profile
 from search_service.runtime import Runtime
 from search_service.search.service import search_profiles
-from tests.search_service.crasher_load import Student, after_last_ack
+from tests.search_service.index.crasher_load import Student, after_last_ack
 
 __all__ = ["verify"]
 

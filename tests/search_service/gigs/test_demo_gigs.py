@@ -7,7 +7,6 @@ from __future__ import annotations
 import random
 import re
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,7 +32,7 @@ from search_service.profiles.demo import load_demo
 from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
 from search_service.search.recommend import recommended_gigs
-from search_service.settings import EmbeddingSettings, QdrantSettings, Settings, get_settings
+from search_service.settings import EmbeddingSettings, QdrantSettings, Settings
 
 VOCAB = DemoVocabulary(
     tracks=demo_vocab.TRACKS, cities=demo_vocab.CITIES, skill_labels=demo_vocab.SKILL_LABELS
@@ -154,18 +153,6 @@ def test_the_demo_student_is_recommended_demo_gigs(runtime: Runtime) -> None:
 
 
 # --- the command --------------------------------------------------------------------
-
-
-@pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    """Run commands in an empty directory (SQLite, Qdrant Edge) with the hashing encoder."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_URL", "QDRANT_URL", "EMBEDDING_MODEL", "GIGSY_DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GIGSY_EMBEDDING__MODEL", "hashing")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
 
 
 def test_demo_prints_keys_that_work_for_the_readme_examples(

@@ -30,12 +30,6 @@ OWNER_VIEW_KEYS = {"gigId", "userId", "decision", "decidedAt", "action", "actedA
 
 
 @pytest.fixture
-def owner(runtime: Runtime) -> Student:
-    """An employer on the default runtime (SQL-only tests)."""
-    return new_user_with_key(runtime, "emp_owner", role="employer")
-
-
-@pytest.fixture
 def student(runtime: Runtime) -> Student:
     """A student with a profile on the default runtime."""
     return student_with_key(runtime, "stu_one", headline="Barista", skills=("coffee",))

@@ -36,7 +36,7 @@ from search_service.users.api_keys import create_api_key
 from search_service.users.clerk import map_clerk_user
 from tests.factories import make_student
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "clerk"
+FIXTURES = Path(__file__).resolve().parents[4] / "shared" / "fixtures" / "clerk"
 URL = "/webhooks/clerk"
 
 

@@ -30,7 +30,7 @@ from search_service.search.service import search_profiles
 from search_service.settings import Settings
 from tests.factories import make_student
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _word(i: int) -> str:
@@ -74,7 +74,7 @@ def test_kill_9_mid_refresh_then_restart_converges(settings: Settings, tmp_path:
     marker = tmp_path / "in-batch-2"
     log = tmp_path / "child.log"
     returncode = _kill_9_at_marker(
-        "tests.search_service.refresh_child",
+        "tests.search_service.refresh.refresh_child",
         [str(settings.data_dir), settings.sqlalchemy_url, str(marker)],
         marker=marker,
         log=log,
@@ -191,7 +191,7 @@ def test_kill_9_between_upsert_and_verification_leaves_no_point_of_a_deleted_use
     marker = tmp_path / "upserted"
     log = tmp_path / "child.log"
     _kill_9_at_marker(
-        "tests.search_service.late_write_child",
+        "tests.search_service.refresh.late_write_child",
         [str(settings.data_dir), settings.sqlalchemy_url, str(marker), "late_gone"],
         marker=marker,
         log=log,
@@ -224,7 +224,7 @@ def test_kill_9_mid_gig_refresh_then_restart_converges(settings: Settings, tmp_p
     rt.close()
     marker = tmp_path / "in-batch-2"
     returncode = _kill_9_at_marker(
-        "tests.search_service.refresh_child",
+        "tests.search_service.refresh.refresh_child",
         [str(settings.data_dir), settings.sqlalchemy_url, str(marker)],
         marker=marker,
         log=tmp_path / "child.log",

@@ -31,7 +31,7 @@ from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
 from tests.factories import make_student
 from tests.search_service.profile_helpers import student_with_key
-from tests.search_service.test_freshness import HookedEncoder, hooked
+from tests.search_service.refresh.test_freshness import HookedEncoder, hooked
 
 __all__ = ["hooked"]  # the fixture, re-exported for pytest
 

@@ -23,12 +23,7 @@ from search_service.settings import ClerkSettings, Settings
 from search_service.users.api_keys import create_api_key
 from search_service.users.ledger import post_transaction, reconcile_balances
 from tests.factories import make_student
-from tests.search_service.jwt_helpers import AZP, ISSUER, make_token, new_rsa_key, write_jwks
-
-
-@pytest.fixture(scope="module")
-def rsa_key() -> rsa.RSAPrivateKey:
-    return new_rsa_key()
+from tests.search_service.jwt_helpers import AZP, ISSUER, make_token, write_jwks
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from search_service.gigs.jobs_csv import (
 )
 from tests.conftest import SHARED_DATA
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "jobs_small.csv"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "jobs_small.csv"
 JOBS_CSV = SHARED_DATA / "jobs" / "linkedin_jobs_2023_sample.csv"
 
 

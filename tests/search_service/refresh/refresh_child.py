@@ -1,6 +1,6 @@
 """A refresh worker process for the kill -9 test (not a test module).
 
-Usage: ``python -m tests.search_service.refresh_child DATA_DIR DB_URL MARKER``.
+Usage: ``python -m tests.search_service.refresh.refresh_child DATA_DIR DB_URL MARKER``.
 It refreshes in batches of 10; while embedding its second batch it creates
 MARKER and hangs, waiting to be killed.
 """

@@ -33,10 +33,10 @@ import pytest
 
 from search_service.runtime import Runtime
 from search_service.settings import EmbeddingSettings, QdrantSettings, Settings
-from tests.search_service.crasher_checks import verify
-from tests.search_service.crasher_load import LoadClient, Student, Tally, prepare
+from tests.search_service.index.crasher_checks import verify
+from tests.search_service.index.crasher_load import LoadClient, Student, Tally, prepare
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 STUDENTS = 30
 THREADS = 3
 KILLS = 20

@@ -1,6 +1,6 @@
 """A refresh worker that dies between its upsert and its verification (not a test module).
 
-Usage: ``python -m tests.search_service.late_write_child DATA_DIR DB_URL MARKER CLERK_ID``.
+Usage: ``python -m tests.search_service.refresh.late_write_child DATA_DIR DB_URL MARKER CLERK_ID``.
 While it embeds the batch, the account ``CLERK_ID`` is deleted (its removal runs at
 once and finds no point yet); the worker then upserts the point it had built,
 creates MARKER and hangs before verifying, waiting to be killed.

@@ -16,7 +16,7 @@ from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
 from search_service.users.repository import soft_delete_user
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "resumes_small.csv"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "resumes_small.csv"
 
 
 def test_clean_text_removes_nbsp_artefact() -> None:

@@ -9,7 +9,6 @@ The fixture ``tests/fixtures/jobs_small.csv`` has 10 data rows: 7 postings (one
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -27,11 +26,11 @@ from search_service.gigs.service import delete_gig, gig_view, patched_gig, updat
 from search_service.index.entity import GIG_ROWS
 from search_service.refresh.writer import reindex
 from search_service.runtime import GIGS, Runtime
-from search_service.settings import EmbeddingSettings, QdrantSettings, Settings, get_settings
+from search_service.settings import EmbeddingSettings, QdrantSettings, Settings
 from search_service.users.repository import soft_delete_user
 from tests.conftest import SHARED_DATA
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "jobs_small.csv"
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "jobs_small.csv"
 JOBS_CSV = SHARED_DATA / "jobs" / "linkedin_jobs_2023_sample.csv"
 ACME = employer_clerk_id("Acme Widgets, Inc.")
 BEAN = employer_clerk_id("Bean There Coffee LLC")
@@ -244,18 +243,6 @@ def test_imported_gigs_are_found_by_gig_search(
 # --- the command --------------------------------------------------------------------
 
 
-@pytest.fixture
-def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    """Run commands in an empty directory (SQLite, Qdrant Edge) with the hashing encoder."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("DATABASE_URL", "QDRANT_URL", "EMBEDDING_MODEL", "GIGSY_DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("GIGSY_EMBEDDING__MODEL", "hashing")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
-
-
 def test_command_imports_indexes_and_reruns(cli_env: CliRunner) -> None:
     result = cli_env.invoke(app, ["ingest-jobs", str(FIXTURE), "--no-progress"])
     assert result.exit_code == 0, result.output
@@ -278,7 +265,7 @@ def test_command_refuses_a_missing_file_with_exit_code_2(cli_env: CliRunner) -> 
 def test_command_refuses_a_csv_of_another_format_with_exit_code_2(
     cli_env: CliRunner, tmp_path: Path
 ) -> None:
-    resumes = Path(__file__).resolve().parents[1] / "fixtures" / "resumes_small.csv"
+    resumes = Path(__file__).resolve().parents[2] / "fixtures" / "resumes_small.csv"
     result = cli_env.invoke(app, ["ingest-jobs", str(resumes)])
     assert result.exit_code == 2
     assert "not a job-postings CSV" in result.output and "job_id" in result.output

@@ -1,8 +1,8 @@
 """The crash test's students, load and bookkeeping (not a test module).
 
-``tests/search_service/test_crasher.py`` streams this load at a ``serve`` child
+``tests/search_service/index/test_crasher.py`` streams this load at a ``serve`` child
 process from a few threads and kills the server with SIGKILL at a random moment,
-again and again; ``tests/search_service/crasher_checks.py`` then compares the
+again and again; ``tests/search_service/index/crasher_checks.py`` then compares the
 index with SQL and SQL with every acknowledged request.
 
 What makes the bookkeeping exact:
