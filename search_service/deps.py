@@ -212,7 +212,7 @@ def get_caller(
             raise AuthenticationError("the credentials carry no role the user still holds")
     except AuthenticationError:
         if limiter is not None:  # throttle guessing: 429 once the IP's failures run out
-            limiter.check(RouteGroup.AUTH_FAILURES, f"ip:{_client_ip(request)}")
+            limiter.check(RouteGroup.AUTH_FAILURES, f"ip:{client_ip(request.scope)}")
         raise
     if limiter is not None:
         group = route_group(request.method, _app_path(request))
@@ -234,13 +234,7 @@ def limit_public(request: Request) -> None:
     """
     limiter: RequestLimiter | None = request.app.state.rate_limiter
     if limiter is not None:
-        limiter.check(RouteGroup.PUBLIC, f"ip:{_client_ip(request)}")
-
-
-def _client_ip(request: Request) -> str:
-    """The socket peer, or the ``X-Forwarded-For`` client of a trusted proxy
-    (:func:`search_service.ratelimit.client_ip`)."""
-    return client_ip(request.scope)
+        limiter.check(RouteGroup.PUBLIC, f"ip:{client_ip(request.scope)}")
 
 
 PublicRateLimit = Depends(limit_public)

@@ -28,7 +28,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from search_service.assets import SecureStaticFiles
+from search_service.assets import SecureStaticFiles, same_origin_headers, same_origin_policy
 
 __all__ = ["ASSETS_DIR", "ASSETS_URL", "CONTENT_SECURITY_POLICY", "VENDOR_PACKAGE", "install_docs"]
 
@@ -43,29 +43,14 @@ too, under the same headers."""
 ASSETS_URL = "/docs/assets"
 """Where both folders of assets are served, below the app's root path."""
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "connect-src 'self'",
-        # Swagger UI's stylesheet draws its icons from data: URLs.
-        "img-src 'self' data:",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    )
-)
+# Swagger UI's stylesheet draws its icons from data: URLs.
+CONTENT_SECURITY_POLICY = same_origin_policy(images="'self' data:")
 """The docs pages' policy (CSP Level 3, https://www.w3.org/TR/CSP3/): the console's
 (``search_service.console.router``) plus ``data:`` images. Scripts, styles and
 ``fetch`` (the OpenAPI document, "Try it out") from this origin only; no inline
 script or style, no framing, no form submission."""
 
-_SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+_SECURITY_HEADERS = same_origin_headers(CONTENT_SECURITY_POLICY)
 _PAGE_HEADERS = {**_SECURITY_HEADERS, "Cache-Control": "no-cache"}
 
 _SWAGGER_PAGE = """<!doctype html>

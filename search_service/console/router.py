@@ -21,34 +21,19 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse
 
-from search_service.assets import SecureStaticFiles
+from search_service.assets import SecureStaticFiles, same_origin_headers, same_origin_policy
 
 __all__ = ["CONTENT_SECURITY_POLICY", "STATIC_DIR", "install_console"]
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 """The page, its stylesheet and its ES modules (``js/``), shipped as package data."""
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "connect-src 'self'",
-        "img-src 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    )
-)
-"""The page's policy (CSP Level 3, https://www.w3.org/TR/CSP3/): same-origin
-scripts, styles and ``fetch`` only; no inline script or style, no plugins, no
-framing. Forms are handled in script, so no form may submit anywhere."""
+CONTENT_SECURITY_POLICY = same_origin_policy()
+"""The page's policy (:func:`~search_service.assets.same_origin_policy`): same-origin
+scripts, styles and ``fetch`` only; forms are handled in script, so no form may
+submit anywhere."""
 
-_SECURITY_HEADERS = {
-    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-}
+_SECURITY_HEADERS = same_origin_headers(CONTENT_SECURITY_POLICY)
 _PAGE_HEADERS = {**_SECURITY_HEADERS, "Cache-Control": "no-cache"}
 
 router = APIRouter(include_in_schema=False)
