@@ -34,12 +34,16 @@ run: install
 	$(BIN)/gigsy-search demo --if-empty
 	$(BIN)/gigsy-search serve --host $(HOST) --port $(PORT)
 
+# pytest-xdist workers; each test file runs whole on one of them (--dist loadfile),
+# so a module's fixtures are built once. `make test TEST_WORKERS=0` runs in-process.
+TEST_WORKERS ?= 2
+
 ## The whole test suite (SQLite and PostgreSQL, both vector-store adapters, real model).
 test: install
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/python -m mypy models indexers search_service benchmarks tests
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 ## Benchmarks print numbers (see benchmarks/README.md); they never run in `make test`.
 bench: install

@@ -15,9 +15,11 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _pytest.skipping import evaluate_skip_marks
@@ -59,7 +61,8 @@ loop_guard.install()
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test whose prerequisite is missing (``tests/prerequisites.py``)
     as skipped, with the reason, before any test runs; note the reason of every
-    test a ``skip``/``skipif`` mark already skips."""
+    test a ``skip``/``skipif`` mark already skips. Give schemathesis's items their
+    own node ids."""
     for item in items:
         reason = unmet_prerequisite(item)
         if reason is not None:
@@ -68,6 +71,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             reason = _skip_mark_reason(item)
         if reason is not None:
             item.stash[_UNMET] = reason
+        _name_schemathesis_item(item)
+
+
+def _name_schemathesis_item(item: pytest.Item) -> None:
+    # schemathesis makes one item per API operation, named after it
+    # ("test_x[POST /v1/search]"). pytest 9.2 builds a test's node id from the
+    # function's name and its parametrize call only, so every one of them gets the
+    # function's bare node id, and pytest-xdist's --dist loadfile, whose work queue
+    # is keyed by node id, would run one operation of the 44. Give each the
+    # operation as its parameter id; before 9.2 the name was the node id already.
+    label = getattr(item, "operation_label", None)
+    node_id = getattr(item, "_id", None)
+    if isinstance(label, str) and hasattr(node_id, "with_params") and "[" not in item.nodeid:
+        item._id = node_id.with_params(label)  # type: ignore[union-attr]
 
 
 def _skip_mark_reason(item: pytest.Item) -> str | None:
@@ -80,12 +97,9 @@ def _skip_mark_reason(item: pytest.Item) -> str | None:
     return found.reason if found is not None else None
 
 
-def pytest_report_collectionfinish(
-    config: pytest.Config, start_path: Path, items: list[pytest.Item]
-) -> list[str]:
-    """At session start: how many of the selected tests will skip, for a missing
-    prerequisite or by a ``skip``/``skipif`` mark, and why (one line per reason).
-    Skips decided inside a test are not known yet; the summary (``-ra``) lists them."""
+def _skip_lines(items: list[pytest.Item]) -> list[str]:
+    """How many of ``items`` will skip, for a missing prerequisite or by a
+    ``skip``/``skipif`` mark, and why (one line per reason)."""
     reasons = Counter(item.stash[_UNMET] for item in items if _UNMET in item.stash)
     if not reasons:
         return [f"skips: none of the {len(items)} selected tests will skip (prerequisites met)"]
@@ -93,6 +107,62 @@ def pytest_report_collectionfinish(
     lines = [f"skips: {total} of the {len(items)} selected tests will skip:"]
     lines += [f"  {count:5d} × {reason}" for reason, count in reasons.most_common()]
     return lines
+
+
+def pytest_report_collectionfinish(
+    config: pytest.Config, start_path: Path, items: list[pytest.Item]
+) -> list[str]:
+    """At session start: :func:`_skip_lines`. Skips decided inside a test are not
+    known yet; the summary (``-ra``) lists them."""
+    return _skip_lines(items)
+
+
+# Under pytest-xdist (``make test`` runs two workers) the workers collect and the
+# controller, which prints, collects nothing: each worker writes its lines to a file
+# the controller named, and the controller prints the first worker's once its
+# collection is reported (every worker collects every test).
+_SKIP_REPORT = "gigsy_skip_report"
+_SKIP_REPORT_DIR = pytest.StashKey[Path]()
+_SKIP_REPORT_SHOWN = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist, on the controller: where worker ``node`` leaves its skip lines."""
+    config: pytest.Config = node.config
+    if _SKIP_REPORT_DIR not in config.stash:
+        config.stash[_SKIP_REPORT_DIR] = Path(tempfile.mkdtemp(prefix="gigsy-skips-"))
+    node.workerinput[_SKIP_REPORT] = str(config.stash[_SKIP_REPORT_DIR] / f"{node.gateway.id}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """On an xdist worker: write :func:`_skip_lines` where the controller looks,
+    before the worker reports its collection."""
+    target = getattr(session.config, "workerinput", {}).get(_SKIP_REPORT)
+    if target:
+        Path(target).write_text("\n".join(_skip_lines(session.items)), encoding="utf-8")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """pytest-xdist, on the controller: print the first worker's skip lines."""
+    config: pytest.Config = node.config
+    if config.stash.get(_SKIP_REPORT_SHOWN, False):
+        return
+    report = Path(node.workerinput[_SKIP_REPORT])
+    if not report.exists():
+        return
+    config.stash[_SKIP_REPORT_SHOWN] = True
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    if terminal is not None:
+        for line in report.read_text(encoding="utf-8").splitlines():
+            terminal.write_line(line)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _SKIP_REPORT_DIR in config.stash:
+        shutil.rmtree(config.stash[_SKIP_REPORT_DIR], ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,13 @@ and why; and those tests then skip with that reason."""
 
 from __future__ import annotations
 
+import os
+from collections import Counter
+from pathlib import Path
+
 import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
 
 MISSING_TOOL = "gigsy-test-no-such-tool"
 
@@ -60,3 +66,26 @@ def test_the_header_counts_only_the_selected_tests(pytester: pytest.Pytester) ->
     result.stdout.fnmatch_lines(
         ["skips: none of the 2 selected tests will skip (prerequisites met)"]
     )
+
+
+def test_the_header_is_printed_under_xdist(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``make test`` runs two pytest-xdist workers: they collect, the controller
+    prints."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    pytester.makeini("[pytest]\nmarkers =\n    needs_tool(name): needs an executable\n")
+    pytester.makepyfile(test_sample=TESTS)
+    result = pytester.runpytest_subprocess("-p", "tests.conftest", "-n", "2", "--dist", "loadfile")
+    result.assert_outcomes(passed=2, skipped=4)
+    result.stdout.fnmatch_lines(
+        ["skips: 4 of the 6 selected tests will skip:", "*3 × `gigsy-test-no-such-tool`*"]
+    )
+    assert result.stdout.str().count("selected tests will skip") == 1
+
+
+def test_every_collected_test_has_its_own_node_id(request: pytest.FixtureRequest) -> None:
+    """pytest-xdist's ``--dist loadfile`` keys its work by node id: two tests with one
+    id run once (schemathesis's per-operation tests had one id under pytest 9.2)."""
+    ids = Counter(item.nodeid for item in request.session.items)
+    assert [nodeid for nodeid, count in ids.items() if count > 1] == []

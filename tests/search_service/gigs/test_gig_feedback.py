@@ -373,14 +373,20 @@ class TestMyGigActions:
 
 def _lock_waiters(rt: Runtime, polls: int = 500) -> bool:
     """True once a backend of this PostgreSQL database waits on a lock (polled
-    every 20 ms, at most ``polls`` times)."""
+    every 20 ms, at most ``polls`` times).
+
+    Each poll is its own transaction: PostgreSQL reads ``pg_stat_activity`` once per
+    transaction and shows that snapshot until it ends (the cumulative statistics
+    system's docs), so polls in one transaction would never see a later waiter."""
     waiting = text(
         "select count(*) from pg_stat_activity"
         " where datname = current_database() and wait_event_type = 'Lock'"
     )
     with rt.engine.connect() as conn:
         for _ in range(polls):
-            if conn.execute(waiting).scalar_one():
+            found = conn.execute(waiting).scalar_one()
+            conn.rollback()
+            if found:
                 return True
             time.sleep(0.02)
     return False
