@@ -1,5 +1,5 @@
-"""``python -m benchmarks``: latency, facets, relevance (BEIR and resumes), recommendation,
-freshness and refresh harnesses that print numbers."""
+"""``python -m benchmarks``: latency, server CPU per request, facets, relevance (BEIR and
+resumes), recommendation, freshness and refresh harnesses that print numbers."""
 
 from __future__ import annotations
 
@@ -27,6 +27,24 @@ SCIFACT_DIR = Path("../shared/data/scifact")
 RESUMES_CSV = Path("../shared/data/resumes/livecareer_resumes_2484.csv")
 
 
+def _embedded_only(url: str | None = None) -> None:
+    """Refuse a server URL in the environment (``serve`` inherits it and would time,
+    and write to, another setup) or ``--url``.
+
+    Raises:
+        typer.BadParameter: one is set.
+    """
+    import os
+
+    urls = ("DATABASE_URL", "GIGSY_DATABASE_URL", "QDRANT_URL", "GIGSY_QDRANT__URL")
+    remote = [v for v in urls if os.environ.get(v)]
+    if remote or url:
+        raise typer.BadParameter(
+            f"unset {', '.join(remote) or '--url'}: --profiles measures the embedded "
+            "default (SQLite + Qdrant Edge under --data-dir)"
+        )
+
+
 @app.command()
 def latency(
     data_dir: Annotated[
@@ -41,7 +59,7 @@ def latency(
         typer.Option(
             min=10,
             help="Build N demo profiles and N/10 gigs and run the whole harness "
-            "(stages, QPS, RSS, indexing, freshness, baselines).",
+            "(every list's stages and server CPU, QPS, RSS, indexing, freshness, baselines).",
         ),
     ] = None,
     json_path: Annotated[
@@ -52,7 +70,7 @@ def latency(
         ),
     ] = None,
     queries: Annotated[
-        int, typer.Option(min=10, help="With --profiles: requests per timed scenario.")
+        int, typer.Option(min=10, help="With --profiles: timed requests per list.")
     ] = 200,
     edits: Annotated[int, typer.Option(min=1, help="With --profiles: timed edits.")] = 30,
     qps_seconds: Annotated[
@@ -87,17 +105,9 @@ def latency(
 
     titles = jobs_csv.resolve() if jobs_csv and jobs_csv.is_file() else None
     if profiles is not None:
-        import os
-
         from benchmarks.scale import format_report, run_scale, write_json
 
-        urls = ("DATABASE_URL", "GIGSY_DATABASE_URL", "QDRANT_URL", "GIGSY_QDRANT__URL")
-        remote = [v for v in urls if os.environ.get(v)]
-        if remote or url:
-            raise typer.BadParameter(
-                f"unset {', '.join(remote) or '--url'}: --profiles measures the embedded "
-                "default (SQLite + Qdrant Edge under --data-dir)"
-            )
+        _embedded_only(url)
         where = (data_dir or Path("benchmarks/results") / f"data-{profiles}").resolve()
         where.mkdir(parents=True, exist_ok=True)
         try:
@@ -127,6 +137,78 @@ def latency(
         data_dir=(data_dir or Path(".")).resolve(), queries=texts, modes=modes, url=url, key=key
     ):
         typer.echo(rep_line.summary())
+
+
+@app.command()
+def cpu(
+    profiles: Annotated[
+        int, typer.Option(min=10, help="Demo profiles (gigs: a tenth), built or reused.")
+    ] = 2000,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory whose ./var holds the data (built there, or reused when built "
+            "before with the same inputs; default benchmarks/results/data-<N>, as latency)."
+        ),
+    ] = None,
+    json_path: Annotated[
+        Path | None,
+        typer.Option("--json", help="The JSON report (default benchmarks/results/cpu-<N>.json)."),
+    ] = None,
+    requests: Annotated[int, typer.Option(min=1, help="Timed requests per list.")] = 200,
+    warmup: Annotated[int, typer.Option(min=0, help="Untimed requests per list first.")] = 10,
+    applicants: Annotated[
+        int, typer.Option(min=1, help="Students who apply to each subject gig first.")
+    ] = 3,
+    qps_seconds: Annotated[
+        float, typer.Option(min=0.1, help="Seconds per QPS measurement.")
+    ] = 15.0,
+    clients: Annotated[
+        list[int] | None,
+        typer.Option("--clients", min=1, help="Client counts of the QPS curve (default 1 2 4 8)."),
+    ] = None,
+    idle_seconds: Annotated[
+        float, typer.Option(min=0.0, help="Seconds the idle server's CPU is read over (0: skip).")
+    ] = 3.0,
+    serve_arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="An extra `serve` option (repeatable), e.g. --serve-arg=--no-access-log."
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Demo data seed.")] = 42,
+    jobs_csv: Annotated[Path, typer.Option(help="Real job titles used as queries.")] = JOBS_CSV,
+) -> None:
+    """Server CPU per request (utime+stime of `serve`) and wall p50/p95 of every ranked
+    list, QPS of cached searches at 1/2/4/8 clients, each row against its budget, with
+    the load average (benchmarks/cpu.py). No freshness, baselines or fp32 comparison."""
+    from benchmarks.cpu import CLIENTS, format_cpu_report, run_cpu, write_json
+
+    _embedded_only()
+    titles = jobs_csv.resolve() if jobs_csv and jobs_csv.is_file() else None
+    where = (data_dir or Path("benchmarks/results") / f"data-{profiles}").resolve()
+    where.mkdir(parents=True, exist_ok=True)
+    try:
+        rep = run_cpu(
+            where,
+            profiles=profiles,
+            requests=requests,
+            warmup=warmup,
+            applicants=applicants,
+            qps_s=qps_seconds,
+            clients=clients or CLIENTS,
+            idle_s=idle_seconds,
+            seed=seed,
+            jobs_csv=titles,
+            serve_args=serve_arg or [],
+            say=typer.echo,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data-dir") from exc
+    out = json_path or Path("benchmarks/results") / f"cpu-{profiles}.json"
+    write_json(rep, out)
+    typer.echo(format_cpu_report(rep))
+    typer.echo(f"data: {where}/var  report: {out}")
 
 
 @app.command()

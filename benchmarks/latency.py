@@ -3,7 +3,9 @@
 :func:`run_latency` is the quick check on an existing data directory (or
 ``--url``): each query sent once (distinct queries, so the query embedding cache
 does not flatter the numbers), client-side latency. :func:`serve_process` starts
-the server; the full harness at a chosen scale is ``benchmarks/scale.py``.
+the server; the full harness at a chosen scale is ``benchmarks/scale.py``, the
+per-list CPU harness ``benchmarks/cpu.py``. The readers of ``/proc``
+(:func:`peak_rss_mb`, :func:`process_cpu_s`, :func:`load_average`) follow proc(5).
 """
 
 from __future__ import annotations
@@ -23,15 +25,25 @@ import httpx
 from benchmarks.metrics import percentile
 
 __all__ = [
+    "CLOCK_TICKS",
     "LatencyReport",
     "ServerProcess",
     "employer_queries",
+    "load_average",
     "peak_rss_mb",
+    "process_cpu_s",
     "run_latency",
     "serve_process",
 ]
 
 _REPO_ROOT = Path(__file__).resolve().parent.parent
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+"""Clock ticks per second, the unit of ``utime`` and ``stime`` in
+``/proc/<pid>/stat`` (proc(5); 100 on Linux x86-64, so one reading resolves 10 ms)."""
+_UTIME_FIELD = 14
+"""1-based field numbers of ``utime`` (then ``stime``) in ``/proc/<pid>/stat`` (proc(5))."""
+_FIRST_FIELD_AFTER_COMM = 3
 
 _FALLBACK_QUERIES = (
     "react developer with figma",
@@ -113,6 +125,35 @@ def peak_rss_mb(pid: int) -> float | None:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return None
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU time process ``pid`` has used so far: ``utime + stime`` of
+    ``/proc/<pid>/stat`` (fields 14 and 15, proc(5)) in seconds, at the resolution
+    of one clock tick (:data:`CLOCK_TICKS`). The file of a process (thread-group
+    leader) sums all its threads, live and exited; children are not included.
+
+    Raises:
+        OSError: no such process, or no ``/proc`` (not Linux).
+        ValueError: the file is not in the proc(5) layout.
+    """
+    text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+    # Field 2 (comm) is in parentheses and may itself hold spaces or parentheses:
+    # the fields from 3 on start after the last ")".
+    rest = text[text.rindex(")") + 1 :].split()
+    at = _UTIME_FIELD - _FIRST_FIELD_AFTER_COMM
+    utime, stime = int(rest[at]), int(rest[at + 1])
+    return (utime + stime) / CLOCK_TICKS
+
+
+def load_average() -> tuple[float, float, float]:
+    """The 1-, 5- and 15-minute load averages of ``/proc/loadavg`` (proc(5)).
+
+    Raises:
+        OSError: no ``/proc/loadavg`` (not Linux).
+    """
+    one, five, fifteen = Path("/proc/loadavg").read_text(encoding="ascii").split()[:3]
+    return float(one), float(five), float(fifteen)
 
 
 @contextmanager
