@@ -236,8 +236,12 @@ class VectorStore(Protocol):
         """Number of points in the collection."""
         ...
 
-    def payloads(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-        """Payloads of the given points that exist."""
+    def payloads(
+        self, ids: Sequence[int], fields: Sequence[str] | None = None
+    ) -> dict[int, dict[str, Any]]:
+        """Payloads of the given points that exist: whole, or only ``fields`` (a
+        field a point lacks is absent). Each field read converts a stored value into
+        a Python object, so a caller that needs three fields asks for three."""
         ...
 
     def dense_vectors(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
@@ -267,16 +271,25 @@ class VectorStore(Protocol):
         offset: int,
         candidates: int,
         fusion: FusionSpec,
+        details: bool = True,
     ) -> SearchResult:
         """Rank points for a query.
 
         With both vectors: the dense list and the BM25 list (each
         ``max(candidates, offset + limit)`` long, under the same filter, in one
         batched request) and their fusion by :func:`indexers.fusion.fuse`,
-        computed client-side; the page's BM25 term ids are fetched by a second
-        request. With one vector: that retriever alone (``fusion`` unused). The
-        page's hits carry their BM25 term ids and version.
+        computed client-side. With one vector: that retriever alone (``fusion``
+        unused). The candidate lists carry ids and scores only. With ``details``
+        the page's hits carry their BM25 term ids and version, read by a second
+        request (:meth:`page_details`); a caller that ranks the whole pool and
+        shows a slice of it passes ``details=False`` and asks for the slice's.
         """
+        ...
+
+    def page_details(self, hits: Sequence[Hit]) -> list[Hit]:
+        """``hits`` in their order, each with its BM25 term ids and version
+        (:data:`BROWSE_ORDER_FIELD`), read in one request; a point deleted meanwhile
+        gets no terms (empty) and no version (``None``)."""
         ...
 
     def browse(self, filters: FilterSpec, *, limit: int, offset: int) -> list[Hit]:

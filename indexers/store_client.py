@@ -7,7 +7,6 @@ test runs the same queries on both and compares the results.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -62,11 +61,9 @@ def _terms(point: Any) -> frozenset[int] | None:
     return None
 
 
-def _hits(points: Sequence[qm.ScoredPoint]) -> list[Hit]:
-    return [
-        Hit(id=int(p.id), score=float(p.score), terms=_terms(p), version=_version(p))
-        for p in points
-    ]
+def _scored(points: Sequence[qm.ScoredPoint]) -> list[Hit]:
+    """Ids and scores only (candidate lists are queried without payload or vectors)."""
+    return [Hit(id=int(p.id), score=float(p.score)) for p in points]
 
 
 def _version(point: Any) -> int | None:
@@ -160,11 +157,14 @@ class ClientStore:
             return 0
         return int(self._call(self.client.count, self.collection, exact=True).count)
 
-    def payloads(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-        """Payloads of existing points."""
+    def payloads(
+        self, ids: Sequence[int], fields: Sequence[str] | None = None
+    ) -> dict[int, dict[str, Any]]:
+        """Payloads of existing points, whole or only ``fields`` (see protocol)."""
         if not ids:
             return {}
-        recs = self._call(self.client.retrieve, self.collection, list(ids), with_payload=True)
+        wanted: bool | list[str] = True if fields is None else list(fields)
+        recs = self._call(self.client.retrieve, self.collection, list(ids), with_payload=wanted)
         return {int(r.id): dict(r.payload or {}) for r in recs}
 
     def dense_vectors(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
@@ -211,6 +211,7 @@ class ClientStore:
         offset: int,
         candidates: int,
         fusion: FusionSpec,
+        details: bool = True,
     ) -> SearchResult:
         """Both candidate lists in one batched request, fused client-side (see protocol)."""
         if dense is None and sparse is None:
@@ -221,49 +222,51 @@ class ClientStore:
         sq = _sparse(sparse) if sparse is not None else None
         if dq is not None and sq is not None:
             requests = [
-                qm.QueryRequest(
-                    query=q, using=using, filter=flt, limit=pool, with_payload=[BROWSE_ORDER_FIELD]
-                )
+                qm.QueryRequest(query=q, using=using, filter=flt, limit=pool, with_payload=False)
                 for q, using in ((dq, DENSE), (sq, SPARSE))
             ]
             answers = self._call(self.client.query_batch_points, self.collection, requests)
-            dense_hits, keyword_hits = (_hits(a.points) for a in answers)
+            dense_hits, keyword_hits = (_scored(a.points) for a in answers)
             page = fuse(dense_hits, keyword_hits, fusion)[offset : offset + limit]
-            terms: dict[int, frozenset[int]] = {}
-            if page:
-                recs = self._call(
-                    self.client.retrieve,
-                    self.collection,
-                    [h.id for h in page],
-                    with_payload=False,
-                    with_vectors=[SPARSE],
-                )
-                terms = {int(r.id): _terms(r) or frozenset() for r in recs}
-            return SearchResult(
-                page=[replace(h, terms=terms.get(h.id, frozenset())) for h in page],
-                dense=dense_hits,
-                keyword=keyword_hits,
-            )
+            page = self.page_details(page) if details else page
+            return SearchResult(page=page, dense=dense_hits, keyword=keyword_hits)
         query: Any = dq if dq is not None else sq
         using = DENSE if dq is not None else SPARSE
-        # The page is a request of its own, the only one carrying BM25 term ids.
-        requests = [
-            qm.QueryRequest(query=query, using=using, filter=flt, limit=pool),
-            qm.QueryRequest(
-                query=query,
-                using=using,
-                filter=flt,
-                limit=limit,
-                offset=offset,
-                with_payload=[BROWSE_ORDER_FIELD],
-                with_vector=[SPARSE],
-            ),
-        ]
-        answers = self._call(self.client.query_batch_points, self.collection, requests)
-        pool_hits, page = (_hits(a.points) for a in answers)
+        res = self._call(
+            self.client.query_points,
+            self.collection,
+            query=query,
+            using=using,
+            query_filter=flt,
+            limit=pool,
+            with_payload=False,
+        )
+        pool_hits = _scored(res.points)
+        page = pool_hits[offset : offset + limit]
+        page = self.page_details(page) if details else page
         if dq is not None:
             return SearchResult(page=page, dense=pool_hits)
         return SearchResult(page=page, keyword=pool_hits)
+
+    def page_details(self, hits: Sequence[Hit]) -> list[Hit]:
+        """``hits`` with their BM25 term ids and versions, in one retrieve (see protocol)."""
+        if not hits:
+            return []
+        recs = self._call(
+            self.client.retrieve,
+            self.collection,
+            [h.id for h in hits],
+            with_payload=[BROWSE_ORDER_FIELD],
+            with_vectors=[SPARSE],
+        )
+        found = {int(r.id): r for r in recs}
+        out: list[Hit] = []
+        for h in hits:
+            rec = found.get(h.id)
+            terms = (_terms(rec) if rec is not None else None) or frozenset()
+            version = _version(rec) if rec is not None else None
+            out.append(Hit(id=h.id, score=h.score, terms=terms, version=version))
+        return out
 
     def browse(self, filters: FilterSpec, *, limit: int, offset: int) -> list[Hit]:
         """Newest first by :data:`~indexers.store.BROWSE_ORDER_FIELD`."""

@@ -77,6 +77,7 @@ def _version(point: Any) -> int | None:
 
 
 def _hits(points: Sequence[Any]) -> list[Hit]:
+    """Hits with the term ids and version each point carries (when queried with them)."""
     return [
         Hit(id=int(p.id), score=float(p.score), terms=_terms(p), version=_version(p))
         for p in points
@@ -204,11 +205,14 @@ class EdgeStore:
             return 0
         return int(self._shard.count(qe.CountRequest(exact=True)))
 
-    def payloads(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
-        """Payloads of existing points."""
+    def payloads(
+        self, ids: Sequence[int], fields: Sequence[str] | None = None
+    ) -> dict[int, dict[str, Any]]:
+        """Payloads of existing points, whole or only ``fields`` (see protocol)."""
         if not ids or self._shard is None:
             return {}
-        recs = self._shard.retrieve(list(ids), with_payload=True, with_vector=False)
+        wanted: bool | list[str] = True if fields is None else list(fields)
+        recs = self._shard.retrieve(list(ids), with_payload=wanted, with_vector=False)
         return {int(r.id): dict(r.payload or {}) for r in recs}
 
     def dense_vectors(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
@@ -256,6 +260,7 @@ class EdgeStore:
         offset: int,
         candidates: int,
         fusion: FusionSpec,
+        details: bool = True,
     ) -> SearchResult:
         """Both candidate lists in one batched request, fused client-side (see protocol)."""
         flt = _filter(filters)
@@ -266,22 +271,12 @@ class EdgeStore:
             query = dq if dq is not None else sq
             if query is None:
                 raise ValueError("search needs a dense or a sparse query vector")
-            # The page is a request of its own, the only one that carries BM25 term
-            # ids (to explain matched terms): vectors for the whole pool cost more
-            # than a second pass over it.
-            candidates_req = qe.QueryRequest(limit=pool, query=query, filter=flt)
-            page_req = qe.QueryRequest(
-                limit=limit,
-                offset=offset,
-                query=query,
-                filter=flt,
-                with_payload=[BROWSE_ORDER_FIELD],
-                with_vector=[SPARSE],
-            )
-            pool_hits, page = (
-                _hits(a)
-                for a in self.shard.query_batch(qe.QueryBatchRequest([candidates_req, page_req]))
-            )
+            # The candidate list carries ids and scores only (see below); the page's
+            # versions and term ids, when asked for, come in one retrieve.
+            request = qe.QueryRequest(limit=pool, query=query, filter=flt)
+            pool_hits = _scored(self.shard.query(request))
+            page = pool_hits[offset : offset + limit]
+            page = self._page(page) if details else page
             if dq is not None:
                 return SearchResult(page=page, dense=pool_hits)
             return SearchResult(page=page, keyword=pool_hits)
@@ -294,7 +289,12 @@ class EdgeStore:
             _scored(a) for a in self.shard.query_batch(qe.QueryBatchRequest(requests))
         )
         page = fuse(dense_hits, keyword_hits, fusion)[offset : offset + limit]
-        return SearchResult(page=self._page(page), dense=dense_hits, keyword=keyword_hits)
+        page = self._page(page) if details else page
+        return SearchResult(page=page, dense=dense_hits, keyword=keyword_hits)
+
+    def page_details(self, hits: Sequence[Hit]) -> list[Hit]:
+        """``hits`` with their BM25 term ids and versions (see protocol)."""
+        return self._page(list(hits))
 
     def _page(self, page: list[Hit]) -> list[Hit]:
         """``page`` with each hit's BM25 term ids and version, read in one retrieve

@@ -50,6 +50,7 @@ __all__ = [
     "STALE_WHERE",
     "STORED",
     "CamelModel",
+    "CamelResponse",
     "CamelRequest",
     "HttpUrlStr",
     "ListItem",
@@ -155,6 +156,21 @@ class CamelModel(BaseModel):
         if _has_nul(value):
             raise PydanticCustomError("string_nul", "NUL characters (U+0000) are not allowed")
         return value
+
+
+class CamelResponse(BaseModel):
+    """Base for the ranked lists' response bodies, which the service builds from its
+    own data (SQL rows, index payloads) on every search: camelCase JSON, unknown
+    fields rejected, and none of :class:`CamelModel`'s input checks. The NUL check
+    guards what clients send (a string with U+0000 never reaches SQL, so none comes
+    back); run on output it was a Python call per string field of every hit."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        from_attributes=True,
+    )
 
 
 class CamelRequest(CamelModel):

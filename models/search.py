@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from models.common import CamelModel, CamelRequest, ListItem, WireEnum
+from models.common import CamelRequest, CamelResponse, ListItem, WireEnum
 from models.gig import CandidateDecision, GigPay, PayUnit
 from models.profile import Availability
 from models.user import display_name
@@ -98,14 +98,14 @@ class FacetBasis(WireEnum):
     CANDIDATES = "candidates"
 
 
-class FacetValue(CamelModel):
+class FacetValue(CamelResponse):
     """One facet value and how many counted results hold it."""
 
     value: str
     count: int
 
 
-class FacetCounts(CamelModel):
+class FacetCounts(CamelResponse):
     """Facet counts of a search: for each requested facet, the ``FACET_LIMIT``
     most frequent values (count descending, then value ascending). Only
     results the search may serve are counted, and only what their indexed,
@@ -133,7 +133,7 @@ class FacetCounts(CamelModel):
     )
 
 
-class FilterSuggestion(CamelModel):
+class FilterSuggestion(CamelResponse):
     """What to drop from a search that found nothing: the one filter whose
     removal gives the most results, and how many (counted like facets: every
     match of a filter-only browse, the retrievers' candidates of a text query)."""
@@ -219,14 +219,14 @@ class SearchRequest(CamelRequest):
     )
 
 
-class AppliedBoost(CamelModel):
+class AppliedBoost(CamelResponse):
     """One boost applied to a result: its name and the factor its score was multiplied by."""
 
     name: str
     factor: float
 
 
-class Explanation(CamelModel):
+class Explanation(CamelResponse):
     """Why a result ranks where it does.
 
     Ranks are 1-based positions in each retriever's candidate list (``None`` when
@@ -254,7 +254,7 @@ class Explanation(CamelModel):
     )
 
 
-class SearchHit(CamelModel):
+class SearchHit(CamelResponse):
     """One ranked candidate, as an employer sees them (``docs/privacy.md``,
     "Identity before and after contact").
 
@@ -294,7 +294,7 @@ class SearchHit(CamelModel):
         return display_name(first_name, last_name, username)
 
 
-class SearchResponse(CamelModel):
+class SearchResponse(CamelResponse):
     """Ranked results and server-side time in milliseconds; ``nextOffset`` is the
     offset of the next page and ``nextCursor`` its cursor (both null on the last).
     ``facets`` when the request asked for some; ``suggestion`` when the first page
@@ -364,7 +364,7 @@ class GigSearchRequest(CamelRequest):
     diversity: float = Field(default=0.0, ge=0.0, le=1.0, description=DIVERSITY_DESCRIPTION)
 
 
-class GigHit(CamelModel):
+class GigHit(CamelResponse):
     """One ranked open gig, as students see it (pay in minor units, times epoch ms)."""
 
     gig_id: int
@@ -380,7 +380,7 @@ class GigHit(CamelModel):
     explanation: Explanation
 
 
-class GigSearchResponse(CamelModel):
+class GigSearchResponse(CamelResponse):
     """Ranked gigs; ``nextOffset`` and ``nextCursor`` lead to the next page (null on
     the last); ``facets`` and ``suggestion`` as in employer search."""
 
@@ -401,7 +401,7 @@ class CandidateHit(SearchHit):
     applied: bool = False
 
 
-class CandidateResponse(CamelModel):
+class CandidateResponse(CamelResponse):
     """Ranked students; ``nextOffset`` and ``nextCursor`` lead to the next page
     (null on the last)."""
 

@@ -38,7 +38,7 @@ from search_service.callers import GigManager
 from search_service.errors import AuthenticationError, NotFoundError, PermissionDeniedError
 from search_service.ratelimit import RequestLimiter, RouteGroup, client_ip, route_group
 from search_service.runtime import Runtime
-from search_service.users.api_keys import find_active_key
+from search_service.users.api_keys import find_active_key_and_user
 from search_service.users.repository import find_user_by_clerk_id
 
 __all__ = [
@@ -166,12 +166,13 @@ def _authenticate(
         if user is None:
             raise AuthenticationError("unknown user")
         return Caller(user=user, roles=frozenset(user.roles))
-    key = find_active_key(session, token)
-    if key is None or key.id is None:
+    found = find_active_key_and_user(session, token)
+    if found is None or found[0].id is None:
         raise AuthenticationError("invalid or revoked API key")
+    key, owner = found
     if key.user_id is None:
         return Caller(user=None, roles=frozenset({key.role}), key_id=key.id)
-    user = _usable(session.get(User, key.user_id))
+    user = _usable(owner)
     if user is None:
         raise AuthenticationError("the API key's user is deleted or suspended")
     # A key acts with its one role, and only while its user still holds that role.

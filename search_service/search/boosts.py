@@ -82,6 +82,10 @@ class Boosted:
     factors: dict[int, list[tuple[str, float]]]
 
 
+BOOST_FIELDS: tuple[str, ...] = ("updated_at", "availability", "strength")
+"""The payload fields :func:`boost_factors` reads: all a boosted ranking fetches."""
+
+
 def boost_factors(
     payload: Mapping[str, Any], cfg: BoostConfig, now_ms: int
 ) -> list[tuple[str, float]]:

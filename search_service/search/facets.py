@@ -110,7 +110,7 @@ def counted_payloads(
         payloads = store.scan_payloads(spec, fields=wanted)
     else:
         ids = list(dict.fromkeys(h.id for h in (*result.dense, *result.keyword)))
-        payloads = store.payloads(ids) if ids else {}
+        payloads = store.payloads(ids, fields=wanted) if ids else {}
     keep = servable({pid: _version(p) for pid, p in payloads.items()})
     return {pid: p for pid, p in payloads.items() if pid in keep}
 

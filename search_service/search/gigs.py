@@ -39,7 +39,7 @@ from search_service.outbox import pending_removal_ids
 from search_service.runtime import GIGS, Runtime
 from search_service.search.facets import Facet, facets_and_suggestion
 from search_service.search.paging import Pager
-from search_service.search.service import ranks, retrieve
+from search_service.search.service import ranks, retrieve, shown_page
 
 __all__ = [
     "GIG_FACETS",
@@ -231,10 +231,11 @@ def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSear
             limit=depth,
             offset=0,
             candidates=pool,
+            details=False,
         )
         return found.page
 
-    page = pager.page(rank, store)
+    page = shown_page(store, pager.page(rank, store))
     hits = hydrate_gigs(
         session,
         page,

@@ -67,7 +67,7 @@ from search_service.profiles.visibility import servable_users
 from search_service.runtime import GIGS, Runtime
 from search_service.search.gigs import hydrate_gigs, live_gig_spec
 from search_service.search.paging import Pager
-from search_service.search.service import hydrate_profiles, retrieve
+from search_service.search.service import hydrate_profiles, retrieve, shown_page
 
 __all__ = [
     "COVERAGE_WEIGHT",
@@ -150,7 +150,7 @@ def _stored_or_encoded(rt: Runtime, entity: str, doc: Document) -> npt.NDArray[n
     """The stored dense vector when the point holds ``doc``'s version and recipe, else
     ``doc`` embedded the way the indexer would (:func:`indexers.embed_documents`)."""
     store = rt.store_for(entity)
-    payload = store.payloads([doc.id]).get(doc.id)
+    payload = store.payloads([doc.id], fields=["updated_at", "model"]).get(doc.id)
     if (
         payload is not None
         and payload.get("updated_at") == doc.version
@@ -257,6 +257,7 @@ def _pool(
         sparse=q.sparse if mode != SearchMode.SEMANTIC else None,
         candidates=pool if pool is not None else size,
         fusion=rt.settings.search.recommend_fusion_spec,
+        details=False,
     )
 
 
@@ -325,13 +326,13 @@ def recommended_gigs(
         found = _pool(rt, GIGS, q, mode, spec, pool)
         scores = _normalised(found.page)
         if rr.coverage and found.page:
-            payloads = store.payloads([h.id for h in found.page])
+            payloads = store.payloads([h.id for h in found.page], fields=["required_skills"])
             for h in found.page:
                 required = payloads.get(h.id, {}).get("required_skills") or []
                 scores[h.id] += COVERAGE_WEIGHT * _coverage(required, q.skills)
         return _order(scores, found.page)
 
-    page = pager.page(rank, store)
+    page = shown_page(store, pager.page(rank, store))
     hits = hydrate_gigs(
         session,
         page,
@@ -357,11 +358,15 @@ def _profile_vectors(
     ids = [i for i in ids if i not in pending]
     if not ids:
         return []
-    payloads = rt.store.payloads(ids)
+    payloads = rt.store.payloads(ids, fields=["updated_at"])
     users = servable_users(session, {i: _int(payloads.get(i, {}).get("updated_at")) for i in ids})
     allowed = [i for i in ids if i in users]
     found = rt.store.dense_vectors(allowed) if allowed else {}
     return [np.asarray(v, dtype=np.float32) for v in found.values()]
+
+
+_FIT_FIELDS = ("skills", "availability", "location_terms")
+"""The payload fields :func:`_fit` and the candidates' matched skills read."""
 
 
 def _fit(q: _Query, payload: dict[str, object], rr: Rerank) -> float:
@@ -480,12 +485,13 @@ def gig_candidates(
         nonlocal found, payloads
         found = _pool(rt, "profiles", q, mode, spec, pool)
         scores = _normalised(found.page)
-        payloads = rt.store.payloads([h.id for h in found.page]) if found.page else {}
+        ids = [h.id for h in found.page]
+        payloads = rt.store.payloads(ids, fields=_FIT_FIELDS) if ids else {}
         for h in found.page:
             scores[h.id] += _fit(q, payloads.get(h.id, {}), rr)
         return _order(scores, found.page)
 
-    page = pager.page(rank, rt.store)
+    page = shown_page(rt.store, pager.page(rank, rt.store))
     hits = _candidate_hits(session, page, found, q, payloads, gig.id)
     return CandidateResponse(
         results=hits,
@@ -529,7 +535,7 @@ def gig_applicants(
     ids = applicant_ids(session, gig.id)
     q = gig_query(rt, gig)
     vectors = rt.store.dense_vectors(ids) if ids else {}
-    payloads = rt.store.payloads(ids) if ids else {}
+    payloads = rt.store.payloads(ids, fields=[*_FIT_FIELDS, "updated_at"]) if ids else {}
     scores: dict[int, float] = {}
     for uid in ids:
         vec = vectors.get(uid)
@@ -593,7 +599,7 @@ def similar_profiles(
         found = _pool(rt, "profiles", q, mode, spec, depth, pool)
         return found.page
 
-    page = pager.page(rank, rt.store)
+    page = shown_page(rt.store, pager.page(rank, rt.store))
     hits = hydrate_profiles(session, page, dense=found.dense, keyword=found.keyword, term_names={})
     return SearchResponse(
         results=hits,
@@ -650,7 +656,7 @@ def similar_gigs(
         found = _pool(rt, GIGS, q, mode, spec, depth, pool)
         return found.page
 
-    page = pager.page(rank, rt.store_for(GIGS))
+    page = shown_page(rt.store_for(GIGS), pager.page(rank, rt.store_for(GIGS)))
     hits = hydrate_gigs(session, page, dense=found.dense, keyword=found.keyword, now=ts)
     return GigSearchResponse(
         results=hits,

@@ -47,7 +47,7 @@ from search_service.metrics import stage
 from search_service.outbox import pending_removal_ids
 from search_service.profiles.visibility import servable_profile_cards, servable_user_ids
 from search_service.runtime import Runtime
-from search_service.search.boosts import BoostConfig, apply_boosts
+from search_service.search.boosts import BOOST_FIELDS, BoostConfig, apply_boosts
 from search_service.search.facets import Facet, facets_and_suggestion
 from search_service.search.paging import Pager
 
@@ -60,6 +60,7 @@ __all__ = [
     "ranks",
     "retrieve",
     "search_profiles",
+    "shown_page",
     "shown_skills",
 ]
 
@@ -120,6 +121,7 @@ def retrieve(
     sparse: SparseVec | None = None,
     candidates: int | None = None,
     fusion: FusionSpec | None = None,
+    details: bool = True,
 ) -> SearchResult:
     """One batched query of ``store``: the retrievers ``mode`` names, fused
     client-side (``search`` settings: RRF, DBSF or a convex combination,
@@ -131,6 +133,8 @@ def retrieve(
     browse, newest first. Each retriever prefetches ``candidates`` hits
     (default ``search.candidates``; at least ``offset + limit``). ``fusion``
     overrides the settings' fusion (recommendations weight their lists apart).
+    ``details=False`` leaves the page's hits without BM25 term ids and versions
+    (a ranked list reads them for the page it shows: :func:`shown_page`).
 
     Raises:
         EncoderError: the query could not be embedded.
@@ -161,7 +165,24 @@ def retrieve(
             offset=offset,
             candidates=candidates if candidates is not None else cfg.candidates,
             fusion=fusion if fusion is not None else cfg.fusion_spec,
+            details=details,
         )
+
+
+def shown_page(store: VectorStore, page: list[Hit]) -> list[Hit]:
+    """The page a list shows, each hit with its BM25 term ids and version
+    (:meth:`VectorStore.page_details`, one request), which hydration (the privacy
+    floor) and explanations (matched terms) need. A ranked list retrieves its whole
+    pool without them (``retrieve(details=False)``): only the page pays for them.
+    Hits that carry a version already (a browse, an applicant list) are kept as
+    they are.
+
+    Raises:
+        VectorStoreError: the store failed.
+    """
+    if all(h.version is not None or h.terms is not None for h in page):
+        return page
+    return store.page_details(page)
 
 
 def boost_config(req: SearchRequest) -> BoostConfig:
@@ -233,15 +254,16 @@ def search_profiles(
             limit=depth,
             offset=0,
             candidates=pool,
+            details=False,
         )
         if not query or not cfg.active or not found.page:
             return found.page  # a browse is ordered by time: no boosts
-        payloads = rt.store.payloads([h.id for h in found.page])
+        payloads = rt.store.payloads([h.id for h in found.page], fields=BOOST_FIELDS)
         boosted = apply_boosts(found.page, payloads, cfg, ts)
         applied.update(boosted.factors)
         return boosted.hits
 
-    page = pager.page(rank, rt.store)
+    page = shown_page(rt.store, pager.page(rank, rt.store))
     term_names = rt.bm25.term_names(query) if query else {}
     hits = hydrate_profiles(
         session,

@@ -14,6 +14,7 @@ __all__ = [
     "create_api_key",
     "create_service_user",
     "find_active_key",
+    "find_active_key_and_user",
     "hash_key",
     "revoke_api_key",
 ]
@@ -42,6 +43,19 @@ def find_active_key(session: Session, key: str) -> ApiKey | None:
     """The unrevoked key row matching ``key``, if any."""
     stmt = select(ApiKey).where(ApiKey.key_hash == hash_key(key), col(ApiKey.revoked_at).is_(None))
     return session.exec(stmt).first()
+
+
+def find_active_key_and_user(session: Session, key: str) -> tuple[ApiKey, User | None] | None:
+    """The unrevoked key row matching ``key`` and its user (``None`` for a key made
+    without one, or whose user row is gone), in one statement: every authenticated
+    request runs it, so it is the cost of authentication. ``None`` for no such key."""
+    stmt = (
+        select(ApiKey, User)
+        .outerjoin(User, col(User.id) == col(ApiKey.user_id))
+        .where(ApiKey.key_hash == hash_key(key), col(ApiKey.revoked_at).is_(None))
+    )
+    row = session.exec(stmt).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 def revoke_api_key(session: Session, key_id: int) -> bool:

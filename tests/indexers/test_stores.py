@@ -25,6 +25,7 @@ from indexers import (
     Fusion,
     FusionSpec,
     HashingEncoder,
+    Hit,
     IndexPoint,
     Range,
     SearchResult,
@@ -411,6 +412,49 @@ class TestReads:
 
     def test_payloads_of_no_ids(self, loaded: VectorStore) -> None:
         assert loaded.payloads([]) == {}
+
+    def test_payloads_of_chosen_fields(self, loaded: VectorStore) -> None:
+        got = loaded.payloads([2, 5, 999], fields=["updated_at", "no_such_field"])
+        assert got == {
+            2: {"updated_at": PROFILES[2].updated_at},
+            5: {"updated_at": PROFILES[5].updated_at},
+        }
+
+
+class TestPageDetails:
+    """A ranked list retrieves its pool with ids and scores only
+    (``details=False``) and reads term ids and versions for the page it shows."""
+
+    @pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
+    def test_without_details_the_page_carries_ids_and_scores_only(
+        self, loaded: VectorStore, mode: str
+    ) -> None:
+        detailed = _search(loaded, "python developer", mode=mode)
+        bare = loaded.search(
+            dense=DENSE.encode_query("python developer") if mode != "keyword" else None,
+            sparse=BM25.encode_query("python developer") if mode != "semantic" else None,
+            filters=ALL,
+            limit=10,
+            offset=0,
+            candidates=10,
+            fusion=FusionSpec(method=Fusion.RRF),
+            details=False,
+        )
+        assert [h.id for h in bare.page] == [h.id for h in detailed.page]
+        assert [h.score for h in bare.page] == pytest.approx([h.score for h in detailed.page])
+        assert all(h.terms is None and h.version is None for h in bare.page)
+
+    def test_page_details_fill_terms_and_versions_in_order(self, loaded: VectorStore) -> None:
+        hits = [Hit(id=7, score=0.5), Hit(id=999, score=0.4), Hit(id=2, score=0.3)]
+        got = loaded.page_details(hits)
+        assert [(h.id, h.score) for h in got] == [(7, 0.5), (999, 0.4), (2, 0.3)]
+        assert got[0].terms == frozenset(BM25.term_frequencies(TEXTS[7]))
+        assert got[0].version == PROFILES[7].updated_at
+        assert (got[1].terms, got[1].version) == (frozenset(), None)  # no such point
+        assert got[2].version == PROFILES[2].updated_at
+
+    def test_page_details_of_nothing(self, loaded: VectorStore) -> None:
+        assert loaded.page_details([]) == []
 
     def test_dense_vectors_round_trip(self, loaded: VectorStore) -> None:
         got = loaded.dense_vectors([3, 4, 999])

@@ -123,7 +123,9 @@ class _Payloads:
             if all(v in p.get(k, ()) for k, v in spec.keywords)
         }
 
-    def payloads(self, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    def payloads(
+        self, ids: Sequence[int], fields: Sequence[str] | None = None
+    ) -> dict[int, dict[str, Any]]:
         return {pid: self.points[pid] for pid in ids if pid in self.points}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from sqlalchemy import event
 from sqlmodel import select
 from typer.testing import CliRunner
 
@@ -18,6 +20,7 @@ from models import LedgerKind, Posting, User, now_ms
 from search_service.app import create_app
 from search_service.auth import ClerkJwtVerifier
 from search_service.db import session_scope
+from search_service.deps import CurrentStudent
 from search_service.runtime import Runtime
 from search_service.settings import ClerkSettings, Settings
 from search_service.users.api_keys import create_api_key
@@ -257,7 +260,39 @@ class TestJwtClaims:
         assert Settings().clerk.audience == expected
 
 
+def _statements(rt: Runtime) -> Iterator[list[str]]:
+    """The SQL statements ``rt``'s engine runs while the context is open."""
+    seen: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(rt.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", count)
+
+
 class TestApiKeys:
+    def test_authentication_is_one_statement(
+        self, settings: Settings, runtime: Runtime, people: dict[str, User]
+    ) -> None:
+        """The key and its user come back together: every request pays for it."""
+        app = create_app(settings, runtime=runtime)
+
+        def whoami(caller: CurrentStudent) -> dict[str, int | None]:
+            return {"userId": caller.user_id}
+
+        app.add_api_route("/v1/whoami", whoami, methods=["GET"])
+        headers = _key_for(runtime, people["student"], "student")
+        with TestClient(app) as client, contextmanager(_statements)(runtime) as seen:
+            r = client.get("/v1/whoami", headers=headers)
+        assert r.status_code == 200, r.text
+        assert r.json() == {"userId": people["student"].id}
+        assert len(seen) == 1, seen
+        assert "api_keys" in seen[0] and "users" in seen[0]
+
     def test_key_acts_with_its_role_only(
         self, app_client: TestClient, runtime: Runtime, people: dict[str, User]
     ) -> None:
