@@ -142,11 +142,16 @@ def servable_users(session: Session, versions: Mapping[int, int | None]) -> dict
 
 
 def servable_profile_cards(
-    session: Session, versions: Mapping[int, int | None]
+    session: Session,
+    versions: Mapping[int, int | None],
+    *,
+    skills: bool = False,
+    skills_below: int | None = None,
 ) -> dict[int, ProfileCard]:
     """What search hits show of the users whose points may be served now, by id: the
     rule of :func:`servable_users` (searchable, version not below the privacy
-    floor), reading only the columns a hit shows (:func:`searchable_profile_cards`).
+    floor), reading only the columns a hit shows (:func:`searchable_profile_cards`,
+    with the users' skills when ``skills``: positions below ``skills_below``).
 
     Args:
         session: the unit of work.
@@ -156,7 +161,9 @@ def servable_profile_cards(
     ids = list(versions)
     out: dict[int, ProfileCard] = {}
     for start in range(0, len(ids), _ID_CHUNK):
-        cards = searchable_profile_cards(session, ids[start : start + _ID_CHUNK])
+        cards = searchable_profile_cards(
+            session, ids[start : start + _ID_CHUNK], skills=skills, skills_below=skills_below
+        )
         out.update(
             (uid, c) for uid, c in cards.items() if _above_floor(c.privacy_floor, versions[uid])
         )

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from indexers import (
     FilterSpec,
@@ -39,7 +39,6 @@ from models import (
     SearchMode,
     SearchRequest,
     SearchResponse,
-    Skill,
     Visibility,
     now_ms,
 )
@@ -380,14 +379,14 @@ def hydrate_profiles(
             are named in full (:meth:`SearchHit.employer_name`).
     """
     with stage("hydrate"):
-        ids = [h.id for h in page]
-        users = servable_profile_cards(session, {h.id: h.version for h in page})
-        skills: dict[int, list[str]] = {}
-        shown = select(Skill.user_id, Skill.name).where(col(Skill.user_id).in_(ids))
-        if not query:
-            shown = shown.where(col(Skill.position) < TOP_SKILLS)
-        for uid, name in session.exec(shown.order_by(col(Skill.user_id), col(Skill.position))):
-            skills.setdefault(uid, []).append(name)
+        # One statement: the cards with their skills (all of them when a query may
+        # name any, else the first TOP_SKILLS), already filtered to the servable.
+        users = servable_profile_cards(
+            session,
+            {h.id: h.version for h in page},
+            skills=True,
+            skills_below=None if query else TOP_SKILLS,
+        )
     dense_rank, kw_rank = ranks(dense), ranks(keyword)
     with stage("explain"):
         hits: list[SearchHit] = []
@@ -396,7 +395,7 @@ def hydrate_profiles(
             if user is None:
                 continue  # deleted, suspended, or reduced since this version was indexed
             headline, visibility = user.headline, user.visibility
-            visible_skills = skills.get(hit.id, [])
+            visible_skills = list(user.skills)
             if visibility.get("skills") == Visibility.PRIVATE.value:
                 visible_skills = []
             d, k = dense_rank.get(hit.id), kw_rank.get(hit.id)

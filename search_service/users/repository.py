@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from models import OutboxTopic, Profile, User, UserTombstone, now_ms
+from models import OutboxTopic, Profile, Skill, User, UserTombstone, now_ms
 from search_service.index.entity import PROFILE_ROWS
 from search_service.outbox import append_event
 
@@ -61,7 +62,8 @@ def searchable_privacy_floors(session: Session, ids: Sequence[int]) -> dict[int,
 class ProfileCard:
     """What a search hit shows of a searchable student, with their privacy floor
     (epoch ms or ``None``); ``headline`` ``""`` and ``visibility`` ``{}`` when the
-    user has no profile row."""
+    user has no profile row; ``skills`` their skill names in profile order (those
+    :func:`searchable_profile_cards` was asked for; raw, as stored)."""
 
     user_id: int
     external_id: str | None
@@ -72,36 +74,77 @@ class ProfileCard:
     privacy_floor: int | None
     headline: str
     visibility: dict[str, Any]
+    skills: tuple[str, ...] = ()
 
 
-def searchable_profile_cards(session: Session, ids: Sequence[int]) -> dict[int, ProfileCard]:
+def _skills_column(dialect: str, below: int | None) -> Any:
+    """A correlated subquery: the user's ``[position, name]`` skill pairs as one JSON
+    array (SQLite ``json_group_array``, PostgreSQL ``json_agg``; neither orders an
+    aggregate on SQLite 3.40, so :func:`_skill_names` sorts by position), only
+    positions below ``below`` when given."""
+    if dialect == "postgresql":
+        pair = func.json_build_array(col(Skill.position), col(Skill.name))
+        agg = func.json_agg(pair)
+    else:
+        pair = func.json_array(col(Skill.position), col(Skill.name))
+        agg = func.json_group_array(pair)
+    stmt = sa_select(agg).where(col(Skill.user_id) == col(User.id))
+    if below is not None:
+        stmt = stmt.where(col(Skill.position) < below)
+    return stmt.scalar_subquery()
+
+
+def _skill_names(value: Any) -> tuple[str, ...]:
+    """Skill names in position order from :func:`_skills_column`'s JSON (text on
+    SQLite, decoded already by psycopg; ``None`` on PostgreSQL for no skills)."""
+    pairs = json.loads(value) if isinstance(value, str) else (value or [])
+    return tuple(name for _, name in sorted(pairs, key=lambda p: p[0]))
+
+
+def searchable_profile_cards(
+    session: Session,
+    ids: Sequence[int],
+    *,
+    skills: bool = False,
+    skills_below: int | None = None,
+) -> dict[int, ProfileCard]:
     """The :class:`ProfileCard` of each searchable user among ``ids`` (not
     soft-deleted, not suspended), by id: one query over ``users`` left-joined to
     ``profiles`` reading only the columns a hit shows, no ORM entities (loading
-    whole users decoded their JSON columns, portfolio snapshot included)."""
+    whole users decoded their JSON columns, portfolio snapshot included). With
+    ``skills``, the same statement carries each user's skills (positions below
+    ``skills_below`` when given), so hydration is one statement."""
     if not ids:
         return {}
+    columns: list[Any] = [
+        col(User.id),
+        col(User.external_id),
+        col(User.name),
+        col(User.first_name),
+        col(User.last_name),
+        col(User.username),
+        col(User.privacy_floor),
+        col(Profile.headline),
+        col(Profile.visibility),
+    ]
+    if skills:
+        columns.append(_skills_column(session.get_bind().dialect.name, skills_below))
     # sqlalchemy's select: sqlmodel's typed overloads stop at four columns.
     stmt = (
-        sa_select(
-            col(User.id),
-            col(User.external_id),
-            col(User.name),
-            col(User.first_name),
-            col(User.last_name),
-            col(User.username),
-            col(User.privacy_floor),
-            col(Profile.headline),
-            col(Profile.visibility),
-        )
+        sa_select(*columns)
         .outerjoin(Profile, col(Profile.user_id) == col(User.id))
         .where(col(User.id).in_(ids), *PROFILE_ROWS.searchable())
     )
-    return {
-        uid: ProfileCard(uid, ext, name, first, last, username, floor, headline or "", vis or {})
-        for uid, ext, name, first, last, username, floor, headline, vis in session.execute(stmt)
-        if uid is not None
-    }
+    out: dict[int, ProfileCard] = {}
+    for row in session.execute(stmt):
+        uid, ext, name, first, last, username, floor, headline, vis = row[:9]
+        if uid is None:
+            continue
+        names = _skill_names(row[9]) if skills else ()
+        out[uid] = ProfileCard(
+            uid, ext, name, first, last, username, floor, headline or "", vis or {}, names
+        )
+    return out
 
 
 def soft_delete_user(session: Session, user: User, *, now: int | None = None) -> bool:

@@ -6,12 +6,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlmodel import select
 
+from indexers import Hit
 from models import Availability, User, Visibility, now_ms
 from search_service.db import session_scope
 from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
+from search_service.search.service import hydrate_profiles
 from tests.factories import make_student
 
 URL = "/v1/search"
@@ -281,6 +284,33 @@ class TestHydration:
             cho.status = "suspended"
         data = _search(client, employer_headers, query="reconciliations", mode="keyword")
         assert data["results"] == []
+
+    @pytest.mark.parametrize("query", ["react developer figma", ""])
+    def test_hydration_is_one_statement_with_the_skills_in_order(
+        self, runtime: Runtime, corpus: dict[str, int], query: str
+    ) -> None:
+        """The cards, their privacy floors and their skills come back together."""
+        ids = [corpus["ana"], corpus["cho"], 999_999]
+        page = [Hit(id=uid, score=1.0, terms=frozenset(), version=now_ms()) for uid in ids]
+        seen: list[str] = []
+
+        def count(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+            seen.append(statement)
+
+        with session_scope(runtime.engine) as session:
+            event.listen(runtime.engine, "before_cursor_execute", count)
+            try:
+                hits = hydrate_profiles(
+                    session, page, dense=[], keyword=[], term_names={}, query=query
+                )
+            finally:
+                event.remove(runtime.engine, "before_cursor_execute", count)
+        assert len(seen) == 1, seen
+        assert [h.user_id for h in hits] == ids[:2]
+        ana, cho = hits
+        assert ana.top_skills == ["react", "figma", "typescript"]  # profile order, not a-z
+        assert ana.explanation.matched_skills == (["react", "figma"] if query else [])
+        assert cho.top_skills == ["excel", "quickbooks"]
 
 
 def test_private_section_cannot_be_found(
