@@ -43,6 +43,7 @@ __all__ = [
     "Range",
     "SearchResult",
     "VectorStore",
+    "by_score",
 ]
 
 DENSE = "dense"
@@ -190,6 +191,17 @@ class Hit:
     score: float
     terms: frozenset[int] | None = None
     version: int | None = None
+
+
+def by_score(hits: list[Hit]) -> list[Hit]:
+    """``hits`` best score first, equal scores by ascending id.
+
+    A retriever's candidate list in this order is the same in every process: Qdrant
+    returns points of exactly equal score (BM25 on short documents, RRF) in an order
+    that changes from one process to the next, and an explanation's ranks are
+    positions in these lists. Which of several tied points falls inside the pool's
+    cut-off is still the engine's choice."""
+    return sorted(hits, key=lambda h: (-h.score, h.id))
 
 
 @dataclass(slots=True)

@@ -28,6 +28,7 @@ from indexers.store import (
     Hit,
     IndexPoint,
     SearchResult,
+    by_score,
 )
 
 __all__ = ["ClientStore"]
@@ -62,8 +63,9 @@ def _terms(point: Any) -> frozenset[int] | None:
 
 
 def _scored(points: Sequence[qm.ScoredPoint]) -> list[Hit]:
-    """Ids and scores only (candidate lists are queried without payload or vectors)."""
-    return [Hit(id=int(p.id), score=float(p.score)) for p in points]
+    """Ids and scores only (candidate lists are queried without payload or vectors);
+    equal scores ordered by id (:func:`indexers.store.by_score`)."""
+    return by_score([Hit(id=int(p.id), score=float(p.score)) for p in points])
 
 
 def _version(point: Any) -> int | None:

@@ -30,6 +30,7 @@ from indexers.store import (
     Hit,
     IndexPoint,
     SearchResult,
+    by_score,
 )
 
 __all__ = ["EdgeStore"]
@@ -86,8 +87,9 @@ def _hits(points: Sequence[Any]) -> list[Hit]:
 
 def _scored(points: Sequence[Any]) -> list[Hit]:
     """Ids and scores only, for points queried without payload or vectors (each
-    attribute read converts a Rust value into a new Python object)."""
-    return [Hit(id=int(p.id), score=float(p.score)) for p in points]
+    attribute read converts a Rust value into a new Python object); equal scores
+    ordered by id (:func:`indexers.store.by_score`)."""
+    return by_score([Hit(id=int(p.id), score=float(p.score)) for p in points])
 
 
 class EdgeStore:

@@ -421,6 +421,29 @@ class TestReads:
         }
 
 
+@pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
+def test_equal_scores_are_ordered_by_id(store: VectorStore, mode: str) -> None:
+    """Points of one text score alike in both retrievers: every candidate list and
+    the page order them by id, whatever order the engine returned them in (an
+    explanation's ranks are positions in these lists)."""
+    ids = [31, 7, 19, 2, 24]
+    text = "barista espresso latte art"
+    store.ensure_collection(DIM)
+    store.upsert(
+        make_points(
+            texts={i: text for i in ids},
+            bm25=BM25,
+            dense=DENSE,
+            payloads={i: {"updated_at": 1_000} for i in ids},
+        )
+    )
+    result = _search(store, "espresso latte", mode=mode)
+    for listed in (result.dense, result.keyword, result.page):
+        if listed:
+            assert [h.id for h in listed] == sorted(ids)
+    assert result.page
+
+
 class TestPageDetails:
     """A ranked list retrieves its pool with ids and scores only
     (``details=False``) and reads term ids and versions for the page it shows."""

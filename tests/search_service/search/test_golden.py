@@ -19,7 +19,8 @@ The responses depend on nothing but the code: the deterministic hashing encoder
 clock of :func:`models.now_ms` pinned, to :data:`BUILT_AT` while the demo is
 written and indexed and to :data:`SERVED_AT` while requests are served (recency
 boosts, deadlines and the content clock all read it), and points of equal score
-in the store's candidate lists ordered by id (:func:`_search_ties_by_id`).
+in the store's candidate lists ordered by id (the adapters do it:
+:func:`indexers.store.by_score`).
 
 When a change is meant to alter results, re-record in that change's commit::
 
@@ -41,8 +42,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 import models.common
-from indexers import HashingEncoder, Hit, SearchResult
-from indexers.store_edge import EdgeStore
+from indexers import HashingEncoder
 from models import now_ms
 from search_service.app import create_app
 from search_service.gigs.demo import DEMO_EMPLOYER_CLERK_ID, DemoVocabulary, load_demo_gigs
@@ -90,29 +90,6 @@ class PinnedClock:
     def time_ns(self) -> int:
         """``ms`` in nanoseconds since the epoch."""
         return self.ms * 1_000_000
-
-
-def _ties_by_id(hits: list[Hit]) -> list[Hit]:
-    return sorted(hits, key=lambda h: (-h.score, h.id))
-
-
-_edge_search = EdgeStore.search
-
-
-def _search_ties_by_id(self: EdgeStore, **kwargs: Any) -> SearchResult:
-    """:meth:`EdgeStore.search` with equal scores in each list ordered by id.
-
-    Qdrant Edge returns points of exactly equal score in an order that changes
-    from one process to the next, and a hit's explanation ranks are its
-    positions in the candidate lists; the results themselves are ordered by
-    score, then id, already (``search/paging.py``), so only those ranks change.
-    """
-    found = _edge_search(self, **kwargs)
-    return SearchResult(
-        page=_ties_by_id(found.page),
-        dense=_ties_by_id(found.dense),
-        keyword=_ties_by_id(found.keyword),
-    )
 
 
 @dataclass
@@ -187,7 +164,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     clock = PinnedClock(BUILT_AT)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(models.common, "time", clock)
-        mp.setattr(EdgeStore, "search", _search_ties_by_id)
         assert now_ms() == BUILT_AT, "models.now_ms no longer reads models.common.time"
         rt = Runtime.open(settings, encoder=HashingEncoder(64))
         try:
