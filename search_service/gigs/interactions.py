@@ -35,7 +35,7 @@ lock and no other transaction can insert the pair before this one commits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, insert, or_, update
@@ -78,14 +78,11 @@ def decisions_for_gig(session: Session, gig_id: int) -> dict[int, CandidateDecis
     return {uid: CandidateDecision(d) for uid, d in session.exec(stmt) if d}
 
 
-def applicant_ids(session: Session, gig_id: int) -> list[int]:
-    """Students who applied to ``gig_id`` (and have not withdrawn), first applied first."""
-    stmt = (
-        select(Interaction.user_id)
-        .where(Interaction.gig_id == gig_id, Interaction.action == StudentAction.APPLIED.value)
-        .order_by(col(Interaction.acted_at), col(Interaction.id))
-    )
-    return list(session.exec(stmt))
+def applicant_ids(pairs: Mapping[int, Interaction]) -> list[int]:
+    """Students who applied (and have not withdrawn) among a gig's interactions
+    (:func:`interactions_for_gig`), first applied first (ties by row id)."""
+    applied = [p for p in pairs.values() if p.action == StudentAction.APPLIED.value]
+    return [p.user_id for p in sorted(applied, key=lambda p: (p.acted_at or 0, p.id or 0))]
 
 
 def dismissed_gig_ids(session: Session, user_id: int) -> set[int]:

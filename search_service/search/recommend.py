@@ -48,6 +48,7 @@ from models import (
     CandidateResponse,
     Gig,
     GigSearchResponse,
+    Interaction,
     SearchMode,
     SearchResponse,
     StudentAction,
@@ -56,7 +57,6 @@ from models import (
 )
 from search_service.gigs.interactions import (
     applicant_ids,
-    decisions_for_gig,
     dismissed_gig_ids,
     interactions_for_gig,
     record_exposures,
@@ -390,8 +390,8 @@ def _candidate_hits(
     q: _Query,
     payloads: dict[int, dict[str, object]],
     gig_id: int,
+    pairs: dict[int, Interaction],
 ) -> list[CandidateHit]:
-    pairs = interactions_for_gig(session, gig_id)
     applied = {uid for uid, pair in pairs.items() if pair.action == StudentAction.APPLIED.value}
     hydrated = hydrate_profiles(
         session,
@@ -467,7 +467,12 @@ def gig_candidates(
         diversity=diversity,
     )
     q = gig_query(rt, gig)
-    decisions = decisions_for_gig(session, gig.id)
+    # One read of the gig's interactions: the decisions steer the ranking, and the
+    # hits show each decision and application.
+    pairs = interactions_for_gig(session, gig.id)
+    decisions = {
+        uid: CandidateDecision(pair.decision) for uid, pair in pairs.items() if pair.decision
+    }
     rejected = {u for u, d in decisions.items() if d == CandidateDecision.REJECTED}
     shortlisted = [u for u, d in decisions.items() if d == CandidateDecision.SHORTLISTED]
     pending = pending_removal_ids(session)
@@ -492,7 +497,7 @@ def gig_candidates(
         return _order(scores, found.page)
 
     page = shown_page(rt.store, pager.page(rank, rt.store))
-    hits = _candidate_hits(session, page, found, q, payloads, gig.id)
+    hits = _candidate_hits(session, page, found, q, payloads, gig.id, pairs)
     return CandidateResponse(
         results=hits,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
@@ -532,7 +537,8 @@ def gig_applicants(
         cursor=cursor,
         diversity=diversity,
     )
-    ids = applicant_ids(session, gig.id)
+    pairs = interactions_for_gig(session, gig.id)
+    ids = applicant_ids(pairs)
     q = gig_query(rt, gig)
     vectors = rt.store.dense_vectors(ids) if ids else {}
     payloads = rt.store.payloads(ids, fields=[*_FIT_FIELDS, "updated_at"]) if ids else {}
@@ -550,7 +556,7 @@ def gig_applicants(
     order = _order(scores, hits)
     page = pager.page(lambda _depth, _pool: order, rt.store)
     result = SearchResult(page=page, dense=order)
-    out = _candidate_hits(session, page, result, q, payloads, gig.id)
+    out = _candidate_hits(session, page, result, q, payloads, gig.id, pairs)
     return CandidateResponse(
         results=out,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
