@@ -42,6 +42,7 @@ from search_service.users.api_keys import find_active_key_and_user
 from search_service.users.repository import find_user_by_clerk_id
 
 __all__ = [
+    "ActingUser",
     "Caller",
     "CurrentAdmin",
     "CurrentCaller",
@@ -140,6 +141,40 @@ class Caller:
         """Who pays for a request: the API key (``key:<id>``) or, for a JWT, the
         user (``user:<id>``)."""
         return f"key:{self.key_id}" if self.key_id is not None else f"user:{self.user_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class ActingUser(Caller):
+    """A caller acting as a user, as :func:`require_user` and :func:`require_student`
+    return it: ``user`` and ``user_id`` are never ``None``, so routes need no checks.
+
+    Raises:
+        ValueError: ``user`` has no id (not flushed).
+    """
+
+    user: User
+
+    def __post_init__(self) -> None:
+        if self.user.id is None:
+            raise ValueError("an acting user must have an id")
+
+    @property
+    def user_id(self) -> int:
+        """The acting user's id."""
+        uid = self.user.id
+        assert uid is not None  # checked in __post_init__
+        return uid
+
+    @classmethod
+    def of(cls, caller: Caller) -> ActingUser:
+        """``caller`` acting as its user.
+
+        Raises:
+            PermissionDeniedError: the key belongs to no user (403).
+        """
+        if caller.user is None:
+            raise PermissionDeniedError("this API key belongs to no user")
+        return cls(user=caller.user, roles=caller.roles, key_id=caller.key_id)
 
 
 def _usable(user: User | None) -> User | None:
@@ -242,15 +277,13 @@ PublicRateLimit = Depends(limit_public)
 """Route dependency of unauthenticated ``/v1`` routes: ``dependencies=[PublicRateLimit]``."""
 
 
-async def require_user(caller: CurrentCaller) -> Caller:
+async def require_user(caller: CurrentCaller) -> ActingUser:
     """A caller acting as a user (not a legacy user-less key).
 
     Raises:
         PermissionDeniedError: the key belongs to no user (403).
     """
-    if caller.user is None:
-        raise PermissionDeniedError("this API key belongs to no user")
-    return caller
+    return ActingUser.of(caller)
 
 
 async def require_employer(caller: CurrentCaller) -> Caller:
@@ -296,7 +329,7 @@ async def require_admin(caller: CurrentCaller) -> Caller:
     return caller
 
 
-async def require_student(caller: CurrentCaller) -> Caller:
+async def require_student(caller: CurrentCaller) -> ActingUser:
     """Students (the owners of profiles), acting as their own user.
 
     Raises:
@@ -304,7 +337,7 @@ async def require_student(caller: CurrentCaller) -> Caller:
     """
     if caller.user is None or not caller.has(Role.STUDENT):
         raise PermissionDeniedError("profiles belong to students; this caller is not one")
-    return caller
+    return ActingUser.of(caller)
 
 
 def require_metrics_scraper(
@@ -337,8 +370,8 @@ PERMISSION_GUARDS = (
     require_gig_manager,
 )
 
-CurrentUser = Annotated[Caller, Depends(require_user)]
-CurrentStudent = Annotated[Caller, Depends(require_student)]
+CurrentUser = Annotated[ActingUser, Depends(require_user)]
+CurrentStudent = Annotated[ActingUser, Depends(require_student)]
 CurrentEmployer = Annotated[Caller, Depends(require_employer)]
 CurrentAdmin = Annotated[Caller, Depends(require_admin)]
 CurrentGigManager = Annotated[GigManager, Depends(require_gig_manager)]

@@ -284,7 +284,6 @@ def apply_to_gig(gig_id: GigId, caller: CurrentStudent, session: SessionDep) -> 
     """For students: apply to an open gig (replaces a dismissal of it). The gig's
     owner sees the application in ``GET /v1/gigs/{gigId}/applicants``. Applying
     again changes nothing."""
-    assert caller.user is not None
     return act_on_gig(session, caller.user, gig_id, StudentAction.APPLIED)
 
 
@@ -297,7 +296,6 @@ def apply_to_gig(gig_id: GigId, caller: CurrentStudent, session: SessionDep) -> 
 def withdraw_application(gig_id: GigId, caller: CurrentStudent, session: SessionDep) -> Response:
     """For students: withdraw the application (also from a gig closed since). A
     no-op when the caller has not applied."""
-    assert caller.user is not None
     withdraw_from_gig(session, caller.user, gig_id, StudentAction.APPLIED)
     return Response(status_code=204)
 
@@ -311,7 +309,6 @@ def withdraw_application(gig_id: GigId, caller: CurrentStudent, session: Session
 def dismiss_gig(gig_id: GigId, caller: CurrentStudent, session: SessionDep) -> GigActionView:
     """For students: hide an open gig from the caller's recommendations (replaces
     an application to it). Only the student sees a dismissal."""
-    assert caller.user is not None
     return act_on_gig(session, caller.user, gig_id, StudentAction.DISMISSED)
 
 
@@ -324,7 +321,6 @@ def dismiss_gig(gig_id: GigId, caller: CurrentStudent, session: SessionDep) -> G
 def undo_dismissal(gig_id: GigId, caller: CurrentStudent, session: SessionDep) -> Response:
     """For students: the gig may be recommended again. A no-op when it was not
     dismissed."""
-    assert caller.user is not None
     withdraw_from_gig(session, caller.user, gig_id, StudentAction.DISMISSED)
     return Response(status_code=204)
 
@@ -345,5 +341,4 @@ def list_my_gig_actions(
     """For students: the gigs the caller applied to or dismissed (``action``: one
     kind only), newest first, with each gig while it is open (``gig`` is null
     once it is closed, filled or expired; deleted gigs are left out)."""
-    assert caller.user is not None
     return list_gig_actions(session, caller.user, action=action, limit=limit, offset=offset)

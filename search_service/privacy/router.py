@@ -15,7 +15,6 @@ router = APIRouter(tags=["privacy"])
 def export_me(caller: CurrentUser, session: SessionDep) -> JSONResponse:
     """A JSON document with the account, profile (all sections), snapshot, data,
     ledger entries, API keys (no secrets), webhook deliveries and outbox events."""
-    assert caller.user is not None
     return JSONResponse(
         export_user(session, caller.user),
         headers={
@@ -35,6 +34,5 @@ def delete_me(caller: CurrentUser, session: SessionDep) -> Response:
     """Soft-deletes at once: the account stops authenticating, its API keys are
     revoked and it leaves search before this answer is sent. Personal fields are
     erased after the retention period (``GIGSY_PRIVACY__RETENTION_DAYS``)."""
-    assert caller.user is not None
     delete_account(session, caller.user)
     return Response(status_code=204)

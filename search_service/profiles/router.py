@@ -66,7 +66,6 @@ def _respond(view: ProfileView, response: Response) -> ProfileView:
 def read_my_profile(caller: CurrentUser, session: SessionDep, response: Response) -> ProfileView:
     """Every section, private ones included, with strength and index state.
     A user who never wrote a profile gets an empty one at version 0."""
-    assert caller.user is not None
     return _respond(get_own_profile(session, caller.user), response)
 
 
@@ -88,7 +87,6 @@ def replace_my_profile(
     ``employers``. One transaction updates the tables, the snapshot, the hash
     and the version, and appends a ``profile.updated`` outbox event; the edit is
     searchable once the refresh job has embedded it (``searchable``)."""
-    assert caller.user is not None
     view, _ = save_profile(
         session, rt, caller.user, body, expected_version=_expected_version(if_match)
     )
@@ -118,12 +116,10 @@ async def patch_my_profile(
     """Merge the body into the profile: objects merge, ``null`` removes (resets to
     the default), arrays such as ``skills.items`` replace. Content type
     ``application/merge-patch+json`` (``application/json`` is accepted too)."""
-    assert caller.user is not None
     patch = await read_merge_patch(request)
     expected = _expected_version(if_match)
 
     def work() -> ProfileView:
-        assert caller.user is not None
         for attempt in range(3):
             session.expire_all()  # re-read what concurrent writers committed
             current = get_own_profile(session, caller.user)

@@ -126,7 +126,6 @@ async def my_recommended_gigs(
     never influence it), boosted by how many of a gig's required skills the caller
     lists; each hit says which skills matched and which required ones are missing.
     Dismissed gigs never come back. Empty until the caller has a profile."""
-    assert caller.user is not None
     user = caller.user
     found = await run_in_threadpool(
         lambda: recommended_gigs(

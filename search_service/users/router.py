@@ -31,8 +31,7 @@ _CLERK_ID = Path(min_length=1, max_length=255, pattern=r"^[^\x00]+$")
 
 
 def _uid(caller: CurrentUser) -> int:
-    assert caller.user is not None and caller.user.id is not None
-    return caller.user.id
+    return caller.user_id
 
 
 @router.get("/me", response_model=CallerView, summary="Who the credentials act as")
@@ -49,7 +48,6 @@ def read_me(caller: CurrentCaller) -> CallerView:
 @router.get("/me/balance", response_model=Balance, summary="The caller's cached balance")
 def read_my_balance(caller: CurrentUser) -> Balance:
     """Balance in minor units; equals the sum of the caller's ledger (reconciled)."""
-    assert caller.user is not None
     return Balance(amount=caller.user.balance_amount, currency=caller.user.balance_currency)
 
 

@@ -275,6 +275,19 @@ def _statements(rt: Runtime) -> Iterator[list[str]]:
 
 
 class TestApiKeys:
+    @pytest.mark.parametrize("role", ["student", "employer"])
+    def test_a_key_without_a_user_may_not_act_as_one(
+        self, app_client: TestClient, runtime: Runtime, role: str
+    ) -> None:
+        """Routes that act as the caller's user (``CurrentUser``, ``CurrentStudent``)
+        refuse a key made without one, with a 403 naming why."""
+        with session_scope(runtime.engine) as session:
+            _, key = create_api_key(session, role=role)
+        for path in ("/v1/me/profile", "/v1/me/export", "/v1/me/gig-actions"):
+            r = app_client.get(path, headers=_bearer(key))
+            assert r.status_code == 403, (path, r.text)
+        assert "belongs to no user" in app_client.get("/v1/me/export", headers=_bearer(key)).text
+
     def test_authentication_is_one_statement(
         self, settings: Settings, runtime: Runtime, people: dict[str, User]
     ) -> None:
