@@ -5,9 +5,10 @@ pages by ``offset`` or by ``cursor`` (``nextCursor``) and takes ``diversity``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
@@ -58,6 +59,28 @@ Mode = Annotated[SearchMode, Query(description="Retrievers: hybrid, keyword (BM2
 Cursor = Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH, description=CURSOR_DESCRIPTION)]
 Diversity = Annotated[float, Query(ge=0.0, le=1.0, description=DIVERSITY_DESCRIPTION)]
 JSON_MEDIA_TYPE = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class ListParams:
+    """The paging parameters every ranked list takes (``search/paging.py``)."""
+
+    limit: int
+    offset: int
+    cursor: str | None
+    diversity: float
+
+
+async def list_params(
+    limit: Limit = 20, offset: Offset = 0, cursor: Cursor = None, diversity: Diversity = 0.0
+) -> ListParams:
+    """``limit``, ``offset``, ``cursor`` and ``diversity`` of a list route's query,
+    validated as the OpenAPI schema documents them (a bad cursor is refused by the
+    pager, 422)."""
+    return ListParams(limit=limit, offset=offset, cursor=cursor, diversity=diversity)
+
+
+Paging = Annotated[ListParams, Depends(list_params)]
 
 
 def _rendered(model: BaseModel) -> Response:
@@ -116,11 +139,8 @@ async def my_recommended_gigs(
     caller: CurrentStudent,
     rt: RuntimeDep,
     session: SessionDep,
-    limit: Limit = 20,
-    offset: Offset = 0,
+    paging: Paging,
     mode: Mode = SearchMode.HYBRID,
-    cursor: Cursor = None,
-    diversity: Diversity = 0.0,
 ) -> Response:
     """Open gigs ranked for the caller's employer-visible profile (private sections
     never influence it), boosted by how many of a gig's required skills the caller
@@ -132,11 +152,11 @@ async def my_recommended_gigs(
             rt,
             session,
             user,
-            limit=limit,
-            offset=offset,
+            limit=paging.limit,
+            offset=paging.offset,
             mode=mode,
-            cursor=cursor,
-            diversity=diversity,
+            cursor=paging.cursor,
+            diversity=paging.diversity,
         )
     )
     return _rendered(found)
@@ -153,11 +173,8 @@ async def candidates_for_gig(
     manager: CurrentGigManager,
     rt: RuntimeDep,
     session: SessionDep,
-    limit: Limit = 20,
-    offset: Offset = 0,
+    paging: Paging,
     mode: Mode = SearchMode.HYBRID,
-    cursor: Cursor = None,
-    diversity: Diversity = 0.0,
 ) -> Response:
     """For the gig's owner (and admins): students ranked by the gig's text and
     required skills, availability and location as boosts, same privacy rules as
@@ -168,11 +185,11 @@ async def candidates_for_gig(
             rt,
             session,
             owned_gig(session, manager, gig_id),
-            limit=limit,
-            offset=offset,
+            limit=paging.limit,
+            offset=paging.offset,
             mode=mode,
-            cursor=cursor,
-            diversity=diversity,
+            cursor=paging.cursor,
+            diversity=paging.diversity,
         )
     )
     return _rendered(found)
@@ -189,10 +206,7 @@ async def applicants_of_gig(
     manager: CurrentGigManager,
     rt: RuntimeDep,
     session: SessionDep,
-    limit: Limit = 20,
-    offset: Offset = 0,
-    cursor: Cursor = None,
-    diversity: Diversity = 0.0,
+    paging: Paging,
 ) -> Response:
     """For the gig's owner (and admins): students who applied, best fit first."""
     found = await run_in_threadpool(
@@ -200,10 +214,10 @@ async def applicants_of_gig(
             rt,
             session,
             owned_gig(session, manager, gig_id),
-            limit=limit,
-            offset=offset,
-            cursor=cursor,
-            diversity=diversity,
+            limit=paging.limit,
+            offset=paging.offset,
+            cursor=paging.cursor,
+            diversity=paging.diversity,
         )
     )
     return _rendered(found)
@@ -223,11 +237,8 @@ async def similar_students(
     rt: RuntimeDep,
     session: SessionDep,
     user_id: Annotated[RowId, Path(description="The student's user id.")],
-    limit: Limit = 20,
-    offset: Offset = 0,
+    paging: Paging,
     mode: Mode = SearchMode.SEMANTIC,
-    cursor: Cursor = None,
-    diversity: Diversity = 0.0,
 ) -> Response:
     """Employers and admins: the students nearest to this one's employer-visible
     profile (never the student themselves)."""
@@ -238,11 +249,11 @@ async def similar_students(
             rt,
             session,
             user_id,
-            limit=limit,
-            offset=offset,
+            limit=paging.limit,
+            offset=paging.offset,
             mode=mode,
-            cursor=cursor,
-            diversity=diversity,
+            cursor=paging.cursor,
+            diversity=paging.diversity,
         )
     )
     if found is None:
@@ -261,11 +272,8 @@ async def similar_open_gigs(
     caller: CurrentUser,
     rt: RuntimeDep,
     session: SessionDep,
-    limit: Limit = 20,
-    offset: Offset = 0,
+    paging: Paging,
     mode: Mode = SearchMode.SEMANTIC,
-    cursor: Cursor = None,
-    diversity: Diversity = 0.0,
 ) -> Response:
     """Anyone signed in: open gigs nearest to this one (never itself, nor gigs the
     caller dismissed)."""
@@ -275,12 +283,12 @@ async def similar_open_gigs(
             rt,
             session,
             readable_gig(session, manager, gig_id),
-            limit=limit,
-            offset=offset,
+            limit=paging.limit,
+            offset=paging.offset,
             mode=mode,
             viewer_id=viewer,
-            cursor=cursor,
-            diversity=diversity,
+            cursor=paging.cursor,
+            diversity=paging.diversity,
         )
     )
     return _rendered(found)
