@@ -38,8 +38,9 @@ from search_service.metrics import stage
 from search_service.outbox import pending_removal_ids
 from search_service.runtime import GIGS, Runtime
 from search_service.search.facets import Facet, facets_and_suggestion
-from search_service.search.paging import Pager
-from search_service.search.service import ranks, retrieve, shown_page
+from search_service.search.paging import ListParams
+from search_service.search.pipeline import Ranking, run_ranked_list
+from search_service.search.service import ranks, retrieve
 
 __all__ = [
     "GIG_FACETS",
@@ -200,50 +201,53 @@ def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSear
     """
     started = time.perf_counter()
     query = canonicalise_query(req.query.strip())
-    pager = Pager.open(
-        rt.settings.search,
-        {
+    ts = now_ms()
+    store = rt.store_for(GIGS)
+
+    def plan() -> tuple[FilterSpec, FilterSpec]:
+        """``(live gigs only, with the request's filters)``."""
+        base = live_gig_spec(session, now=ts)
+        return base, gig_filter_spec(req.filters, base)
+
+    def rank(specs: tuple[FilterSpec, FilterSpec], depth: int, pool: int) -> Ranking:
+        found = retrieve(
+            rt,
+            store,
+            query=query,
+            mode=req.mode,
+            spec=specs[1],
+            limit=depth,
+            offset=0,
+            candidates=pool,
+            details=False,
+        )
+        return Ranking(found.page, found)
+
+    ran = run_ranked_list(
+        rt,
+        binding={
             "list": "gigs.search",
             "query": query,
             "mode": req.mode.value,
             "filters": req.filters.model_dump(mode="json"),
             "diversity": req.diversity,
         },
-        limit=req.limit,
-        offset=req.offset,
-        cursor=req.cursor,
-        diversity=req.diversity,
+        paging=ListParams(req.limit, req.offset, req.cursor, req.diversity),
+        store=store,
+        plan=plan,
+        rank=rank,
+        hydrate=lambda _specs, page, ranking: hydrate_gigs(
+            session,
+            page,
+            dense=ranking.found.dense,
+            keyword=ranking.found.keyword,
+            term_names=rt.bm25.term_names(query) if query else {},
+            now=ts,
+        ),
     )
-    ts = now_ms()
-    base = live_gig_spec(session, now=ts)
-    spec = gig_filter_spec(req.filters, base)
-    store = rt.store_for(GIGS)
-    found = SearchResult()
-
-    def rank(depth: int, pool: int) -> list[Hit]:
-        nonlocal found
-        found = retrieve(
-            rt,
-            store,
-            query=query,
-            mode=req.mode,
-            spec=spec,
-            limit=depth,
-            offset=0,
-            candidates=pool,
-            details=False,
-        )
-        return found.page
-
-    page = shown_page(store, pager.page(rank, store))
-    hits = hydrate_gigs(
-        session,
-        page,
-        dense=found.dense,
-        keyword=found.keyword,
-        term_names=rt.bm25.term_names(query) if query else {},
-        now=ts,
-    )
+    assert ran is not None  # the plan always ranks
+    (base, spec), listed = ran
+    hits, found = listed.results, listed.ranking.found
 
     def servable(versions: Mapping[int, int | None]) -> Collection[int]:
         return servable_gigs(session, list(versions), now=ts).keys()
@@ -268,8 +272,8 @@ def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSear
     return GigSearchResponse(
         results=hits,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        next_offset=pager.next_offset,
-        next_cursor=pager.next_cursor(),
+        next_offset=listed.next_offset,
+        next_cursor=listed.next_cursor,
         facets=facets,
         suggestion=suggestion,
     )

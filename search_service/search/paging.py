@@ -44,7 +44,14 @@ from search_service.errors import InvalidRequestError
 from search_service.search.mmr import mmr_select
 from search_service.settings import SearchSettings
 
-__all__ = ["CURSOR_VERSION", "Pager", "Ranker", "cursor_key", "pool_size"]
+__all__ = [
+    "CURSOR_VERSION",
+    "ListParams",
+    "Pager",
+    "Ranker",
+    "cursor_key",
+    "pool_size",
+]
 
 CURSOR_VERSION = 1
 """First byte of every cursor; a cursor of another version is refused."""
@@ -56,6 +63,23 @@ _PROCESS_KEY = secrets.token_bytes(32)
 Ranker = Callable[[int, int], list[Hit]]
 """``rank(depth, pool)``: a list's ranking, best first, over ``pool`` candidates per
 retriever; at least ``depth`` hits long unless fewer exist."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListParams:
+    """The paging arguments of every ranked list.
+
+    Attributes:
+        limit: results per page (1..100).
+        offset: results to skip (offset paging); 0 with a cursor.
+        cursor: the previous page's ``nextCursor``.
+        diversity: MMR diversity, 0..1 (0 = off).
+    """
+
+    limit: int = 20
+    offset: int = 0
+    cursor: str | None = None
+    diversity: float = 0.0
 
 
 def cursor_key(settings: SearchSettings) -> bytes:

@@ -66,8 +66,9 @@ from search_service.profiles.repository import load_profile_rows
 from search_service.profiles.visibility import servable_users
 from search_service.runtime import GIGS, Runtime
 from search_service.search.gigs import hydrate_gigs, live_gig_spec
-from search_service.search.paging import Pager
-from search_service.search.service import hydrate_profiles, retrieve, shown_page
+from search_service.search.paging import ListParams
+from search_service.search.pipeline import Ranking, run_ranked_list
+from search_service.search.service import hydrate_profiles, retrieve
 
 __all__ = [
     "COVERAGE_WEIGHT",
@@ -261,6 +262,20 @@ def _pool(
     )
 
 
+def _nearest(
+    rt: Runtime,
+    entity: str,
+    planned: tuple[_Query, FilterSpec],
+    mode: SearchMode,
+    depth: int,
+    pool: int,
+) -> Ranking:
+    """Nearest neighbours of a plan's query, as retrieved (the similar lists)."""
+    q, spec = planned
+    found = _pool(rt, entity, q, mode, spec, depth, pool)
+    return Ranking(found.page, found)
+
+
 def _normalised(hits: Sequence[Hit]) -> dict[int, float]:
     best = max((h.score for h in hits), default=0.0)
     if best <= 0:
@@ -305,24 +320,18 @@ def recommended_gigs(
     started = time.perf_counter()
     rr = rerank or Rerank()
     assert user.id is not None
-    pager = Pager.open(
-        rt.settings.search,
-        {"list": "gigs.recommended", "user": user.id, "mode": mode.value, "diversity": diversity},
-        limit=limit,
-        offset=offset,
-        cursor=cursor,
-        diversity=diversity,
-    )
-    q = student_query(rt, session, user.id)
-    if q is None:
-        return GigSearchResponse(results=[], took_ms=0.0)
+    uid = user.id
     ts = now_ms()
-    spec = live_gig_spec(session, now=ts, exclude=dismissed_gig_ids(session, user.id))
     store = rt.store_for(GIGS)
-    found = SearchResult()
 
-    def rank(_depth: int, pool: int) -> list[Hit]:
-        nonlocal found
+    def plan() -> tuple[_Query, FilterSpec] | None:
+        q = student_query(rt, session, uid)
+        if q is None:
+            return None
+        return q, live_gig_spec(session, now=ts, exclude=dismissed_gig_ids(session, uid))
+
+    def rank(planned: tuple[_Query, FilterSpec], _depth: int, pool: int) -> Ranking:
+        q, spec = planned
         found = _pool(rt, GIGS, q, mode, spec, pool)
         scores = _normalised(found.page)
         if rr.coverage and found.page:
@@ -330,22 +339,37 @@ def recommended_gigs(
             for h in found.page:
                 required = payloads.get(h.id, {}).get("required_skills") or []
                 scores[h.id] += COVERAGE_WEIGHT * _coverage(required, q.skills)
-        return _order(scores, found.page)
+        return Ranking(_order(scores, found.page), found)
 
-    page = shown_page(store, pager.page(rank, store))
-    hits = hydrate_gigs(
-        session,
-        page,
-        dense=found.dense,
-        keyword=found.keyword,
-        student_skills=q.skills,
-        now=ts,
+    ran = run_ranked_list(
+        rt,
+        binding={
+            "list": "gigs.recommended",
+            "user": uid,
+            "mode": mode.value,
+            "diversity": diversity,
+        },
+        paging=ListParams(limit, offset, cursor, diversity),
+        store=store,
+        plan=plan,
+        rank=rank,
+        hydrate=lambda planned, page, ranking: hydrate_gigs(
+            session,
+            page,
+            dense=ranking.found.dense,
+            keyword=ranking.found.keyword,
+            student_skills=planned[0].skills,
+            now=ts,
+        ),
     )
+    if ran is None:
+        return GigSearchResponse(results=[], took_ms=0.0)
+    listed = ran[1]
     return GigSearchResponse(
-        results=hits,
+        results=listed.results,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        next_offset=pager.next_offset,
-        next_cursor=pager.next_cursor(),
+        next_offset=listed.next_offset,
+        next_cursor=listed.next_cursor,
     )
 
 
@@ -427,6 +451,21 @@ def _candidate_hits(
     return out
 
 
+@dataclass(slots=True)
+class _CandidatesPlan:
+    q: _Query
+    spec: FilterSpec
+    pairs: dict[int, Interaction]
+
+
+@dataclass(slots=True)
+class _ApplicantsPlan:
+    q: _Query
+    pairs: dict[int, Interaction]
+    ranking: Ranking
+    """The whole ranking, made once: it does not depend on a pool."""
+
+
 def gig_candidates(
     rt: Runtime,
     session: Session,
@@ -458,51 +497,60 @@ def gig_candidates(
     started = time.perf_counter()
     rr = rerank or Rerank()
     assert gig.id is not None
-    pager = Pager.open(
-        rt.settings.search,
-        {"list": "gigs.candidates", "gig": gig.id, "mode": mode.value, "diversity": diversity},
-        limit=limit,
-        offset=offset,
-        cursor=cursor,
-        diversity=diversity,
-    )
-    q = gig_query(rt, gig)
-    # One read of the gig's interactions: the decisions steer the ranking, and the
-    # hits show each decision and application.
-    pairs = interactions_for_gig(session, gig.id)
-    decisions = {
-        uid: CandidateDecision(pair.decision) for uid, pair in pairs.items() if pair.decision
-    }
-    rejected = {u for u, d in decisions.items() if d == CandidateDecision.REJECTED}
-    shortlisted = [u for u, d in decisions.items() if d == CandidateDecision.SHORTLISTED]
-    pending = pending_removal_ids(session)
-    if rr.feedback and q.dense is not None:
-        q.dense = rocchio(
-            q.dense,
-            _profile_vectors(rt, session, shortlisted, pending),
-            _profile_vectors(rt, session, sorted(rejected), pending),
-        )
-    spec = FilterSpec(exclude_ids=pending | (rejected if rr.feedback else set()))
-    found = SearchResult()
-    payloads: dict[int, dict[str, object]] = {}
+    gig_id = gig.id
 
-    def rank(_depth: int, pool: int) -> list[Hit]:
-        nonlocal found, payloads
-        found = _pool(rt, "profiles", q, mode, spec, pool)
+    def plan() -> _CandidatesPlan:
+        q = gig_query(rt, gig)
+        # One read of the gig's interactions: the decisions steer the ranking, and
+        # the hits show each decision and application.
+        pairs = interactions_for_gig(session, gig_id)
+        decisions = {
+            uid: CandidateDecision(pair.decision) for uid, pair in pairs.items() if pair.decision
+        }
+        rejected = {u for u, d in decisions.items() if d == CandidateDecision.REJECTED}
+        shortlisted = [u for u, d in decisions.items() if d == CandidateDecision.SHORTLISTED]
+        pending = pending_removal_ids(session)
+        if rr.feedback and q.dense is not None:
+            q.dense = rocchio(
+                q.dense,
+                _profile_vectors(rt, session, shortlisted, pending),
+                _profile_vectors(rt, session, sorted(rejected), pending),
+            )
+        spec = FilterSpec(exclude_ids=pending | (rejected if rr.feedback else set()))
+        return _CandidatesPlan(q, spec, pairs)
+
+    def rank(p: _CandidatesPlan, _depth: int, pool: int) -> Ranking:
+        found = _pool(rt, "profiles", p.q, mode, p.spec, pool)
         scores = _normalised(found.page)
         ids = [h.id for h in found.page]
         payloads = rt.store.payloads(ids, fields=_FIT_FIELDS) if ids else {}
         for h in found.page:
-            scores[h.id] += _fit(q, payloads.get(h.id, {}), rr)
-        return _order(scores, found.page)
+            scores[h.id] += _fit(p.q, payloads.get(h.id, {}), rr)
+        return Ranking(_order(scores, found.page), found, payloads=payloads)
 
-    page = shown_page(rt.store, pager.page(rank, rt.store))
-    hits = _candidate_hits(session, page, found, q, payloads, gig.id, pairs)
+    ran = run_ranked_list(
+        rt,
+        binding={
+            "list": "gigs.candidates",
+            "gig": gig_id,
+            "mode": mode.value,
+            "diversity": diversity,
+        },
+        paging=ListParams(limit, offset, cursor, diversity),
+        store=rt.store,
+        plan=plan,
+        rank=rank,
+        hydrate=lambda p, page, ranking: _candidate_hits(
+            session, list(page), ranking.found, p.q, ranking.payloads, gig_id, p.pairs
+        ),
+    )
+    assert ran is not None  # a gig always makes a plan
+    listed = ran[1]
     return CandidateResponse(
-        results=hits,
+        results=listed.results,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        next_offset=pager.next_offset,
-        next_cursor=pager.next_cursor(),
+        next_offset=listed.next_offset,
+        next_cursor=listed.next_cursor,
     )
 
 
@@ -529,39 +577,53 @@ def gig_applicants(
     """
     started = time.perf_counter()
     assert gig.id is not None
-    pager = Pager.open(
-        rt.settings.search,
-        {"list": "gigs.applicants", "gig": gig.id, "diversity": diversity},
-        limit=limit,
-        offset=offset,
-        cursor=cursor,
-        diversity=diversity,
+    gig_id = gig.id
+
+    def plan() -> _ApplicantsPlan:
+        pairs = interactions_for_gig(session, gig_id)
+        ids = applicant_ids(pairs)
+        q = gig_query(rt, gig)
+        vectors = rt.store.dense_vectors(ids) if ids else {}
+        payloads = rt.store.payloads(ids, fields=[*_FIT_FIELDS, "updated_at"]) if ids else {}
+        scores: dict[int, float] = {}
+        for uid in ids:
+            vec = vectors.get(uid)
+            if vec is None or q.dense is None:
+                scores[uid] = -1.0 - ids.index(uid) * 1e-6
+                continue
+            scores[uid] = float(np.dot(vec, q.dense)) + _fit(q, payloads.get(uid, {}), Rerank())
+        # Versions from the payloads, no term ids to show: the page needs no details.
+        hits = [
+            Hit(
+                id=uid,
+                score=scores[uid],
+                terms=frozenset(),
+                version=_int(payloads.get(uid, {}).get("updated_at")),
+            )
+            for uid in ids
+        ]
+        order = _order(scores, hits)
+        ranking = Ranking(order, SearchResult(dense=order), payloads=payloads)
+        return _ApplicantsPlan(q, pairs, ranking)
+
+    ran = run_ranked_list(
+        rt,
+        binding={"list": "gigs.applicants", "gig": gig_id, "diversity": diversity},
+        paging=ListParams(limit, offset, cursor, diversity),
+        store=rt.store,
+        plan=plan,
+        rank=lambda p, _depth, _pool: p.ranking,
+        hydrate=lambda p, page, ranking: _candidate_hits(
+            session, list(page), ranking.found, p.q, ranking.payloads, gig_id, p.pairs
+        ),
     )
-    pairs = interactions_for_gig(session, gig.id)
-    ids = applicant_ids(pairs)
-    q = gig_query(rt, gig)
-    vectors = rt.store.dense_vectors(ids) if ids else {}
-    payloads = rt.store.payloads(ids, fields=[*_FIT_FIELDS, "updated_at"]) if ids else {}
-    scores: dict[int, float] = {}
-    for uid in ids:
-        vec = vectors.get(uid)
-        if vec is None or q.dense is None:
-            scores[uid] = -1.0 - ids.index(uid) * 1e-6
-            continue
-        scores[uid] = float(np.dot(vec, q.dense)) + _fit(q, payloads.get(uid, {}), Rerank())
-    hits = [
-        Hit(id=uid, score=scores[uid], version=_int(payloads.get(uid, {}).get("updated_at")))
-        for uid in ids
-    ]
-    order = _order(scores, hits)
-    page = pager.page(lambda _depth, _pool: order, rt.store)
-    result = SearchResult(page=page, dense=order)
-    out = _candidate_hits(session, page, result, q, payloads, gig.id, pairs)
+    assert ran is not None  # a gig always makes a plan
+    listed = ran[1]
     return CandidateResponse(
-        results=out,
+        results=listed.results,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        next_offset=pager.next_offset,
-        next_cursor=pager.next_cursor(),
+        next_offset=listed.next_offset,
+        next_cursor=listed.next_cursor,
     )
 
 
@@ -586,32 +648,41 @@ def similar_profiles(
         EncoderError, VectorStoreError: as the retrieval raises them.
     """
     started = time.perf_counter()
-    pager = Pager.open(
-        rt.settings.search,
-        {"list": "profiles.similar", "user": user_id, "mode": mode.value, "diversity": diversity},
-        limit=limit,
-        offset=offset,
-        cursor=cursor,
-        diversity=diversity,
+
+    def plan() -> tuple[_Query, FilterSpec] | None:
+        q = student_query(rt, session, user_id)
+        if q is None:
+            return None
+        return q, FilterSpec(exclude_ids=pending_removal_ids(session) | {user_id})
+
+    ran = run_ranked_list(
+        rt,
+        binding={
+            "list": "profiles.similar",
+            "user": user_id,
+            "mode": mode.value,
+            "diversity": diversity,
+        },
+        paging=ListParams(limit, offset, cursor, diversity),
+        store=rt.store,
+        plan=plan,
+        rank=lambda p, depth, pool: _nearest(rt, "profiles", p, mode, depth, pool),
+        hydrate=lambda _p, page, ranking: hydrate_profiles(
+            session,
+            list(page),
+            dense=ranking.found.dense,
+            keyword=ranking.found.keyword,
+            term_names={},
+        ),
     )
-    q = student_query(rt, session, user_id)
-    if q is None:
+    if ran is None:
         return None
-    spec = FilterSpec(exclude_ids=pending_removal_ids(session) | {user_id})
-    found = SearchResult()
-
-    def rank(depth: int, pool: int) -> list[Hit]:
-        nonlocal found
-        found = _pool(rt, "profiles", q, mode, spec, depth, pool)
-        return found.page
-
-    page = shown_page(rt.store, pager.page(rank, rt.store))
-    hits = hydrate_profiles(session, page, dense=found.dense, keyword=found.keyword, term_names={})
+    listed = ran[1]
     return SearchResponse(
-        results=hits,
+        results=listed.results,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        next_offset=pager.next_offset,
-        next_cursor=pager.next_cursor(),
+        next_offset=listed.next_offset,
+        next_cursor=listed.next_cursor,
     )
 
 
@@ -637,36 +708,36 @@ def similar_gigs(
     """
     started = time.perf_counter()
     assert gig.id is not None
-    pager = Pager.open(
-        rt.settings.search,
-        {
+    gig_id = gig.id
+    ts = now_ms()
+
+    def plan() -> tuple[_Query, FilterSpec]:
+        q = gig_query(rt, gig)
+        dismissed = dismissed_gig_ids(session, viewer_id) if viewer_id is not None else set()
+        return q, live_gig_spec(session, now=ts, exclude={gig_id} | dismissed)
+
+    ran = run_ranked_list(
+        rt,
+        binding={
             "list": "gigs.similar",
-            "gig": gig.id,
+            "gig": gig_id,
             "viewer": viewer_id,
             "mode": mode.value,
             "diversity": diversity,
         },
-        limit=limit,
-        offset=offset,
-        cursor=cursor,
-        diversity=diversity,
+        paging=ListParams(limit, offset, cursor, diversity),
+        store=rt.store_for(GIGS),
+        plan=plan,
+        rank=lambda p, depth, pool: _nearest(rt, GIGS, p, mode, depth, pool),
+        hydrate=lambda _p, page, ranking: hydrate_gigs(
+            session, page, dense=ranking.found.dense, keyword=ranking.found.keyword, now=ts
+        ),
     )
-    ts = now_ms()
-    q = gig_query(rt, gig)
-    dismissed = dismissed_gig_ids(session, viewer_id) if viewer_id is not None else set()
-    spec = live_gig_spec(session, now=ts, exclude={gig.id} | dismissed)
-    found = SearchResult()
-
-    def rank(depth: int, pool: int) -> list[Hit]:
-        nonlocal found
-        found = _pool(rt, GIGS, q, mode, spec, depth, pool)
-        return found.page
-
-    page = shown_page(rt.store_for(GIGS), pager.page(rank, rt.store_for(GIGS)))
-    hits = hydrate_gigs(session, page, dense=found.dense, keyword=found.keyword, now=ts)
+    assert ran is not None  # a gig always makes a plan
+    listed = ran[1]
     return GigSearchResponse(
-        results=hits,
+        results=listed.results,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        next_offset=pager.next_offset,
-        next_cursor=pager.next_cursor(),
+        next_offset=listed.next_offset,
+        next_cursor=listed.next_cursor,
     )

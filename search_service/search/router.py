@@ -5,7 +5,6 @@ pages by ``offset`` or by ``cursor`` (``nextCursor``) and takes ``diversity``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -39,6 +38,7 @@ from search_service.gigs.service import owned_gig, readable_gig
 from search_service.metrics import stage
 from search_service.paths import DECIMAL, RowId
 from search_service.search.gigs import search_gigs
+from search_service.search.paging import ListParams
 from search_service.search.recommend import (
     gig_applicants,
     gig_candidates,
@@ -59,16 +59,6 @@ Mode = Annotated[SearchMode, Query(description="Retrievers: hybrid, keyword (BM2
 Cursor = Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH, description=CURSOR_DESCRIPTION)]
 Diversity = Annotated[float, Query(ge=0.0, le=1.0, description=DIVERSITY_DESCRIPTION)]
 JSON_MEDIA_TYPE = "application/json"
-
-
-@dataclass(frozen=True, slots=True)
-class ListParams:
-    """The paging parameters every ranked list takes (``search/paging.py``)."""
-
-    limit: int
-    offset: int
-    cursor: str | None
-    diversity: float
 
 
 async def list_params(

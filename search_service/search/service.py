@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -48,7 +48,8 @@ from search_service.profiles.visibility import servable_profile_cards, servable_
 from search_service.runtime import Runtime
 from search_service.search.boosts import BOOST_FIELDS, BoostConfig, apply_boosts
 from search_service.search.facets import Facet, facets_and_suggestion
-from search_service.search.paging import Pager
+from search_service.search.paging import ListParams
+from search_service.search.pipeline import Ranking, run_ranked_list
 
 __all__ = [
     "PROFILE_FACETS",
@@ -59,7 +60,6 @@ __all__ = [
     "ranks",
     "retrieve",
     "search_profiles",
-    "shown_page",
     "shown_skills",
 ]
 
@@ -133,7 +133,8 @@ def retrieve(
     (default ``search.candidates``; at least ``offset + limit``). ``fusion``
     overrides the settings' fusion (recommendations weight their lists apart).
     ``details=False`` leaves the page's hits without BM25 term ids and versions
-    (a ranked list reads them for the page it shows: :func:`shown_page`).
+    (a ranked list reads them for the page it shows:
+    :func:`search_service.search.pipeline.shown_page`).
 
     Raises:
         EncoderError: the query could not be embedded.
@@ -168,22 +169,6 @@ def retrieve(
         )
 
 
-def shown_page(store: VectorStore, page: list[Hit]) -> list[Hit]:
-    """The page a list shows, each hit with its BM25 term ids and version
-    (:meth:`VectorStore.page_details`, one request), which hydration (the privacy
-    floor) and explanations (matched terms) need. A ranked list retrieves its whole
-    pool without them (``retrieve(details=False)``): only the page pays for them.
-    Hits that carry a version already (a browse, an applicant list) are kept as
-    they are.
-
-    Raises:
-        VectorStoreError: the store failed.
-    """
-    if all(h.version is not None or h.terms is not None for h in page):
-        return page
-    return store.page_details(page)
-
-
 def boost_config(req: SearchRequest) -> BoostConfig:
     """The boosts a search request switches on (``req.boosts``)."""
     preferred = req.boosts.availability
@@ -194,12 +179,56 @@ def boost_config(req: SearchRequest) -> BoostConfig:
     )
 
 
+@dataclass(slots=True)
+class _SearchPlan:
+    req: SearchRequest
+    query: str
+    spec: FilterSpec
+    pending: frozenset[int]
+    boosts: BoostConfig
+    now: int
+
+
+def _plan_search(session: Session, req: SearchRequest) -> _SearchPlan:
+    # Points with a pending removal are excluded inside the query, so they take no
+    # rank, score or page slot; hydration still checks every hit against SQL.
+    pending = pending_removal_ids(session)
+    return _SearchPlan(
+        req=req,
+        query=canonicalise_query(req.query.strip()),
+        spec=replace(filter_spec(req.filters), exclude_ids=pending),
+        pending=pending,
+        boosts=boost_config(req),
+        now=now_ms(),
+    )
+
+
+def _rank_search(rt: Runtime, p: _SearchPlan, depth: int, pool: int) -> Ranking:
+    found = retrieve(
+        rt,
+        rt.store,
+        query=p.query,
+        mode=p.req.mode,
+        spec=p.spec,
+        limit=depth,
+        offset=0,
+        candidates=pool,
+        details=False,
+    )
+    if not p.query or not p.boosts.active or not found.page:
+        return Ranking(found.page, found)  # a browse is ordered by time: no boosts
+    payloads = rt.store.payloads([h.id for h in found.page], fields=BOOST_FIELDS)
+    boosted = apply_boosts(found.page, payloads, p.boosts, p.now)
+    return Ranking(boosted.hits, found, factors=boosted.factors)
+
+
 def search_profiles(
     rt: Runtime, session: Session, req: SearchRequest, *, counted: bool = True
 ) -> SearchResponse:
     """Run an employer search, paged by ``offset`` or ``cursor`` and optionally
-    diversified by MMR (``search/paging.py``). ``counted=False`` (a saved-search
-    run, not a person searching) keeps it out of the search metrics.
+    diversified by MMR (``search/paging.py``), through the ranked-list pipeline
+    (``search/pipeline.py``). ``counted=False`` (a saved-search run, not a person
+    searching) keeps it out of the search metrics.
 
     An empty query lists profiles matching the filters, most recent
     employer-visible change first (score = ``visible_updated_at``, epoch ms).
@@ -218,9 +247,9 @@ def search_profiles(
     """
     started = time.perf_counter()
     query = canonicalise_query(req.query.strip())
-    pager = Pager.open(
-        rt.settings.search,
-        {
+    ran = run_ranked_list(
+        rt,
+        binding={
             "list": "profiles.search",
             "query": query,
             "mode": req.mode.value,
@@ -228,51 +257,23 @@ def search_profiles(
             "diversity": req.diversity,
             "boosts": req.boosts.model_dump(mode="json"),
         },
-        limit=req.limit,
-        offset=req.offset,
-        cursor=req.cursor,
-        diversity=req.diversity,
+        paging=ListParams(req.limit, req.offset, req.cursor, req.diversity),
+        store=rt.store,
+        plan=lambda: _plan_search(session, req),
+        rank=lambda p, depth, pool: _rank_search(rt, p, depth, pool),
+        hydrate=lambda p, page, ranking: hydrate_profiles(
+            session,
+            list(page),
+            dense=ranking.found.dense,
+            keyword=ranking.found.keyword,
+            term_names=rt.bm25.term_names(p.query) if p.query else {},
+            query=p.query,
+            boosts=ranking.factors,
+        ),
     )
-    # Points with a pending removal are excluded inside the query, so they take no
-    # rank, score or page slot; hydration below still checks every hit against SQL.
-    pending = pending_removal_ids(session)
-    spec = replace(filter_spec(req.filters), exclude_ids=pending)
-    found = SearchResult()
-    cfg = boost_config(req)
-    applied: dict[int, list[tuple[str, float]]] = {}
-    ts = now_ms()
-
-    def rank(depth: int, pool: int) -> list[Hit]:
-        nonlocal found
-        found = retrieve(
-            rt,
-            rt.store,
-            query=query,
-            mode=req.mode,
-            spec=spec,
-            limit=depth,
-            offset=0,
-            candidates=pool,
-            details=False,
-        )
-        if not query or not cfg.active or not found.page:
-            return found.page  # a browse is ordered by time: no boosts
-        payloads = rt.store.payloads([h.id for h in found.page], fields=BOOST_FIELDS)
-        boosted = apply_boosts(found.page, payloads, cfg, ts)
-        applied.update(boosted.factors)
-        return boosted.hits
-
-    page = shown_page(rt.store, pager.page(rank, rt.store))
-    term_names = rt.bm25.term_names(query) if query else {}
-    hits = hydrate_profiles(
-        session,
-        page,
-        dense=found.dense,
-        keyword=found.keyword,
-        term_names=term_names,
-        query=query,
-        boosts=applied,
-    )
+    assert ran is not None  # the plan always ranks
+    plan, listed = ran
+    hits, found = listed.results, listed.ranking.found
 
     def servable(versions: Mapping[int, int | None]) -> Collection[int]:
         return servable_user_ids(session, versions)
@@ -283,13 +284,13 @@ def search_profiles(
     first_page = req.offset == 0 and req.cursor is None
     facets, suggestion = facets_and_suggestion(
         rt.store,
-        spec,
+        plan.spec,
         result=found if query else None,
         probe=probe,
         servable=servable,
         facets=[PROFILE_FACETS[name] for name in dict.fromkeys(req.facets)],
         filters=req.filters,
-        relaxed_spec=lambda relaxed: replace(filter_spec(relaxed), exclude_ids=pending),
+        relaxed_spec=lambda relaxed: replace(filter_spec(relaxed), exclude_ids=plan.pending),
         suggest=first_page and not hits,
     )
     if first_page and counted:
@@ -297,8 +298,8 @@ def search_profiles(
     return SearchResponse(
         results=hits,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
-        next_offset=pager.next_offset,
-        next_cursor=pager.next_cursor(),
+        next_offset=listed.next_offset,
+        next_cursor=listed.next_cursor,
         facets=facets,
         suggestion=suggestion,
     )
