@@ -133,8 +133,11 @@ def record_exposures(session: Session, gig_id: int, user_ids: Sequence[int], *, 
     rows = [{"gig_id": gig_id, "user_id": uid, "first_shown_at": now} for uid in user_ids]
     dialect = session.get_bind().dialect.name
     build = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    stmt = build(CandidateExposure).values(rows).on_conflict_do_nothing()
-    session.execute(stmt)
+    # The rows as parameters of one statement (SQLAlchemy sends them as one
+    # multi-row INSERT, "insertmanyvalues"), so its compiled form is cached: rows
+    # written into the statement made it a new one to compile on every page.
+    stmt = build(CandidateExposure).on_conflict_do_nothing()
+    session.execute(stmt, rows)
 
 
 def _pair(gig_id: int, user_id: int) -> tuple[ColumnElement[bool], ...]:

@@ -428,9 +428,9 @@ def _candidate_hits(
     # What the owner is shown becomes decidable (gigs/feedback.py): the page only.
     record_exposures(session, gig_id, [h.user_id for h in hydrated], now=now_ms())
     out: list[CandidateHit] = []
+    wanted = list(dict.fromkeys([*q.required, *sorted(q.skills - set(q.required))]))
     for hit in hydrated:
         skills = set(payloads.get(hit.user_id, {}).get("skills") or [])  # type: ignore[call-overload]
-        wanted = list(dict.fromkeys([*q.required, *sorted(q.skills - set(q.required))]))
         explanation = hit.explanation.model_copy(
             update={
                 "matched_skills": [s for s in wanted if s in skills],
@@ -440,10 +440,9 @@ def _candidate_hits(
         pair = pairs.get(hit.user_id)
         out.append(
             CandidateHit(
-                **{
-                    **hit.model_dump(),
-                    "explanation": explanation,
-                },
+                # The hit's fields as they are (a dump would turn the explanation into
+                # a dict for the model to validate again).
+                **{**dict(hit), "explanation": explanation},
                 decision=CandidateDecision(pair.decision) if pair and pair.decision else None,
                 applied=hit.user_id in applied,
             )
