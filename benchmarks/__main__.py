@@ -3,6 +3,7 @@ resumes), recommendation, freshness and refresh harnesses that print numbers."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,6 +26,45 @@ JOBS_CSV = Path("../shared/data/jobs/linkedin_jobs_2023_sample.csv")
 RESUMES_CSV = Path("../shared/data/resumes/livecareer_resumes_2484.csv")
 SCIFACT_DIR = Path("../shared/data/scifact")
 RESUMES_CSV = Path("../shared/data/resumes/livecareer_resumes_2484.csv")
+
+
+class VectorsOption(StrEnum):
+    """``--vectors`` of ``latency --profiles`` and ``cpu``: how a new build makes dense
+    vectors (``benchmarks.scale_build.Vectors``)."""
+
+    REAL = "real"
+    COMPOSED = "composed"
+
+
+_VECTORS_HELP = (
+    "How a new build makes dense vectors: real (every document embedded) or composed "
+    "(distinct fragments embedded once, vectors composed: ~15 min at 100k on 2 cores). "
+    "An existing build must have been made the same way."
+)
+
+
+def _build_first(
+    where: Path, *, profiles: int, seed: int, vectors: VectorsOption, fp32_sample: int = 0
+) -> None:
+    """Build (or check and reuse) the data in ``where`` with ``vectors``, so the harness
+    that follows reuses it.
+
+    Raises:
+        typer.BadParameter: ``where`` holds another build.
+    """
+    from benchmarks.scale_build import build_data
+
+    try:
+        build_data(
+            where,
+            profiles=profiles,
+            seed=seed,
+            fp32_sample=fp32_sample,
+            vectors=vectors.value,
+            say=typer.echo,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--data-dir") from exc
 
 
 def _embedded_only(url: str | None = None) -> None:
@@ -92,6 +132,9 @@ def latency(
         ),
     ] = 2000,
     seed: Annotated[int, typer.Option(help="Demo data seed.")] = 42,
+    vectors: Annotated[
+        VectorsOption, typer.Option(help=f"With --profiles: {_VECTORS_HELP}")
+    ] = VectorsOption.REAL,
     n: Annotated[int, typer.Option(help="Without --profiles: searches per mode.")] = 100,
     mode: Annotated[list[SearchMode] | None, typer.Option(help="Mode(s) to time.")] = None,
     url: Annotated[str | None, typer.Option(help="Use a running server instead.")] = None,
@@ -110,6 +153,7 @@ def latency(
         _embedded_only(url)
         where = (data_dir or Path("benchmarks/results") / f"data-{profiles}").resolve()
         where.mkdir(parents=True, exist_ok=True)
+        _build_first(where, profiles=profiles, seed=seed, vectors=vectors, fp32_sample=fp32_sample)
         try:
             rep = run_scale(
                 where,
@@ -177,6 +221,7 @@ def cpu(
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Demo data seed.")] = 42,
+    vectors: Annotated[VectorsOption, typer.Option(help=_VECTORS_HELP)] = VectorsOption.REAL,
     jobs_csv: Annotated[Path, typer.Option(help="Real job titles used as queries.")] = JOBS_CSV,
 ) -> None:
     """Server CPU per request (utime+stime of `serve`) and wall p50/p95 of every ranked
@@ -188,6 +233,7 @@ def cpu(
     titles = jobs_csv.resolve() if jobs_csv and jobs_csv.is_file() else None
     where = (data_dir or Path("benchmarks/results") / f"data-{profiles}").resolve()
     where.mkdir(parents=True, exist_ok=True)
+    _build_first(where, profiles=profiles, seed=seed, vectors=vectors)
     try:
         rep = run_cpu(
             where,
