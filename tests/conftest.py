@@ -72,6 +72,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if reason is not None:
             item.stash[_UNMET] = reason
         _name_schemathesis_item(item)
+    # The long files first (stable: each file keeps its order): pytest-xdist hands
+    # out files in collection order, so none of them starts last and leaves one
+    # worker running alone at the end.
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 def _name_schemathesis_item(item: pytest.Item) -> None:

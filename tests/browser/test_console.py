@@ -19,7 +19,7 @@ from tests.search_service.profile_helpers import new_user_with_key
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.long]
 
 
 def _use_key(page: Page, key: str) -> None:

@@ -18,7 +18,7 @@ from tests.factories import make_student
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.long]
 
 DESKTOP = (1280, 800)
 PHONE = (390, 844)

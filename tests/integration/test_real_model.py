@@ -25,7 +25,7 @@ from search_service.settings import EmbeddingSettings, Settings
 from search_service.users.api_keys import create_api_key
 from tests.conftest import RESUMES_CSV
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, pytest.mark.long]
 
 CATEGORIES = ("ACCOUNTANT", "CHEF", "INFORMATION-TECHNOLOGY", "TEACHER", "AVIATION", "FITNESS")
 PER_CATEGORY = 20

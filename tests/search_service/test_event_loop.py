@@ -28,6 +28,8 @@ from search_service.runtime import Runtime
 from tests import loop_guard
 from tests.search_service.profile_helpers import new_user_with_key, student_with_key
 
+pytestmark = pytest.mark.long
+
 SLOW_CALLBACK_S = 0.02
 SQL_DELAY_S = 0.06
 TRIES = 3

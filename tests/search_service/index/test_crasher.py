@@ -47,7 +47,10 @@ READY_S = 30.0
 CATCH_UP_S = 40.0
 METRICS_TOKEN = "crasher-metrics-token-0123456789"
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)")
+pytestmark = [
+    pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL (POSIX)"),
+    pytest.mark.long,
+]
 
 
 def _free_port() -> int:

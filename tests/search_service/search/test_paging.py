@@ -22,6 +22,8 @@ from search_service.search.paging import Pager, pool_size
 from search_service.settings import SearchSettings
 from tests.search_service.profile_helpers import Student, new_user_with_key, student_with_key
 
+pytestmark = pytest.mark.long
+
 SEARCH = {"list": "test", "query": "q"}
 
 
