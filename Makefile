@@ -34,8 +34,9 @@ run: install
 	$(BIN)/gigsy-search demo --if-empty
 	$(BIN)/gigsy-search serve --host $(HOST) --port $(PORT)
 
-# pytest-xdist workers; each test file runs whole on one of them (--dist loadfile),
-# so a module's fixtures are built once. `make test TEST_WORKERS=0` runs in-process.
+# pytest-xdist workers: each takes half the tests in collection order, and a worker
+# that runs out takes tests from the end of the other's queue (--dist worksteal;
+# docs/development.md). `make test TEST_WORKERS=0` runs in-process.
 TEST_WORKERS ?= 2
 
 ## The whole test suite (SQLite and PostgreSQL, both vector-store adapters, real model).
@@ -43,7 +44,7 @@ test: install
 	$(BIN)/lint-imports
 	$(BIN)/ruff check .
 	$(BIN)/python -m mypy models indexers search_service benchmarks tests
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 ## Benchmarks print numbers (see benchmarks/README.md); they never run in `make test`.
 bench: install

@@ -76,7 +76,7 @@ def test_the_header_is_printed_under_xdist(
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     pytester.makeini("[pytest]\nmarkers =\n    needs_tool(name): needs an executable\n")
     pytester.makepyfile(test_sample=TESTS)
-    result = pytester.runpytest_subprocess("-p", "tests.conftest", "-n", "2", "--dist", "loadfile")
+    result = pytester.runpytest_subprocess("-p", "tests.conftest", "-n", "2", "--dist", "worksteal")
     result.assert_outcomes(passed=2, skipped=4)
     result.stdout.fnmatch_lines(
         ["skips: 4 of the 6 selected tests will skip:", "*3 × `gigsy-test-no-such-tool`*"]
