@@ -253,7 +253,10 @@ def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSear
         return servable_gigs(session, list(versions), now=ts).keys()
 
     def probe(relaxed: FilterSpec) -> SearchResult:
-        return retrieve(rt, store, query=query, mode=req.mode, spec=relaxed, limit=1, offset=0)
+        # The count reads the candidate lists only: no page details.
+        return retrieve(
+            rt, store, query=query, mode=req.mode, spec=relaxed, limit=1, offset=0, details=False
+        )
 
     first_page = req.offset == 0 and req.cursor is None
     facets, suggestion = facets_and_suggestion(

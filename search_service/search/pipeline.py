@@ -20,7 +20,7 @@ retriever's ranks and scores) and what facets count.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -93,7 +93,7 @@ def run_ranked_list(
     store: VectorStore,
     plan: Callable[[], P | None],
     rank: Callable[[P, int, int], Ranking],
-    hydrate: Callable[[P, Sequence[Hit], Ranking], list[R]],
+    hydrate: Callable[[P, list[Hit], Ranking], list[R]],
 ) -> tuple[P, Listed[R]] | None:
     """Run one page of a ranked list (the module docstring's steps).
 

@@ -540,7 +540,7 @@ def gig_candidates(
         plan=plan,
         rank=rank,
         hydrate=lambda p, page, ranking: _candidate_hits(
-            session, list(page), ranking.found, p.q, ranking.payloads, gig_id, p.pairs
+            session, page, ranking.found, p.q, ranking.payloads, gig_id, p.pairs
         ),
     )
     assert ran is not None  # a gig always makes a plan
@@ -613,7 +613,7 @@ def gig_applicants(
         plan=plan,
         rank=lambda p, _depth, _pool: p.ranking,
         hydrate=lambda p, page, ranking: _candidate_hits(
-            session, list(page), ranking.found, p.q, ranking.payloads, gig_id, p.pairs
+            session, page, ranking.found, p.q, ranking.payloads, gig_id, p.pairs
         ),
     )
     assert ran is not None  # a gig always makes a plan
@@ -668,7 +668,7 @@ def similar_profiles(
         rank=lambda p, depth, pool: _nearest(rt, "profiles", p, mode, depth, pool),
         hydrate=lambda _p, page, ranking: hydrate_profiles(
             session,
-            list(page),
+            page,
             dense=ranking.found.dense,
             keyword=ranking.found.keyword,
             term_names={},

@@ -189,13 +189,13 @@ class _SearchPlan:
     now: int
 
 
-def _plan_search(session: Session, req: SearchRequest) -> _SearchPlan:
+def _plan_search(session: Session, req: SearchRequest, query: str) -> _SearchPlan:
     # Points with a pending removal are excluded inside the query, so they take no
     # rank, score or page slot; hydration still checks every hit against SQL.
     pending = pending_removal_ids(session)
     return _SearchPlan(
         req=req,
-        query=canonicalise_query(req.query.strip()),
+        query=query,
         spec=replace(filter_spec(req.filters), exclude_ids=pending),
         pending=pending,
         boosts=boost_config(req),
@@ -259,11 +259,11 @@ def search_profiles(
         },
         paging=ListParams(req.limit, req.offset, req.cursor, req.diversity),
         store=rt.store,
-        plan=lambda: _plan_search(session, req),
+        plan=lambda: _plan_search(session, req, query),
         rank=lambda p, depth, pool: _rank_search(rt, p, depth, pool),
         hydrate=lambda p, page, ranking: hydrate_profiles(
             session,
-            list(page),
+            page,
             dense=ranking.found.dense,
             keyword=ranking.found.keyword,
             term_names=rt.bm25.term_names(p.query) if p.query else {},
@@ -279,7 +279,10 @@ def search_profiles(
         return servable_user_ids(session, versions)
 
     def probe(relaxed: FilterSpec) -> SearchResult:
-        return retrieve(rt, rt.store, query=query, mode=req.mode, spec=relaxed, limit=1, offset=0)
+        # The count reads the candidate lists only: no page details.
+        return retrieve(
+            rt, rt.store, query=query, mode=req.mode, spec=relaxed, limit=1, offset=0, details=False
+        )
 
     first_page = req.offset == 0 and req.cursor is None
     facets, suggestion = facets_and_suggestion(
