@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from models import SearchMode
+from search_service.entities import ENTITIES
+from search_service.runtime import PROFILES
 
 if TYPE_CHECKING:
     from benchmarks.embcache import CachedEncoder
@@ -266,10 +268,10 @@ def facets(
     from search_service.runtime import Runtime
     from search_service.settings import get_settings
 
-    rt = Runtime.open(get_settings())
+    rt = Runtime.open(get_settings(), entities=ENTITIES)
     try:
         cases = run_facets(rt, n=n)
-        profiles = rt.store.count()
+        profiles = rt.index(PROFILES).store.count()
     finally:
         rt.close()
     typer.echo(f"{profiles} indexed profiles, {n} searches per case and variant (ms, in process)")
@@ -567,7 +569,7 @@ def recommend(
             qdrant=QdrantSettings(url=None),
             embedding=EmbeddingSettings(model=model),
         )
-        rt = Runtime.open(settings)
+        rt = Runtime.open(settings, entities=ENTITIES)
         try:
             corpus = build_corpus(rt, resumes, jobs, sample=sample, seed=seed, progress=progress)
             rep = run_recommend(
@@ -671,11 +673,12 @@ def footprint(
     settings = get_settings()
     if settings.qdrant.url:
         raise typer.BadParameter("measures the embedded Qdrant Edge store: unset the Qdrant URL")
-    rt = Runtime.open(settings)
+    rt = Runtime.open(settings, entities=ENTITIES)
     try:
         tables = table_footprints(rt.engine)
         collections = []
-        for name, store in rt.stores.items():
+        for entity in rt.entities:
+            name, store = entity.name, rt.index(entity).store
             if isinstance(store, EdgeStore) and store.count():
                 store.flush()
                 collections.append(collection_footprint(name, store.shard, store.path))

@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from benchmarks.metrics import percentile
-from search_service.runtime import Runtime
+from search_service.runtime import PROFILES, Runtime
 
 __all__ = ["BaselineResult", "qdrant_local", "rank_bm25_scan"]
 
@@ -54,7 +54,7 @@ def rank_bm25_scan(rt: Runtime, texts: Sequence[str], queries: Sequence[str]) ->
     """BM25Okapi full scan over ``texts`` (k1 and b as the service's encoder)."""
     from rank_bm25 import BM25Okapi
 
-    bm25 = rt.bm25
+    bm25 = rt.index(PROFILES).bm25
     started = time.perf_counter()
     corpus = [bm25.tokens(t) for t in tqdm(texts, desc="rank-bm25 tokens", unit="doc")]
     index = BM25Okapi(corpus, k1=bm25.k1, b=bm25.b)
@@ -87,7 +87,7 @@ def qdrant_local(rt: Runtime, ids: Sequence[int], queries: Sequence[str]) -> Bas
                 range(0, len(ids), _UPLOAD_BATCH), desc="qdrant local upload", unit="batch"
             ):
                 chunk = list(ids[start : start + _UPLOAD_BATCH])
-                found = rt.store.dense_vectors(chunk)
+                found = rt.index(PROFILES).store.dense_vectors(chunk)
                 client.upsert(
                     "profiles",
                     points=[

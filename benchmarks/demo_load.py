@@ -14,6 +14,7 @@ import os
 import tempfile
 import time
 
+from search_service.entities import ENTITIES
 from search_service.gigs.demo import DemoVocabulary, load_demo_gigs
 from search_service.profiles import demo_vocab
 from search_service.profiles.demo import load_demo
@@ -30,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("GIGSY_EMBEDDING__MODEL", "hashing")
     with tempfile.TemporaryDirectory(prefix="demo-load-") as data_dir:
-        rt = Runtime.open(Settings(data_dir=data_dir))
+        rt = Runtime.open(Settings(data_dir=data_dir), entities=ENTITIES)
         try:
             t = time.perf_counter()
             report = load_demo(rt, count=args.profiles, progress=args.progress)

@@ -130,7 +130,7 @@ def run_scifact(
         open_beir(beir, encoder, name=f"{data.name}/{split}") as (rt, judged),
         tempfile.TemporaryDirectory(prefix="gigsy-quant-") as tmp,
     ):
-        source = rt.store
+        source = rt.index(PROFILES).store
         assert isinstance(source, EdgeStore)
         header = f"{judged.name}: {len(judged.queries)} judged queries, {judged.docs} docs"
         for name in variants:
@@ -140,7 +140,8 @@ def run_scifact(
             build_s = time.perf_counter() - started
             store = EdgeStore(path, schema=PROFILE_SCHEMA)
             try:
-                view = replace(rt, stores={**rt.stores, PROFILES: store})
+                profiles = replace(rt.index(PROFILES), store=store)
+                view = replace(rt, indexes={**rt.indexes, PROFILES: profiles})
                 semantic, hybrid = run_configs(view, judged, configs)
             finally:
                 store.close()

@@ -28,6 +28,8 @@ from sqlmodel import col, select
 
 from models import User, now_ms
 from search_service.db import session_scope
+from search_service.entities import ENTITIES
+from search_service.index.entity import PROFILE_ROWS
 from search_service.index.repository import staleness
 from search_service.profiles.demo import load_demo
 from search_service.profiles.repository import (
@@ -163,7 +165,7 @@ def refresh_until_fresh(rt: Runtime, *, limit: int) -> RefreshReport:
 
 def _stale(rt: Runtime) -> int:
     with session_scope(rt.engine) as session:
-        return staleness(session).stale
+        return staleness(session, entity=PROFILE_ROWS).stale
 
 
 def run_refresh(
@@ -192,7 +194,7 @@ def run_refresh(
         RuntimeError: profiles were still stale before a timed scenario.
     """
     say = on_step or (lambda _msg: None)
-    rt = Runtime.open(settings)
+    rt = Runtime.open(settings, entities=ENTITIES)
     try:
         say(f"loading {profiles} demo profiles")
         load_demo(rt, count=profiles, seed=seed, progress=progress)

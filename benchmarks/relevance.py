@@ -68,11 +68,12 @@ from indexers.taxonomy import (
 )
 from models import SearchMode, User, now_ms
 from search_service.db import session_scope
+from search_service.entities import ENTITIES
 from search_service.index.entity import PROFILE_ROWS
 from search_service.profiles.ingest import ingest_resumes, read_resumes
 from search_service.profiles.repository import load_profile_rows
 from search_service.refresh.writer import reindex
-from search_service.runtime import Runtime
+from search_service.runtime import PROFILES, Runtime
 from search_service.search.boosts import BoostConfig, apply_boosts
 from search_service.search.service import retrieve
 from search_service.settings import EmbeddingSettings, QdrantSettings, SearchSettings, Settings
@@ -405,7 +406,7 @@ def retrieve_all(
     for qid, text in queries.items():
         out[qid] = retrieve(
             rt,
-            rt.store,
+            rt.index(PROFILES).store,
             query=service_query(text, rewrite),
             mode=SearchMode.HYBRID,
             spec=FilterSpec(),
@@ -423,7 +424,7 @@ def open_lab(rt: Runtime, data: Judged) -> Lab:
     """
     if data.corpus is None:
         raise ValueError(f"{data.name}: no corpus for retrieval variants")
-    found = rt.store.dense_vectors(data.corpus.ids)
+    found = rt.index(PROFILES).store.dense_vectors(data.corpus.ids)
     dense = np.stack([found[i] for i in data.corpus.ids]).astype(np.float32)
     return Lab(data.corpus, dense, rt.encoder)
 
@@ -443,7 +444,7 @@ def run_configs(
     payloads: dict[int, dict[str, Any]] = {}
     if any(c.boosts for c in configs):
         ids = {h.id for r in results.values() for h in (*r.dense, *r.keyword)}
-        payloads = rt.store.payloads(sorted(ids))
+        payloads = rt.index(PROFILES).store.payloads(sorted(ids))
     now = now_ms()
     lab: Lab | None = None
     queries = {qid: service_query(t, rewrite) for qid, t in data.queries.items()}
@@ -575,7 +576,7 @@ def open_beir(
     still count in recall's denominator (they get ids past the corpus).
     """
     with tempfile.TemporaryDirectory(prefix="gigsy-relevance-") as tmp:
-        rt = Runtime.open(_settings(Path(tmp), encoder.model), encoder=encoder)
+        rt = Runtime.open(_settings(Path(tmp), encoder.model), entities=ENTITIES, encoder=encoder)
         try:
             titles = [
                 data.doc_titles[i] if i < len(data.doc_titles) else ""
@@ -584,8 +585,8 @@ def open_beir(
             bm25 = Bm25Encoder(
                 avg_len=Bm25Encoder.corpus_avg_titled_len(zip(data.doc_texts, titles, strict=True))
             )
-            rt.set_bm25(bm25)
-            rt.store.ensure_collection(encoder.dim)
+            rt.index(PROFILES).set_bm25(bm25)
+            rt.index(PROFILES).store.ensure_collection(encoder.dim)
             docs = [
                 ProfileDocument(
                     user_id=i,
@@ -596,7 +597,9 @@ def open_beir(
                 )
                 for i, text in enumerate(data.doc_texts)
             ]
-            Indexer(rt.store, encoder, bm25).index(docs, progress=progress, desc="indexing")
+            Indexer(rt.index(PROFILES).store, encoder, bm25).index(
+                docs, progress=progress, desc="indexing"
+            )
             point = {doc: i for i, doc in enumerate(data.doc_ids)}
             extra = iter(range(len(point), 10**9))
             qrels = {
@@ -693,7 +696,7 @@ def open_resumes(
         ValueError: the CSV lacks a column, or no resume has a category.
     """
     with tempfile.TemporaryDirectory(prefix="gigsy-relevance-") as tmp:
-        rt = Runtime.open(_settings(Path(tmp), encoder.model), encoder=encoder)
+        rt = Runtime.open(_settings(Path(tmp), encoder.model), entities=ENTITIES, encoder=encoder)
         try:
             if per_category is not None:
                 csv_path = _per_category(csv_path, per_category, Path(tmp) / "sample.csv")
@@ -715,7 +718,7 @@ def open_resumes(
                     name="resumes",
                     queries={c: category_query(c) for c in cats},
                     qrels={c: by_cat[c] for c in cats},
-                    docs=rt.store.count(),
+                    docs=rt.index(PROFILES).store.count(),
                     corpus=_resume_corpus(rt, csv_path),
                 ),
             )

@@ -49,6 +49,7 @@ from benchmarks.scale_build import (
     data_settings,
     profile_texts,
 )
+from search_service.entities import ENTITIES
 from search_service.runtime import Runtime
 
 __all__ = ["ScaleReport", "format_report", "run_scale", "write_json"]
@@ -214,7 +215,7 @@ def run_scale(
         report.cache = parse_metrics(scrape.text, _CACHE_METRICS)
         report.peak_rss_mb = peak_rss_mb(server.pid)
     if baselines:
-        rt = Runtime.open(data_settings(data_dir))
+        rt = Runtime.open(data_settings(data_dir), entities=ENTITIES)
         try:
             ids, docs = profile_texts(rt)
             base_q = texts[_WARMUP : _WARMUP + baseline_queries]

@@ -49,6 +49,7 @@ from indexers import DenseEncoder, embed_documents
 from indexers.encoders import FloatArray
 from models import now_ms
 from search_service.db import session_scope
+from search_service.entities import ENTITIES
 from search_service.gigs.demo import DemoVocabulary, load_demo_gigs
 from search_service.index.entity import GIG_ROWS, PROFILE_ROWS
 from search_service.profiles import demo_vocab
@@ -60,7 +61,7 @@ from search_service.profiles.repository import (
     write_profile,
 )
 from search_service.refresh.freshness import refresh_stale
-from search_service.refresh.writer import LOADERS, reindex
+from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
 from search_service.settings import QdrantSettings, Settings
 
@@ -293,8 +294,10 @@ def profile_texts(rt: Runtime, limit: int | None = None) -> tuple[list[int], lis
     ids = ids[:limit] if limit is not None else ids
     out_ids: list[int] = []
     texts: list[str] = []
+    profiles = rt.index(PROFILE_ROWS).entity
     for start in range(0, len(ids), 512):
-        docs, _ = LOADERS[PROFILE_ROWS.name](rt, ids[start : start + 512])
+        with session_scope(rt.engine) as session:
+            docs, _ = profiles.documents(session, ids[start : start + 512])
         out_ids += [d.id for d in docs]
         texts += [d.text for d in docs]
     return out_ids, texts
@@ -353,7 +356,8 @@ def _manifest(data_dir: Path) -> Path:
 def _realism(rt: Runtime, composed: ComposedEncoder, sample: int) -> tuple[float, float]:
     """Mean and minimum cosine between composed and real stored vectors
     (:func:`embed_documents`, title included) of ``sample`` profile documents."""
-    docs, _ = LOADERS[PROFILE_ROWS.name](rt, _profile_ids(rt)[:sample])
+    with session_scope(rt.engine) as session:
+        docs, _ = rt.index(PROFILE_ROWS).entity.documents(session, _profile_ids(rt)[:sample])
     texts, titles = [d.text for d in docs], [d.title for d in docs]
     real = embed_documents(composed.real, texts, titles)
     fake = embed_documents(composed, texts, titles)
@@ -411,7 +415,7 @@ def build_data(
     rep = BuildReport(profiles=profiles, gigs=max(1, profiles // 10), seed=seed, vectors=mode)
     build_started = time.perf_counter()
     settings = data_settings(data_dir)
-    rt = Runtime.open(settings)
+    rt = Runtime.open(settings, entities=ENTITIES)
     try:
         rep.encoder = rt.encoder.name
         say(f"loading {profiles} demo profiles and {rep.gigs} demo gigs (encoder {rep.encoder})")
@@ -428,7 +432,7 @@ def build_data(
             # The same runtime, writer and protocol; only the document encoder differs.
             composed = ComposedEncoder(real, seed=seed)
             rt.close()
-            rt = Runtime.open(settings, encoder=composed)
+            rt = Runtime.open(settings, entities=ENTITIES, encoder=composed)
             say("composing dense vectors (each distinct fragment embedded once)")
         started = time.perf_counter()
         idx = reindex(rt, entities=[PROFILE_ROWS], progress=progress)
@@ -440,8 +444,8 @@ def build_data(
         rep.index_gigs_s = time.perf_counter() - started
         say("building the HNSW graphs (VectorStore.optimize)")
         started = time.perf_counter()
-        for store in rt.stores.values():
-            store.optimize()
+        for entity in rt.entities:
+            rt.index(entity).store.optimize()
         rep.optimize_s = time.perf_counter() - started
         if composed is not None:
             rep.distinct_texts = len(composed.cache)
@@ -453,7 +457,7 @@ def build_data(
             )
             # Edits from here on are embedded by the real model, as `serve` would.
             rt.close()
-            rt = Runtime.open(settings, encoder=real)
+            rt = Runtime.open(settings, entities=ENTITIES, encoder=real)
         else:
             say("second full reindex of unchanged data")
             started = time.perf_counter()

@@ -17,6 +17,7 @@ from search_service.auth import ClerkJwtVerifier
 from search_service.caching import NoStoreMiddleware
 from search_service.console.router import install_console
 from search_service.docs_ui import install_docs
+from search_service.entities import ENTITIES
 from search_service.errors import install_error_handlers
 from search_service.gigs import router as gigs
 from search_service.limits import RequestLimitsMiddleware
@@ -93,7 +94,9 @@ def create_app(
         # (tests/loop_guard.py checks every statement).
         rt = runtime
         if rt is None:
-            rt = await anyio.to_thread.run_sync(lambda: Runtime.open(cfg, encoder=encoder))
+            rt = await anyio.to_thread.run_sync(
+                lambda: Runtime.open(cfg, entities=ENTITIES, encoder=encoder)
+            )
         if owned:
             await anyio.to_thread.run_sync(_warm_up, rt)
         app.state.runtime = rt

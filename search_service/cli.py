@@ -138,12 +138,13 @@ def _fail(message: str, code: ExitCode = ExitCode.FAILURE) -> typer.Exit:
 @contextmanager
 def _runtime() -> Iterator[Runtime]:
     from indexers import IndexerError
+    from search_service.entities import ENTITIES
     from search_service.runtime import Runtime
     from search_service.settings import get_settings
 
     _configure_logging()
     try:
-        rt = Runtime.open(get_settings())
+        rt = Runtime.open(get_settings(), entities=ENTITIES)
     except IndexerError as exc:
         raise _fail(str(exc)) from exc
     try:
@@ -276,17 +277,17 @@ def demo(
     from search_service.db import session_scope
     from search_service.gigs.demo import DEMO_EMPLOYER_CLERK_ID, DemoVocabulary, load_demo_gigs
     from search_service.gigs.ingest import unserved_reasons
-    from search_service.index.entity import GIG_ROWS, PROFILE_ROWS
     from search_service.profiles import demo_vocab
     from search_service.profiles.demo import load_demo
     from search_service.refresh.writer import reindex
+    from search_service.runtime import GIGS, PROFILES
     from search_service.users.repository import count_users
 
     with _runtime() as rt:
         if if_empty:
             with session_scope(rt.engine) as session:
                 existing = count_users(session)
-            if existing and rt.store.count():
+            if existing and rt.index(PROFILES).store.count():
                 typer.echo(
                     f"{existing} users already loaded; skipping demo data. Keys for the demo "
                     f"users: gigsy-search create-api-key --user {_DEMO_STUDENT} --role student "
@@ -310,14 +311,14 @@ def demo(
             f"{gig_report.employers_created} employers created"
         )
         _load_model(rt)
-        for entity in (PROFILE_ROWS, GIG_ROWS):
+        for entity in rt.entities:
             typer.echo(f"indexing {entity.name}: embedding each one and writing it to the index")
             idx = reindex(rt, entities=[entity], progress=progress)
             line = (
                 f"indexed {idx.indexed} {entity.name} ({idx.embedded} embedded, "
                 f"{idx.reused} reused) in {idx.seconds:.1f}s"
             )
-            if entity is GIG_ROWS:
+            if entity.name == GIGS:
                 line += _unserved(unserved_reasons(rt, gig_report.external_ids), "demo gigs")
             typer.echo(line)
         _optimize(rt)
@@ -402,10 +403,9 @@ def _index_imported(rt: Runtime, entity: IndexedEntity, *, progress: bool) -> st
     from search_service.db import session_scope
     from search_service.index.state import get_state
     from search_service.refresh.writer import reindex
-    from search_service.runtime import bm25_state_key
 
     with session_scope(rt.engine) as session:
-        indexed_before = get_state(session, bm25_state_key(entity.name)) is not None
+        indexed_before = get_state(session, entity.bm25_key) is not None
     if not indexed_before:
         _load_model(rt)
         idx = reindex(rt, entities=[entity], progress=progress)
@@ -540,12 +540,11 @@ def reindex(
     progress: Annotated[bool, _NO_PROGRESS] = True,
 ) -> None:
     """Rebuild the search index from SQL (profiles, then gigs)."""
-    from search_service.index.entity import ENTITIES
     from search_service.refresh.writer import reindex as do_reindex
 
     with _runtime() as rt:
         _load_model(rt)
-        for entity in ENTITIES:
+        for entity in rt.entities:
             idx = do_reindex(rt, recreate=recreate, entities=[entity], progress=progress)
             typer.echo(
                 f"indexed {idx.indexed} {entity.name} ({idx.embedded} embedded, "
@@ -558,7 +557,8 @@ def _optimize(rt: Runtime, *, only: str | None = None) -> None:
     """Build every collection's HNSW graph (or ``only`` that one's) after a bulk load
     (``VectorStore.optimize``: the embedded store has no background optimizer,
     docs/scaling.md), saying so before each."""
-    for name, store in rt.stores.items():
+    for entity in rt.entities:
+        name, store = entity.name, rt.index(entity).store
         if only is not None and name != only:
             continue
         typer.echo(f"optimizing the {name} index (building its search graph)")
@@ -699,11 +699,9 @@ def refresh(
 ) -> None:
     """Index stale profiles and gigs now (what the scheduled refresh job does), once;
     exit 1 if some failed."""
-    from search_service.index.entity import ENTITIES
-
     failed: list[int] = []
     with _runtime() as rt:
-        for entity in ENTITIES:
+        for entity in rt.entities:
             r = _refresh_entity(rt, entity, progress=progress, limit=limit)
             typer.echo(
                 f"refreshed {r.indexed} {entity.name} ({r.embedded} embedded, {r.reused} reused, "

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from search_service.deps import RuntimeDep, require_metrics_scraper
-from search_service.runtime import GIGS
+from search_service.runtime import GIGS, PROFILES
 
 router = APIRouter(tags=["health"])
 
@@ -18,8 +18,8 @@ def read_health(rt: RuntimeDep) -> dict[str, Any]:
     """``{"status": "ok", "indexedProfiles": n, "indexedGigs": m}``."""
     return {
         "status": "ok",
-        "indexedProfiles": rt.store.count(),
-        "indexedGigs": rt.store_for(GIGS).count(),
+        "indexedProfiles": rt.index(PROFILES).store.count(),
+        "indexedGigs": rt.index(GIGS).store.count(),
     }
 
 

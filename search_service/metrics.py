@@ -35,7 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexers.encoders import QueryCache
 from search_service.db import session_scope
-from search_service.index.entity import GIG_ROWS
+from search_service.index.entity import GIG_ROWS, PROFILE_ROWS
 from search_service.index.repository import staleness
 from search_service.outbox import count_pending
 
@@ -283,7 +283,7 @@ class _BacklogCollector(Collector):
             if self._cached is not None and now - self._cached[0] < self.cache_s:
                 return self._cached[1]
             with session_scope(self.engine) as session:
-                s = staleness(session)
+                s = staleness(session, entity=PROFILE_ROWS)
                 pending = count_pending(session)
                 gigs = staleness(session, entity=GIG_ROWS)
             backlog = _Backlog(s.stale, s.oldest_s, s.failing, pending, gigs.stale)

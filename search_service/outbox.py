@@ -9,7 +9,7 @@ from sqlalchemy import and_, delete, exists, func, not_, or_, update
 from sqlmodel import Session, col, select
 
 from models import OutboxEvent, OutboxTopic, now_ms
-from search_service.index.entity import PROFILE_ROWS, IndexedEntity
+from search_service.index.entity import IndexedEntity
 
 __all__ = [
     "append_event",
@@ -26,12 +26,6 @@ __all__ = [
 REMOVAL_TOPICS = (OutboxTopic.INDEX_REMOVE.value, OutboxTopic.USER_DELETED.value)
 """Topics whose consumer removes the subject's point from the index."""
 
-UPDATE_TOPICS: dict[str, OutboxTopic] = {
-    "profiles": OutboxTopic.PROFILE_UPDATED,
-    "gigs": OutboxTopic.GIG_UPDATED,
-}
-"""The topic announcing a new document version, per entity name."""
-
 
 def append_event(
     session: Session,
@@ -41,7 +35,7 @@ def append_event(
     *,
     user_version: int | None = None,
     now: int | None = None,
-    entity: str = PROFILE_ROWS.name,
+    entity: str,
 ) -> OutboxEvent:
     """Add an event to the caller's transaction (it commits or rolls back with it).
 
@@ -78,7 +72,7 @@ def pending_removals(
     *,
     user_ids: Sequence[int] | None = None,
     limit: int = 500,
-    entity: str = PROFILE_ROWS.name,
+    entity: str,
 ) -> Sequence[OutboxEvent]:
     """Unprocessed ``index.remove`` and ``user.deleted`` events of ``entity``, oldest
     first (only those of subjects ``user_ids`` when given)."""
@@ -92,7 +86,7 @@ def pending_removals(
     return session.exec(stmt.order_by(col(OutboxEvent.id)).limit(limit)).all()
 
 
-def pending_removal_ids(session: Session, entity: str = PROFILE_ROWS.name) -> frozenset[int]:
+def pending_removal_ids(session: Session, *, entity: str) -> frozenset[int]:
     """Subjects of ``entity`` with an unprocessed removal event: their points may
     still be in the index and must not be served (empty in the normal case, where
     the post-commit hook already applied the removal; uses ``ix_outbox_pending``)."""
@@ -126,9 +120,10 @@ def mark_failed(session: Session, event_id: int, error: str) -> None:
 
 
 def mark_update_events_done(
-    session: Session, entity: IndexedEntity = PROFILE_ROWS, *, now: int | None = None
+    session: Session, *, entity: IndexedEntity, now: int | None = None
 ) -> int:
-    """Close every pending update event of ``entity`` whose change is in the index.
+    """Close every pending update event (``entity.update_topic``) of ``entity`` whose
+    change is in the index.
 
     An event is done when its subject's ``embedding_updated_at`` has reached the
     event's ``user_version``, or the subject is not searchable any more (nothing
@@ -151,7 +146,7 @@ def mark_update_events_done(
         .where(
             col(OutboxEvent.processed_at).is_(None),
             col(OutboxEvent.entity) == entity.name,
-            col(OutboxEvent.topic) == UPDATE_TOPICS[entity.name].value,
+            col(OutboxEvent.topic) == entity.update_topic.value,
             done,
         )
         .values(processed_at=now if now is not None else now_ms())

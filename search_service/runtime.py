@@ -3,13 +3,17 @@
 Built once (FastAPI lifespan, or a CLI command) from :class:`Settings`, closed
 once. The dense encoder loads lazily, so commands that never embed (browse-only
 searches, API key creation) start fast.
+
+Each indexed entity is served through :meth:`Runtime.index` (an
+:class:`EntityIndex`: the entity's full descriptor, its store and its BM25
+encoder); the runtime holds the descriptors it was opened with.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
@@ -18,37 +22,59 @@ from sqlmodel import Session
 
 # Registers the listener that removes users who leave search from the index.
 import search_service.index.removals  # noqa: F401
-from indexers import (
-    GIG_SCHEMA,
-    PROFILE_SCHEMA,
-    Bm25Encoder,
-    DenseEncoder,
-    VectorStore,
-    load_encoder,
-    open_store,
-)
+from indexers import Bm25Encoder, DenseEncoder, VectorStore, load_encoder, open_store
 from search_service.db import make_engine, migrate, session_scope
+from search_service.index.entity import GIG_ROWS, PROFILE_ROWS, IndexedEntity
 from search_service.index.state import get_state
 from search_service.metrics import Metrics
 from search_service.settings import Settings
 
-__all__ = ["BM25_STATE_KEY", "GIGS", "PROFILES", "Runtime", "bm25_state_key", "open_engine"]
+__all__ = ["DEFAULT_BM25_AVG_LEN", "GIGS", "PROFILES", "EntityIndex", "Runtime", "open_engine"]
 
 _log = logging.getLogger(__name__)
 
-BM25_STATE_KEY = "bm25"
-"""``index_state`` key of the BM25 parameters profile documents were encoded with."""
+PROFILES = PROFILE_ROWS.name
+"""Name of the profile entity, for ``Runtime.index(PROFILES)``."""
+GIGS = GIG_ROWS.name
+"""Name of the gig entity, for ``Runtime.index(GIGS)``."""
 
-PROFILES = "profiles"
-"""Name of the profile entity (``search_service.index.entity.PROFILE_ROWS``)."""
-GIGS = "gigs"
-"""Name of the gig entity (``search_service.index.entity.GIG_ROWS``)."""
+DEFAULT_BM25_AVG_LEN = 256.0
+"""BM25 average document length (tokens) used until a reindex measured the corpus."""
 
 
-def bm25_state_key(entity: str) -> str:
-    """``index_state`` key of an entity's BM25 parameters (``bm25`` for profiles,
-    as before gigs existed; ``bm25:<entity>`` otherwise)."""
-    return BM25_STATE_KEY if entity == PROFILES else f"{BM25_STATE_KEY}:{entity}"
+@dataclass(eq=False)
+class EntityIndex:
+    """One indexed entity as a process serves it: the full descriptor, its
+    collection's store and its BM25 encoder.
+
+    Attributes:
+        entity: the full descriptor (``search_service.entities``), hooks set.
+        store: the entity's collection.
+        engine: where its BM25 parameters are read (``index_state``).
+    """
+
+    entity: IndexedEntity
+    store: VectorStore
+    engine: Engine
+    _bm25: Bm25Encoder | None = None
+
+    @property
+    def bm25(self) -> Bm25Encoder:
+        """BM25 encoder of the entity's documents, with the corpus statistics recorded
+        in ``index_state`` under ``entity.bm25_key`` (average length
+        :data:`DEFAULT_BM25_AVG_LEN` until a reindex measured it), loaded on first
+        use. Queries encode the same with any of them."""
+        found = self._bm25
+        if found is None:
+            with session_scope(self.engine) as session:
+                state = get_state(session, self.entity.bm25_key) or {}
+            avg_len = float(state.get("avg_len", DEFAULT_BM25_AVG_LEN))
+            found = self._bm25 = Bm25Encoder(avg_len=avg_len)
+        return found
+
+    def set_bm25(self, encoder: Bm25Encoder) -> None:
+        """Replace the BM25 encoder (after a reindex recomputed ``avg_len``)."""
+        self._bm25 = encoder
 
 
 def open_engine(settings: Settings) -> Engine:
@@ -65,10 +91,10 @@ class Runtime:
 
     settings: Settings
     engine: Engine
-    stores: dict[str, VectorStore]
-    """One store per indexed entity, keyed by entity name (``profiles``, ``gigs``)."""
+    indexes: dict[str, EntityIndex]
+    """One index per entity, keyed by entity name, in the order of the entities given
+    to :meth:`open`; callers go through :meth:`index` and :attr:`entities`."""
     _encoder: DenseEncoder | None = None
-    _bm25s: dict[str, Bm25Encoder] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     metrics: Metrics = field(init=False)
     on_profile_change: Callable[[], None] | None = None
@@ -83,18 +109,20 @@ class Runtime:
             self.engine, cache_s=self.settings.metrics.cache_s, encoder=lambda: self._encoder
         )
 
-    @property
-    def store(self) -> VectorStore:
-        """The profile collection's store."""
-        return self.stores[PROFILES]
-
-    def store_for(self, entity: str) -> VectorStore:
-        """The store of ``entity``'s collection.
+    def index(self, entity: IndexedEntity | str) -> EntityIndex:
+        """The index of ``entity`` (a descriptor, static or full, or its name): its
+        full descriptor, store and BM25 encoder.
 
         Raises:
-            KeyError: no such entity.
+            KeyError: this runtime was not opened with that entity.
         """
-        return self.stores[entity]
+        name = entity if isinstance(entity, str) else entity.name
+        return self.indexes[name]
+
+    @property
+    def entities(self) -> tuple[IndexedEntity, ...]:
+        """The full descriptors of this runtime's entities, in refresh order."""
+        return tuple(ix.entity for ix in self.indexes.values())
 
     def notify_profile_change(self) -> None:
         """Wake the refresh job in this process, if there is one (never raises)."""
@@ -106,33 +134,50 @@ class Runtime:
                 _log.exception("could not wake the refresh job")
 
     @classmethod
-    def open(cls, settings: Settings, *, encoder: DenseEncoder | None = None) -> Runtime:
-        """Connect to SQL (running migrations) and open the vector store.
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        entities: Sequence[IndexedEntity],
+        encoder: DenseEncoder | None = None,
+    ) -> Runtime:
+        """Connect to SQL (running migrations) and open one vector store per entity.
+
+        Args:
+            settings: the configuration.
+            entities: the full descriptors to serve, in refresh order
+                (``search_service.entities.ENTITIES``: that module imports the
+                search code, which imports this one, so the caller passes them).
+                Each store is the collection ``entity.collection(settings)``
+                created with ``entity.schema``.
+            encoder: a dense encoder to use instead of loading ``settings.embedding``.
 
         Raises:
-            StoreUnavailableError: the vector store cannot be opened.
+            ValueError: two entities share a name.
+            StoreUnavailableError: a vector store cannot be opened.
         """
+        names = [e.name for e in entities]
+        if len(set(names)) != len(names):
+            raise ValueError(f"entity names must be unique: {names}")
         engine = open_engine(settings)
         api_key = settings.qdrant.api_key.get_secret_value() if settings.qdrant.api_key else None
-        stores: dict[str, VectorStore] = {}
+        indexes: dict[str, EntityIndex] = {}
         try:
-            for name, collection, schema in (
-                (PROFILES, settings.qdrant.collection, PROFILE_SCHEMA),
-                (GIGS, settings.qdrant.gig_collection, GIG_SCHEMA),
-            ):
-                stores[name] = open_store(
+            for entity in entities:
+                store = open_store(
                     url=settings.qdrant.url,
                     path=settings.qdrant_path,
-                    collection=collection,
-                    schema=schema,
+                    collection=entity.collection(settings),
+                    schema=entity.schema,
                     api_key=api_key,
                 )
+                indexes[entity.name] = EntityIndex(entity=entity, store=store, engine=engine)
         except Exception:
-            for opened in stores.values():
-                opened.close()
+            for opened in indexes.values():
+                opened.store.close()
             engine.dispose()
             raise
-        return cls(settings=settings, engine=engine, stores=stores, _encoder=encoder)
+        return cls(settings=settings, engine=engine, indexes=indexes, _encoder=encoder)
 
     @property
     def encoder(self) -> DenseEncoder:
@@ -152,33 +197,13 @@ class Runtime:
                     )
         return self._encoder
 
-    @property
-    def bm25(self) -> Bm25Encoder:
-        """The profile collection's BM25 encoder (:meth:`bm25_for`)."""
-        return self.bm25_for(PROFILES)
-
-    def bm25_for(self, entity: str) -> Bm25Encoder:
-        """BM25 encoder of ``entity``'s documents, with the corpus statistics recorded
-        in ``index_state`` (:func:`bm25_state_key`; average length 256 tokens until
-        a reindex measured it). Queries encode the same with any of them."""
-        found = self._bm25s.get(entity)
-        if found is None:
-            with session_scope(self.engine) as session:
-                state = get_state(session, bm25_state_key(entity)) or {}
-            found = self._bm25s[entity] = Bm25Encoder(avg_len=float(state.get("avg_len", 256.0)))
-        return found
-
-    def set_bm25(self, encoder: Bm25Encoder, entity: str = PROFILES) -> None:
-        """Replace an entity's BM25 encoder (after a reindex recomputed ``avg_len``)."""
-        self._bm25s[entity] = encoder
-
     def session(self) -> AbstractContextManager[Session]:
         """A unit of work (:func:`search_service.db.session_scope`) whose post-commit
-        hooks may use this runtime's vector store."""
+        hooks may use this runtime's vector stores."""
         return session_scope(self.engine, runtime=self)
 
     def close(self) -> None:
         """Close the vector stores and dispose of the SQL pool."""
-        for store in self.stores.values():
-            store.close()
+        for ix in self.indexes.values():
+            ix.store.close()
         self.engine.dispose()

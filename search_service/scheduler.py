@@ -18,7 +18,6 @@ from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from search_service.db import session_scope
-from search_service.index.entity import ENTITIES
 from search_service.index.repository import release_leases
 from search_service.privacy.service import purge_expired
 from search_service.profiles.service import reconcile_snapshots
@@ -79,7 +78,7 @@ def build_scheduler(rt: Runtime, *, blocking: bool = False) -> BaseScheduler:
     """
     if rt.settings.qdrant.url is None:
         with session_scope(rt.engine) as session:
-            released = sum(release_leases(session, entity=e) for e in ENTITIES)
+            released = sum(release_leases(session, entity=e) for e in rt.entities)
         if released:
             log.info("released %d index leases left by a previous process", released)
     cls = BlockingScheduler if blocking else BackgroundScheduler

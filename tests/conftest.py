@@ -33,6 +33,7 @@ from sqlmodel import SQLModel
 from indexers import HashingEncoder
 from search_service.app import create_app
 from search_service.db import make_engine, migrate, session_scope
+from search_service.entities import ENTITIES
 from search_service.runtime import Runtime
 from search_service.settings import (
     EmbeddingSettings,
@@ -412,7 +413,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 @pytest.fixture
 def runtime(settings: Settings) -> Iterator[Runtime]:
     """An open runtime on the Edge store with a 64-d hashing encoder."""
-    rt = Runtime.open(settings, encoder=HashingEncoder(64))
+    rt = Runtime.open(settings, entities=ENTITIES, encoder=HashingEncoder(64))
     yield rt
     rt.close()
 
@@ -431,7 +432,7 @@ def rt(settings: Settings, qdrant_url: str | None) -> Iterator[Runtime]:
     s = settings.model_copy(
         update={"qdrant": settings.qdrant.model_copy(update={"url": qdrant_url})}
     )
-    runtime = Runtime.open(s, encoder=HashingEncoder(64))
+    runtime = Runtime.open(s, entities=ENTITIES, encoder=HashingEncoder(64))
     yield runtime
     runtime.close()
 

@@ -24,7 +24,6 @@ from models import (
     GigStatus,
     GigView,
     GigWrite,
-    OutboxTopic,
     PayUnit,
     User,
     now_ms,
@@ -134,7 +133,7 @@ def _record_document(session: Session, rt: Runtime | None, gig: Gig, now: int) -
     session.add(gig)
     append_event(
         session,
-        OutboxTopic.GIG_UPDATED,
+        GIG_ROWS.update_topic,
         gig.id,
         {"gigId": gig.id, "version": gig.visible_updated_at},
         user_version=gig.visible_updated_at,

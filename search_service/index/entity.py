@@ -1,27 +1,51 @@
-"""Which rows the shared index mechanism keeps in step with a collection.
+"""An indexed entity is one descriptor: everything about a table whose rows are
+points of one collection.
 
 The index state, the leases and the write protocol (``index/repository.py``)
 work on any table that carries the index-state columns; an
-:class:`IndexedEntity` names that table and says, in SQL, which of its rows may
-be served and which have a document to index. Two entities exist: profiles
-(the state lives on ``users``: one point per user with a profile) and gigs (on
-``gigs``: one point per open gig before its deadline, of an owner in good
-standing).
+:class:`IndexedEntity` names that table, says in SQL which of its rows may be
+served and which have a document to index, and holds everything else the index
+mechanism and the serving code need about it: the collection's schema and
+setting, the ``index_state`` key of its BM25 parameters, its outbox topics, and
+the serving hooks (document loader, filter builder, facets, hydrator).
+
+Two entities exist: profiles (the state lives on ``users``: one point per user
+with a profile) and gigs (on ``gigs``: one point per open gig before its
+deadline, of an owner in good standing). The instances here,
+:data:`PROFILE_ROWS` and :data:`GIG_ROWS`, carry the static fields only (this
+package is below every domain, so it cannot import the loaders or the search
+code); ``search_service/entities.py`` adds the hooks and lists the full
+descriptors (``ENTITIES``), and ``Runtime.index(entity)`` returns the full
+descriptor with its store and BM25 encoder for either form or its name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, exists, or_, true
 from sqlalchemy.orm import aliased
-from sqlmodel import col
+from sqlmodel import Session, col
 
-from models import Gig, GigStatus, Profile, User, UserStatus, now_ms
+from indexers import GIG_SCHEMA, PROFILE_SCHEMA, CollectionSchema, Document, FilterSpec
+from models import Gig, GigStatus, OutboxTopic, Profile, User, UserStatus, now_ms
 
-__all__ = ["ENTITIES", "GIG_ROWS", "INDEX_STATE_COLUMNS", "PROFILE_ROWS", "IndexedEntity"]
+if TYPE_CHECKING:
+    from search_service.search.facets import Facet
+    from search_service.settings import Settings
+
+__all__ = [
+    "BM25_STATE_KEY",
+    "GIG_ROWS",
+    "INDEX_STATE_COLUMNS",
+    "PROFILE_ROWS",
+    "DocumentLoader",
+    "FilterBuilder",
+    "Hydrator",
+    "IndexedEntity",
+]
 
 INDEX_STATE_COLUMNS: tuple[str, ...] = (
     "id",
@@ -36,19 +60,64 @@ INDEX_STATE_COLUMNS: tuple[str, ...] = (
 """Columns an indexed table must have (times in epoch ms; ARCHITECTURE.md,
 "Index versions")."""
 
+BM25_STATE_KEY = "bm25"
+"""``index_state`` key of the BM25 parameters profile documents were encoded with
+(the key from before gigs existed; other entities use ``bm25:<name>``)."""
+
+DocumentLoader = Callable[[Session, Sequence[int]], tuple[list[Document], list[int]]]
+"""``(session, ids) -> (documents, ids with nothing to index)``: builds the
+documents of leased ids from SQL, in ``ids`` order; an id whose row is gone or not
+servable is returned as skipped (its removal event, or nothing, handles its point)."""
+
+FilterBuilder = Callable[..., FilterSpec]
+"""API filters -> the store's :class:`~indexers.FilterSpec` on the entity's payload
+(each entity's request model differs, so the arguments do too)."""
+
+Hydrator = Callable[..., Sequence[Any]]
+"""``(session, page, ...) -> hits``: ranked points -> API hits from SQL, dropping
+points whose row may not be served now."""
+
+
+def _profile_collection(settings: Settings) -> str:
+    return settings.qdrant.collection
+
+
+def _gig_collection(settings: Settings) -> str:
+    return settings.qdrant.gig_collection
+
 
 @dataclass(frozen=True, slots=True)
 class IndexedEntity:
-    """A table whose rows are points of one collection.
+    """A table whose rows are points of one collection, and all about serving it.
+
+    Static fields (set on :data:`PROFILE_ROWS` and :data:`GIG_ROWS`) serve the
+    index mechanism; the hooks (``None`` on those instances) are set by
+    ``search_service/entities.py`` with :func:`dataclasses.replace`. Equality and
+    hashing use the static fields only, so a full descriptor equals its static one.
 
     Attributes:
-        name: the entity's name (its collection's, e.g. ``"profiles"``).
+        name: the entity's name (``"profiles"``), also its outbox rows' ``entity``.
         model: the SQLModel table carrying :data:`INDEX_STATE_COLUMNS`.
         searchable: SQL conditions a row must meet to be served (not deleted,
             not suspended, ...); takes an optional clock (epoch ms, default now)
             for rules that depend on time (a gig's deadline).
         has_document: SQL conditions a row must meet to have anything to index.
-        item: what one row is called in logs (``"user"``, ``"gig"``).
+        schema: the payload indexes of its collection.
+        collection: settings -> the collection's name (a ``settings.qdrant`` field).
+        bm25_key: ``index_state`` key of the BM25 parameters its documents were
+            encoded with (``bm25`` for profiles, ``bm25:gigs``; data written
+            under these keys must keep loading).
+        update_topic: the outbox topic announcing a new document version.
+        subject_key: the payload key naming the point in its ``index.remove``
+            events (``userId``, ``gigId``).
+        item: what one row is called in logs and progress bars (``"user"``, ``"gig"``).
+        loader: builds documents of leased ids (:data:`DocumentLoader`).
+        filters: API filters -> :class:`~indexers.FilterSpec` (:data:`FilterBuilder`).
+        facets: facet name (the API enum) -> the payload field counted.
+        hydrate: ranked points -> API hits (:data:`Hydrator`).
+        explain: builds each hit's explanation. For both entities today the
+            explanation is built inside hydration (one pass over the page), so
+            this is the same function as ``hydrate``.
 
     Raises:
         TypeError: ``model`` lacks an index-state column.
@@ -58,7 +127,17 @@ class IndexedEntity:
     model: Any
     searchable: Callable[..., tuple[ColumnElement[bool], ...]]
     has_document: Callable[[], tuple[ColumnElement[bool], ...]]
+    schema: CollectionSchema
+    collection: Callable[[Settings], str]
+    bm25_key: str
+    update_topic: OutboxTopic
+    subject_key: str
     item: str = "row"
+    loader: DocumentLoader | None = field(default=None, compare=False)
+    filters: FilterBuilder | None = field(default=None, compare=False)
+    facets: Mapping[Any, Facet] | None = field(default=None, compare=False)
+    hydrate: Hydrator | None = field(default=None, compare=False)
+    explain: Hydrator | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         missing = [c for c in INDEX_STATE_COLUMNS if not hasattr(self.model, c)]
@@ -68,6 +147,17 @@ class IndexedEntity:
     def indexable(self) -> tuple[ColumnElement[bool], ...]:
         """Rows that belong in the index: searchable and with a document."""
         return (*self.searchable(), *self.has_document())
+
+    def documents(self, session: Session, ids: Sequence[int]) -> tuple[list[Document], list[int]]:
+        """The documents of ``ids`` and the ids with nothing to index (:attr:`loader`).
+
+        Raises:
+            LookupError: this descriptor has no loader (a static instance:
+                resolve the full one with ``Runtime.index``).
+        """
+        if self.loader is None:
+            raise LookupError(f"entity {self.name!r} has no document loader")
+        return self.loader(session, ids)
 
 
 def _user_searchable(now: int | None = None) -> tuple[ColumnElement[bool], ...]:
@@ -86,6 +176,11 @@ PROFILE_ROWS = IndexedEntity(
     model=User,
     searchable=_user_searchable,
     has_document=_user_has_profile,
+    schema=PROFILE_SCHEMA,
+    collection=_profile_collection,
+    bm25_key=BM25_STATE_KEY,
+    update_topic=OutboxTopic.PROFILE_UPDATED,
+    subject_key="userId",
     item="user",
 )
 """Profiles: the index state lives on ``users``; a user is served while not
@@ -123,11 +218,13 @@ GIG_ROWS = IndexedEntity(
     model=Gig,
     searchable=_gig_searchable,
     has_document=_gig_has_document,
+    schema=GIG_SCHEMA,
+    collection=_gig_collection,
+    bm25_key=f"{BM25_STATE_KEY}:gigs",
+    update_topic=OutboxTopic.GIG_UPDATED,
+    subject_key="gigId",
     item="gig",
 )
 """Gigs: the index state lives on ``gigs``; a gig is served (and indexed) while it
 is open, not deleted, before its deadline (evaluated at each call) and its owner
 is neither deleted nor suspended."""
-
-ENTITIES: tuple[IndexedEntity, ...] = (PROFILE_ROWS, GIG_ROWS)
-"""Every indexed entity, in the order the refresh job serves them."""

@@ -13,8 +13,8 @@
   students; a user leaving search takes their gigs along. Importing this module
   (the runtime does) registers it.
 
-Every function takes the entity (``entity=``, default :data:`PROFILE_ROWS`); its
-events are the outbox rows of that entity, its points those of its collection.
+Every function takes the entity (``entity=``); its events are the outbox rows of
+that entity, its points those of its collection (``Runtime.index(entity).store``).
 
 ARCHITECTURE.md, "Index versions", has the whole protocol.
 """
@@ -31,7 +31,7 @@ from sqlmodel import col
 
 from models import Gig, GigStatus, OutboxTopic, User, UserStatus, now_ms
 from search_service.db import after_commit, session_scope
-from search_service.index.entity import ENTITIES, GIG_ROWS, PROFILE_ROWS, IndexedEntity
+from search_service.index.entity import GIG_ROWS, PROFILE_ROWS, IndexedEntity
 from search_service.index.repository import (
     invalidate_index,
     leased_user_ids,
@@ -52,16 +52,16 @@ RUNTIME_KEY = "runtime"
 
 
 def schedule_removal(
-    session: OrmSession, user_id: int, reason: str, *, entity: IndexedEntity = PROFILE_ROWS
+    session: OrmSession, user_id: int, reason: str, *, entity: IndexedEntity
 ) -> None:
-    """Append an ``index.remove`` event for point ``user_id`` of ``entity`` and, when
-    the session knows its runtime, remove the point right after the commit."""
-    key = "gigId" if entity is GIG_ROWS else "userId"
+    """Append an ``index.remove`` event for point ``user_id`` of ``entity`` (payload
+    ``{entity.subject_key: user_id, "reason": reason}``) and, when the session
+    knows its runtime, remove the point right after the commit."""
     append_event(
         session,  # type: ignore[arg-type]
         OutboxTopic.INDEX_REMOVE,
         user_id,
-        {key: user_id, "reason": reason},
+        {entity.subject_key: user_id, "reason": reason},
         entity=entity.name,
     )
     rt: Runtime | None = session.info.get(RUNTIME_KEY)
@@ -87,16 +87,14 @@ def _forget_removals(session: OrmSession) -> None:
 def _remove_now(rt: Runtime, pending: dict[str, list[int]]) -> None:
     """Post-commit: delete the points, then close the events (best effort: a
     failure leaves them pending for the refresh job)."""
-    for entity in ENTITIES:
+    for entity in rt.entities:
         ids = pending.get(entity.name)
         if ids:
             process_removals(rt, only=sorted(set(ids)), entity=entity)
     rt.notify_profile_change()
 
 
-def remove_points(
-    rt: Runtime, user_ids: Sequence[int], *, entity: IndexedEntity = PROFILE_ROWS
-) -> list[int]:
+def remove_points(rt: Runtime, user_ids: Sequence[int], *, entity: IndexedEntity) -> list[int]:
     """Delete points outside the lease protocol, then invalidate the users.
 
     Invalidation (``embedding_updated_at`` NULL, lease dropped) comes after the
@@ -115,7 +113,7 @@ def remove_points(
     """
     if not user_ids:
         return []
-    store = rt.store_for(entity.name)
+    store = rt.index(entity).store
     store.delete(list(user_ids))
     store.flush()
     with session_scope(rt.engine) as session:
@@ -125,7 +123,7 @@ def remove_points(
 
 
 def process_removals(
-    rt: Runtime, *, only: Sequence[int] | None = None, entity: IndexedEntity = PROFILE_ROWS
+    rt: Runtime, *, only: Sequence[int] | None = None, entity: IndexedEntity
 ) -> int:
     """Apply pending ``index.remove`` and ``user.deleted`` events: delete the
     points, invalidate the users, mark the events processed.
@@ -142,6 +140,7 @@ def process_removals(
     Args:
         rt: the runtime (store and engine).
         only: restrict to these users' events (post-commit hooks).
+        entity: whose events and points.
 
     Returns:
         Users whose points were removed (0 when the store failed; the events
@@ -203,7 +202,7 @@ def _watch_searchability(session: OrmSession, _ctx: Any, _instances: Any) -> Non
             continue
         obj.embedding_updated_at = None  # re-index on return; "not fresh" while gone
         if not now:
-            schedule_removal(session, obj.id, "left search")
+            schedule_removal(session, obj.id, "left search", entity=PROFILE_ROWS)
             with session.no_autoflush:
                 gig_ids = session.execute(
                     select(col(Gig.id)).where(

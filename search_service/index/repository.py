@@ -2,8 +2,8 @@
 backoff), the verification step of the index write protocol, invalidation and
 staleness.
 
-Every function takes the entity (``entity=``, default :data:`PROFILE_ROWS`, whose
-state lives on ``users``) and works on its table's index-state columns
+Every function takes the entity (``entity=``; profiles keep their state on
+``users``) and works on its table's index-state columns
 (:data:`search_service.index.entity.INDEX_STATE_COLUMNS`). ARCHITECTURE.md,
 "Index versions", describes the protocol these functions serve.
 """
@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, update
 from sqlmodel import Session, col, select
 
 from models import now_ms
-from search_service.index.entity import PROFILE_ROWS, IndexedEntity
+from search_service.index.entity import IndexedEntity
 
 __all__ = [
     "Confirmation",
@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 
-def active_user_ids(session: Session, *, entity: IndexedEntity = PROFILE_ROWS) -> list[int]:
+def active_user_ids(session: Session, *, entity: IndexedEntity) -> list[int]:
     """Ids of every row that belongs in the index (searchable, with a document), ascending."""
     M = entity.model
     stmt = select(M.id).where(*entity.indexable()).order_by(col(M.id))
@@ -53,9 +53,7 @@ def _stale(entity: IndexedEntity) -> ColumnElement[bool]:
     )
 
 
-def stale_user_ids(
-    session: Session, *, limit: int, entity: IndexedEntity = PROFILE_ROWS
-) -> list[int]:
+def stale_user_ids(session: Session, *, limit: int, entity: IndexedEntity) -> list[int]:
     """Indexable users whose ``embedding_updated_at`` is NULL or older than
     ``visible_updated_at``, oldest edit first, leases and backoff ignored (uses
     ``ix_users_freshness``)."""
@@ -76,7 +74,7 @@ def claim_stale(
     limit: int,
     lease_ms: int,
     now: int | None = None,
-    entity: IndexedEntity = PROFILE_ROWS,
+    entity: IndexedEntity,
 ) -> list[int]:
     """Lease up to ``limit`` stale users to ``owner`` for ``lease_ms``; returns their ids.
 
@@ -113,7 +111,7 @@ def claim_users(
     owner: str,
     lease_ms: int,
     now: int | None = None,
-    entity: IndexedEntity = PROFILE_ROWS,
+    entity: IndexedEntity,
 ) -> list[int]:
     """Lease ``ids`` to ``owner`` whether stale or not (a reindex), skipping users
     leased to a live worker (that worker writes them). Returns the leased ids."""
@@ -155,7 +153,7 @@ def mark_indexed(
     versions: dict[int, int],
     *,
     owner: str | None = None,
-    entity: IndexedEntity = PROFILE_ROWS,
+    entity: IndexedEntity,
 ) -> int:
     """Set ``embedding_updated_at`` to the indexed ``visible_updated_at``, compare-and-set.
 
@@ -221,7 +219,7 @@ def confirm_indexed(
     versions: dict[int, int],
     *,
     owner: str,
-    entity: IndexedEntity = PROFILE_ROWS,
+    entity: IndexedEntity,
 ) -> Confirmation:
     """Verify index writes against SQL after the upsert (the index write protocol).
 
@@ -299,9 +297,7 @@ def confirm_indexed(
     return out
 
 
-def leased_user_ids(
-    session: Session, ids: Sequence[int], *, entity: IndexedEntity = PROFILE_ROWS
-) -> list[int]:
+def leased_user_ids(session: Session, ids: Sequence[int], *, entity: IndexedEntity) -> list[int]:
     """Those of ``ids`` that some writer holds an index lease on (expired or not)."""
     M = entity.model
     if not ids:
@@ -310,9 +306,7 @@ def leased_user_ids(
     return [i for i in session.exec(stmt) if i is not None]
 
 
-def settled_user_ids(
-    session: Session, ids: Sequence[int], *, entity: IndexedEntity = PROFILE_ROWS
-) -> list[int]:
+def settled_user_ids(session: Session, ids: Sequence[int], *, entity: IndexedEntity) -> list[int]:
     """Those of ``ids`` indexed and verified at their current version, searchable,
     not below their privacy floor, and leased to no writer."""
     M = entity.model
@@ -332,9 +326,7 @@ def settled_user_ids(
     return [i for i in session.exec(stmt) if i is not None]
 
 
-def invalidate_index(
-    session: Session, ids: Sequence[int], *, entity: IndexedEntity = PROFILE_ROWS
-) -> int:
+def invalidate_index(session: Session, ids: Sequence[int], *, entity: IndexedEntity) -> int:
     """Mark users not indexed (``embedding_updated_at`` NULL) and drop any lease on
     them: the refresh job writes them again if they are searchable. Returns rows."""
     M = entity.model
@@ -349,9 +341,7 @@ def invalidate_index(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def attempts_of(
-    session: Session, ids: Sequence[int], *, entity: IndexedEntity = PROFILE_ROWS
-) -> dict[int, int]:
+def attempts_of(session: Session, ids: Sequence[int], *, entity: IndexedEntity) -> dict[int, int]:
     """Consecutive failed refresh attempts of ``ids`` (absent ids are left out)."""
     M = entity.model
     if not ids:
@@ -366,7 +356,7 @@ def record_index_failure(
     *,
     owner: str,
     retry_at: int,
-    entity: IndexedEntity = PROFILE_ROWS,
+    entity: IndexedEntity,
 ) -> int:
     """Count a failed refresh of ``user_id``, release ``owner``'s lease and back off
     until ``retry_at`` (epoch ms). Returns the new attempt count (0 if not found)."""
@@ -391,7 +381,7 @@ def release_leases(
     *,
     owner: str | None = None,
     ids: Sequence[int] | None = None,
-    entity: IndexedEntity = PROFILE_ROWS,
+    entity: IndexedEntity,
 ) -> int:
     """Drop index leases: ``owner``'s (only on ``ids`` if given), or every lease when
     ``owner`` is None (start-up of the embedded default, where no other process
@@ -425,9 +415,7 @@ class Staleness:
     failing: int
 
 
-def staleness(
-    session: Session, *, now: int | None = None, entity: IndexedEntity = PROFILE_ROWS
-) -> Staleness:
+def staleness(session: Session, *, now: int | None = None, entity: IndexedEntity) -> Staleness:
     """Measure the freshness backlog (two aggregate queries)."""
     M = entity.model
     ts = now if now is not None else now_ms()

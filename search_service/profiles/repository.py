@@ -31,7 +31,6 @@ from models import (
     Language,
     LanguageItem,
     OutboxEvent,
-    OutboxTopic,
     Profile,
     ProfileDraft,
     ProfileWrite,
@@ -397,7 +396,7 @@ def write_profile(
     session.flush()
     append_event(
         session,
-        OutboxTopic.PROFILE_UPDATED,
+        PROFILE_ROWS.update_topic,
         user.id,
         {
             "userId": user.id,
@@ -408,6 +407,7 @@ def write_profile(
         },
         user_version=user.visible_updated_at,
         now=ts,
+        entity=PROFILE_ROWS.name,
     )
     session.flush()
     return ProfileWriteResult(profile=profile, changed=True, created=created)
@@ -573,7 +573,7 @@ def insert_user_profiles(
             sections[type(row)].append(_column_values(row))
         event = OutboxEvent(
             entity=PROFILE_ROWS.name,
-            topic=OutboxTopic.PROFILE_UPDATED.value,
+            topic=PROFILE_ROWS.update_topic.value,
             user_id=user_id,
             user_version=user.visible_updated_at,
             payload={

@@ -30,6 +30,7 @@ from sqlmodel import Session
 
 from indexers import ProfileDocument, reduces
 from models import User, now_ms
+from search_service.index.entity import PROFILE_ROWS
 from search_service.index.removals import schedule_removal
 from search_service.users.repository import (
     ProfileCard,
@@ -102,7 +103,7 @@ def record_document(
     user.visible_updated_at = max(ts, (user.visible_updated_at or 0) + 1)
     if isinstance(before, _Unknown) or reduces(before, after):
         user.privacy_floor = user.visible_updated_at
-        schedule_removal(session, user.id, "privacy reduction")
+        schedule_removal(session, user.id, "privacy reduction", entity=PROFILE_ROWS)
     session.add(user)
     return True
 

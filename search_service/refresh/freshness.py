@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 from indexers import Indexer
 from models import now_ms
 from search_service.db import session_scope
-from search_service.index.entity import ENTITIES, IndexedEntity
+from search_service.index.entity import IndexedEntity
 from search_service.index.removals import process_removals
 from search_service.index.repository import attempts_of, claim_stale, record_index_failure
 from search_service.outbox import has_pending, mark_update_events_done
@@ -160,7 +160,7 @@ def refresh_stale(
     *,
     owner: str | None = None,
     limit: int | None = None,
-    entities: Sequence[IndexedEntity] = ENTITIES,
+    entities: Sequence[IndexedEntity] | None = None,
 ) -> RefreshReport:
     """One refresh run: apply deletions, then index stale rows of every entity (in
     turn, a batch each) until none is left or ``limit`` rows (default
@@ -175,7 +175,7 @@ def refresh_stale(
         rt: the runtime (its store, encoders and settings are used).
         owner: lease owner id (default: a fresh :func:`worker_id`).
         limit: most users to claim in this run.
-        entities: the entities to refresh (default: all of them).
+        entities: the entities to refresh (default: every entity of ``rt``).
 
     Returns:
         The run's report. Per-profile failures are in ``failed``, never raised.
@@ -184,6 +184,7 @@ def refresh_stale(
         SQLAlchemyError: the database failed (the job logs it; nothing is lost).
     """
     cfg = rt.settings.freshness
+    entities = rt.entities if entities is None else entities
     owner = owner or worker_id()
     budget = limit if limit is not None else cfg.max_per_run
     report = RefreshReport()
@@ -205,10 +206,10 @@ def refresh_stale(
                 continue
             indexer = indexers.get(entity.name)
             if indexer is None:
-                store = rt.store_for(entity.name)
-                store.ensure_collection(rt.encoder.dim)
+                index = rt.index(entity)
+                index.store.ensure_collection(rt.encoder.dim)
                 indexer = indexers[entity.name] = Indexer(
-                    store, rt.encoder, rt.bm25_for(entity.name), batch_size=cfg.batch_size
+                    index.store, rt.encoder, index.bm25, batch_size=cfg.batch_size
                 )
             report.claimed += len(ids)
             report.batches += 1
@@ -228,7 +229,7 @@ def refresh_stale(
     # FreshnessJob flushes every ``freshness.flush_interval_s``, close() at exit.
     with session_scope(rt.engine) as session:
         for entity in entities:
-            mark_update_events_done(session, entity)
+            mark_update_events_done(session, entity=entity)
     report.seconds = time.perf_counter() - started
     if report.indexed:
         rt.metrics.refresh_duration.observe(report.seconds)
@@ -306,8 +307,8 @@ class FreshnessJob:
         now = time.monotonic()
         if now - self._flushed_at < self.rt.settings.freshness.flush_interval_s:
             return
-        for store in self.rt.stores.values():
-            store.flush()
+        for entity in self.rt.entities:
+            self.rt.index(entity).store.flush()
         self._flushed_at = now
 
     def nudge(self) -> None:

@@ -1,8 +1,8 @@
 """Keeping the vector index in step with SQL: the index write protocol, full reindex.
 
 One mechanism serves every indexed entity (``search_service.index.entity``:
-profiles, gigs); the functions take the entity (``entity=``, default profiles)
-and each entity has a document loader here (:data:`LOADERS`).
+profiles, gigs); the functions take the entity (``entity=``) and reach its
+store, BM25 encoder and document loader through ``Runtime.index(entity)``.
 
 SQL is the source of truth; the index is derived and can be rebuilt at any time.
 Every index write follows one protocol (ARCHITECTURE.md, "Index versions"):
@@ -30,19 +30,9 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from indexers import (
-    Bm25Encoder,
-    Document,
-    FilterSpec,
-    Indexer,
-    IndexReport,
-    build_document,
-    build_gig_document,
-)
-from models import now_ms
+from indexers import Bm25Encoder, Document, FilterSpec, Indexer, IndexReport
 from search_service.db import session_scope
-from search_service.gigs.repository import load_gigs_with_owners
-from search_service.index.entity import ENTITIES, GIG_ROWS, PROFILE_ROWS, IndexedEntity
+from search_service.index.entity import IndexedEntity
 from search_service.index.removals import remove_points
 from search_service.index.repository import (
     active_user_ids,
@@ -52,10 +42,9 @@ from search_service.index.repository import (
     release_leases,
 )
 from search_service.index.state import get_state, set_state
-from search_service.profiles.repository import load_profile_rows
-from search_service.runtime import Runtime, bm25_state_key
+from search_service.runtime import Runtime
 
-__all__ = ["LOADERS", "BatchOutcome", "index_leased", "reindex", "remove_from_index"]
+__all__ = ["BatchOutcome", "index_leased", "reindex", "remove_from_index"]
 
 log = logging.getLogger(__name__)
 
@@ -86,47 +75,14 @@ class BatchOutcome:
     reused: int = 0
 
 
-Loader = Callable[[Runtime, Sequence[int]], tuple[list[Document], list[int]]]
-
-
-def _profile_documents(rt: Runtime, ids: Sequence[int]) -> tuple[list[Document], list[int]]:
-    with session_scope(rt.engine) as session:
-        rows = load_profile_rows(session, ids)
-    docs: list[Document] = []
-    skipped: list[int] = []
-    for uid in ids:
-        r = rows.get(uid)
-        if r is None or r.profile is None or not r.user.is_searchable:
-            skipped.append(uid)  # its removal event (or nothing) handles the point
-        else:
-            docs.append(build_document(r))
-    return docs, skipped
-
-
-def _gig_documents(rt: Runtime, ids: Sequence[int]) -> tuple[list[Document], list[int]]:
-    with session_scope(rt.engine) as session:
-        rows = load_gigs_with_owners(session, ids)
-    ts = now_ms()
-    docs: list[Document] = []
-    skipped: list[int] = []
-    for gid in ids:
-        found = rows.get(gid)
-        if found is None or not found[0].is_live(ts) or not found[1].is_searchable:
-            skipped.append(gid)
-        else:
-            docs.append(build_gig_document(found[0]))
-    return docs, skipped
-
-
-LOADERS: dict[str, Loader] = {PROFILE_ROWS.name: _profile_documents, GIG_ROWS.name: _gig_documents}
-"""Entity name -> the loader building the documents of leased ids from SQL
-(``(documents, ids with nothing to index)``)."""
-
-
 def _documents(
-    rt: Runtime, ids: Sequence[int], entity: IndexedEntity = PROFILE_ROWS
+    rt: Runtime, ids: Sequence[int], entity: IndexedEntity
 ) -> tuple[list[Document], list[int]]:
-    return LOADERS[entity.name](rt, ids)
+    """The documents of leased ``ids`` and the ids with nothing to index, built by
+    the entity's loader (``IndexedEntity.loader``) in a unit of work of its own."""
+    full = rt.index(entity).entity
+    with session_scope(rt.engine) as session:
+        return full.documents(session, ids)
 
 
 def index_leased(
@@ -137,7 +93,7 @@ def index_leased(
     owner: str,
     on_upserted: Callable[[list[int]], None] | None = None,
     on_documents: Callable[[list[Document]], None] | None = None,
-    entity: IndexedEntity = PROFILE_ROWS,
+    entity: IndexedEntity,
 ) -> BatchOutcome:
     """Index rows of ``entity`` that ``owner`` has leased, then verify the writes
     (the protocol above).
@@ -154,7 +110,7 @@ def index_leased(
         on_upserted: test hook, called with the ids written before verification.
         on_documents: called with the documents built, before the upsert
             (``reindex`` measures their BM25 lengths).
-        entity: the indexed entity (profiles by default).
+        entity: the indexed entity.
 
     Raises:
         SQLAlchemyError: the database failed (leases expire; nothing is lost).
@@ -205,9 +161,9 @@ def reindex(
     *,
     recreate: bool = False,
     progress: bool = True,
-    entities: Sequence[IndexedEntity] = ENTITIES,
+    entities: Sequence[IndexedEntity] | None = None,
 ) -> IndexReport:
-    """Rebuild the index of each entity from SQL.
+    """Rebuild the index of each entity (default: every entity of ``rt``) from SQL.
 
     Per entity: recomputes the BM25 average document length over its corpus
     (recorded in ``index_state``; without ``recreate`` it writes with the
@@ -226,7 +182,7 @@ def reindex(
     """
     total = IndexReport()
     started = time.perf_counter()
-    for entity in entities:
+    for entity in rt.entities if entities is None else entities:
         report = _reindex_entity(rt, entity, recreate=recreate, progress=progress)
         total.indexed += report.indexed
         total.embedded += report.embedded
@@ -238,8 +194,9 @@ def reindex(
 def _reindex_entity(
     rt: Runtime, entity: IndexedEntity, *, recreate: bool, progress: bool
 ) -> IndexReport:
-    store = rt.store_for(entity.name)
-    key = bm25_state_key(entity.name)
+    index = rt.index(entity)
+    store = index.store
+    key = index.entity.bm25_key
     with session_scope(rt.engine) as session:
         ids = active_user_ids(session, entity=entity)
         previous = get_state(session, key)
@@ -261,7 +218,7 @@ def _reindex_entity(
     # Unchanged data keeps the corpus's average length: write with the recorded
     # one and measure the corpus on the way, instead of building every document
     # twice. Only if the measure differs is everything written again with it.
-    rt.set_bm25(Bm25Encoder(avg_len=float(old_avg)), entity.name)
+    index.set_bm25(Bm25Encoder(avg_len=float(old_avg)))
     report, measured = _write_all(rt, entity, ids, progress=progress)
     if measured is None:  # a row was leased to another writer: not measured
         measured = _corpus_avg_len(rt, ids, entity)
@@ -288,11 +245,10 @@ def _corpus_avg_len(rt: Runtime, ids: Sequence[int], entity: IndexedEntity) -> f
 
 def _set_bm25(rt: Runtime, entity: IndexedEntity, avg_len: float, documents: int) -> None:
     """Record ``entity``'s BM25 average length in ``index_state`` and use it."""
+    index = rt.index(entity)
     with session_scope(rt.engine) as session:
-        set_state(
-            session, bm25_state_key(entity.name), {"avg_len": avg_len, "documents": documents}
-        )
-    rt.set_bm25(Bm25Encoder(avg_len=avg_len), entity.name)
+        set_state(session, index.entity.bm25_key, {"avg_len": avg_len, "documents": documents})
+    index.set_bm25(Bm25Encoder(avg_len=avg_len))
 
 
 def _write_all(
@@ -308,10 +264,9 @@ def _write_all(
     """
     from search_service.refresh.freshness import worker_id
 
-    store = rt.store_for(entity.name)
-    indexer = Indexer(
-        store, rt.encoder, rt.bm25_for(entity.name), batch_size=rt.settings.index_batch_size
-    )
+    index = rt.index(entity)
+    store = index.store
+    indexer = Indexer(store, rt.encoder, index.bm25, batch_size=rt.settings.index_batch_size)
     probe = Bm25Encoder()
     lengths = [0.0, 0]  # total BM25 length (titles weighted), documents
 
@@ -362,11 +317,11 @@ def _write_all(
     return total, measured
 
 
-def _drop_orphans(rt: Runtime, entity: IndexedEntity = PROFILE_ROWS) -> None:
+def _drop_orphans(rt: Runtime, entity: IndexedEntity) -> None:
     """Delete points whose row is not indexable now (deleted, suspended, no profile;
     a gig closed or expired); each deletion also marks the row not indexed
     (:func:`remove_points`)."""
-    store = rt.store_for(entity.name)
+    store = rt.index(entity).store
     total = store.count()
     if total == 0:
         return
@@ -380,9 +335,7 @@ def _drop_orphans(rt: Runtime, entity: IndexedEntity = PROFILE_ROWS) -> None:
         log.info("removed %d orphaned %s points", len(orphans), entity.name)
 
 
-def remove_from_index(
-    rt: Runtime, ids: Sequence[int], *, entity: IndexedEntity = PROFILE_ROWS
-) -> None:
+def remove_from_index(rt: Runtime, ids: Sequence[int], *, entity: IndexedEntity) -> None:
     """Delete points of ``entity`` at once and mark them not indexed (see
     :func:`search_service.index.removals.remove_points`)."""
     remove_points(rt, ids, entity=entity)

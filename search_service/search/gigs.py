@@ -36,7 +36,7 @@ from models import (
 from search_service.gigs.repository import load_gigs_with_owners
 from search_service.metrics import stage
 from search_service.outbox import pending_removal_ids
-from search_service.runtime import GIGS, Runtime
+from search_service.runtime import GIGS, PROFILES, Runtime
 from search_service.search.facets import Facet, facets_and_suggestion
 from search_service.search.paging import ListParams
 from search_service.search.pipeline import Ranking, run_ranked_list
@@ -81,7 +81,7 @@ def live_gig_spec(session: Session, *, now: int, exclude: Iterable[int] = ()) ->
     with a pending removal or in ``exclude``."""
     return FilterSpec(
         ranges=(Range("deadline", gte=now + 1),),
-        exclude_ids=pending_removal_ids(session, GIGS) | frozenset(exclude),
+        exclude_ids=pending_removal_ids(session, entity=GIGS) | frozenset(exclude),
     )
 
 
@@ -202,7 +202,7 @@ def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSear
     started = time.perf_counter()
     query = canonicalise_query(req.query.strip())
     ts = now_ms()
-    store = rt.store_for(GIGS)
+    store = rt.index(GIGS).store
 
     def plan() -> tuple[FilterSpec, FilterSpec]:
         """``(live gigs only, with the request's filters)``."""
@@ -241,7 +241,7 @@ def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSear
             page,
             dense=ranking.found.dense,
             keyword=ranking.found.keyword,
-            term_names=rt.bm25.term_names(query) if query else {},
+            term_names=rt.index(PROFILES).bm25.term_names(query) if query else {},
             now=ts,
         ),
     )

@@ -64,7 +64,7 @@ from search_service.gigs.interactions import (
 from search_service.outbox import pending_removal_ids
 from search_service.profiles.repository import load_profile_rows
 from search_service.profiles.visibility import servable_users
-from search_service.runtime import GIGS, Runtime
+from search_service.runtime import GIGS, PROFILES, Runtime
 from search_service.search.gigs import hydrate_gigs, live_gig_spec
 from search_service.search.paging import ListParams
 from search_service.search.pipeline import Ranking, run_ranked_list
@@ -150,7 +150,7 @@ def document_query(bm25: Bm25Encoder, text: str) -> SparseVec:
 def _stored_or_encoded(rt: Runtime, entity: str, doc: Document) -> npt.NDArray[np.float32]:
     """The stored dense vector when the point holds ``doc``'s version and recipe, else
     ``doc`` embedded the way the indexer would (:func:`indexers.embed_documents`)."""
-    store = rt.store_for(entity)
+    store = rt.index(entity).store
     payload = store.payloads([doc.id], fields=["updated_at", "model"]).get(doc.id)
     if (
         payload is not None
@@ -177,7 +177,7 @@ def student_query(rt: Runtime, session: Session, user_id: int) -> _Query | None:
     skills = set(doc.payload.get("skills") or [])
     return _Query(
         dense=dense,
-        sparse=document_query(rt.bm25, doc.text[:_QUERY_CHARS]),
+        sparse=document_query(rt.index(PROFILES).bm25, doc.text[:_QUERY_CHARS]),
         skills=skills,
         location_terms=set(doc.payload.get("location_terms") or []),
         availability=doc.payload.get("availability"),
@@ -191,7 +191,7 @@ def gig_query(rt: Runtime, gig: Gig) -> _Query:
     dense = _stored_or_encoded(rt, GIGS, doc)
     return _Query(
         dense=dense,
-        sparse=document_query(rt.bm25, doc.text[:_QUERY_CHARS]),
+        sparse=document_query(rt.index(PROFILES).bm25, doc.text[:_QUERY_CHARS]),
         skills=set(doc.payload["skills"]),
         required=list(doc.payload["required_skills"]),
         location_terms=set(location_terms(gig.location)),
@@ -248,7 +248,7 @@ def _pool(
     with the recommendation weights (``search.recommend_fusion_spec``)."""
     return retrieve(
         rt,
-        rt.store_for(entity),
+        rt.index(entity).store,
         query="",
         mode=mode,
         spec=spec,
@@ -322,7 +322,7 @@ def recommended_gigs(
     assert user.id is not None
     uid = user.id
     ts = now_ms()
-    store = rt.store_for(GIGS)
+    store = rt.index(GIGS).store
 
     def plan() -> tuple[_Query, FilterSpec] | None:
         q = student_query(rt, session, uid)
@@ -382,10 +382,10 @@ def _profile_vectors(
     ids = [i for i in ids if i not in pending]
     if not ids:
         return []
-    payloads = rt.store.payloads(ids, fields=["updated_at"])
+    payloads = rt.index(PROFILES).store.payloads(ids, fields=["updated_at"])
     users = servable_users(session, {i: _int(payloads.get(i, {}).get("updated_at")) for i in ids})
     allowed = [i for i in ids if i in users]
-    found = rt.store.dense_vectors(allowed) if allowed else {}
+    found = rt.index(PROFILES).store.dense_vectors(allowed) if allowed else {}
     return [np.asarray(v, dtype=np.float32) for v in found.values()]
 
 
@@ -508,7 +508,7 @@ def gig_candidates(
         }
         rejected = {u for u, d in decisions.items() if d == CandidateDecision.REJECTED}
         shortlisted = [u for u, d in decisions.items() if d == CandidateDecision.SHORTLISTED]
-        pending = pending_removal_ids(session)
+        pending = pending_removal_ids(session, entity=PROFILES)
         if rr.feedback and q.dense is not None:
             q.dense = rocchio(
                 q.dense,
@@ -522,7 +522,7 @@ def gig_candidates(
         found = _pool(rt, "profiles", p.q, mode, p.spec, pool)
         scores = _normalised(found.page)
         ids = [h.id for h in found.page]
-        payloads = rt.store.payloads(ids, fields=_FIT_FIELDS) if ids else {}
+        payloads = rt.index(PROFILES).store.payloads(ids, fields=_FIT_FIELDS) if ids else {}
         for h in found.page:
             scores[h.id] += _fit(p.q, payloads.get(h.id, {}), rr)
         return Ranking(_order(scores, found.page), found, payloads=payloads)
@@ -536,7 +536,7 @@ def gig_candidates(
             "diversity": diversity,
         },
         paging=ListParams(limit, offset, cursor, diversity),
-        store=rt.store,
+        store=rt.index(PROFILES).store,
         plan=plan,
         rank=rank,
         hydrate=lambda p, page, ranking: _candidate_hits(
@@ -582,8 +582,12 @@ def gig_applicants(
         pairs = interactions_for_gig(session, gig_id)
         ids = applicant_ids(pairs)
         q = gig_query(rt, gig)
-        vectors = rt.store.dense_vectors(ids) if ids else {}
-        payloads = rt.store.payloads(ids, fields=[*_FIT_FIELDS, "updated_at"]) if ids else {}
+        vectors = rt.index(PROFILES).store.dense_vectors(ids) if ids else {}
+        payloads = (
+            rt.index(PROFILES).store.payloads(ids, fields=[*_FIT_FIELDS, "updated_at"])
+            if ids
+            else {}
+        )
         scores: dict[int, float] = {}
         for uid in ids:
             vec = vectors.get(uid)
@@ -609,7 +613,7 @@ def gig_applicants(
         rt,
         binding={"list": "gigs.applicants", "gig": gig_id, "diversity": diversity},
         paging=ListParams(limit, offset, cursor, diversity),
-        store=rt.store,
+        store=rt.index(PROFILES).store,
         plan=plan,
         rank=lambda p, _depth, _pool: p.ranking,
         hydrate=lambda p, page, ranking: _candidate_hits(
@@ -652,7 +656,7 @@ def similar_profiles(
         q = student_query(rt, session, user_id)
         if q is None:
             return None
-        return q, FilterSpec(exclude_ids=pending_removal_ids(session) | {user_id})
+        return q, FilterSpec(exclude_ids=pending_removal_ids(session, entity=PROFILES) | {user_id})
 
     ran = run_ranked_list(
         rt,
@@ -663,7 +667,7 @@ def similar_profiles(
             "diversity": diversity,
         },
         paging=ListParams(limit, offset, cursor, diversity),
-        store=rt.store,
+        store=rt.index(PROFILES).store,
         plan=plan,
         rank=lambda p, depth, pool: _nearest(rt, "profiles", p, mode, depth, pool),
         hydrate=lambda _p, page, ranking: hydrate_profiles(
@@ -725,7 +729,7 @@ def similar_gigs(
             "diversity": diversity,
         },
         paging=ListParams(limit, offset, cursor, diversity),
-        store=rt.store_for(GIGS),
+        store=rt.index(GIGS).store,
         plan=plan,
         rank=lambda p, depth, pool: _nearest(rt, GIGS, p, mode, depth, pool),
         hydrate=lambda _p, page, ranking: hydrate_gigs(

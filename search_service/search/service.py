@@ -45,7 +45,7 @@ from models import (
 from search_service.metrics import stage
 from search_service.outbox import pending_removal_ids
 from search_service.profiles.visibility import servable_profile_cards, servable_user_ids
-from search_service.runtime import Runtime
+from search_service.runtime import PROFILES, Runtime
 from search_service.search.boosts import BOOST_FIELDS, BoostConfig, apply_boosts
 from search_service.search.facets import Facet, facets_and_suggestion
 from search_service.search.paging import ListParams
@@ -150,7 +150,7 @@ def retrieve(
     if mode == SearchMode.SEMANTIC:
         sparse = None
     elif sparse is None and query:
-        sparse = rt.bm25.encode_query(query)
+        sparse = rt.index(PROFILES).bm25.encode_query(query)
     if sparse is not None and len(sparse) == 0:
         sparse = None  # only stopwords: hybrid degenerates to semantic
     if dense is None and sparse is None:
@@ -192,7 +192,7 @@ class _SearchPlan:
 def _plan_search(session: Session, req: SearchRequest, query: str) -> _SearchPlan:
     # Points with a pending removal are excluded inside the query, so they take no
     # rank, score or page slot; hydration still checks every hit against SQL.
-    pending = pending_removal_ids(session)
+    pending = pending_removal_ids(session, entity=PROFILES)
     return _SearchPlan(
         req=req,
         query=query,
@@ -206,7 +206,7 @@ def _plan_search(session: Session, req: SearchRequest, query: str) -> _SearchPla
 def _rank_search(rt: Runtime, p: _SearchPlan, depth: int, pool: int) -> Ranking:
     found = retrieve(
         rt,
-        rt.store,
+        rt.index(PROFILES).store,
         query=p.query,
         mode=p.req.mode,
         spec=p.spec,
@@ -217,7 +217,7 @@ def _rank_search(rt: Runtime, p: _SearchPlan, depth: int, pool: int) -> Ranking:
     )
     if not p.query or not p.boosts.active or not found.page:
         return Ranking(found.page, found)  # a browse is ordered by time: no boosts
-    payloads = rt.store.payloads([h.id for h in found.page], fields=BOOST_FIELDS)
+    payloads = rt.index(PROFILES).store.payloads([h.id for h in found.page], fields=BOOST_FIELDS)
     boosted = apply_boosts(found.page, payloads, p.boosts, p.now)
     return Ranking(boosted.hits, found, factors=boosted.factors)
 
@@ -258,7 +258,7 @@ def search_profiles(
             "boosts": req.boosts.model_dump(mode="json"),
         },
         paging=ListParams(req.limit, req.offset, req.cursor, req.diversity),
-        store=rt.store,
+        store=rt.index(PROFILES).store,
         plan=lambda: _plan_search(session, req, query),
         rank=lambda p, depth, pool: _rank_search(rt, p, depth, pool),
         hydrate=lambda p, page, ranking: hydrate_profiles(
@@ -266,7 +266,7 @@ def search_profiles(
             page,
             dense=ranking.found.dense,
             keyword=ranking.found.keyword,
-            term_names=rt.bm25.term_names(p.query) if p.query else {},
+            term_names=rt.index(PROFILES).bm25.term_names(p.query) if p.query else {},
             query=p.query,
             boosts=ranking.factors,
         ),
@@ -281,12 +281,19 @@ def search_profiles(
     def probe(relaxed: FilterSpec) -> SearchResult:
         # The count reads the candidate lists only: no page details.
         return retrieve(
-            rt, rt.store, query=query, mode=req.mode, spec=relaxed, limit=1, offset=0, details=False
+            rt,
+            rt.index(PROFILES).store,
+            query=query,
+            mode=req.mode,
+            spec=relaxed,
+            limit=1,
+            offset=0,
+            details=False,
         )
 
     first_page = req.offset == 0 and req.cursor is None
     facets, suggestion = facets_and_suggestion(
-        rt.store,
+        rt.index(PROFILES).store,
         plan.spec,
         result=found if query else None,
         probe=probe,

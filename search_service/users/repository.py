@@ -172,6 +172,7 @@ def soft_delete_user(session: Session, user: User, *, now: int | None = None) ->
         {"userId": user.id, "deletedAt": ts},
         user_version=user.updated_at,
         now=ts,
+        entity=PROFILE_ROWS.name,
     )
     session.flush()
     return True

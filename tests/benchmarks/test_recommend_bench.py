@@ -26,6 +26,7 @@ from benchmarks.recommend import (
     format_report,
     run_recommend,
 )
+from search_service.entities import ENTITIES
 from search_service.gigs.interactions import decisions_for_gig
 from search_service.runtime import Runtime
 from search_service.settings import EmbeddingSettings, QdrantSettings, Settings
@@ -48,7 +49,8 @@ def _runtime(var: Path) -> Runtime:
             database_url=f"sqlite:///{var / 'gigsy.db'}",
             qdrant=QdrantSettings(url=None),
             embedding=EmbeddingSettings(model="hashing"),
-        )
+        ),
+        entities=ENTITIES,
     )
 
 

@@ -29,6 +29,7 @@ from indexers.encoders import FloatArray
 from models.user import User
 from search_service.app import create_app
 from search_service.db import session_scope
+from search_service.entities import ENTITIES
 from search_service.index.entity import PROFILE_ROWS
 from search_service.profiles.repository import profile_ids
 from search_service.runtime import Runtime
@@ -129,7 +130,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, BuildReport]:
 
 @pytest.fixture
 def opened(built: tuple[Path, BuildReport]) -> Iterator[Runtime]:
-    rt = Runtime.open(data_settings(built[0]), encoder=HashingEncoder(64))
+    rt = Runtime.open(data_settings(built[0]), entities=ENTITIES, encoder=HashingEncoder(64))
     yield rt
     rt.close()
 
@@ -151,7 +152,7 @@ class TestComposedBuild:
     def test_every_profile_has_a_normalised_point(self, opened: Runtime) -> None:
         ids = _ids(opened)
         assert len(ids) == PROFILES
-        store = opened.store_for(PROFILE_ROWS.name)
+        store = opened.index(PROFILE_ROWS).store
         assert store.count() == PROFILES
         found = store.dense_vectors(ids)
         assert sorted(found) == sorted(ids)
@@ -168,14 +169,14 @@ class TestComposedBuild:
                 )
             ).all()
         assert len(rows) == PROFILES
-        payloads = opened.store_for(PROFILE_ROWS.name).payloads(ids)
+        payloads = opened.index(PROFILE_ROWS).store.payloads(ids)
         for uid, visible, embedded in rows:
             assert uid is not None and visible is not None and embedded == visible, uid
             assert payloads[uid]["updated_at"] == visible, uid
 
     def test_a_search_through_the_api_finds_them(self, opened: Runtime) -> None:
         ids = _ids(opened)
-        store = opened.store_for(PROFILE_ROWS.name)
+        store = opened.index(PROFILE_ROWS).store
         vectors = store.dense_vectors(ids)
         with session_scope(opened.engine) as session:
             _, key = create_api_key(session, role="employer")
@@ -209,10 +210,10 @@ class TestComposedBuild:
 
 def _index(where: Path) -> tuple[list[int], dict[int, Any], dict[int, Any], dict[int, Any]]:
     """Profile ids, payloads, BM25 term ids and dense vectors of the build in ``where``."""
-    rt = Runtime.open(data_settings(where), encoder=HashingEncoder(64))
+    rt = Runtime.open(data_settings(where), entities=ENTITIES, encoder=HashingEncoder(64))
     try:
         ids = _ids(rt)
-        store = rt.store_for(PROFILE_ROWS.name)
+        store = rt.index(PROFILE_ROWS.name).store
         hits = store.page_details(store.browse(FilterSpec(), limit=PROFILES, offset=0))
         terms = {h.id: h.terms for h in hits}
         return ids, store.payloads(ids), terms, store.dense_vectors(ids)

@@ -30,6 +30,7 @@ import uvicorn
 from indexers import HashingEncoder
 from models import Availability, GigStatus, GigWrite
 from search_service.app import create_app
+from search_service.entities import ENTITIES
 from search_service.gigs.service import create_gig
 from search_service.refresh.freshness import refresh_stale
 from search_service.runtime import Runtime
@@ -152,7 +153,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
         qdrant=QdrantSettings(url=None),
         rate_limit=GENEROUS_RATE_LIMITS,
     )
-    rt = Runtime.open(settings, encoder=HashingEncoder(64))
+    rt = Runtime.open(settings, entities=ENTITIES, encoder=HashingEncoder(64))
     employer, student, candidate, gig_id = _seed(rt)
     port = _free_port()
     config = uvicorn.Config(

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from indexers import SentenceTransformerEncoder
 from search_service.app import create_app
 from search_service.db import session_scope
+from search_service.entities import ENTITIES
 from search_service.profiles.ingest import ingest_resumes
 from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
@@ -80,7 +81,7 @@ def real_runtime(
         database_url=f"sqlite:///{tmp_path / 'real.db'}",
         embedding=EmbeddingSettings(model=None),
     )
-    rt = Runtime.open(settings, encoder=encoder)
+    rt = Runtime.open(settings, entities=ENTITIES, encoder=encoder)
     ingest_resumes(rt, resume_subset, progress=False)
     reindex(rt, progress=False)
     yield rt

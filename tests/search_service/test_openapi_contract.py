@@ -28,6 +28,7 @@ from models import User, Visibility
 from search_service.app import create_app
 from search_service.db import session_scope
 from search_service.deps import CurrentStudent, RuntimeDep
+from search_service.entities import ENTITIES
 from search_service.openapi import install_error_responses
 from search_service.refresh.writer import reindex
 from search_service.runtime import Runtime
@@ -86,7 +87,7 @@ def _documented_errors(schema: dict[str, Any]) -> Iterator[tuple[str, str, str, 
 def contract_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runtime]:
     """A runtime on SQLite and Edge with two indexed students whose profiles are public."""
     tmp = tmp_path_factory.mktemp("contract")
-    rt = Runtime.open(_settings(tmp), encoder=HashingEncoder(64))
+    rt = Runtime.open(_settings(tmp), entities=ENTITIES, encoder=HashingEncoder(64))
     public = {"skills": Visibility.PUBLIC, "work_experience": Visibility.PUBLIC}
     for n in (1, 2):
         make_student(

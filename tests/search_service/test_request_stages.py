@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from indexers import HashingEncoder
 from indexers.encoders import QueryCache
 from models import Availability
+from search_service.entities import ENTITIES
 from search_service.metrics import (
     STAGES,
     TOTAL_STAGE,
@@ -61,7 +62,7 @@ class CachingEncoder:
 @pytest.fixture
 def runtime(settings: Settings) -> Iterator[Runtime]:
     """Two indexed students, on an encoder with a query cache (overrides conftest's)."""
-    rt = Runtime.open(settings, encoder=CachingEncoder())
+    rt = Runtime.open(settings, entities=ENTITIES, encoder=CachingEncoder())
     make_student(
         rt,
         clerk_id="ana",

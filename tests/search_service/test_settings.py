@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from indexers import Fusion, FusionSpec, HashingEncoder, Norm
+from search_service.entities import ENTITIES
 from search_service.settings import EmbeddingSettings, Settings
 
 
@@ -184,7 +185,7 @@ class TestEncoderSettings:
             data_dir=tmp_path / "var",
             embedding=EmbeddingSettings(backend="onnx", cache_dir=tmp_path / "m", threads=1),
         )
-        rt = Runtime.open(settings)
+        rt = Runtime.open(settings, entities=ENTITIES)
         try:
             assert isinstance(rt.encoder, HashingEncoder)
         finally:

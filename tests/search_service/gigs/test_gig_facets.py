@@ -105,7 +105,7 @@ def test_a_gig_that_closes_leaves_the_counts_at_once(
     gigs: dict[str, int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(rt.store_for("gigs"), "delete", lambda ids: None)
+    monkeypatch.setattr(rt.index("gigs").store, "delete", lambda ids: None)
     with session_scope(rt.engine) as session:
         gig = session.get(Gig, gigs["designer"])
         assert gig is not None

@@ -252,7 +252,7 @@ class TestIndex:
         got = api.get(f"/v1/gigs/{gig['id']}", headers=owner.headers).json()
         assert got["searchable"] is True
         assert got["embeddingUpdatedAt"] is not None
-        assert rt.store_for(GIGS).count() == 1
+        assert rt.index(GIGS).store.count() == 1
         # A new version is not searchable until it is indexed in turn.
         edited = _patch(api, owner, gig["id"], {"title": "Barista and waiter"})
         assert edited.json()["searchable"] is False
@@ -265,10 +265,10 @@ class TestIndex:
         owner = new_user_with_key(rt, "emp_owner", role="employer")
         gig = _post(api, owner, title="Barista")
         refresh_stale(rt)
-        assert rt.store_for(GIGS).count() == 1
+        assert rt.index(GIGS).store.count() == 1
         r = api.delete(f"/v1/gigs/{gig['id']}", headers=owner.headers)
         assert r.status_code == 204, r.text
-        assert rt.store_for(GIGS).count() == 0  # no refresh in between
+        assert rt.index(GIGS).store.count() == 0  # no refresh in between
         assert api.get(f"/v1/gigs/{gig['id']}", headers=owner.headers).status_code == 404
         assert api.delete(f"/v1/gigs/{gig['id']}", headers=owner.headers).status_code == 404
         with session_scope(rt.engine) as session:
@@ -277,7 +277,7 @@ class TestIndex:
             assert row.deleted_at is not None
             assert row.title == "Barista"
         refresh_stale(rt)
-        assert rt.store_for(GIGS).count() == 0
+        assert rt.index(GIGS).store.count() == 0
 
     @pytest.mark.parametrize("status", ["closed", "filled"])
     def test_a_closed_or_filled_gig_leaves_student_results_before_the_response(
@@ -292,12 +292,12 @@ class TestIndex:
         refresh_stale(rt)
         search, recommended, similar = _student_facing(api, student, other["id"])
         assert gig["id"] in search and gig["id"] in recommended and gig["id"] in similar
-        assert rt.store_for(GIGS).count() == 2
+        assert rt.index(GIGS).store.count() == 2
 
         r = _patch(api, owner, gig["id"], {"status": status})
         assert r.status_code == 200, r.text
         # No refresh between the answer and these reads.
-        assert rt.store_for(GIGS).count() == 1
+        assert rt.index(GIGS).store.count() == 1
         search, recommended, similar = _student_facing(api, student, other["id"])
         assert gig["id"] not in search
         assert gig["id"] not in recommended

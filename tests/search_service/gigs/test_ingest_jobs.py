@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from models import Gig, GigStatus, User, UserStatus, UserTombstone
 from search_service.cli import app
 from search_service.db import session_scope
+from search_service.entities import ENTITIES
 from search_service.gigs.ingest import LINKEDIN_PREFIX, GigImportReport, ingest_jobs, posting_gig
 from search_service.gigs.jobs_csv import JobPosting, employer_clerk_id
 from search_service.gigs.service import delete_gig, gig_view, patched_gig, update_gig
@@ -222,7 +223,7 @@ def test_imported_gigs_are_found_by_gig_search(
     _ingest(runtime)
     report = reindex(runtime, entities=[GIG_ROWS], progress=False)
     assert report.indexed == 7
-    assert runtime.store_for(GIGS).count() == 7
+    assert runtime.index(GIGS).store.count() == 7
     r = client.post("/v1/gigs/search", json={"query": "espresso barista"}, headers=student_headers)
     assert r.status_code == 200, r.text
     top = r.json()["results"][0]
@@ -289,7 +290,7 @@ def test_the_real_sample_imports_984_gigs_from_fewer_employers(tmp_path: Path) -
         embedding=EmbeddingSettings(model="hashing"),
         qdrant=QdrantSettings(url=None),
     )
-    rt = Runtime.open(settings)
+    rt = Runtime.open(settings, entities=ENTITIES)
     try:
         report = ingest_jobs(rt, JOBS_CSV, progress=False)
         assert (report.postings, report.created, report.skipped) == (984, 984, 0)

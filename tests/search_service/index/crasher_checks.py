@@ -24,7 +24,7 @@ from models import (
 from search_service.db import session_scope
 from search_service.profiles.repository import load_profile_rows
 from search_service.profiles.service import get_own_profile
-from search_service.runtime import Runtime
+from search_service.runtime import PROFILES, Runtime
 from search_service.search.service import search_profiles
 from tests.search_service.index.crasher_load import Student, after_last_ack
 
@@ -56,9 +56,9 @@ def index_equals_sql(rt: Runtime) -> list[str]:
         tombstoned = set(session.exec(select(UserTombstone.clerk_id)))
         ids = [u.id for u in users if u.id is not None]
         rows = load_profile_rows(session, ids)
-    points = rt.store.payloads(ids)
-    if rt.store.count() != len(points):
-        out.append(f"{rt.store.count() - len(points)} points of users not in SQL")
+    points = rt.index(PROFILES).store.payloads(ids)
+    if rt.index(PROFILES).store.count() != len(points):
+        out.append(f"{rt.index(PROFILES).store.count() - len(points)} points of users not in SQL")
     for u in users:
         assert u.id is not None
         if u.clerk_id in tombstoned and u.deleted_at is None:
@@ -124,9 +124,9 @@ def nothing_lost(s: Student, user: User, view: ProfileView) -> list[str]:
 
 def _keyword_hits(rt: Runtime, word: str) -> list[int]:
     """Point ids whose BM25 vector matches ``word``, straight from the index."""
-    result = rt.store.search(
+    result = rt.index(PROFILES).store.search(
         dense=None,
-        sparse=rt.bm25.encode_query(word),
+        sparse=rt.index(PROFILES).bm25.encode_query(word),
         filters=FilterSpec(),
         limit=50,
         offset=0,
@@ -137,7 +137,7 @@ def _keyword_hits(rt: Runtime, word: str) -> list[int]:
 
 
 def _filtered(rt: Runtime, spec: FilterSpec) -> list[int]:
-    return [h.id for h in rt.store.browse(spec, limit=50, offset=0)]
+    return [h.id for h in rt.index(PROFILES).store.browse(spec, limit=50, offset=0)]
 
 
 def nothing_private_findable(rt: Runtime, session: Session, s: Student) -> list[str]:

@@ -31,6 +31,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from search_service.entities import ENTITIES
 from search_service.runtime import Runtime
 from search_service.settings import EmbeddingSettings, QdrantSettings, Settings
 from tests.search_service.index.crasher_checks import verify
@@ -210,7 +211,7 @@ def test_kill_9_under_load_loses_nothing_and_leaks_nothing(tmp_path: Path) -> No
     seed = int(os.environ.get("CRASHER_SEED") or secrets.randbits(32))
     rng = random.Random(seed)
     settings = _settings(tmp_path / "var")
-    rt = Runtime.open(settings)
+    rt = Runtime.open(settings, entities=ENTITIES)
     try:
         students, employer_key = prepare(rt, STUDENTS)
     finally:
@@ -232,7 +233,7 @@ def test_kill_9_under_load_loses_nothing_and_leaks_nothing(tmp_path: Path) -> No
     assert caught_up, f"serve did not catch up within {CATCH_UP_S} s:\n{server.tail()}"
     assert exit_code in (0, -signal.SIGTERM), server.tail()
 
-    rt = Runtime.open(settings)
+    rt = Runtime.open(settings, entities=ENTITIES)
     try:
         mismatches = tally.problems + verify(rt, students)
     finally:

@@ -22,13 +22,14 @@ from models import (
     Visibility,
 )
 from search_service.db import session_scope
+from search_service.index.entity import PROFILE_ROWS
 from search_service.index.repository import release_leases, stale_user_ids
 from search_service.privacy.service import delete_account
 from search_service.profiles.repository import upsert_user_profile
 from search_service.profiles.service import save_profile
 from search_service.refresh.freshness import refresh_stale
 from search_service.refresh.writer import reindex
-from search_service.runtime import Runtime
+from search_service.runtime import PROFILES, Runtime
 from tests.factories import make_student
 from tests.search_service.profile_helpers import student_with_key
 from tests.search_service.refresh.test_freshness import HookedEncoder, hooked
@@ -57,7 +58,7 @@ def assert_converged_or_stale(rt: Runtime) -> None:
             for e in session.exec(open_events)
             if e.topic in (OutboxTopic.INDEX_REMOVE.value, OutboxTopic.USER_DELETED.value)
         }
-    points = rt.store.payloads([u.id for u in users if u.id is not None])
+    points = rt.index(PROFILES).store.payloads([u.id for u in users if u.id is not None])
     for u in users:
         assert u.id is not None
         fresh = u.embedding_updated_at is not None and u.embedding_updated_at == (
@@ -81,8 +82,8 @@ def assert_index_equals_sql(rt: Runtime) -> None:
             break
     with session_scope(rt.engine) as session:
         users = list(session.exec(select(User)))
-        assert stale_user_ids(session, limit=10) == []
-    points = rt.store.payloads([u.id for u in users if u.id is not None])
+        assert stale_user_ids(session, limit=10, entity=PROFILE_ROWS) == []
+    points = rt.index(PROFILES).store.payloads([u.id for u in users if u.id is not None])
     for u in users:
         assert u.id is not None
         if u.is_searchable and u.visible_updated_at is not None:
@@ -135,7 +136,7 @@ class TestInterleavings:
 
         hooked.hook = meanwhile
         refresh_stale(runtime)
-        assert a.id not in runtime.store.payloads([a.id or 0])
+        assert a.id not in runtime.index(PROFILES).store.payloads([a.id or 0])
         assert_converged_or_stale(runtime)
         assert_index_equals_sql(runtime)
 
@@ -257,14 +258,14 @@ class TestReductionsBeforeTheAnswer:
         def broken(_ids: Sequence[int]) -> None:
             raise RuntimeError("index down")
 
-        monkeypatch.setattr(runtime.store, "delete", broken)
+        monkeypatch.setattr(runtime.index(PROFILES).store, "delete", broken)
         r = client.patch(
             "/v1/me/profile",
             json={"skills": {"visibility": "private"}},
             headers={**owner.headers, **MERGE},
         )
         assert r.status_code == 200, r.text
-        assert runtime.store.payloads([owner.id])  # the old point is still there...
+        assert runtime.index(PROFILES).store.payloads([owner.id])  # the old point is still there...
         assert _findable(client, employer_headers, owner.id) == NOWHERE  # ...and never served
         monkeypatch.undo()
         refresh_stale(runtime)  # the pending removal event is applied, then re-indexed
@@ -279,12 +280,14 @@ class TestReductionsBeforeTheAnswer:
         owner: Any,
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        monkeypatch.setattr(runtime.store, "delete", lambda _ids: (_ for _ in ()).throw(OSError()))
+        monkeypatch.setattr(
+            runtime.index(PROFILES).store, "delete", lambda _ids: (_ for _ in ()).throw(OSError())
+        )
         assert client.delete("/v1/me", headers=owner.headers).status_code == 204
         assert owner.id not in _search(client, employer_headers, "drummer", "hybrid")
         monkeypatch.undo()
         refresh_stale(runtime)
-        assert owner.id not in runtime.store.payloads([owner.id])
+        assert owner.id not in runtime.index(PROFILES).store.payloads([owner.id])
 
     def test_an_addition_stays_findable_and_is_indexed_asynchronously(
         self, client: TestClient, runtime: Runtime, employer_headers: dict[str, str], owner: Any
@@ -336,7 +339,7 @@ class TestRecencyShowsOnlyVisibleChanges:
         assert after.updated_at > before.updated_at  # the row changed...
         assert after.visible_updated_at == before.visible_updated_at  # ...nothing visible did
         with session_scope(runtime.engine) as session:
-            assert stale_user_ids(session, limit=10) == []
+            assert stale_user_ids(session, limit=10, entity=PROFILE_ROWS) == []
 
     def test_upsert_of_identical_content_keeps_the_clock(self, runtime: Runtime) -> None:
         user = make_student(runtime, clerk_id="rec_same", headline="painter")
@@ -365,11 +368,11 @@ def test_a_reindex_that_dies_after_dropping_the_index_leaves_everyone_stale(
     monkeypatch.setattr("search_service.refresh.writer.index_leased", crash)
     with pytest.raises(RuntimeError):
         reindex(runtime, recreate=True, progress=False)
-    assert runtime.store.count() == 0
+    assert runtime.index(PROFILES).store.count() == 0
     assert_converged_or_stale(runtime)  # nobody "fresh" beside an empty index
     monkeypatch.undo()
     with session_scope(runtime.engine) as session:
-        release_leases(session)  # what start-up does on the embedded default
+        release_leases(session, entity=PROFILE_ROWS)  # what start-up does on the embedded default
     assert_index_equals_sql(runtime)
 
 
@@ -450,7 +453,9 @@ class TestFoundInReview:
             return [(h["userId"], h["explanation"]["keywordRank"]) for h in r.json()["results"]]
 
         assert ranks() == [(owner.id, 1), (other.id, 2)]
-        monkeypatch.setattr(runtime.store, "delete", lambda _ids: (_ for _ in ()).throw(OSError()))
+        monkeypatch.setattr(
+            runtime.index(PROFILES).store, "delete", lambda _ids: (_ for _ in ()).throw(OSError())
+        )
         r = client.patch(
             "/v1/me/profile",
             json={"skills": {"visibility": "private"}},

@@ -27,7 +27,7 @@ from search_service.db import session_scope
 from search_service.outbox import mark_failed
 from search_service.privacy.service import purge_expired
 from search_service.refresh.freshness import refresh_stale
-from search_service.runtime import Runtime
+from search_service.runtime import PROFILES, Runtime
 from search_service.users.api_keys import create_api_key
 from search_service.users.ledger import post_transaction
 from search_service.users.webhooks import process_clerk_delivery
@@ -201,9 +201,9 @@ def test_delete_me_soft_deletes_at_once_and_leaves_search(
         headers=owner.headers,
     )
     refresh_stale(runtime)
-    assert runtime.store.count() == 1
+    assert runtime.index(PROFILES).store.count() == 1
     assert client.delete("/v1/me", headers=owner.headers).status_code == 204
-    assert runtime.store.count() == 0  # removed at once, not at the next refresh
+    assert runtime.index(PROFILES).store.count() == 0  # removed at once, not at the next refresh
     assert _search(client, employer_headers, "quidditch", "keyword") == []
     assert client.get("/v1/me/profile", headers=owner.headers).status_code == 401
     assert client.get(f"/v1/profiles/{owner.id}", headers=employer_headers).status_code == 404

@@ -8,6 +8,7 @@ from sqlmodel import col, select
 
 from models import Profile, Skill, User
 from search_service.db import session_scope
+from search_service.index.entity import PROFILE_ROWS
 from search_service.index.repository import staleness
 from search_service.profiles.repository import content_hash, load_profile_rows, snapshot_of
 from search_service.profiles.service import reconcile_snapshots
@@ -43,7 +44,9 @@ def test_a_corrupted_snapshot_is_repaired_from_the_tables(runtime: Runtime) -> N
     assert (report.repaired, report.reindexed, report.repaired_ids) == (1, 0, [a.id])
     assert _consistent(runtime, a.id or 0)
     with session_scope(runtime.engine) as session:
-        assert staleness(session).stale == 0  # the tables did not change: no re-embed
+        assert (
+            staleness(session, entity=PROFILE_ROWS).stale == 0
+        )  # the tables did not change: no re-embed
 
 
 def test_tables_changed_outside_the_write_path_are_repaired_and_reindexed(
@@ -64,7 +67,9 @@ def test_tables_changed_outside_the_write_path_are_repaired_and_reindexed(
         assert session.exec(select(Profile.version).where(Profile.user_id == a.id)).one() == (
             version + 1
         )
-        assert staleness(session).stale == 1  # the index catches up on the next refresh
+        assert (
+            staleness(session, entity=PROFILE_ROWS).stale == 1
+        )  # the index catches up on the next refresh
 
 
 def test_profiles_without_snapshots_are_backfilled_not_counted_as_drift(

@@ -13,7 +13,7 @@ from search_service.db import session_scope
 from search_service.privacy.service import purge_expired
 from search_service.profiles.ingest import clean_text, ingest_resumes, parse_resume
 from search_service.refresh.writer import reindex
-from search_service.runtime import Runtime
+from search_service.runtime import PROFILES, Runtime
 from search_service.users.repository import soft_delete_user
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "resumes_small.csv"
@@ -59,7 +59,7 @@ def test_ingested_resumes_are_searchable_and_category_is_not_indexed(runtime: Ru
     ingest_resumes(runtime, FIXTURE, progress=False)
     report = reindex(runtime, progress=False)
     assert report.indexed == 3
-    payloads = runtime.store.payloads([1, 2, 3])
+    payloads = runtime.index(PROFILES).store.payloads([1, 2, 3])
     assert all("category:" not in str(p) for p in payloads.values())
 
 

@@ -19,6 +19,7 @@ from sqlmodel import select
 
 from indexers import HashingEncoder
 from models import User
+from search_service.entities import ENTITIES
 from search_service.privacy.service import delete_account
 from search_service.refresh.freshness import refresh_stale
 from search_service.runtime import Runtime
@@ -52,7 +53,7 @@ def main() -> None:
         qdrant=QdrantSettings(url=None),
     )
     box: list[Runtime] = []
-    rt = Runtime.open(settings, encoder=DeleteWhileEmbedding(box, clerk_id))
+    rt = Runtime.open(settings, entities=ENTITIES, encoder=DeleteWhileEmbedding(box, clerk_id))
     box.append(rt)
 
     def hang(_ids: list[int]) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from indexers import HashingEncoder
+from search_service.entities import ENTITIES
 from search_service.refresh.freshness import refresh_stale
 from search_service.runtime import Runtime
 from search_service.settings import (
@@ -54,7 +55,7 @@ def main() -> None:
         qdrant=QdrantSettings(url=None),
         freshness=FreshnessSettings(batch_size=10),
     )
-    rt = Runtime.open(settings, encoder=HangOnSecondBatch(marker))
+    rt = Runtime.open(settings, entities=ENTITIES, encoder=HangOnSecondBatch(marker))
     refresh_stale(rt)
 
 

@@ -19,10 +19,11 @@ from sqlmodel import col, select
 from indexers import HashingEncoder
 from models import OutboxEvent, ProfileWrite, SearchMode, SearchRequest, User, now_ms
 from search_service.db import session_scope
+from search_service.index.entity import PROFILE_ROWS
 from search_service.index.repository import claim_stale, staleness
 from search_service.profiles.service import save_profile
 from search_service.refresh.freshness import FreshnessJob, backoff_s, refresh_stale
-from search_service.runtime import Runtime
+from search_service.runtime import PROFILES, Runtime
 from search_service.search.service import search_profiles
 from tests.factories import make_student
 from tests.search_service.profile_helpers import student_with_key
@@ -128,7 +129,7 @@ def test_cas_keeps_the_user_stale_when_the_edit_lands_after_the_run(
     fresh = _user(runtime, a.id or 0)
     assert fresh.embedding_updated_at is None  # the embedded version was not the latest
     with session_scope(runtime.engine) as session:
-        assert staleness(session).stale == 1
+        assert staleness(session, entity=PROFILE_ROWS).stale == 1
 
 
 def test_a_failing_profile_is_logged_counted_and_backs_off_without_blocking_others(
@@ -169,15 +170,24 @@ def test_leases_are_exclusive_until_they_expire(runtime: Runtime) -> None:
         make_student(runtime, clerk_id=f"f_lease{i}", headline="x")
     t = now_ms()
     with session_scope(runtime.engine) as session:
-        first = claim_stale(session, owner="w1", limit=3, lease_ms=60_000, now=t)
+        first = claim_stale(
+            session, owner="w1", limit=3, lease_ms=60_000, now=t, entity=PROFILE_ROWS
+        )
     with session_scope(runtime.engine) as session:
-        second = claim_stale(session, owner="w2", limit=10, lease_ms=60_000, now=t)
+        second = claim_stale(
+            session, owner="w2", limit=10, lease_ms=60_000, now=t, entity=PROFILE_ROWS
+        )
     assert len(first) == 3 and len(second) == 2 and not set(first) & set(second)
     with session_scope(runtime.engine) as session:
-        assert claim_stale(session, owner="w3", limit=10, lease_ms=60_000, now=t) == []
+        assert (
+            claim_stale(session, owner="w3", limit=10, lease_ms=60_000, now=t, entity=PROFILE_ROWS)
+            == []
+        )
     with session_scope(runtime.engine) as session:
         # a minute later, w1 and w2 look dead: their users can be taken over
-        later = claim_stale(session, owner="w3", limit=10, lease_ms=60_000, now=t + 60_001)
+        later = claim_stale(
+            session, owner="w3", limit=10, lease_ms=60_000, now=t + 60_001, entity=PROFILE_ROWS
+        )
     assert sorted(later) == sorted(first + second)
 
 
@@ -188,13 +198,13 @@ def test_deleted_users_leave_the_index_through_the_outbox(
 
     a = make_student(runtime, clerk_id="f_del", headline="platypus")
     refresh_stale(runtime)
-    assert runtime.store.count() == 1
+    assert runtime.index(PROFILES).store.count() == 1
     with session_scope(runtime.engine) as session:
         user = session.get(User, a.id)
         assert user is not None
         soft_delete_user(session, user)
     report = refresh_stale(runtime)
-    assert report.removed == 1 and runtime.store.count() == 0
+    assert report.removed == 1 and runtime.index(PROFILES).store.count() == 0
     with session_scope(runtime.engine) as session:
         pending = session.exec(
             select(OutboxEvent).where(col(OutboxEvent.processed_at).is_(None))
@@ -316,7 +326,7 @@ class _CountingFlush:
 
     def __init__(self, runtime: Runtime) -> None:
         self.calls = 0
-        self._stores = list(runtime.stores.values())
+        self._stores = [runtime.index(e).store for e in runtime.entities]
         self._orig = [s.flush for s in self._stores]
         for store, orig in zip(self._stores, self._orig, strict=True):
             store.flush = self._counted(orig)  # type: ignore[method-assign]
@@ -341,6 +351,6 @@ def test_a_run_leaves_the_flush_to_the_jobs_interval(
     assert _keyword_ids(runtime, "kakapo") == [s.id]
     runtime.settings.freshness.flush_interval_s = 0.0
     job.run()
-    assert counter.calls == len(runtime.stores)  # due: every store once
+    assert counter.calls == len(runtime.entities)  # due: every store once
     job.run()
-    assert counter.calls == 2 * len(runtime.stores)
+    assert counter.calls == 2 * len(runtime.entities)

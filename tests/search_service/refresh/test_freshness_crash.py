@@ -19,11 +19,12 @@ from sqlmodel import col, func, select
 from indexers import HashingEncoder
 from models import GigSearchRequest, GigStatus, GigWrite, SearchMode, SearchRequest, User
 from search_service.db import session_scope
+from search_service.entities import ENTITIES
 from search_service.gigs.service import create_gig
-from search_service.index.entity import GIG_ROWS
+from search_service.index.entity import GIG_ROWS, PROFILE_ROWS
 from search_service.index.repository import claim_stale, staleness
 from search_service.refresh.freshness import refresh_stale
-from search_service.runtime import Runtime
+from search_service.runtime import PROFILES, Runtime
 from search_service.scheduler import build_scheduler
 from search_service.search.gigs import search_gigs
 from search_service.search.service import search_profiles
@@ -68,7 +69,7 @@ def _kill_9_at_marker(
 
 
 def test_kill_9_mid_refresh_then_restart_converges(settings: Settings, tmp_path: Path) -> None:
-    rt = Runtime.open(settings, encoder=HashingEncoder(64))
+    rt = Runtime.open(settings, entities=ENTITIES, encoder=HashingEncoder(64))
     users = [make_student(rt, clerk_id=f"k{i}", headline=_word(i)) for i in range(60)]
     rt.close()
     marker = tmp_path / "in-batch-2"
@@ -82,10 +83,12 @@ def test_kill_9_mid_refresh_then_restart_converges(settings: Settings, tmp_path:
     )
     assert returncode == -signal.SIGKILL
 
-    rt = Runtime.open(settings, encoder=HashingEncoder(64))  # the restart
+    rt = Runtime.open(settings, entities=ENTITIES, encoder=HashingEncoder(64))  # the restart
     try:
         with session_scope(rt.engine) as session:
-            assert staleness(session).stale == 50  # batch 1 was committed, the rest not
+            assert (
+                staleness(session, entity=PROFILE_ROWS).stale == 50
+            )  # batch 1 was committed, the rest not
             leased = session.exec(
                 select(func.count()).where(col(User.index_lease_owner).is_not(None))
             ).one()
@@ -94,8 +97,8 @@ def test_kill_9_mid_refresh_then_restart_converges(settings: Settings, tmp_path:
         report = refresh_stale(rt)
         assert report.indexed == 50 and report.failed == []
         with session_scope(rt.engine) as session:
-            assert staleness(session).stale == 0
-        assert rt.store.count() == 60
+            assert staleness(session, entity=PROFILE_ROWS).stale == 0
+        assert rt.index(PROFILES).store.count() == 60
         for i, u in enumerate(users):
             assert _found(rt, _word(i)) == [u.id]
     finally:
@@ -149,7 +152,7 @@ def test_two_workers_never_embed_the_same_user(runtime: Runtime) -> None:
         # Row locks let both work in parallel (on SQLite one writer may take it all).
         assert set(by_worker) == {"w1", "w2"}
     with session_scope(runtime.engine) as session:
-        assert staleness(session).stale == 0
+        assert staleness(session, entity=PROFILE_ROWS).stale == 0
 
 
 def test_concurrent_claims_are_disjoint(runtime: Runtime) -> None:
@@ -163,7 +166,9 @@ def test_concurrent_claims_are_disjoint(runtime: Runtime) -> None:
         barrier.wait()
         while True:
             with session_scope(runtime.engine) as session:
-                got = claim_stale(session, owner=owner, limit=4, lease_ms=60_000)
+                got = claim_stale(
+                    session, owner=owner, limit=4, lease_ms=60_000, entity=PROFILE_ROWS
+                )
             if not got:
                 break
             mine += got
@@ -184,7 +189,7 @@ def test_kill_9_between_upsert_and_verification_leaves_no_point_of_a_deleted_use
     # The account is deleted while its batch is embedded: the removal finds no point
     # yet, the worker then upserts it and dies before its verification would have
     # removed it again. After the restart nothing in SQL may forget that point.
-    rt = Runtime.open(settings, encoder=HashingEncoder(64))
+    rt = Runtime.open(settings, entities=ENTITIES, encoder=HashingEncoder(64))
     gone = make_student(rt, clerk_id="late_gone", headline=_word(1))
     kept = make_student(rt, clerk_id="late_kept", headline=_word(2))
     rt.close()
@@ -198,13 +203,15 @@ def test_kill_9_between_upsert_and_verification_leaves_no_point_of_a_deleted_use
         waiting_for="the child never upserted",
     )
 
-    rt = Runtime.open(settings, encoder=HashingEncoder(64))  # the restart
+    rt = Runtime.open(settings, entities=ENTITIES, encoder=HashingEncoder(64))  # the restart
     try:
         assert gone.id is not None and kept.id is not None
-        assert gone.id in rt.store.payloads([gone.id])  # the dead worker's late write
+        assert gone.id in rt.index(PROFILES).store.payloads(
+            [gone.id]
+        )  # the dead worker's late write
         build_scheduler(rt)
         refresh_stale(rt)
-        assert rt.store.payloads([gone.id, kept.id]).keys() == {kept.id}
+        assert rt.index(PROFILES).store.payloads([gone.id, kept.id]).keys() == {kept.id}
     finally:
         rt.close()
 
@@ -212,7 +219,7 @@ def test_kill_9_between_upsert_and_verification_leaves_no_point_of_a_deleted_use
 def test_kill_9_mid_gig_refresh_then_restart_converges(settings: Settings, tmp_path: Path) -> None:
     # Gigs go through the same leased protocol: a worker killed while embedding
     # their second batch loses nothing, and its lease is released at start-up.
-    rt = Runtime.open(settings, encoder=HashingEncoder(64))
+    rt = Runtime.open(settings, entities=ENTITIES, encoder=HashingEncoder(64))
     with rt.session() as session:
         owner = User(clerk_id="emp_crash", roles=["employer"], name="Crash Co")
         session.add(owner)
@@ -232,7 +239,7 @@ def test_kill_9_mid_gig_refresh_then_restart_converges(settings: Settings, tmp_p
     )
     assert returncode == -signal.SIGKILL
 
-    rt = Runtime.open(settings, encoder=HashingEncoder(64))  # the restart
+    rt = Runtime.open(settings, entities=ENTITIES, encoder=HashingEncoder(64))  # the restart
     try:
         with session_scope(rt.engine) as session:
             assert staleness(session, entity=GIG_ROWS).stale == 20

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import update
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from indexers import Bm25Encoder, Document
 from models import User, now_ms
 from search_service.db import session_scope
+from search_service.index.entity import PROFILE_ROWS
 from search_service.index.repository import (
     claim_users,
     confirm_indexed,
@@ -18,10 +20,9 @@ from search_service.index.repository import (
     stale_user_ids,
 )
 from search_service.index.state import get_state
-from search_service.refresh import writer
 from search_service.refresh.freshness import refresh_stale
 from search_service.refresh.writer import reindex, remove_from_index
-from search_service.runtime import BM25_STATE_KEY, Runtime
+from search_service.runtime import PROFILES, Runtime
 from tests.factories import make_student
 
 
@@ -38,9 +39,9 @@ def test_reindex_sets_embedding_updated_at_and_avg_len(runtime: Runtime) -> None
     a = _user(runtime, "a")
     assert a.embedding_updated_at == a.visible_updated_at
     with session_scope(runtime.engine) as session:
-        state = get_state(session, BM25_STATE_KEY)
+        state = get_state(session, PROFILE_ROWS.bm25_key)
     assert state is not None and state["documents"] == 2
-    assert state["avg_len"] == pytest.approx(runtime.bm25.avg_len)
+    assert state["avg_len"] == pytest.approx(runtime.index(PROFILES).bm25.avg_len)
     assert state["avg_len"] > 1
 
 
@@ -58,11 +59,11 @@ def test_refresh_picks_up_only_stale_profiles(runtime: Runtime) -> None:
     assert refresh_stale(runtime).indexed == 0
     make_student(runtime, clerk_id="b", headline="Pastry chef")
     with session_scope(runtime.engine) as session:
-        assert stale_user_ids(session, limit=10) == [_user(runtime, "b").id]
+        assert stale_user_ids(session, limit=10, entity=PROFILE_ROWS) == [_user(runtime, "b").id]
     report = refresh_stale(runtime)
     assert report.indexed == 1
     with session_scope(runtime.engine) as session:
-        assert stale_user_ids(session, limit=10) == []
+        assert stale_user_ids(session, limit=10, entity=PROFILE_ROWS) == []
 
 
 def test_mark_indexed_is_compare_and_set(runtime: Runtime) -> None:
@@ -73,29 +74,29 @@ def test_mark_indexed_is_compare_and_set(runtime: Runtime) -> None:
     # An edit lands while version 1 is being embedded.
     make_student(runtime, clerk_id="a", headline="v2")
     with session_scope(runtime.engine) as session:
-        assert mark_indexed(session, {user.id: indexed_version}) == 0
+        assert mark_indexed(session, {user.id: indexed_version}, entity=PROFILE_ROWS) == 0
     with session_scope(runtime.engine) as session:
-        assert stale_user_ids(session, limit=10) == [user.id]
+        assert stale_user_ids(session, limit=10, entity=PROFILE_ROWS) == [user.id]
 
 
 def test_deleted_user_is_removed_by_reindex(runtime: Runtime) -> None:
     make_student(runtime, clerk_id="a", headline="Data analyst")
     make_student(runtime, clerk_id="b", headline="Chef")
     reindex(runtime, progress=False)
-    assert runtime.store.count() == 2
+    assert runtime.index(PROFILES).store.count() == 2
     with session_scope(runtime.engine) as session:
         b = session.exec(select(User).where(User.clerk_id == "b")).one()
         b.deleted_at = now_ms()
     reindex(runtime, progress=False)
-    assert runtime.store.count() == 1
+    assert runtime.index(PROFILES).store.count() == 1
 
 
 def test_remove_from_index_is_immediate(runtime: Runtime) -> None:
     user = make_student(runtime, clerk_id="a", headline="Data analyst")
     reindex(runtime, progress=False)
     assert user.id is not None
-    remove_from_index(runtime, [user.id])
-    assert runtime.store.count() == 0
+    remove_from_index(runtime, [user.id], entity=PROFILE_ROWS)
+    assert runtime.index(PROFILES).store.count() == 0
 
 
 def test_identical_upsert_does_not_bump_updated_at(runtime: Runtime) -> None:
@@ -113,20 +114,22 @@ def test_an_unchanged_reindex_builds_each_document_once(
     make_student(runtime, clerk_id="b", headline="Chef", bio="Pastry and bread.")
     reindex(runtime, progress=False)
     with session_scope(runtime.engine) as session:
-        before = get_state(session, BM25_STATE_KEY)
+        before = get_state(session, PROFILE_ROWS.bm25_key)
     built: list[int] = []
-    loader = writer.LOADERS["profiles"]
+    profiles = runtime.index(PROFILES)
+    loader = profiles.entity.loader
+    assert loader is not None
 
-    def counting(rt: Runtime, ids: Sequence[int]) -> tuple[list[Document], list[int]]:
+    def counting(session: Session, ids: Sequence[int]) -> tuple[list[Document], list[int]]:
         built.extend(ids)
-        return loader(rt, ids)
+        return loader(session, ids)
 
-    monkeypatch.setitem(writer.LOADERS, "profiles", counting)
+    monkeypatch.setattr(profiles, "entity", replace(profiles.entity, loader=counting))
     again = reindex(runtime, progress=False)
     assert again.indexed == 2
     assert sorted(built) == sorted({_user(runtime, c).id or 0 for c in ("a", "b")})
     with session_scope(runtime.engine) as session:
-        assert get_state(session, BM25_STATE_KEY) == before
+        assert get_state(session, PROFILE_ROWS.bm25_key) == before
 
 
 def test_a_reindex_after_the_corpus_changed_records_and_uses_the_new_average_length(
@@ -135,18 +138,19 @@ def test_a_reindex_after_the_corpus_changed_records_and_uses_the_new_average_len
     make_student(runtime, clerk_id="a", headline="Data analyst")
     make_student(runtime, clerk_id="b", headline="Chef")
     reindex(runtime, progress=False)
-    old = runtime.bm25.avg_len
+    old = runtime.index(PROFILES).bm25.avg_len
     make_student(runtime, clerk_id="b", headline="Chef", bio="sourdough lamination " * 20)
     reindex(runtime, progress=False)
     with session_scope(runtime.engine) as session:
-        state = get_state(session, BM25_STATE_KEY)
+        state = get_state(session, PROFILE_ROWS.bm25_key)
         ids = [_user(runtime, c).id or 0 for c in ("a", "b")]
-    docs, _ = writer.LOADERS["profiles"](runtime, ids)
+    with session_scope(runtime.engine) as session:
+        docs, _ = runtime.index(PROFILES).entity.documents(session, ids)
     expected = Bm25Encoder.corpus_avg_titled_len([(d.text, d.title) for d in docs])
     assert state is not None and state["avg_len"] == expected != old
-    assert runtime.bm25.avg_len == expected
+    assert runtime.index(PROFILES).bm25.avg_len == expected
     # Every point is at its row's current version.
-    stored = runtime.store.payloads(ids)
+    stored = runtime.index(PROFILES).store.payloads(ids)
     assert {i: stored[i]["updated_at"] for i in ids} == {d.id: d.version for d in docs}
 
 
@@ -155,12 +159,14 @@ def test_one_verification_classifies_a_mixed_batch(runtime: Runtime) -> None:
     ids = [u.id or 0 for u in users]
     versions = {u.id or 0: u.visible_updated_at or 0 for u in users}
     with session_scope(runtime.engine) as session:
-        assert claim_users(session, ids, owner="w1", lease_ms=60_000) == sorted(ids)
+        assert claim_users(
+            session, ids, owner="w1", lease_ms=60_000, entity=PROFILE_ROWS
+        ) == sorted(ids)
     make_student(runtime, clerk_id="moved", headline="moved on")  # content moved on
     with session_scope(runtime.engine) as session:  # another writer took this lease
         session.execute(update(User).where(col(User.id) == ids[2]).values(index_lease_owner="w2"))
     with session_scope(runtime.engine) as session:
-        out = confirm_indexed(session, versions, owner="w1")
+        out = confirm_indexed(session, versions, owner="w1", entity=PROFILE_ROWS)
     assert (out.fresh, out.superseded, out.lost, out.remove) == ([ids[0]], [ids[1]], [ids[2]], [])
     fresh, moved, lost = (_user(runtime, c) for c in ("fresh", "moved", "lost"))
     assert fresh.embedding_updated_at == versions[ids[0]] and fresh.index_lease_owner is None

@@ -15,7 +15,7 @@ from models import Availability, OutboxEvent, User, UserStatus, Visibility, now_
 from search_service.db import session_scope
 from search_service.refresh.freshness import refresh_stale
 from search_service.refresh.writer import reindex
-from search_service.runtime import Runtime
+from search_service.runtime import PROFILES, Runtime
 from search_service.users.api_keys import create_api_key
 from tests.factories import make_student
 
@@ -236,7 +236,7 @@ class TestPrivacy:
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         # The index lags: removals do not reach the store.
-        monkeypatch.setattr(rt.store, "delete", lambda ids: None)
+        monkeypatch.setattr(rt.index(PROFILES).store, "delete", lambda ids: None)
         before = _search(api, employer, facets=["skills"])
         assert _counts(before, "skills")["typescript"] == 1
         _student(
@@ -250,7 +250,9 @@ class TestPrivacy:
             availability=Availability.WEEKENDS,
             visibility={"skills": Visibility.PRIVATE},
         )
-        assert rt.store.payloads([corpus["ana"]])[corpus["ana"]]["skills"]  # still indexed
+        assert rt.index(PROFILES).store.payloads([corpus["ana"]])[corpus["ana"]][
+            "skills"
+        ]  # still indexed
         now = _search(api, employer, facets=["skills"])
         assert "typescript" not in _counts(now, "skills")
         assert now["facets"]["counted"] == 5
@@ -273,7 +275,7 @@ class TestPrivacy:
         corpus: dict[str, int],
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        monkeypatch.setattr(rt.store, "delete", lambda ids: None)
+        monkeypatch.setattr(rt.index(PROFILES).store, "delete", lambda ids: None)
         with session_scope(rt.engine) as session:
             ben = session.get(User, corpus["ben"])
             assert ben is not None
@@ -287,7 +289,7 @@ class TestPrivacy:
                 .where(col(OutboxEvent.processed_at).is_(None))
                 .values(processed_at=now_ms())
             )
-        assert rt.store.count() == 6  # both points are still in the index
+        assert rt.index(PROFILES).store.count() == 6  # both points are still in the index
         data = _search(api, employer, facets=ALL_FACETS)
         assert data["facets"]["counted"] == 4
         assert "python" not in _counts(data, "skills")

@@ -45,6 +45,7 @@ import models.common
 from indexers import HashingEncoder
 from models import now_ms
 from search_service.app import create_app
+from search_service.entities import ENTITIES
 from search_service.gigs.demo import DEMO_EMPLOYER_CLERK_ID, DemoVocabulary, load_demo_gigs
 from search_service.gigs.repository import owner_gigs
 from search_service.index.entity import GIG_ROWS, PROFILE_ROWS
@@ -165,7 +166,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(models.common, "time", clock)
         assert now_ms() == BUILT_AT, "models.now_ms no longer reads models.common.time"
-        rt = Runtime.open(settings, encoder=HashingEncoder(64))
+        rt = Runtime.open(settings, entities=ENTITIES, encoder=HashingEncoder(64))
         try:
             _load_demo(rt)
             headers, user_ids, employer_gigs = _callers(rt)

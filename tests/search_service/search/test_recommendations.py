@@ -66,7 +66,7 @@ class TestGigSearch:
         )
         assert closed.status_code == 200, closed.text
         # No refresh in between: closing removed the point before the response.
-        assert rt.store_for(GIGS).count() == 0
+        assert rt.index(GIGS).store.count() == 0
         again = api.post("/v1/gigs/search", json={"query": "barista"}, headers=employer.headers)
         assert again.json()["results"] == []
 
@@ -112,10 +112,10 @@ class TestGigSearch:
         soon = now_ms() + 60_000
         gig = _post(api, employer, title="Flyer delivery", deadline=soon)
         refresh_stale(rt)
-        assert rt.store_for(GIGS).count() == 1
+        assert rt.index(GIGS).store.count() == 1
         later = soon + 1
         assert expire_gigs(rt, now=later) == 1
-        assert rt.store_for(GIGS).count() == 0
+        assert rt.index(GIGS).store.count() == 0
         assert expire_gigs(rt, now=later) == 0  # idempotent
         with session_scope(rt.engine) as session:
             from models import Gig
@@ -290,16 +290,16 @@ def test_an_owner_leaving_search_takes_their_gigs_out(
 ) -> None:
     _post(api, employer, title="Gardener")
     refresh_stale(rt)
-    assert rt.store_for(GIGS).count() == 1
+    assert rt.index(GIGS).store.count() == 1
     with rt.session() as session:
         from models import User
 
         user = session.exec(select(User).where(User.id == employer.user.id)).one()
         user.deleted_at = now_ms()
         session.add(user)
-    assert rt.store_for(GIGS).count() == 0
+    assert rt.index(GIGS).store.count() == 0
     refresh_stale(rt)
-    assert rt.store_for(GIGS).count() == 0
+    assert rt.index(GIGS).store.count() == 0
 
 
 def test_gig_refresh_has_its_own_metrics(
@@ -323,7 +323,7 @@ def test_a_gig_closed_or_deleted_after_its_deadline_leaves_the_index(
     # the expiry job ran: the point must still go, and SQL must not say "indexed".
     gig = _post(api, employer, title="Flyer delivery", deadline=now_ms() + 60_000)
     refresh_stale(rt)
-    assert rt.store_for(GIGS).count() == 1
+    assert rt.index(GIGS).store.count() == 1
     with session_scope(rt.engine) as session:
         session.execute(update(Gig).where(col(Gig.id) == gig["id"]).values(deadline=now_ms() - 1))
     if how == "delete":
@@ -335,7 +335,7 @@ def test_a_gig_closed_or_deleted_after_its_deadline_leaves_the_index(
             headers={**employer.headers, "Content-Type": "application/merge-patch+json"},
         )
     assert r.status_code in (200, 204), r.text
-    assert rt.store_for(GIGS).count() == 0
+    assert rt.index(GIGS).store.count() == 0
     with session_scope(rt.engine) as session:
         row = session.get(Gig, gig["id"])
         assert row is not None and row.embedding_updated_at is None
@@ -349,7 +349,7 @@ def test_the_expiry_sweep_removes_any_indexed_gig_that_is_not_servable(
     with session_scope(rt.engine) as session:  # a writer that bypassed the listener
         session.execute(update(Gig).where(col(Gig.id) == gig["id"]).values(status="closed"))
     assert expire_gigs(rt) == 1
-    assert rt.store_for(GIGS).count() == 0
+    assert rt.index(GIGS).store.count() == 0
     assert expire_gigs(rt) == 0
 
 
@@ -400,7 +400,7 @@ def test_recommendations_fuse_with_the_recommendation_weights(
     _post(api, employer, title="Barista", requiredSkills=["Coffee"])
     refresh_stale(rt)
     rt.settings.search.recommend_dense_weight = 5.0
-    store = rt.store_for(GIGS)
+    store = rt.index(GIGS).store
     seen: list[Any] = []
     real = store.search
 

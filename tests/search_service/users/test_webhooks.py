@@ -30,7 +30,7 @@ from search_service.db import session_scope
 from search_service.privacy.service import purge_expired
 from search_service.refresh.freshness import refresh_stale
 from search_service.refresh.writer import reindex
-from search_service.runtime import Runtime
+from search_service.runtime import PROFILES, Runtime
 from search_service.settings import ClerkSettings, Settings
 from search_service.users.api_keys import create_api_key
 from search_service.users.clerk import map_clerk_user
@@ -275,9 +275,9 @@ class TestIdempotencyAndOrder:
     ) -> None:
         make_student(runtime, clerk_id="user_abc", headline="Data analyst")
         reindex(runtime, progress=False)
-        assert runtime.store.count() == 1
+        assert runtime.index(PROFILES).store.count() == 1
         _deliver(hook_client, secret, deleted_event())
-        assert runtime.store.count() == 0
+        assert runtime.index(PROFILES).store.count() == 0
 
     def test_fifty_concurrent_deliveries_of_one_event(
         self, hook_client: TestClient, secret: str, runtime: Runtime
@@ -502,7 +502,7 @@ class TestBanAndLock:
         assert found()
         _deliver(hook_client, secret, user_event("user.updated", updated_at=2_000, banned=True))
         assert not found()  # no refresh ran: the delivery itself removed the point
-        assert runtime.store.payloads([student.id]) == {}
+        assert runtime.index(PROFILES).store.payloads([student.id]) == {}
         lifted = user_event("user.updated", updated_at=3_000, banned=False, locked=False)
         _deliver(hook_client, secret, lifted)
         refresh_stale(runtime)  # coming back is an addition: asynchronous
