@@ -14,6 +14,7 @@ from sqlmodel import Session
 import search_service.index.repository as index_repo
 import search_service.outbox as outbox_repo
 from search_service.app import create_app
+from search_service.index.entity import PROFILE_ROWS
 from search_service.index.repository import Staleness
 from search_service.metrics import Metrics
 from search_service.runtime import Runtime
@@ -33,7 +34,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     calls = {"staleness": 0, "count_pending": 0}
 
     def staleness(session: Session, **kw: Any) -> Staleness:
-        if "entity" not in kw:  # one reading = the profile and the gig backlog
+        if kw["entity"].name == PROFILE_ROWS.name:  # one reading = profiles and gigs
             calls["staleness"] += 1
         return index_repo.staleness(session, **kw)
 
