@@ -8,6 +8,8 @@ from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from models import Gig, User
+from search_service.index.entity import GIG_ROWS
+from search_service.outbox import no_pending_removal
 
 __all__ = [
     "claim_gig_version",
@@ -51,13 +53,20 @@ def users_by_clerk_ids(session: Session, clerk_ids: Sequence[str]) -> dict[str, 
     return {u.clerk_id: u for u in rows}
 
 
-def load_gigs_with_owners(session: Session, ids: Sequence[int]) -> dict[int, tuple[Gig, User]]:
-    """Gigs ``ids`` (deleted ones included) with their owners; unknown ids are left out."""
+def load_gigs_with_owners(
+    session: Session, ids: Sequence[int], *, servable: bool = False
+) -> dict[int, tuple[Gig, User]]:
+    """Gigs ``ids`` (deleted ones included) with their owners; unknown ids are left
+    out, and with ``servable`` so are gigs whose point has a pending removal
+    (:func:`search_service.outbox.no_pending_removal`)."""
     if not ids:
         return {}
-    rows = session.exec(
+    stmt = (
         select(Gig, User).join(User, col(User.id) == col(Gig.owner_id)).where(col(Gig.id).in_(ids))
-    ).all()
+    )
+    if servable:
+        stmt = stmt.where(no_pending_removal(GIG_ROWS.name, col(Gig.id)))
+    rows = session.exec(stmt).all()
     return {gig.id: (gig, user) for gig, user in rows if gig.id is not None}
 
 

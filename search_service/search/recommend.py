@@ -61,7 +61,6 @@ from search_service.gigs.interactions import (
     interactions_for_gig,
     record_exposures,
 )
-from search_service.outbox import pending_removal_ids
 from search_service.profiles.repository import load_profile_rows
 from search_service.profiles.visibility import servable_users
 from search_service.runtime import GIGS, Runtime
@@ -328,7 +327,7 @@ def recommended_gigs(
         q = student_query(rt, session, uid)
         if q is None:
             return None
-        return q, live_gig_spec(session, now=ts, exclude=dismissed_gig_ids(session, uid))
+        return q, live_gig_spec(now=ts, exclude=dismissed_gig_ids(session, uid))
 
     def rank(planned: tuple[_Query, FilterSpec], _depth: int, pool: int) -> Ranking:
         q, spec = planned
@@ -374,12 +373,11 @@ def recommended_gigs(
 
 
 def _profile_vectors(
-    rt: Runtime, session: Session, ids: Sequence[int], pending: frozenset[int]
+    rt: Runtime, session: Session, ids: Sequence[int]
 ) -> list[npt.NDArray[np.float32]]:
     """Stored vectors of students ``ids`` that may still be served (as search
     hydration decides: searchable, point not older than the privacy floor, no
     pending removal): feedback never feeds a withdrawn profile into a ranking."""
-    ids = [i for i in ids if i not in pending]
     if not ids:
         return []
     payloads = rt.store.payloads(ids, fields=["updated_at"])
@@ -508,14 +506,13 @@ def gig_candidates(
         }
         rejected = {u for u, d in decisions.items() if d == CandidateDecision.REJECTED}
         shortlisted = [u for u, d in decisions.items() if d == CandidateDecision.SHORTLISTED]
-        pending = pending_removal_ids(session)
         if rr.feedback and q.dense is not None:
             q.dense = rocchio(
                 q.dense,
-                _profile_vectors(rt, session, shortlisted, pending),
-                _profile_vectors(rt, session, sorted(rejected), pending),
+                _profile_vectors(rt, session, shortlisted),
+                _profile_vectors(rt, session, sorted(rejected)),
             )
-        spec = FilterSpec(exclude_ids=pending | (rejected if rr.feedback else set()))
+        spec = FilterSpec(exclude_ids=frozenset(rejected if rr.feedback else ()))
         return _CandidatesPlan(q, spec, pairs)
 
     def rank(p: _CandidatesPlan, _depth: int, pool: int) -> Ranking:
@@ -652,7 +649,7 @@ def similar_profiles(
         q = student_query(rt, session, user_id)
         if q is None:
             return None
-        return q, FilterSpec(exclude_ids=pending_removal_ids(session) | {user_id})
+        return q, FilterSpec(exclude_ids=frozenset({user_id}))
 
     ran = run_ranked_list(
         rt,
@@ -713,7 +710,7 @@ def similar_gigs(
     def plan() -> tuple[_Query, FilterSpec]:
         q = gig_query(rt, gig)
         dismissed = dismissed_gig_ids(session, viewer_id) if viewer_id is not None else set()
-        return q, live_gig_spec(session, now=ts, exclude={gig_id} | dismissed)
+        return q, live_gig_spec(now=ts, exclude={gig_id} | dismissed)
 
     ran = run_ranked_list(
         rt,

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from models import OutboxTopic, Profile, Skill, User, UserTombstone, now_ms
 from search_service.index.entity import PROFILE_ROWS
-from search_service.outbox import append_event
+from search_service.outbox import append_event, no_pending_removal
 
 __all__ = [
     "ProfileCard",
@@ -38,22 +38,29 @@ def find_user_by_clerk_id(
     return session.exec(stmt).first()
 
 
-def get_users(session: Session, ids: Sequence[int]) -> dict[int, User]:
-    """Searchable users among ``ids`` (not soft-deleted, not suspended), by id."""
+def get_users(session: Session, ids: Sequence[int], *, servable: bool = False) -> dict[int, User]:
+    """Searchable users among ``ids`` (not soft-deleted, not suspended), by id; with
+    ``servable``, only those whose point has no pending removal
+    (:func:`search_service.outbox.no_pending_removal`)."""
     if not ids:
         return {}
     stmt = select(User).where(col(User.id).in_(ids), *PROFILE_ROWS.searchable())
+    if servable:
+        stmt = stmt.where(no_pending_removal(PROFILE_ROWS.name, col(User.id)))
     return {u.id: u for u in session.exec(stmt) if u.id is not None}
 
 
 def searchable_privacy_floors(session: Session, ids: Sequence[int]) -> dict[int, int | None]:
     """``users.privacy_floor`` (epoch ms, or None) of the searchable users among
-    ``ids`` (not soft-deleted, not suspended): two columns, for checks over many
-    users at once."""
+    ``ids`` (not soft-deleted, not suspended) whose point has no pending removal
+    (:func:`search_service.outbox.no_pending_removal`): two columns, for checks
+    over many users at once."""
     if not ids:
         return {}
     stmt = select(User.id, User.privacy_floor).where(
-        col(User.id).in_(ids), *PROFILE_ROWS.searchable()
+        col(User.id).in_(ids),
+        *PROFILE_ROWS.searchable(),
+        no_pending_removal(PROFILE_ROWS.name, col(User.id)),
     )
     return {uid: floor for uid, floor in session.exec(stmt) if uid is not None}
 
@@ -109,9 +116,11 @@ def searchable_profile_cards(
     skills_below: int | None = None,
 ) -> dict[int, ProfileCard]:
     """The :class:`ProfileCard` of each searchable user among ``ids`` (not
-    soft-deleted, not suspended), by id: one query over ``users`` left-joined to
-    ``profiles`` reading only the columns a hit shows, no ORM entities (loading
-    whole users decoded their JSON columns, portfolio snapshot included). With
+    soft-deleted, not suspended, no pending removal of their point:
+    :func:`search_service.outbox.no_pending_removal`), by id: one query over
+    ``users`` left-joined to ``profiles`` reading only the columns a hit shows, no
+    ORM entities (loading whole users decoded their JSON columns, portfolio
+    snapshot included). With
     ``skills``, the same statement carries each user's skills (positions below
     ``skills_below`` when given), so hydration is one statement."""
     if not ids:
@@ -133,7 +142,11 @@ def searchable_profile_cards(
     stmt = (
         sa_select(*columns)
         .outerjoin(Profile, col(Profile.user_id) == col(User.id))
-        .where(col(User.id).in_(ids), *PROFILE_ROWS.searchable())
+        .where(
+            col(User.id).in_(ids),
+            *PROFILE_ROWS.searchable(),
+            no_pending_removal(PROFILE_ROWS.name, col(User.id)),
+        )
     )
     out: dict[int, ProfileCard] = {}
     for row in session.execute(stmt):
