@@ -34,7 +34,7 @@ from search_service.deps import (
     gig_manager,
 )
 from search_service.errors import NotFoundError, PermissionDeniedError
-from search_service.gigs.service import owned_gig, readable_gig
+from search_service.gigs.service import owned_gig_subject, readable_gig_subject
 from search_service.metrics import stage
 from search_service.paths import DECIMAL, RowId
 from search_service.search.gigs import search_gigs
@@ -170,18 +170,22 @@ async def candidates_for_gig(
     required skills, availability and location as boosts, same privacy rules as
     search. Rejected students drop out; the ranking moves towards the shortlist
     and away from rejections."""
-    found = await run_in_threadpool(
-        lambda: gig_candidates(
+
+    def run() -> CandidateResponse:
+        subject = owned_gig_subject(session, manager, gig_id, interactions=True)
+        return gig_candidates(
             rt,
             session,
-            owned_gig(session, manager, gig_id),
+            subject.gig,
             limit=paging.limit,
             offset=paging.offset,
             mode=mode,
             cursor=paging.cursor,
             diversity=paging.diversity,
+            interactions=subject.interactions,
         )
-    )
+
+    found = await run_in_threadpool(run)
     return _rendered(found)
 
 
@@ -199,17 +203,21 @@ async def applicants_of_gig(
     paging: Paging,
 ) -> Response:
     """For the gig's owner (and admins): students who applied, best fit first."""
-    found = await run_in_threadpool(
-        lambda: gig_applicants(
+
+    def run() -> CandidateResponse:
+        subject = owned_gig_subject(session, manager, gig_id, interactions=True)
+        return gig_applicants(
             rt,
             session,
-            owned_gig(session, manager, gig_id),
+            subject.gig,
             limit=paging.limit,
             offset=paging.offset,
             cursor=paging.cursor,
             diversity=paging.diversity,
+            interactions=subject.interactions,
         )
-    )
+
+    found = await run_in_threadpool(run)
     return _rendered(found)
 
 
@@ -268,17 +276,21 @@ async def similar_open_gigs(
     """Anyone signed in: open gigs nearest to this one (never itself, nor gigs the
     caller dismissed)."""
     manager, viewer = gig_manager(caller), caller.user_id
-    found = await run_in_threadpool(
-        lambda: similar_gigs(
+
+    def run() -> GigSearchResponse:
+        subject = readable_gig_subject(session, manager, gig_id, dismissed_by=viewer)
+        return similar_gigs(
             rt,
             session,
-            readable_gig(session, manager, gig_id),
+            subject.gig,
             limit=paging.limit,
             offset=paging.offset,
             mode=mode,
             viewer_id=viewer,
             cursor=paging.cursor,
             diversity=paging.diversity,
+            dismissed=subject.dismissed,
         )
-    )
+
+    found = await run_in_threadpool(run)
     return _rendered(found)

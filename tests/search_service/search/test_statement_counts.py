@@ -3,12 +3,14 @@
 A search is at most two statements (the API key with its user; the page's cards
 with their skills and whether each may still be served, pending removals
 included; facet counts read the pool's servable rows in one more), a
-recommendation list at most three (its subject read once more: the
-student's profile, or the gig with what its owner decided). Counted with
-SQLAlchemy's ``before_cursor_execute`` event on the app's engine, over a whole
-request through the HTTP API, on a small seeded demo (SQLite, Qdrant Edge, the
-hashing encoder). A request whose page hides a row (a pending removal) may read
-once more to fill the page from the pool; the counts here are of the common case.
+recommendation list at most three reads (its subject read once more: the
+student's profile with their dismissed gigs, or the gig with its owner and
+interactions), and a gig's candidates and applicants one write (what the owner
+was shown). Counted with SQLAlchemy's ``before_cursor_execute`` event on the
+app's engine, over a whole request through the HTTP API, on a small seeded demo
+(SQLite, Qdrant Edge, the hashing encoder). A page whose hits hydration hides
+reads once more to fill the page from the pool (tested here too); the counts
+are of the common case.
 """
 
 from __future__ import annotations
@@ -163,6 +165,29 @@ def test_facet_counts_read_the_pools_servable_rows_in_one_more_statement(
     role = "employer" if path == "/v1/search" else "student"
     seen = _statements(demo, "POST", path, role, json=body)
     assert len(seen) <= SEARCH_STATEMENTS + 1, _listed(seen)
+
+
+LISTS = [
+    ("/v1/me/recommended-gigs", "student", 0),
+    ("/v1/gigs/{gig}/candidates", "employer", 1),
+    ("/v1/gigs/{gig}/applicants", "employer", 1),
+    ("/v1/profiles/{student}/similar", "employer", 0),
+    ("/v1/gigs/{gig}/similar", "student", 0),
+]
+"""Each list with the writes it makes: a gig's candidates and applicants record
+which students the owner was shown (``candidate_exposures``, which decisions are
+checked against), one INSERT for the page."""
+
+
+@pytest.mark.parametrize(("path", "role", "writes"), LISTS, ids=[p for p, _, _ in LISTS])
+def test_a_recommendation_list_reads_at_most_three_statements(
+    demo: Demo, path: str, role: str, writes: int
+) -> None:
+    url = path.format(gig=demo.gig_id, student=demo.student_id)
+    seen = _statements(demo, "GET", url, role)
+    reads = [s for s in seen if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) <= LIST_STATEMENTS, _listed(seen)
+    assert len(seen) - len(reads) <= writes, _listed(seen)
 
 
 @contextmanager
