@@ -32,6 +32,7 @@ from sqlmodel import Session, create_engine
 __all__ = [
     "after_commit",
     "alembic_config",
+    "has_pending_hooks",
     "json_rows",
     "json_rows_value",
     "make_engine",
@@ -54,6 +55,11 @@ def after_commit(session: OrmSession, hook: Callable[[], None]) -> None:
     ``session`` itself: it is between transactions.
     """
     session.info.setdefault(_HOOKS, []).append(hook)
+
+
+def has_pending_hooks(session: OrmSession) -> bool:
+    """Whether ``session`` holds :func:`after_commit` hooks its next commit will run."""
+    return bool(session.info.get(_HOOKS))
 
 
 @event.listens_for(OrmSession, "after_commit")

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
 from models import (
     CURSOR_DESCRIPTION,
@@ -32,6 +31,7 @@ from search_service.deps import (
     RuntimeDep,
     SessionDep,
     gig_manager,
+    in_worker,
 )
 from search_service.errors import NotFoundError, PermissionDeniedError
 from search_service.gigs.service import owned_gig_subject, readable_gig_subject
@@ -103,7 +103,7 @@ async def search_candidates(
     body: SearchRequest, rt: RuntimeDep, session: SessionDep, _caller: CurrentEmployer
 ) -> Response:
     """Hybrid (default), keyword (BM25) or semantic search with filters and explanations."""
-    return _rendered(await run_in_threadpool(search_profiles, rt, session, body))
+    return _rendered(await in_worker(session, lambda: search_profiles(rt, session, body)))
 
 
 @router.post(
@@ -117,7 +117,7 @@ async def search_open_gigs(
     """Hybrid (default), keyword (BM25) or semantic search over open gigs before
     their deadline, with filters (skills, location, remote, availability, pay,
     deadline) and explanations. Any signed-in caller."""
-    return _rendered(await run_in_threadpool(search_gigs, rt, session, body))
+    return _rendered(await in_worker(session, lambda: search_gigs(rt, session, body)))
 
 
 @router.get(
@@ -137,7 +137,8 @@ async def my_recommended_gigs(
     lists; each hit says which skills matched and which required ones are missing.
     Dismissed gigs never come back. Empty until the caller has a profile."""
     user = caller.user
-    found = await run_in_threadpool(
+    found = await in_worker(
+        session,
         lambda: recommended_gigs(
             rt,
             session,
@@ -147,7 +148,7 @@ async def my_recommended_gigs(
             mode=mode,
             cursor=paging.cursor,
             diversity=paging.diversity,
-        )
+        ),
     )
     return _rendered(found)
 
@@ -185,7 +186,7 @@ async def candidates_for_gig(
             interactions=subject.interactions,
         )
 
-    found = await run_in_threadpool(run)
+    found = await in_worker(session, run)
     return _rendered(found)
 
 
@@ -217,7 +218,7 @@ async def applicants_of_gig(
             interactions=subject.interactions,
         )
 
-    found = await run_in_threadpool(run)
+    found = await in_worker(session, run)
     return _rendered(found)
 
 
@@ -242,7 +243,8 @@ async def similar_students(
     profile (never the student themselves)."""
     if not caller.has(Role.EMPLOYER, Role.ADMIN):
         raise PermissionDeniedError("only employers see similar students")
-    found = await run_in_threadpool(
+    found = await in_worker(
+        session,
         lambda: similar_profiles(
             rt,
             session,
@@ -252,7 +254,7 @@ async def similar_students(
             mode=mode,
             cursor=paging.cursor,
             diversity=paging.diversity,
-        )
+        ),
     )
     if found is None:
         raise NotFoundError("no such searchable student")
@@ -292,5 +294,5 @@ async def similar_open_gigs(
             dismissed=subject.dismissed,
         )
 
-    found = await run_in_threadpool(run)
+    found = await in_worker(session, run)
     return _rendered(found)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event, update
@@ -266,3 +267,42 @@ def test_a_hidden_candidate_is_replaced_in_a_recommendation_list(demo: Demo, hid
     with HIDERS[hider](demo, ranked[0]):
         page = demo.client.get(url, params={"limit": 10}, headers=headers).json()
     assert _ids(page) == ranked[1:11]
+
+
+HAND_OFFS = 2
+"""Worker-thread hand-offs per ranked-list request, at most: authentication (a
+``def`` dependency) and the handler's work, which commits in the same call so the
+session's tear-down stays on the event loop."""
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "role", "body"),
+    [
+        ("POST", "/v1/search", "employer", {"query": "python data"}),
+        ("GET", "/v1/me/recommended-gigs", "student", None),
+        ("GET", "/v1/gigs/{gig}/candidates", "employer", None),
+    ],
+    ids=["employer-search", "recommended-gigs", "candidates"],
+)
+def test_a_ranked_list_hands_off_to_worker_threads_at_most_twice(
+    demo: Demo,
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    path: str,
+    role: str,
+    body: dict[str, Any] | None,
+) -> None:
+    calls: list[str] = []
+    real = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(getattr(func, "__qualname__", repr(func)))
+        return await real(func, *args, **kwargs)
+
+    url = path.format(gig=demo.gig_id)
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+    r = demo.client.request(method, url, json=body, headers=demo.headers[role])
+    monkeypatch.undo()
+    assert r.status_code == 200, r.text
+    assert r.json()["results"]
+    assert len(calls) <= HAND_OFFS, calls
