@@ -12,8 +12,9 @@ one place; a rollback discards them. All SQL lives in repository modules
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -23,11 +24,21 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event
+from sqlalchemy import JSON, Engine, event, func, literal_column
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, create_engine
 
-__all__ = ["after_commit", "alembic_config", "make_engine", "migrate", "session_scope"]
+__all__ = [
+    "after_commit",
+    "alembic_config",
+    "has_pending_hooks",
+    "json_rows",
+    "json_rows_value",
+    "make_engine",
+    "migrate",
+    "session_scope",
+]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _HOOKS = "after_commit_hooks"
@@ -44,6 +55,11 @@ def after_commit(session: OrmSession, hook: Callable[[], None]) -> None:
     ``session`` itself: it is between transactions.
     """
     session.info.setdefault(_HOOKS, []).append(hook)
+
+
+def has_pending_hooks(session: OrmSession) -> bool:
+    """Whether ``session`` holds :func:`after_commit` hooks its next commit will run."""
+    return bool(session.info.get(_HOOKS))
 
 
 @event.listens_for(OrmSession, "after_commit")
@@ -135,3 +151,37 @@ def session_scope(engine: Engine, **info: Any) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def json_rows(dialect: str, model: Any, *where: Any, columns: Sequence[str] = ()) -> Any:
+    """A correlated scalar subquery: the rows of ``model``'s table meeting ``where``
+    as one JSON array of objects (column name -> value; ``columns``, default all),
+    so one statement can read a row together with the rows that belong to it
+    (SQLite ``json_group_array(json_object(...))``, JSON columns embedded with
+    ``json()``; PostgreSQL ``json_agg(json_build_object(...))``). Neither orders
+    the array: sort what :func:`json_rows_value` returns.
+
+    Args:
+        dialect: ``session.get_bind().dialect.name``.
+        model: a SQLModel table class.
+        where: its conditions, correlated to the outer statement's tables.
+        columns: column names to carry (default every column).
+    """
+    table = model.__table__
+    cols = [table.c[name] for name in (columns or table.c.keys())]
+    pairs: list[Any] = []
+    for c in cols:
+        pairs.append(literal_column(f"'{c.name}'"))
+        pairs.append(func.json(c) if dialect != "postgresql" and isinstance(c.type, JSON) else c)
+    if dialect == "postgresql":
+        agg = func.json_agg(func.json_build_object(*pairs))
+    else:
+        agg = func.json_group_array(func.json_object(*pairs))
+    return sa_select(agg).where(*where).scalar_subquery()
+
+
+def json_rows_value(value: Any) -> list[dict[str, Any]]:
+    """The rows of a :func:`json_rows` column as dicts: text on SQLite, decoded by
+    psycopg already, ``None`` (no rows) on PostgreSQL."""
+    rows = json.loads(value) if isinstance(value, str) else value
+    return list(rows or [])

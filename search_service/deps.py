@@ -22,19 +22,21 @@ commit, which runs in a worker thread after the handler returns.
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import anyio
 from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from models import Role, User
 from search_service.auth import ClerkJwtVerifier, InvalidTokenError, looks_like_jwt
 from search_service.callers import GigManager
+from search_service.db import has_pending_hooks
 from search_service.errors import AuthenticationError, NotFoundError, PermissionDeniedError
 from search_service.ratelimit import RequestLimiter, RouteGroup, client_ip, route_group
 from search_service.runtime import Runtime
@@ -56,6 +58,7 @@ __all__ = [
     "SessionDep",
     "get_caller",
     "gig_manager",
+    "in_worker",
     "get_runtime",
     "get_session",
     "limit_public",
@@ -99,13 +102,50 @@ async def get_session(rt: RuntimeDep) -> AsyncIterator[Session]:
         if not suppressed:
             raise
     else:
+        if _settled(session):
+            # The handler's worker call committed (:func:`in_worker`): nothing is
+            # left to write, no connection is held, no hook is pending, so the
+            # tear-down does no I/O and stays on the loop (no hand-off).
+            scope.__exit__(None, None, None)
+            return
         with CancelScope(shield=True):
             await anyio.to_thread.run_sync(
                 scope.__exit__, None, None, None, limiter=CapacityLimiter(1)
             )
 
 
+def _settled(session: Session) -> bool:
+    """``session`` holds no transaction (so no connection), no unflushed change and
+    no post-commit hook: committing and closing it does no I/O."""
+    return (
+        not session.in_transaction()
+        and not (session.new or session.dirty or session.deleted)
+        and not has_pending_hooks(session)
+    )
+
+
+async def in_worker(session: Session, work: Callable[[], T]) -> T:
+    """Run ``work`` (the handler's SQL and ranking) in one worker thread, then commit
+    ``session`` in that same call (its post-commit hooks run there too), so the
+    session's tear-down (:func:`get_session`) has nothing left to do off the loop:
+    the request makes one hand-off for its work instead of two. On an exception
+    nothing is committed; the tear-down rolls back in a worker thread as before.
+
+    Raises:
+        Whatever ``work`` or the commit raises.
+    """
+
+    def run() -> T:
+        result = work()
+        session.commit()
+        return result
+
+    return await run_in_threadpool(run)
+
+
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+T = TypeVar("T")
 
 _bearer = HTTPBearer(
     auto_error=False,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, not_, or_, update
+from sqlalchemy import ColumnElement, and_, delete, exists, func, not_, or_, update
 from sqlmodel import Session, col, select
 
 from models import OutboxEvent, OutboxTopic, now_ms
@@ -18,6 +18,7 @@ __all__ = [
     "mark_failed",
     "mark_processed",
     "mark_update_events_done",
+    "no_pending_removal",
     "pending_removal_ids",
     "pending_removals",
     "purge_processed",
@@ -96,6 +97,21 @@ def pending_removal_ids(session: Session, *, entity: str) -> frozenset[int]:
         col(OutboxEvent.entity) == entity,
     )
     return frozenset(session.exec(stmt.distinct()))
+
+
+def no_pending_removal(entity: str, subject: Any) -> ColumnElement[bool]:
+    """SQL condition: the row whose point id is ``subject`` (a column, e.g.
+    ``users.id``) has no unprocessed removal event of ``entity``. Serving checks add
+    it to the statement that reads what a page shows, so a point whose removal is
+    still pending (the post-commit hook failed or has not run) is never served,
+    at no extra statement (a correlated NOT EXISTS; ``ix_outbox_pending`` finds the
+    unprocessed events, none in the normal case)."""
+    return ~exists().where(
+        col(OutboxEvent.processed_at).is_(None),
+        col(OutboxEvent.topic).in_(REMOVAL_TOPICS),
+        col(OutboxEvent.entity) == entity,
+        col(OutboxEvent.user_id) == subject,
+    )
 
 
 def mark_processed(session: Session, ids: Sequence[int], *, now: int | None = None) -> int:

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
-from models import Gig, User
+from models import Gig, Interaction, StudentAction, User
+from search_service.db import json_rows, json_rows_value
+from search_service.index.entity import GIG_ROWS
+from search_service.outbox import no_pending_removal
 
 __all__ = [
+    "GigSubject",
     "claim_gig_version",
     "count_owner_gigs",
     "get_gig",
     "gig_by_external_id",
     "gigs_by_external_ids",
+    "load_gig_subject",
     "load_gigs_with_owners",
     "owner_gigs",
     "owner_names",
@@ -51,13 +58,82 @@ def users_by_clerk_ids(session: Session, clerk_ids: Sequence[str]) -> dict[str, 
     return {u.clerk_id: u for u in rows}
 
 
-def load_gigs_with_owners(session: Session, ids: Sequence[int]) -> dict[int, tuple[Gig, User]]:
-    """Gigs ``ids`` (deleted ones included) with their owners; unknown ids are left out."""
+@dataclass(frozen=True, slots=True)
+class GigSubject:
+    """A gig as the subject of a ranked list (its candidates, applicants, gigs like
+    it), read in one statement (:func:`load_gig_subject`).
+
+    Attributes:
+        gig: the gig (not soft-deleted).
+        owner: its owner.
+        interactions: student id -> the pair's interaction on the gig (as
+            :func:`search_service.gigs.interactions.interactions_for_gig`);
+            ``None`` unless asked for.
+        dismissed: gigs the viewer asked about dismissed; ``None`` unless asked for.
+    """
+
+    gig: Gig
+    owner: User
+    interactions: dict[int, Interaction] | None = None
+    dismissed: frozenset[int] | None = None
+
+
+def load_gig_subject(
+    session: Session, gig_id: int, *, interactions: bool = False, dismissed_by: int | None = None
+) -> GigSubject | None:
+    """Gig ``gig_id`` with its owner in one statement, and, in the same statement,
+    with ``interactions`` every student's interaction on it and with
+    ``dismissed_by`` the ids of the gigs that student dismissed (JSON aggregates:
+    :func:`search_service.db.json_rows`); ``None`` when unknown or soft-deleted."""
+    dialect = session.get_bind().dialect.name
+    extra: list[Any] = []
+    if interactions:
+        extra.append(json_rows(dialect, Interaction, col(Interaction.gig_id) == col(Gig.id)))
+    if dismissed_by is not None:
+        extra.append(
+            json_rows(
+                dialect,
+                Interaction,
+                col(Interaction.user_id) == dismissed_by,
+                col(Interaction.action) == StudentAction.DISMISSED.value,
+                columns=("gig_id",),
+            )
+        )
+    stmt = (
+        select(Gig, User, *extra)
+        .join(User, col(User.id) == col(Gig.owner_id))
+        .where(col(Gig.id) == gig_id, col(Gig.deleted_at).is_(None))
+    )
+    row = session.exec(stmt).first()
+    if row is None:
+        return None
+    gig, owner, *aggregates = row
+    pairs: dict[int, Interaction] | None = None
+    if interactions:
+        pairs = {}
+        for item in json_rows_value(aggregates.pop(0)):
+            pair = Interaction(**item)
+            pairs[pair.user_id] = pair
+    dismissed = None
+    if dismissed_by is not None:
+        dismissed = frozenset(int(r["gig_id"]) for r in json_rows_value(aggregates.pop(0)))
+    return GigSubject(gig, owner, pairs, dismissed)
+
+
+def load_gigs_with_owners(
+    session: Session, ids: Sequence[int], *, servable: bool = False
+) -> dict[int, tuple[Gig, User]]:
+    """Gigs ``ids`` (deleted ones included) with their owners; unknown ids are left
+    out, and with ``servable`` so are gigs whose point has a pending removal
+    (:func:`search_service.outbox.no_pending_removal`)."""
     if not ids:
         return {}
-    rows = session.exec(
+    stmt = (
         select(Gig, User).join(User, col(User.id) == col(Gig.owner_id)).where(col(Gig.id).in_(ids))
-    ).all()
+    )
+    if servable:
+        stmt = stmt.where(no_pending_removal(GIG_ROWS.name, col(Gig.id)))
+    rows = session.exec(stmt).all()
     return {gig.id: (gig, user) for gig, user in rows if gig.id is not None}
 
 

@@ -32,7 +32,13 @@ from search_service.callers import GigManager
 from search_service.conditional import apply_merge_patch
 from search_service.db import after_commit
 from search_service.errors import ConflictError, NotFoundError, PermissionDeniedError, ServiceError
-from search_service.gigs.repository import claim_gig_version, get_gig, owner_names
+from search_service.gigs.repository import (
+    GigSubject,
+    claim_gig_version,
+    get_gig,
+    load_gig_subject,
+    owner_names,
+)
 from search_service.index.entity import GIG_ROWS
 from search_service.outbox import append_event
 from search_service.runtime import Runtime
@@ -43,8 +49,10 @@ __all__ = [
     "gig_view",
     "gig_views",
     "owned_gig",
+    "owned_gig_subject",
     "patched_gig",
     "readable_gig",
+    "readable_gig_subject",
     "update_gig",
 ]
 
@@ -222,25 +230,39 @@ def delete_gig(session: Session, gig: Gig, *, now: int | None = None) -> None:
     session.flush()
 
 
-def readable_gig(session: Session, manager: GigManager | None, gig_id: int) -> Gig:
-    """A gig the caller may read: any servable gig; drafts, closed, filled and
-    expired ones only for a ``manager`` who manages it (its owner acting as an
-    employer, or an admin).
+def readable_gig_subject(
+    session: Session,
+    manager: GigManager | None,
+    gig_id: int,
+    *,
+    interactions: bool = False,
+    dismissed_by: int | None = None,
+) -> GigSubject:
+    """A gig the caller may read, with its owner (one statement; with what
+    ``interactions`` and ``dismissed_by`` ask for in the same one:
+    :func:`load_gig_subject`): any servable gig; drafts, closed, filled and expired
+    ones only for a ``manager`` who manages it (its owner acting as an employer, or
+    an admin).
 
     Raises:
         NotFoundError: unknown, deleted, or not the caller's to see (404: the
             existence of someone else's draft is not revealed).
     """
-    gig = get_gig(session, gig_id)
-    if gig is None:
+    subject = load_gig_subject(
+        session, gig_id, interactions=interactions, dismissed_by=dismissed_by
+    )
+    if subject is None:
         raise NotFoundError("no such gig")
-    if gig.is_live(now_ms()):
-        owner = session.get(User, gig.owner_id)
-        if owner is not None and owner.is_searchable:
-            return gig
-    if manager is not None and manager.manages(gig):
-        return gig
+    if subject.gig.is_live(now_ms()) and subject.owner.is_searchable:
+        return subject
+    if manager is not None and manager.manages(subject.gig):
+        return subject
     raise NotFoundError("no such gig")
+
+
+def readable_gig(session: Session, manager: GigManager | None, gig_id: int) -> Gig:
+    """The gig of :func:`readable_gig_subject` (the raises of it)."""
+    return readable_gig_subject(session, manager, gig_id).gig
 
 
 def owned_gig(session: Session, manager: GigManager, gig_id: int) -> Gig:
@@ -251,7 +273,20 @@ def owned_gig(session: Session, manager: GigManager, gig_id: int) -> Gig:
             cannot see either (404).
         PermissionDeniedError: someone else's servable gig (403).
     """
-    gig = readable_gig(session, manager, gig_id)
-    if not manager.manages(gig):
+    return owned_gig_subject(session, manager, gig_id).gig
+
+
+def owned_gig_subject(
+    session: Session, manager: GigManager, gig_id: int, *, interactions: bool = False
+) -> GigSubject:
+    """The :func:`readable_gig_subject` of a gig ``manager`` manages.
+
+    Raises:
+        NotFoundError: unknown, deleted, or someone else's gig that students
+            cannot see either (404).
+        PermissionDeniedError: someone else's servable gig (403).
+    """
+    subject = readable_gig_subject(session, manager, gig_id, interactions=interactions)
+    if not manager.manages(subject.gig):
         raise PermissionDeniedError("only the gig's owner (or an admin) may do this")
-    return gig
+    return subject

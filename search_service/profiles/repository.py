@@ -28,6 +28,7 @@ from models import (
     Availability,
     Education,
     EducationItem,
+    Interaction,
     Language,
     LanguageItem,
     OutboxEvent,
@@ -39,6 +40,7 @@ from models import (
     Section,
     Skill,
     SkillItem,
+    StudentAction,
     User,
     UserDraft,
     Visibility,
@@ -46,6 +48,7 @@ from models import (
     WorkItem,
     now_ms,
 )
+from search_service.db import json_rows, json_rows_value
 from search_service.index.entity import PROFILE_ROWS
 from search_service.outbox import append_event
 from search_service.profiles.strength import score_profile
@@ -56,7 +59,9 @@ __all__ = [
     "VersionConflict",
     "content_hash",
     "insert_user_profiles",
+    "ProfileSubject",
     "load_profile_rows",
+    "load_profile_subject",
     "profile_ids",
     "profile_write_of",
     "snapshot_of",
@@ -143,6 +148,73 @@ def load_profile_rows(
             skills=skills.get(u.id, []),
         )
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileSubject:
+    """A student as the subject of a ranked list (their recommended gigs, students
+    like them): everything stored about them and the gigs they dismissed.
+
+    Attributes:
+        rows: the user, profile and sections (as :func:`load_profile_rows`).
+        dismissed: ids of the gigs they dismissed (empty unless asked for).
+    """
+
+    rows: ProfileRows
+    dismissed: frozenset[int] = frozenset()
+
+
+_SECTIONS: tuple[tuple[str, type[SQLModel]], ...] = (
+    ("education", Education),
+    ("work_experience", WorkExperience),
+    ("projects", Project),
+    ("languages", Language),
+    ("skills", Skill),
+)
+
+
+def load_profile_subject(
+    session: Session, user_id: int, *, dismissed: bool = False
+) -> ProfileSubject | None:
+    """``user_id`` (any state) with profile and sections, in one statement (the
+    sections and, with ``dismissed``, the dismissed gig ids as JSON aggregates:
+    :func:`search_service.db.json_rows`); ``None`` for an unknown user. Sections
+    come in ``position`` order (ties by id), as :func:`load_profile_rows` gives them.
+    """
+    dialect = session.get_bind().dialect.name
+    extra: list[Any] = [
+        json_rows(dialect, table, col(table.user_id) == col(User.id))  # type: ignore[attr-defined]
+        for _, table in _SECTIONS
+    ]
+    if dismissed:
+        extra.append(
+            json_rows(
+                dialect,
+                Interaction,
+                col(Interaction.user_id) == col(User.id),
+                col(Interaction.action) == StudentAction.DISMISSED.value,
+                columns=("gig_id",),
+            )
+        )
+    stmt = (
+        select(User, Profile, *extra)
+        .outerjoin(Profile, col(Profile.user_id) == col(User.id))
+        .where(col(User.id) == user_id)
+    )
+    row = session.exec(stmt).first()
+    if row is None:
+        return None
+    user, profile, *aggregates = row
+    sections: dict[str, list[Any]] = {}
+    for (name, table), value in zip(_SECTIONS, aggregates, strict=False):
+        items = sorted(json_rows_value(value), key=lambda r: (r["position"], r["id"]))
+        sections[name] = [table(**item) for item in items]
+    gone = (
+        frozenset(int(r["gig_id"]) for r in json_rows_value(aggregates[-1]))
+        if dismissed
+        else frozenset()
+    )
+    return ProfileSubject(ProfileRows(user=user, profile=profile, **sections), gone)
 
 
 # ``type[Any]``: each section's ``Section[item]`` is built from a variable item type,

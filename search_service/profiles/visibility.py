@@ -124,8 +124,10 @@ def servable_users(session: Session, versions: Mapping[int, int | None]) -> dict
 
     The check every employer-facing read of the profile index goes through
     (search hydration, recommendations; :func:`servable_user_ids` for counts):
-    the user exists, is searchable (not soft-deleted, not suspended) and the
-    point's version is not below their privacy floor (:func:`visible_to_employers`).
+    the user exists, is searchable (not soft-deleted, not suspended), no removal
+    of their point is pending (:func:`search_service.outbox.no_pending_removal`)
+    and the point's version is not below their privacy floor
+    (:func:`visible_to_employers`).
 
     Args:
         session: the unit of work.
@@ -135,7 +137,7 @@ def servable_users(session: Session, versions: Mapping[int, int | None]) -> dict
     ids = list(versions)
     out: dict[int, User] = {}
     for start in range(0, len(ids), _ID_CHUNK):
-        users = get_users(session, ids[start : start + _ID_CHUNK])
+        users = get_users(session, ids[start : start + _ID_CHUNK], servable=True)
         out.update(
             (uid, user) for uid, user in users.items() if visible_to_employers(user, versions[uid])
         )

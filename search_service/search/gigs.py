@@ -35,7 +35,6 @@ from models import (
 )
 from search_service.gigs.repository import load_gigs_with_owners
 from search_service.metrics import stage
-from search_service.outbox import pending_removal_ids
 from search_service.runtime import GIGS, PROFILES, Runtime
 from search_service.search.facets import Facet, facets_and_suggestion
 from search_service.search.paging import ListParams
@@ -65,9 +64,10 @@ the whole normalised location, and ``remote`` as ``"true"``/``"false"`` (the
 
 def servable_gigs(session: Session, ids: Sequence[int], *, now: int) -> dict[int, tuple[Gig, User]]:
     """The gigs among ``ids`` students may see at ``now`` (epoch ms), with their
-    owners: open, not deleted, deadline ahead, owner searchable. The one check
-    hydration, facet counts and zero-result suggestions share."""
-    rows = load_gigs_with_owners(session, ids)
+    owners: open, not deleted, deadline ahead, owner searchable, no removal of the
+    gig's point pending. The one check hydration, facet counts and zero-result
+    suggestions share."""
+    rows = load_gigs_with_owners(session, ids, servable=True)
     return {
         gid: (gig, owner)
         for gid, (gig, owner) in rows.items()
@@ -75,14 +75,12 @@ def servable_gigs(session: Session, ids: Sequence[int], *, now: int) -> dict[int
     }
 
 
-def live_gig_spec(session: Session, *, now: int, exclude: Iterable[int] = ()) -> FilterSpec:
+def live_gig_spec(*, now: int, exclude: Iterable[int] = ()) -> FilterSpec:
     """The filter every student-facing gig query carries: deadline after ``now``
-    (epoch ms; gigs without one carry :data:`indexers.NO_DEADLINE`), and no gig
-    with a pending removal or in ``exclude``."""
-    return FilterSpec(
-        ranges=(Range("deadline", gte=now + 1),),
-        exclude_ids=pending_removal_ids(session, entity=GIGS) | frozenset(exclude),
-    )
+    (epoch ms; gigs without one carry :data:`indexers.NO_DEADLINE`), and no gig in
+    ``exclude``. A gig whose removal is pending is dropped by hydration
+    (:func:`servable_gigs`) and its page slot filled from the pool."""
+    return FilterSpec(ranges=(Range("deadline", gte=now + 1),), exclude_ids=frozenset(exclude))
 
 
 def gig_filter_spec(filters: GigSearchFilters, base: FilterSpec) -> FilterSpec:
@@ -206,7 +204,7 @@ def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSear
 
     def plan() -> tuple[FilterSpec, FilterSpec]:
         """``(live gigs only, with the request's filters)``."""
-        base = live_gig_spec(session, now=ts)
+        base = live_gig_spec(now=ts)
         return base, gig_filter_spec(req.filters, base)
 
     def rank(specs: tuple[FilterSpec, FilterSpec], depth: int, pool: int) -> Ranking:

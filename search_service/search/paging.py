@@ -38,6 +38,7 @@ import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from indexers import Hit, VectorStore
 from search_service.errors import InvalidRequestError
@@ -128,6 +129,11 @@ class Pager:
     _page: list[Hit] = field(default_factory=list)
     _more: bool = False
     _reached: int = 0
+    _order: list[Hit] = field(default_factory=list)
+    _vectors: dict[int, Any] = field(default_factory=dict)
+    _picked: list[int] = field(default_factory=list)
+    _rest: int = 0
+    _pool_more: bool = False
 
     @classmethod
     def open(
@@ -224,29 +230,73 @@ class Pager:
         # The whole pool, ties broken by id: stores order equal scores (RRF gives
         # many) arbitrarily, and differently for different limits.
         order = sorted(rank(pool, pool), key=lambda h: (-h.score, h.id))
+        self._order = order
         if self.diversity > 0:
             vectors = store.dense_vectors([h.id for h in order]) if order else {}
+            self._vectors = vectors
             if self._cursor_mode:
                 done = [h.id for h in order if self._tag(h.id) in served]
                 hits = mmr_select(
                     order, vectors, diversity=self.diversity, count=room, selected=done
                 )
                 rest = len(order) - len(done) - len(hits)
+                self._picked = done + [h.id for h in hits]
             else:
                 picks = mmr_select(order, vectors, diversity=self.diversity, count=needed)
                 hits, rest = picks[start:], len(order) - len(picks)
+                self._picked = [h.id for h in picks]
         else:
             if self._cursor_mode:
                 remaining = [h for h in order if self._tag(h.id) not in served]
+                self._picked = [h.id for h in order if self._tag(h.id) in served]
             else:
                 remaining = order[start:]
+                self._picked = [h.id for h in order[:start]]
             hits, rest = remaining[:room], len(remaining) - room
+            self._picked += [h.id for h in hits]
         self._page = hits
-        self._reached = start + len(hits)
-        self._more = rest > 0 or (len(order) >= pool and pool < cap)
-        if self._cursor_mode and self._reached >= cfg.max_depth:
-            self._more = False
+        self._rest = max(rest, 0)
+        self._pool_more = len(order) >= pool and pool < cap
+        self._settle(start)
         return hits
+
+    def _settle(self, start: int) -> None:
+        self._reached = start + len(self._page)
+        self._more = self._rest > 0 or self._pool_more
+        if self._cursor_mode and self._reached >= self.settings.max_depth:
+            self._more = False
+
+    def refill(self, count: int) -> list[Hit]:
+        """The next ``count`` hits of the ranked pool after this page (fewer when the
+        pool runs out), added to the page: for a page whose hits hydration hid (a
+        user who left search or reduced their visibility, a pending removal), so
+        the page stays full. They count as served like the rest of the page (the
+        cursor skips them, ``next_offset`` moves past them). Pages deeper than
+        ``search.max_depth`` by cursor are not refilled. Call after :meth:`page`.
+        """
+        start = self._reached - len(self._page)
+        if count <= 0 or self._rest <= 0:
+            return []
+        if self._cursor_mode:
+            count = min(count, self.settings.max_depth - self._reached)
+            if count <= 0:
+                return []
+        if self.diversity > 0:
+            more = mmr_select(
+                self._order,
+                self._vectors,
+                diversity=self.diversity,
+                count=count,
+                selected=self._picked,
+            )
+        else:
+            taken = set(self._picked)
+            more = [h for h in self._order if h.id not in taken][:count]
+        self._picked += [h.id for h in more]
+        self._page = self._page + more
+        self._rest -= len(more)
+        self._settle(start)
+        return more
 
     @property
     def next_offset(self) -> int | None:

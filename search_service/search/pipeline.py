@@ -10,8 +10,11 @@ boosts, feedback and exclusions it decided on before ranking):
 2. the page: offset or cursor, optionally MMR (:class:`search_service.search.paging.Pager`),
    cut here from the whole ranked pool;
 3. for the page only: BM25 term ids and versions (:func:`shown_page`, one request);
-4. ``hydrate(plan, page, ranking) -> results``: SQL (the servable rows, with what the
-   hits show) and explanations.
+4. ``hydrate(plan, page, ranking) -> results``: one SQL statement (the rows that may
+   still be served, with what the hits show: privacy floor, searchable, no pending
+   removal) and explanations. A hit that fails that check is dropped, and the page
+   is filled from the next hits of the pool (:meth:`Pager.refill`; in the normal
+   case nothing is dropped and no more SQL is sent).
 
 The pager is opened before the plan is made, so a bad cursor fails before any work.
 The ranking of the last pool the pager asked for is what hydration explains (each
@@ -29,6 +32,11 @@ from search_service.runtime import Runtime
 from search_service.search.paging import ListParams, Pager
 
 __all__ = ["Listed", "Ranking", "run_ranked_list", "shown_page"]
+
+_REFILLS = 3
+"""Rounds of refilling a page whose hits hydration hid (each one more statement);
+a page still short after them is served short (``nextOffset``/``nextCursor``
+continue after everything it consumed)."""
 
 P = TypeVar("P")
 R = TypeVar("R")
@@ -136,5 +144,14 @@ def run_ranked_list(
         return last.hits
 
     page = shown_page(store, pager.page(ranker, store))
-    results = hydrate(planned, page, last)
+    wanted = len(page)
+    results = hydrate(planned, page, last) if page else []
+    # A hit hydration hid (not servable any more: deleted, suspended, reduced since
+    # it was indexed, removal pending) gives its slot to the next of the pool.
+    for _ in range(_REFILLS):
+        missing = wanted - len(results)
+        more = pager.refill(missing) if missing > 0 else []
+        if not more:
+            break
+        results += hydrate(planned, shown_page(store, more), last)
     return planned, Listed(results, last, pager.next_offset, pager.next_cursor())

@@ -22,7 +22,7 @@ the same checks as employer search.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -61,8 +61,7 @@ from search_service.gigs.interactions import (
     interactions_for_gig,
     record_exposures,
 )
-from search_service.outbox import pending_removal_ids
-from search_service.profiles.repository import load_profile_rows
+from search_service.profiles.repository import load_profile_subject
 from search_service.profiles.visibility import servable_users
 from search_service.runtime import GIGS, PROFILES, Runtime
 from search_service.search.gigs import hydrate_gigs, live_gig_spec
@@ -164,14 +163,23 @@ def _stored_or_encoded(rt: Runtime, entity: str, doc: Document) -> npt.NDArray[n
     return vec
 
 
-def student_query(rt: Runtime, session: Session, user_id: int) -> _Query | None:
+def student_query(
+    rt: Runtime, session: Session, user_id: int, *, dismissed: set[int] | None = None
+) -> _Query | None:
     """The employer-visible profile of ``user_id`` as a query (dense ``(dim,)``
     float32 L2-normalised, BM25 of its head weighted by term counts
     (:func:`document_query`), skills); ``None`` without a profile or when the user
-    is not searchable."""
-    rows = load_profile_rows(session, [user_id]).get(user_id)
-    if rows is None or rows.profile is None or not rows.user.is_searchable:
+    is not searchable. One statement (:func:`load_profile_subject`); given a set
+    as ``dismissed``, the same statement adds the ids of the gigs the student
+    dismissed to it."""
+    subject = load_profile_subject(session, user_id, dismissed=dismissed is not None)
+    if subject is None:
         return None
+    rows = subject.rows
+    if rows.profile is None or not rows.user.is_searchable:
+        return None
+    if dismissed is not None:
+        dismissed.update(subject.dismissed)
     doc = build_document(rows)
     dense = _stored_or_encoded(rt, "profiles", doc)
     skills = set(doc.payload.get("skills") or [])
@@ -325,10 +333,11 @@ def recommended_gigs(
     store = rt.index(GIGS).store
 
     def plan() -> tuple[_Query, FilterSpec] | None:
-        q = student_query(rt, session, uid)
+        dismissed: set[int] = set()
+        q = student_query(rt, session, uid, dismissed=dismissed)
         if q is None:
             return None
-        return q, live_gig_spec(session, now=ts, exclude=dismissed_gig_ids(session, uid))
+        return q, live_gig_spec(now=ts, exclude=dismissed)
 
     def rank(planned: tuple[_Query, FilterSpec], _depth: int, pool: int) -> Ranking:
         q, spec = planned
@@ -374,12 +383,11 @@ def recommended_gigs(
 
 
 def _profile_vectors(
-    rt: Runtime, session: Session, ids: Sequence[int], pending: frozenset[int]
+    rt: Runtime, session: Session, ids: Sequence[int]
 ) -> list[npt.NDArray[np.float32]]:
     """Stored vectors of students ``ids`` that may still be served (as search
     hydration decides: searchable, point not older than the privacy floor, no
     pending removal): feedback never feeds a withdrawn profile into a ranking."""
-    ids = [i for i in ids if i not in pending]
     if not ids:
         return []
     payloads = rt.index(PROFILES).store.payloads(ids, fields=["updated_at"])
@@ -476,6 +484,7 @@ def gig_candidates(
     rerank: Rerank | None = None,
     cursor: str | None = None,
     diversity: float = 0.0,
+    interactions: dict[int, Interaction] | None = None,
 ) -> CandidateResponse:
     """Students ranked for ``gig``, best first.
 
@@ -487,7 +496,9 @@ def gig_candidates(
     coverage, plus :data:`FIT_BOOST` for matching availability and for matching
     location (or a remote gig). Only employer-visible data is used or shown.
     The pool is ranked whole and paged by ``offset`` or ``cursor``
-    (``search/paging.py``), optionally diversified by MMR.
+    (``search/paging.py``), optionally diversified by MMR. ``interactions``: the
+    gig's interactions when the caller read them with the gig
+    (:func:`search_service.gigs.repository.load_gig_subject`), else read here.
 
     Raises:
         InvalidRequestError: a bad cursor, or a cursor with an offset (422).
@@ -502,20 +513,19 @@ def gig_candidates(
         q = gig_query(rt, gig)
         # One read of the gig's interactions: the decisions steer the ranking, and
         # the hits show each decision and application.
-        pairs = interactions_for_gig(session, gig_id)
+        pairs = interactions if interactions is not None else interactions_for_gig(session, gig_id)
         decisions = {
             uid: CandidateDecision(pair.decision) for uid, pair in pairs.items() if pair.decision
         }
         rejected = {u for u, d in decisions.items() if d == CandidateDecision.REJECTED}
         shortlisted = [u for u, d in decisions.items() if d == CandidateDecision.SHORTLISTED]
-        pending = pending_removal_ids(session, entity=PROFILES)
         if rr.feedback and q.dense is not None:
             q.dense = rocchio(
                 q.dense,
-                _profile_vectors(rt, session, shortlisted, pending),
-                _profile_vectors(rt, session, sorted(rejected), pending),
+                _profile_vectors(rt, session, shortlisted),
+                _profile_vectors(rt, session, sorted(rejected)),
             )
-        spec = FilterSpec(exclude_ids=pending | (rejected if rr.feedback else set()))
+        spec = FilterSpec(exclude_ids=frozenset(rejected if rr.feedback else ()))
         return _CandidatesPlan(q, spec, pairs)
 
     def rank(p: _CandidatesPlan, _depth: int, pool: int) -> Ranking:
@@ -562,6 +572,7 @@ def gig_applicants(
     offset: int = 0,
     cursor: str | None = None,
     diversity: float = 0.0,
+    interactions: dict[int, Interaction] | None = None,
 ) -> CandidateResponse:
     """Students who applied to ``gig``, ranked by fit: cosine similarity of their
     stored profile vector to the gig's, plus the re-ranking of
@@ -569,6 +580,7 @@ def gig_applicants(
     without an indexed profile come last, by application time; hidden ones
     (deleted, suspended, reduced since indexing) are left out as in search.
     Paged by ``offset`` or ``cursor``, optionally diversified by MMR.
+    ``interactions`` as in :func:`gig_candidates`.
 
     Raises:
         InvalidRequestError: a bad cursor, or a cursor with an offset (422).
@@ -579,7 +591,7 @@ def gig_applicants(
     gig_id = gig.id
 
     def plan() -> _ApplicantsPlan:
-        pairs = interactions_for_gig(session, gig_id)
+        pairs = interactions if interactions is not None else interactions_for_gig(session, gig_id)
         ids = applicant_ids(pairs)
         q = gig_query(rt, gig)
         vectors = rt.index(PROFILES).store.dense_vectors(ids) if ids else {}
@@ -656,7 +668,7 @@ def similar_profiles(
         q = student_query(rt, session, user_id)
         if q is None:
             return None
-        return q, FilterSpec(exclude_ids=pending_removal_ids(session, entity=PROFILES) | {user_id})
+        return q, FilterSpec(exclude_ids=frozenset({user_id}))
 
     ran = run_ranked_list(
         rt,
@@ -700,10 +712,13 @@ def similar_gigs(
     viewer_id: int | None = None,
     cursor: str | None = None,
     diversity: float = 0.0,
+    dismissed: frozenset[int] | None = None,
 ) -> GigSearchResponse:
     """Open gigs like ``gig`` (never itself, nor any gig ``viewer_id`` dismissed):
     nearest neighbours of its vector, paged by ``offset`` or ``cursor``,
-    optionally diversified by MMR.
+    optionally diversified by MMR. ``dismissed``: the viewer's dismissed gigs when
+    the caller read them with the gig
+    (:func:`search_service.gigs.repository.load_gig_subject`), else read here.
 
     Raises:
         InvalidRequestError: a bad cursor, or a cursor with an offset (422).
@@ -716,8 +731,14 @@ def similar_gigs(
 
     def plan() -> tuple[_Query, FilterSpec]:
         q = gig_query(rt, gig)
-        dismissed = dismissed_gig_ids(session, viewer_id) if viewer_id is not None else set()
-        return q, live_gig_spec(session, now=ts, exclude={gig_id} | dismissed)
+        gone: Iterable[int] = (
+            dismissed
+            if dismissed is not None
+            else dismissed_gig_ids(session, viewer_id)
+            if viewer_id is not None
+            else ()
+        )
+        return q, live_gig_spec(now=ts, exclude={gig_id, *gone})
 
     ran = run_ranked_list(
         rt,

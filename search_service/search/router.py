@@ -9,7 +9,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 
 from models import (
     CURSOR_DESCRIPTION,
@@ -32,9 +31,10 @@ from search_service.deps import (
     RuntimeDep,
     SessionDep,
     gig_manager,
+    in_worker,
 )
 from search_service.errors import NotFoundError, PermissionDeniedError
-from search_service.gigs.service import owned_gig, readable_gig
+from search_service.gigs.service import owned_gig_subject, readable_gig_subject
 from search_service.metrics import stage
 from search_service.paths import DECIMAL, RowId
 from search_service.search.gigs import search_gigs
@@ -103,7 +103,7 @@ async def search_candidates(
     body: SearchRequest, rt: RuntimeDep, session: SessionDep, _caller: CurrentEmployer
 ) -> Response:
     """Hybrid (default), keyword (BM25) or semantic search with filters and explanations."""
-    return _rendered(await run_in_threadpool(search_profiles, rt, session, body))
+    return _rendered(await in_worker(session, lambda: search_profiles(rt, session, body)))
 
 
 @router.post(
@@ -117,7 +117,7 @@ async def search_open_gigs(
     """Hybrid (default), keyword (BM25) or semantic search over open gigs before
     their deadline, with filters (skills, location, remote, availability, pay,
     deadline) and explanations. Any signed-in caller."""
-    return _rendered(await run_in_threadpool(search_gigs, rt, session, body))
+    return _rendered(await in_worker(session, lambda: search_gigs(rt, session, body)))
 
 
 @router.get(
@@ -137,7 +137,8 @@ async def my_recommended_gigs(
     lists; each hit says which skills matched and which required ones are missing.
     Dismissed gigs never come back. Empty until the caller has a profile."""
     user = caller.user
-    found = await run_in_threadpool(
+    found = await in_worker(
+        session,
         lambda: recommended_gigs(
             rt,
             session,
@@ -147,7 +148,7 @@ async def my_recommended_gigs(
             mode=mode,
             cursor=paging.cursor,
             diversity=paging.diversity,
-        )
+        ),
     )
     return _rendered(found)
 
@@ -170,18 +171,22 @@ async def candidates_for_gig(
     required skills, availability and location as boosts, same privacy rules as
     search. Rejected students drop out; the ranking moves towards the shortlist
     and away from rejections."""
-    found = await run_in_threadpool(
-        lambda: gig_candidates(
+
+    def run() -> CandidateResponse:
+        subject = owned_gig_subject(session, manager, gig_id, interactions=True)
+        return gig_candidates(
             rt,
             session,
-            owned_gig(session, manager, gig_id),
+            subject.gig,
             limit=paging.limit,
             offset=paging.offset,
             mode=mode,
             cursor=paging.cursor,
             diversity=paging.diversity,
+            interactions=subject.interactions,
         )
-    )
+
+    found = await in_worker(session, run)
     return _rendered(found)
 
 
@@ -199,17 +204,21 @@ async def applicants_of_gig(
     paging: Paging,
 ) -> Response:
     """For the gig's owner (and admins): students who applied, best fit first."""
-    found = await run_in_threadpool(
-        lambda: gig_applicants(
+
+    def run() -> CandidateResponse:
+        subject = owned_gig_subject(session, manager, gig_id, interactions=True)
+        return gig_applicants(
             rt,
             session,
-            owned_gig(session, manager, gig_id),
+            subject.gig,
             limit=paging.limit,
             offset=paging.offset,
             cursor=paging.cursor,
             diversity=paging.diversity,
+            interactions=subject.interactions,
         )
-    )
+
+    found = await in_worker(session, run)
     return _rendered(found)
 
 
@@ -234,7 +243,8 @@ async def similar_students(
     profile (never the student themselves)."""
     if not caller.has(Role.EMPLOYER, Role.ADMIN):
         raise PermissionDeniedError("only employers see similar students")
-    found = await run_in_threadpool(
+    found = await in_worker(
+        session,
         lambda: similar_profiles(
             rt,
             session,
@@ -244,7 +254,7 @@ async def similar_students(
             mode=mode,
             cursor=paging.cursor,
             diversity=paging.diversity,
-        )
+        ),
     )
     if found is None:
         raise NotFoundError("no such searchable student")
@@ -268,17 +278,21 @@ async def similar_open_gigs(
     """Anyone signed in: open gigs nearest to this one (never itself, nor gigs the
     caller dismissed)."""
     manager, viewer = gig_manager(caller), caller.user_id
-    found = await run_in_threadpool(
-        lambda: similar_gigs(
+
+    def run() -> GigSearchResponse:
+        subject = readable_gig_subject(session, manager, gig_id, dismissed_by=viewer)
+        return similar_gigs(
             rt,
             session,
-            readable_gig(session, manager, gig_id),
+            subject.gig,
             limit=paging.limit,
             offset=paging.offset,
             mode=mode,
             viewer_id=viewer,
             cursor=paging.cursor,
             diversity=paging.diversity,
+            dismissed=subject.dismissed,
         )
-    )
+
+    found = await in_worker(session, run)
     return _rendered(found)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -43,7 +43,6 @@ from models import (
     now_ms,
 )
 from search_service.metrics import stage
-from search_service.outbox import pending_removal_ids
 from search_service.profiles.visibility import servable_profile_cards, servable_user_ids
 from search_service.runtime import PROFILES, Runtime
 from search_service.search.boosts import BOOST_FIELDS, BoostConfig, apply_boosts
@@ -184,22 +183,16 @@ class _SearchPlan:
     req: SearchRequest
     query: str
     spec: FilterSpec
-    pending: frozenset[int]
     boosts: BoostConfig
     now: int
 
 
-def _plan_search(session: Session, req: SearchRequest, query: str) -> _SearchPlan:
-    # Points with a pending removal are excluded inside the query, so they take no
-    # rank, score or page slot; hydration still checks every hit against SQL.
-    pending = pending_removal_ids(session, entity=PROFILES)
+def _plan_search(req: SearchRequest, query: str) -> _SearchPlan:
+    # No SQL: whether a hit may be served (searchable, privacy floor, no pending
+    # removal) is decided for the page by the one hydration statement, and a hit
+    # that fails is replaced from the pool (search/pipeline.py).
     return _SearchPlan(
-        req=req,
-        query=query,
-        spec=replace(filter_spec(req.filters), exclude_ids=pending),
-        pending=pending,
-        boosts=boost_config(req),
-        now=now_ms(),
+        req=req, query=query, spec=filter_spec(req.filters), boosts=boost_config(req), now=now_ms()
     )
 
 
@@ -259,7 +252,7 @@ def search_profiles(
         },
         paging=ListParams(req.limit, req.offset, req.cursor, req.diversity),
         store=rt.index(PROFILES).store,
-        plan=lambda: _plan_search(session, req, query),
+        plan=lambda: _plan_search(req, query),
         rank=lambda p, depth, pool: _rank_search(rt, p, depth, pool),
         hydrate=lambda p, page, ranking: hydrate_profiles(
             session,
@@ -300,7 +293,7 @@ def search_profiles(
         servable=servable,
         facets=[PROFILE_FACETS[name] for name in dict.fromkeys(req.facets)],
         filters=req.filters,
-        relaxed_spec=lambda relaxed: replace(filter_spec(relaxed), exclude_ids=plan.pending),
+        relaxed_spec=filter_spec,
         suggest=first_page and not hits,
     )
     if first_page and counted:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from models import OutboxTopic, Profile, Skill, User, UserTombstone, now_ms
 from search_service.index.entity import PROFILE_ROWS
-from search_service.outbox import append_event
+from search_service.outbox import append_event, no_pending_removal
 
 __all__ = [
     "ProfileCard",
@@ -38,22 +39,29 @@ def find_user_by_clerk_id(
     return session.exec(stmt).first()
 
 
-def get_users(session: Session, ids: Sequence[int]) -> dict[int, User]:
-    """Searchable users among ``ids`` (not soft-deleted, not suspended), by id."""
+def get_users(session: Session, ids: Sequence[int], *, servable: bool = False) -> dict[int, User]:
+    """Searchable users among ``ids`` (not soft-deleted, not suspended), by id; with
+    ``servable``, only those whose point has no pending removal
+    (:func:`search_service.outbox.no_pending_removal`)."""
     if not ids:
         return {}
     stmt = select(User).where(col(User.id).in_(ids), *PROFILE_ROWS.searchable())
+    if servable:
+        stmt = stmt.where(no_pending_removal(PROFILE_ROWS.name, col(User.id)))
     return {u.id: u for u in session.exec(stmt) if u.id is not None}
 
 
 def searchable_privacy_floors(session: Session, ids: Sequence[int]) -> dict[int, int | None]:
     """``users.privacy_floor`` (epoch ms, or None) of the searchable users among
-    ``ids`` (not soft-deleted, not suspended): two columns, for checks over many
-    users at once."""
+    ``ids`` (not soft-deleted, not suspended) whose point has no pending removal
+    (:func:`search_service.outbox.no_pending_removal`): two columns, for checks
+    over many users at once."""
     if not ids:
         return {}
     stmt = select(User.id, User.privacy_floor).where(
-        col(User.id).in_(ids), *PROFILE_ROWS.searchable()
+        col(User.id).in_(ids),
+        *PROFILE_ROWS.searchable(),
+        no_pending_removal(PROFILE_ROWS.name, col(User.id)),
     )
     return {uid: floor for uid, floor in session.exec(stmt) if uid is not None}
 
@@ -101,21 +109,11 @@ def _skill_names(value: Any) -> tuple[str, ...]:
     return tuple(name for _, name in sorted(pairs, key=lambda p: p[0]))
 
 
-def searchable_profile_cards(
-    session: Session,
-    ids: Sequence[int],
-    *,
-    skills: bool = False,
-    skills_below: int | None = None,
-) -> dict[int, ProfileCard]:
-    """The :class:`ProfileCard` of each searchable user among ``ids`` (not
-    soft-deleted, not suspended), by id: one query over ``users`` left-joined to
-    ``profiles`` reading only the columns a hit shows, no ORM entities (loading
-    whole users decoded their JSON columns, portfolio snapshot included). With
-    ``skills``, the same statement carries each user's skills (positions below
-    ``skills_below`` when given), so hydration is one statement."""
-    if not ids:
-        return {}
+@lru_cache(maxsize=16)
+def _cards_statement(dialect: str, skills: bool, skills_below: int | None) -> Any:
+    """The statement of :func:`searchable_profile_cards`, built once per shape: the
+    ids are one expanding bind parameter (``ids``), so each call only binds them
+    (building the expression and its cache key cost more than running it)."""
     columns: list[Any] = [
         col(User.id),
         col(User.external_id),
@@ -128,15 +126,39 @@ def searchable_profile_cards(
         col(Profile.visibility),
     ]
     if skills:
-        columns.append(_skills_column(session.get_bind().dialect.name, skills_below))
+        columns.append(_skills_column(dialect, skills_below))
     # sqlalchemy's select: sqlmodel's typed overloads stop at four columns.
-    stmt = (
+    return (
         sa_select(*columns)
         .outerjoin(Profile, col(Profile.user_id) == col(User.id))
-        .where(col(User.id).in_(ids), *PROFILE_ROWS.searchable())
+        .where(
+            col(User.id).in_(bindparam("ids", expanding=True)),
+            *PROFILE_ROWS.searchable(),
+            no_pending_removal(PROFILE_ROWS.name, col(User.id)),
+        )
     )
+
+
+def searchable_profile_cards(
+    session: Session,
+    ids: Sequence[int],
+    *,
+    skills: bool = False,
+    skills_below: int | None = None,
+) -> dict[int, ProfileCard]:
+    """The :class:`ProfileCard` of each searchable user among ``ids`` (not
+    soft-deleted, not suspended, no pending removal of their point:
+    :func:`search_service.outbox.no_pending_removal`), by id: one query over
+    ``users`` left-joined to ``profiles`` reading only the columns a hit shows, no
+    ORM entities (loading whole users decoded their JSON columns, portfolio
+    snapshot included), run on the session's connection as a Core statement built
+    once per shape. With ``skills``, the same statement carries each user's skills
+    (positions below ``skills_below`` when given), so hydration is one statement."""
+    if not ids:
+        return {}
+    stmt = _cards_statement(session.get_bind().dialect.name, skills, skills_below)
     out: dict[int, ProfileCard] = {}
-    for row in session.execute(stmt):
+    for row in session.connection().execute(stmt, {"ids": list(ids)}):
         uid, ext, name, first, last, username, floor, headline, vis = row[:9]
         if uid is None:
             continue
