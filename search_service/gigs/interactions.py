@@ -36,6 +36,7 @@ lock and no other transaction can insert the pair before this one commits.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, insert, or_, update
@@ -120,6 +121,13 @@ def decidable_student(session: Session, gig_id: int, user_id: int) -> User | Non
     return session.exec(stmt).first()
 
 
+@lru_cache(maxsize=4)
+def _exposure_insert(dialect: str) -> Any:
+    """``INSERT INTO candidate_exposures ... ON CONFLICT DO NOTHING`` for ``dialect``."""
+    build = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return build(CandidateExposure.__table__).on_conflict_do_nothing()  # type: ignore[attr-defined]
+
+
 def record_exposures(session: Session, gig_id: int, user_ids: Sequence[int], *, now: int) -> None:
     """Record that ``gig_id``'s owner was shown ``user_ids`` (first time kept): one
     ``INSERT ... ON CONFLICT DO NOTHING`` (SQLite 3.24+ and PostgreSQL), so
@@ -131,13 +139,10 @@ def record_exposures(session: Session, gig_id: int, user_ids: Sequence[int], *, 
     if not user_ids:
         return
     rows = [{"gig_id": gig_id, "user_id": uid, "first_shown_at": now} for uid in user_ids]
-    dialect = session.get_bind().dialect.name
-    build = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    # The rows as parameters of one statement (SQLAlchemy sends them as one
-    # multi-row INSERT, "insertmanyvalues"), so its compiled form is cached: rows
-    # written into the statement made it a new one to compile on every page.
-    stmt = build(CandidateExposure).on_conflict_do_nothing()
-    session.execute(stmt, rows)
+    # The rows as parameters of one Core statement on the session's connection
+    # (SQLAlchemy sends them as one multi-row INSERT, "insertmanyvalues"), built
+    # once per dialect: no ORM bulk-persistence layer, and a cached compiled form.
+    session.connection().execute(_exposure_insert(session.get_bind().dialect.name), rows)
 
 
 def _pair(gig_id: int, user_id: int) -> tuple[ColumnElement[bool], ...]:
