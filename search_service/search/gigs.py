@@ -118,6 +118,7 @@ def hydrate_gigs(
     student_skills: set[str] | None = None,
     scores: dict[int, float] | None = None,
     now: int | None = None,
+    hidden: set[int] | None = None,
 ) -> list[GigHit]:
     """Turn ranked gig points into hits from SQL, with explanations; drops every
     gig students may not see now (not open, deleted, expired, owner gone).
@@ -131,11 +132,14 @@ def hydrate_gigs(
             ``matchedSkills`` and ``missingSkills`` (required ones they lack).
         scores: final scores replacing the hits' own (after re-ranking).
         now: clock (epoch ms).
+        hidden: as in :func:`search_service.search.service.hydrate_profiles`.
     """
     ts = now if now is not None else now_ms()
     with stage("hydrate"):
         rows = servable_gigs(session, [h.id for h in page], now=ts)
-    dense_rank, kw_rank = ranks(list(dense)), ranks(list(keyword))
+    gone = hidden if hidden is not None else set()
+    gone.update(h.id for h in page if h.id not in rows)
+    dense_rank, kw_rank = ranks(dense, gone), ranks(keyword, gone)
     names = term_names or {}
     with stage("explain"):
         out: list[GigHit] = []
@@ -241,6 +245,7 @@ def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSear
             keyword=ranking.found.keyword,
             term_names=rt.index(PROFILES).bm25.term_names(query) if query else {},
             now=ts,
+            hidden=ranking.hidden,
         ),
     )
     assert ran is not None  # the plan always ranks

@@ -52,12 +52,16 @@ class Ranking:
         payloads: point id -> the payload fields the re-ranking read, for
             hydration to reuse (e.g. a candidate's skills).
         factors: point id -> ``(boost name, factor)`` of each boost applied.
+        hidden: ids hydration found not servable in this request (filled by the
+            hydration of each page and refill), left out of the ranks every
+            explanation shows, so a hidden point takes no rank from anyone.
     """
 
     hits: list[Hit]
     found: SearchResult = field(default_factory=SearchResult)
     payloads: dict[int, dict[str, object]] = field(default_factory=dict)
     factors: dict[int, list[tuple[str, float]]] = field(default_factory=dict)
+    hidden: set[int] = field(default_factory=set)
 
 
 @dataclass(slots=True)

@@ -369,6 +369,7 @@ def recommended_gigs(
             keyword=ranking.found.keyword,
             student_skills=planned[0].skills,
             now=ts,
+            hidden=ranking.hidden,
         ),
     )
     if ran is None:
@@ -423,6 +424,7 @@ def _candidate_hits(
     payloads: dict[int, dict[str, object]],
     gig_id: int,
     pairs: dict[int, Interaction],
+    hidden: set[int],
 ) -> list[CandidateHit]:
     applied = {uid for uid, pair in pairs.items() if pair.action == StudentAction.APPLIED.value}
     hydrated = hydrate_profiles(
@@ -432,6 +434,7 @@ def _candidate_hits(
         keyword=result.keyword,
         term_names={},
         applied=applied,
+        hidden=hidden,
     )
     # What the owner is shown becomes decidable (gigs/feedback.py): the page only.
     record_exposures(session, gig_id, [h.user_id for h in hydrated], now=now_ms())
@@ -550,7 +553,7 @@ def gig_candidates(
         plan=plan,
         rank=rank,
         hydrate=lambda p, page, ranking: _candidate_hits(
-            session, page, ranking.found, p.q, ranking.payloads, gig_id, p.pairs
+            session, page, ranking.found, p.q, ranking.payloads, gig_id, p.pairs, ranking.hidden
         ),
     )
     assert ran is not None  # a gig always makes a plan
@@ -629,7 +632,7 @@ def gig_applicants(
         plan=plan,
         rank=lambda p, _depth, _pool: p.ranking,
         hydrate=lambda p, page, ranking: _candidate_hits(
-            session, page, ranking.found, p.q, ranking.payloads, gig_id, p.pairs
+            session, page, ranking.found, p.q, ranking.payloads, gig_id, p.pairs, ranking.hidden
         ),
     )
     assert ran is not None  # a gig always makes a plan
@@ -688,6 +691,7 @@ def similar_profiles(
             dense=ranking.found.dense,
             keyword=ranking.found.keyword,
             term_names={},
+            hidden=ranking.hidden,
         ),
     )
     if ran is None:
@@ -754,7 +758,12 @@ def similar_gigs(
         plan=plan,
         rank=lambda p, depth, pool: _nearest(rt, GIGS, p, mode, depth, pool),
         hydrate=lambda _p, page, ranking: hydrate_gigs(
-            session, page, dense=ranking.found.dense, keyword=ranking.found.keyword, now=ts
+            session,
+            page,
+            dense=ranking.found.dense,
+            keyword=ranking.found.keyword,
+            now=ts,
+            hidden=ranking.hidden,
         ),
     )
     assert ran is not None  # a gig always makes a plan

@@ -101,8 +101,11 @@ def filter_spec(filters: SearchFilters) -> FilterSpec:
     return FilterSpec(keywords=tuple(keywords))
 
 
-def ranks(hits: list[Hit]) -> dict[int, tuple[int, float]]:
-    """Point id -> (1-based rank, score) in one retriever's list."""
+def ranks(hits: Sequence[Hit], skip: Collection[int] = ()) -> dict[int, tuple[int, float]]:
+    """Point id -> (1-based rank, score) in one retriever's list, numbered without
+    the ids in ``skip`` (points hydration hid: they take no rank from anyone)."""
+    if skip:
+        hits = [h for h in hits if h.id not in skip]
     return {h.id: (i + 1, h.score) for i, h in enumerate(hits)}
 
 
@@ -262,6 +265,7 @@ def search_profiles(
             term_names=rt.index(PROFILES).bm25.term_names(p.query) if p.query else {},
             query=p.query,
             boosts=ranking.factors,
+            hidden=ranking.hidden,
         ),
     )
     assert ran is not None  # the plan always ranks
@@ -363,6 +367,7 @@ def hydrate_profiles(
     query: str = "",
     boosts: Mapping[int, Sequence[tuple[str, float]]] | None = None,
     applied: Collection[int] = (),
+    hidden: set[int] | None = None,
 ) -> list[SearchHit]:
     """Turn ranked profile points into hits from SQL, with explanations.
 
@@ -381,6 +386,9 @@ def hydrate_profiles(
         boosts: point id -> ``(name, factor)`` of each boost applied to it.
         applied: ids of students who applied to the gig whose list this is: they
             are named in full (:meth:`SearchHit.employer_name`).
+        hidden: ids of the request's hits hidden so far
+            (:attr:`search_service.search.pipeline.Ranking.hidden`); the hits this
+            call drops are added, and all are left out of the ranks shown.
     """
     with stage("hydrate"):
         # One statement: the cards with their skills (all of them when a query may
@@ -391,7 +399,9 @@ def hydrate_profiles(
             skills=True,
             skills_below=None if query else TOP_SKILLS,
         )
-    dense_rank, kw_rank = ranks(dense), ranks(keyword)
+    gone = hidden if hidden is not None else set()
+    gone.update(h.id for h in page if h.id not in users)
+    dense_rank, kw_rank = ranks(dense, gone), ranks(keyword, gone)
     with stage("explain"):
         hits: list[SearchHit] = []
         for hit in page:

@@ -246,9 +246,17 @@ def test_a_hidden_hit_gives_its_slot_to_the_next_of_the_pool(demo: Demo, hider: 
     ranked = _ids(before)
     assert len(ranked) == 21, "the demo ranks fewer than 21 students"
     hidden = ranked[3]
+    before_ranks = {h["userId"]: h["explanation"] for h in before["results"]}
     with HIDERS[hider](demo, hidden):
         page = demo.client.post("/v1/search", json={**query, "limit": 10}, headers=headers).json()
         assert _ids(page) == [u for u in ranked if u != hidden][:10]
+        # The hidden hit takes no rank from anyone: every rank below its own moves up.
+        for hit in page["results"]:
+            for field in ("keywordRank", "semanticRank"):
+                was, gone = before_ranks[hit["userId"]][field], before_ranks[hidden][field]
+                if was is not None:
+                    below = gone is not None and gone < was
+                    assert hit["explanation"][field] == was - below, (hit["userId"], field)
         second = demo.client.post(
             "/v1/search", json={**query, "limit": 10, "offset": page["nextOffset"]}, headers=headers
         ).json()
