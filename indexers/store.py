@@ -256,6 +256,17 @@ class VectorStore(Protocol):
         a Python object, so a caller that needs three fields asks for three."""
         ...
 
+    def point_values(self, ids: Sequence[int], fields: Sequence[str]) -> dict[int, dict[str, Any]]:
+        """What :meth:`payloads` gives for ``fields`` (a field a point lacks is
+        absent), for the points among ``ids`` that hold at least one of them
+        (points that do not exist, or hold none, are left out), for the few scalar payload
+        fields a ranking re-scores its whole pool with (boosts, fit). An adapter may
+        answer from compact per-point columns held in this process and kept in step
+        with its own writes (the Edge adapter: one process owns the shard); one
+        whose collection other processes write answers from the store.
+        """
+        ...
+
     def dense_vectors(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
         """Stored dense vectors, ``(dim,)`` float32, of the given points that exist."""
         ...

@@ -169,6 +169,12 @@ class ClientStore:
         recs = self._call(self.client.retrieve, self.collection, list(ids), with_payload=wanted)
         return {int(r.id): dict(r.payload or {}) for r in recs}
 
+    def point_values(self, ids: Sequence[int], fields: Sequence[str]) -> dict[int, dict[str, Any]]:
+        """:meth:`payloads` of ``fields`` (points holding none left out): a server's
+        collection may be written by other processes, so nothing is held here (see
+        protocol)."""
+        return {i: p for i, p in self.payloads(ids, fields).items() if p}
+
     def dense_vectors(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
         """Stored dense vectors of existing points."""
         if not ids:

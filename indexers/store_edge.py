@@ -109,6 +109,12 @@ class EdgeStore:
         self.schema = schema
         self._lock = threading.Lock()
         self._shard: qe.EdgeShard | None = None
+        self._columns: dict[str, dict[int, Any]] = {}
+        """Payload field -> point id -> value, for the fields :meth:`point_values`
+        was asked for; loaded by one scroll on first use, then kept in step by
+        :meth:`upsert`, :meth:`delete`, :meth:`recreate` and :meth:`close` (this
+        process owns the shard, so no other writer can move it)."""
+        self._columns_lock = threading.Lock()
         if self._exists():
             self._shard = self._open()
 
@@ -176,6 +182,7 @@ class EdgeStore:
     def recreate(self, dim: int) -> None:
         """Delete the shard directory and create an empty shard."""
         with self._lock:
+            self._columns = {}
             if self._shard is not None:
                 self._shard.close()
                 self._shard = None
@@ -194,12 +201,23 @@ class EdgeStore:
             )
             for p in points
         ]
-        self.shard.update(qe.UpdateOperation.upsert_points(ops))
+        with self._columns_lock:
+            self.shard.update(qe.UpdateOperation.upsert_points(ops))
+            for name, column in self._columns.items():
+                for p in points:
+                    if name in p.payload:
+                        column[p.id] = p.payload[name]
+                    else:
+                        column.pop(p.id, None)
 
     def delete(self, ids: Sequence[int]) -> None:
         """Remove points by id."""
         if ids and self._shard is not None:
-            self._shard.update(qe.UpdateOperation.delete_points(list(ids)))
+            with self._columns_lock:
+                self._shard.update(qe.UpdateOperation.delete_points(list(ids)))
+                for column in self._columns.values():
+                    for i in ids:
+                        column.pop(i, None)
 
     def count(self) -> int:
         """Number of points (0 before the shard exists)."""
@@ -216,6 +234,34 @@ class EdgeStore:
         wanted: bool | list[str] = True if fields is None else list(fields)
         recs = self._shard.retrieve(list(ids), with_payload=wanted, with_vector=False)
         return {int(r.id): dict(r.payload or {}) for r in recs}
+
+    def point_values(self, ids: Sequence[int], fields: Sequence[str]) -> dict[int, dict[str, Any]]:
+        """``fields`` of points ``ids`` from per-field columns held in memory (see
+        protocol): the first call for a field scrolls the whole collection for it
+        (about a second per 100k points), later ones are dict look-ups, without
+        the store's payload conversion. A column costs roughly 100 bytes per point.
+        """
+        if not ids or self._shard is None:
+            return {}
+        columns = [(name, self._column(name)) for name in fields]
+        out: dict[int, dict[str, Any]] = {}
+        for i in ids:
+            values = {name: column[i] for name, column in columns if i in column}
+            if values:
+                out[i] = values
+        return out
+
+    def _column(self, name: str) -> dict[int, Any]:
+        column = self._columns.get(name)
+        if column is not None:
+            return column
+        with self._columns_lock:
+            column = self._columns.get(name)
+            if column is None:
+                scanned = self.scan_payloads(FilterSpec(), fields=[name])
+                column = {i: p[name] for i, p in scanned.items() if name in p}
+                self._columns[name] = column
+        return column
 
     def dense_vectors(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
         """Stored dense vectors of existing points."""
@@ -346,6 +392,7 @@ class EdgeStore:
     def close(self) -> None:
         """Flush and close the shard."""
         with self._lock:
+            self._columns = {}
             if self._shard is not None:
                 self._shard.flush()
                 self._shard.close()

@@ -344,7 +344,7 @@ def recommended_gigs(
         found = _pool(rt, GIGS, q, mode, spec, pool)
         scores = _normalised(found.page)
         if rr.coverage and found.page:
-            payloads = store.payloads([h.id for h in found.page], fields=["required_skills"])
+            payloads = store.point_values([h.id for h in found.page], ["required_skills"])
             for h in found.page:
                 required = payloads.get(h.id, {}).get("required_skills") or []
                 scores[h.id] += COVERAGE_WEIGHT * _coverage(required, q.skills)
@@ -535,7 +535,7 @@ def gig_candidates(
         found = _pool(rt, "profiles", p.q, mode, p.spec, pool)
         scores = _normalised(found.page)
         ids = [h.id for h in found.page]
-        payloads = rt.index(PROFILES).store.payloads(ids, fields=_FIT_FIELDS) if ids else {}
+        payloads = rt.index(PROFILES).store.point_values(ids, _FIT_FIELDS) if ids else {}
         for h in found.page:
             scores[h.id] += _fit(p.q, payloads.get(h.id, {}), rr)
         return Ranking(_order(scores, found.page), found, payloads=payloads)

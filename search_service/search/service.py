@@ -213,7 +213,7 @@ def _rank_search(rt: Runtime, p: _SearchPlan, depth: int, pool: int) -> Ranking:
     )
     if not p.query or not p.boosts.active or not found.page:
         return Ranking(found.page, found)  # a browse is ordered by time: no boosts
-    payloads = rt.index(PROFILES).store.payloads([h.id for h in found.page], fields=BOOST_FIELDS)
+    payloads = rt.index(PROFILES).store.point_values([h.id for h in found.page], BOOST_FIELDS)
     boosted = apply_boosts(found.page, payloads, p.boosts, p.now)
     return Ranking(boosted.hits, found, factors=boosted.factors)
 

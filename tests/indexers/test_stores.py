@@ -421,6 +421,45 @@ class TestReads:
         }
 
 
+class TestPointValues:
+    """``point_values`` answers what ``payloads`` holds, through every write."""
+
+    FIELDS = ("updated_at", "skills", "availability")
+
+    def _agree(self, store: VectorStore, ids: list[int]) -> None:
+        expected = {i: p for i, p in store.payloads(ids, fields=self.FIELDS).items() if p}
+        assert store.point_values(ids, self.FIELDS) == expected
+
+    def test_they_agree_through_upserts_deletes_and_a_recreate(self, store: VectorStore) -> None:
+        _loaded(store)
+        ids = [*PROFILES, 999]
+        self._agree(store, ids)  # loads the columns
+        store.upsert(
+            make_points(
+                texts={1: "Figma illustrator", 998: "new"},
+                bm25=BM25,
+                dense=DENSE,
+                # 1 loses availability and changes skills; 998 is new, no fields asked for
+                payloads={1: {"skills": ["figma"], "updated_at": 9_000}, 998: {"other": 1}},
+            )
+        )
+        self._agree(store, [*ids, 998])
+        assert store.point_values([1], self.FIELDS) == {
+            1: {"skills": ["figma"], "updated_at": 9_000}
+        }
+        store.delete([2, 3])
+        self._agree(store, ids)
+        assert not {2, 3} & set(store.point_values(ids, self.FIELDS))
+        store.recreate(DIM)
+        assert store.point_values(ids, self.FIELDS) == {}
+        store.upsert(_points([4]))
+        self._agree(store, ids)
+
+    def test_no_ids(self, store: VectorStore) -> None:
+        _loaded(store)
+        assert store.point_values([], self.FIELDS) == {}
+
+
 @pytest.mark.parametrize("mode", ["keyword", "semantic", "hybrid"])
 def test_equal_scores_are_ordered_by_id(store: VectorStore, mode: str) -> None:
     """Points of one text score alike in both retrievers: every candidate list and
