@@ -1,6 +1,7 @@
 """Shared fixtures: a database per test (SQLite, or PostgreSQL when reachable), a
 runtime with the deterministic hashing encoder on either store adapter, and HTTP
-clients; and the collection-time report of which tests will skip and why.
+clients. The collection-time report of which tests will skip and why is the
+plugin ``tests/collection.py``, loaded from here.
 
 The database schema is built once per session per engine and each test gets it
 empty: on SQLite a copy of a migrated template file (a fraction of a
@@ -15,14 +16,10 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import tempfile
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from _pytest.skipping import evaluate_skip_marks
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, text
@@ -44,39 +41,27 @@ from search_service.settings import (
 )
 from search_service.users.api_keys import create_api_key
 from tests import loop_guard
-from tests.prerequisites import POSTGRES_URL, SHARED_DATA, postgres_unavailable, unmet_prerequisite
+from tests.prerequisites import POSTGRES_URL, SHARED_DATA, postgres_unavailable
 
 __all__ = ["GENEROUS_RATE_LIMITS", "METRICS_TOKEN", "POSTGRES_URL", "RESUMES_CSV", "SHARED_DATA"]
 
 RESUMES_CSV = SHARED_DATA / "resumes" / "livecareer_resumes_2484.csv"
 METRICS_TOKEN = "test-metrics-token-0123456789"
 
-_UNMET = pytest.StashKey[str]()
 
-pytest_plugins = ["pytester"]  # tests/test_prerequisites.py runs pytest on sample tests
+# pytester: tests/test_prerequisites.py runs pytest on sample tests; tests.collection:
+# the skip report and the order of collection.
+pytest_plugins = ["pytester", "tests.collection"]
 
 
 loop_guard.install()
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test whose prerequisite is missing (``tests/prerequisites.py``)
-    as skipped, with the reason, before any test runs; note the reason of every
-    test a ``skip``/``skipif`` mark already skips. Give schemathesis's items their
-    own node ids."""
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give schemathesis's items their own node ids (the skip marks and the order
+    of collection are ``tests/collection.py``'s)."""
     for item in items:
-        reason = unmet_prerequisite(item)
-        if reason is not None:
-            item.add_marker(pytest.mark.skip(reason=reason))
-        else:
-            reason = _skip_mark_reason(item)
-        if reason is not None:
-            item.stash[_UNMET] = reason
         _name_schemathesis_item(item)
-    # The long files first (stable: each file keeps its order): pytest-xdist hands
-    # out files in collection order, so none of them starts last and leaves one
-    # worker running alone at the end.
-    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 def _name_schemathesis_item(item: pytest.Item) -> None:
@@ -92,82 +77,43 @@ def _name_schemathesis_item(item: pytest.Item) -> None:
         item._id = node_id.with_params(label)  # type: ignore[union-attr]
 
 
-def _skip_mark_reason(item: pytest.Item) -> str | None:
-    # pytest evaluates these marks again before the test runs (_pytest.skipping);
-    # a condition that cannot be evaluated here is left to that evaluation.
+TMPFS = Path("/dev/shm")
+"""Where the tests' temporary directories go when it is a RAM file system with room
+(:func:`pytest_configure`); ``GIGSY_TEST_TEMPROOT`` names another directory, or
+``default`` for the system's (``tempfile.gettempdir()``)."""
+TMPFS_MIN_FREE = 2 * 1024**3
+"""Bytes :data:`TMPFS` must have free to be used: a whole run leaves a few hundred
+megabytes of SQLite files and Qdrant shards there (pytest keeps the last three runs)."""
+
+
+def _temproot() -> str | None:
+    """The directory for pytest's ``pytest-of-<user>`` temporary tree, or ``None``
+    for the default. A RAM file system makes the fsyncs of SQLite commits and
+    Qdrant Edge updates free: on a disk they were most of the time of building a
+    test's shard (9 payload indexes, 0.27 s against 0.035 s on tmpfs)."""
+    chosen = os.environ.get("GIGSY_TEST_TEMPROOT")
+    if chosen:
+        return None if chosen == "default" else chosen
     try:
-        found = evaluate_skip_marks(item)
-    except (Exception, pytest.fail.Exception):
+        usage = shutil.disk_usage(TMPFS)
+        mounts = Path("/proc/mounts").read_text(encoding="utf-8").split("\n")
+    except OSError:
         return None
-    return found.reason if found is not None else None
+    ram = any(line.split()[1:3] == [str(TMPFS), "tmpfs"] for line in mounts)
+    writable = os.access(TMPFS, os.W_OK)
+    return str(TMPFS) if ram and writable and usage.free >= TMPFS_MIN_FREE else None
 
 
-def _skip_lines(items: list[pytest.Item]) -> list[str]:
-    """How many of ``items`` will skip, for a missing prerequisite or by a
-    ``skip``/``skipif`` mark, and why (one line per reason)."""
-    reasons = Counter(item.stash[_UNMET] for item in items if _UNMET in item.stash)
-    if not reasons:
-        return [f"skips: none of the {len(items)} selected tests will skip (prerequisites met)"]
-    total = sum(reasons.values())
-    lines = [f"skips: {total} of the {len(items)} selected tests will skip:"]
-    lines += [f"  {count:5d} × {reason}" for reason, count in reasons.most_common()]
-    return lines
-
-
-def pytest_report_collectionfinish(
-    config: pytest.Config, start_path: Path, items: list[pytest.Item]
-) -> list[str]:
-    """At session start: :func:`_skip_lines`. Skips decided inside a test are not
-    known yet; the summary (``-ra``) lists them."""
-    return _skip_lines(items)
-
-
-# Under pytest-xdist (``make test`` runs two workers) the workers collect and the
-# controller, which prints, collects nothing: each worker writes its lines to a file
-# the controller named, and the controller prints the first worker's once its
-# collection is reported (every worker collects every test).
-_SKIP_REPORT = "gigsy_skip_report"
-_SKIP_REPORT_DIR = pytest.StashKey[Path]()
-_SKIP_REPORT_SHOWN = pytest.StashKey[bool]()
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node: Any) -> None:
-    """pytest-xdist, on the controller: where worker ``node`` leaves its skip lines."""
-    config: pytest.Config = node.config
-    if _SKIP_REPORT_DIR not in config.stash:
-        config.stash[_SKIP_REPORT_DIR] = Path(tempfile.mkdtemp(prefix="gigsy-skips-"))
-    node.workerinput[_SKIP_REPORT] = str(config.stash[_SKIP_REPORT_DIR] / f"{node.gateway.id}")
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """On an xdist worker: write :func:`_skip_lines` where the controller looks,
-    before the worker reports its collection."""
-    target = getattr(session.config, "workerinput", {}).get(_SKIP_REPORT)
-    if target:
-        Path(target).write_text("\n".join(_skip_lines(session.items)), encoding="utf-8")
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
-    """pytest-xdist, on the controller: print the first worker's skip lines."""
-    config: pytest.Config = node.config
-    if config.stash.get(_SKIP_REPORT_SHOWN, False):
+def pytest_configure(config: pytest.Config) -> None:
+    """Put the tests' temporary directories (``tmp_path``) under :func:`_temproot`,
+    unless ``--basetemp`` or ``PYTEST_DEBUG_TEMPROOT`` chose already. Under
+    pytest-xdist the controller chooses and hands each worker a directory under
+    its own."""
+    if config.option.basetemp or os.environ.get("PYTEST_DEBUG_TEMPROOT"):
         return
-    report = Path(node.workerinput[_SKIP_REPORT])
-    if not report.exists():
-        return
-    config.stash[_SKIP_REPORT_SHOWN] = True
-    terminal = config.pluginmanager.get_plugin("terminalreporter")
-    if terminal is not None:
-        for line in report.read_text(encoding="utf-8").splitlines():
-            terminal.write_line(line)
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    if _SKIP_REPORT_DIR in config.stash:
-        shutil.rmtree(config.stash[_SKIP_REPORT_DIR], ignore_errors=True)
+    root = _temproot()
+    if root is not None:
+        os.environ["PYTEST_DEBUG_TEMPROOT"] = root
 
 
 @pytest.fixture(autouse=True)
@@ -207,21 +153,32 @@ class PostgresTestDatabase:
     """A database of this test session on the server of ``POSTGRES_URL``.
 
     Created under a fresh name (``gigsy_test_<pid>_<random>``), so a session never
-    touches a database it did not create; dropped by :meth:`drop`.
+    touches a database it did not create; dropped by :meth:`drop`. Its sessions
+    commit without waiting for the WAL flush (``synchronous_commit = off``: what a
+    commit makes visible is the same, only a crash of the server itself could lose
+    the last ones), which on a disk took about 3 ms a commit against 0.1 ms.
     """
 
     lock_timeout_ms = 5000
     """How long :meth:`empty` waits for a table lock before it ends the connections
     holding one (a test that left a transaction open)."""
 
-    def __init__(self, server_url: str, name: str) -> None:
+    def __init__(
+        self, server_url: str, name: str, *, template: PostgresTestDatabase | None = None
+    ) -> None:
         self.name = name
+        self._template = template
         self.url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
         self._admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
         self._engine: Engine | None = None
         self._empty_sql = ""
         self._tables = 0
-        self._admin_sql(f'CREATE DATABASE "{name}"')
+        self._create()
+
+    def _create(self) -> None:
+        copy = f' TEMPLATE "{self._template.name}"' if self._template is not None else ""
+        self._admin_sql(f'CREATE DATABASE "{self.name}"{copy}')
+        self._admin_sql(f'ALTER DATABASE "{self.name}" SET synchronous_commit = off')
 
     def _admin_sql(self, statement: str) -> None:
         with self._admin.connect() as conn:
@@ -313,8 +270,13 @@ class PostgresTestDatabase:
         if self._engine is not None:
             self._engine.dispose()
         self._admin_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
-        self._admin_sql(f'CREATE DATABASE "{self.name}"')
+        self._create()
         self.migrate()
+
+    def disconnect(self) -> None:
+        """Close this object's own connections (a template must have none)."""
+        if self._engine is not None:
+            self._engine.dispose()
 
     def drop(self) -> None:
         """Drop the database, closing any connection still open to it (PostgreSQL 13+)."""
@@ -325,12 +287,14 @@ class PostgresTestDatabase:
         self._admin.dispose()
 
 
-def _new_postgres_database(label: str) -> PostgresTestDatabase:
+def _new_postgres_database(
+    label: str, *, template: PostgresTestDatabase | None = None
+) -> PostgresTestDatabase:
     reason = postgres_unavailable()
     if reason:
         pytest.skip(reason)
     return PostgresTestDatabase(
-        POSTGRES_URL, f"gigsy_test_{os.getpid()}_{secrets.token_hex(4)}{label}"
+        POSTGRES_URL, f"gigsy_test_{os.getpid()}_{secrets.token_hex(4)}{label}", template=template
     )
 
 
@@ -340,6 +304,20 @@ def _postgres_database() -> Iterator[PostgresTestDatabase]:
     db = _new_postgres_database("")
     try:
         db.migrate()
+        yield db
+    finally:
+        db.drop()
+
+
+@pytest.fixture(scope="session")
+def _postgres_template() -> Iterator[PostgresTestDatabase]:
+    """A PostgreSQL database migrated once, to which nothing stays connected: the
+    databases of :func:`module_database_url` are copies of it (``CREATE DATABASE
+    ... TEMPLATE``, a fifth of a second where migrating takes one and a half)."""
+    db = _new_postgres_database("_template")
+    try:
+        db.migrate()
+        db.disconnect()
         yield db
     finally:
         db.drop()
@@ -363,6 +341,30 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     db.empty()
 
 
+@pytest.fixture(scope="module", params=_BACKENDS)
+def module_database_url(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    module_qdrant_url: str | None,
+) -> Iterator[str]:
+    """Like :func:`database_url` (same parameter ids), but one database for all the
+    tests of a module that take it, for data they build once and only read: a
+    copy of the SQLite template, or a PostgreSQL database of its own copied from
+    :func:`_postgres_template` and dropped after the module. The per-test
+    database is not this one, so emptying that never touches it. A new one for
+    each store adapter (``module_qdrant_url``): rows and index are built together."""
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("module-db") / "test.db"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        yield _sqlite_url(path)
+        return
+    db = _new_postgres_database("_module", template=request.getfixturevalue("_postgres_template"))
+    try:
+        yield db.url
+    finally:
+        db.drop()
+
+
 @pytest.fixture(params=_BACKENDS)
 def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL to a database with no schema at all: a new SQLite file in ``tmp_path``,
@@ -377,9 +379,18 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         db.drop()
 
 
-@pytest.fixture(params=["edge", "memory"])
+_ADAPTERS = ["edge", "memory"]
+
+
+@pytest.fixture(params=_ADAPTERS)
 def qdrant_url(request: pytest.FixtureRequest) -> str | None:
     """``None`` = embedded Qdrant Edge; ``":memory:"`` = qdrant-client local mode."""
+    return None if request.param == "edge" else ":memory:"
+
+
+@pytest.fixture(scope="module", params=_ADAPTERS)
+def module_qdrant_url(request: pytest.FixtureRequest) -> str | None:
+    """:func:`qdrant_url` (same parameter ids) for :func:`module_rt`."""
     return None if request.param == "edge" else ":memory:"
 
 
@@ -396,18 +407,22 @@ GENEROUS_RATE_LIMITS = RateLimitSettings(
 one key; tests of the limits themselves set small ones (tests/search_service/test_ratelimit.py)."""
 
 
-@pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    """Settings isolated from the environment, on the hashing encoder; ``/metrics``
-    on (see ``metrics_headers``) and uncached, so a scrape sees the latest writes."""
+def _settings(data_dir: Path, database_url: str) -> Settings:
     return Settings(
-        data_dir=tmp_path / "var",
+        data_dir=data_dir,
         database_url=database_url,
         embedding=EmbeddingSettings(model="hashing"),
         qdrant=QdrantSettings(url=None),
         metrics=MetricsSettings(token=SecretStr(METRICS_TOKEN), cache_s=0),
         rate_limit=GENEROUS_RATE_LIMITS,
     )
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings isolated from the environment, on the hashing encoder; ``/metrics``
+    on (see ``metrics_headers``) and uncached, so a scrape sees the latest writes."""
+    return _settings(tmp_path / "var", database_url)
 
 
 @pytest.fixture
@@ -441,6 +456,32 @@ def rt(settings: Settings, qdrant_url: str | None) -> Iterator[Runtime]:
 def api(rt: Runtime) -> Iterator[TestClient]:
     """HTTP client against the app on ``rt``."""
     with TestClient(create_app(rt.settings, runtime=rt)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def module_rt(
+    tmp_path_factory: pytest.TempPathFactory,
+    module_database_url: str,
+    module_qdrant_url: str | None,
+) -> Iterator[Runtime]:
+    """:func:`rt` once for a module, on :func:`module_database_url`, for data that
+    the module's tests build once and then only read (searches, pages); a test
+    that writes takes :func:`rt`."""
+    s = _settings(tmp_path_factory.mktemp("module-rt") / "var", module_database_url)
+    runtime = Runtime.open(
+        s.model_copy(update={"qdrant": s.qdrant.model_copy(update={"url": module_qdrant_url})}),
+        entities=ENTITIES,
+        encoder=HashingEncoder(64),
+    )
+    yield runtime
+    runtime.close()
+
+
+@pytest.fixture(scope="module")
+def module_api(module_rt: Runtime) -> Iterator[TestClient]:
+    """HTTP client against the app on :func:`module_rt`, for the module."""
+    with TestClient(create_app(module_rt.settings, runtime=module_rt)) as c:
         yield c
 
 

@@ -26,7 +26,6 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 __all__ = [
     "MARKER_CHECKS",
@@ -66,6 +65,10 @@ def postgres_unavailable() -> str | None:
     They can when :data:`POSTGRES_URL` accepts a connection and its role may
     create databases (each test session creates and drops one of its own).
     """
+    # Imported here: the collection plugin (tests/collection.py) imports this module
+    # and runs in sample pytest sessions that never check PostgreSQL.
+    from sqlalchemy import create_engine, text
+
     try:
         engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": _CONNECT_TIMEOUT_S})
         try:

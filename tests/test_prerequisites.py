@@ -1,6 +1,8 @@
-"""The session-start report of ``tests/conftest.py``: before any test runs, it says
-how many selected tests will skip, for a missing prerequisite or by a skip mark,
-and why; and those tests then skip with that reason."""
+"""The session-start report of ``tests/collection.py`` (a plugin
+``tests/conftest.py`` loads): before any test runs, it says how many selected
+tests will skip, for a missing prerequisite or by a skip mark, and why; and those
+tests then skip with that reason. The sample runs load the plugin alone
+(``-p tests.collection``), not the fixtures' conftest with its imports."""
 
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ def test_marked_to_skip():
 def _run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     pytester.makeini("[pytest]\nmarkers =\n    needs_tool(name): needs an executable\n")
     pytester.makepyfile(test_sample=TESTS)
-    return pytester.runpytest_inprocess("-p", "tests.conftest", "-p", "no:randomly", *args)
+    return pytester.runpytest_inprocess("-p", "tests.collection", "-p", "no:randomly", *args)
 
 
 def test_the_header_counts_the_skips_and_names_the_reason(pytester: pytest.Pytester) -> None:
@@ -74,9 +76,14 @@ def test_the_header_is_printed_under_xdist(
     """``make test`` runs two pytest-xdist workers: they collect, the controller
     prints."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    # Three processes start (the controller, two workers): each loads only xdist and
+    # the plugin under test, not every installed plugin (hypothesis, schemathesis).
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
     pytester.makeini("[pytest]\nmarkers =\n    needs_tool(name): needs an executable\n")
     pytester.makepyfile(test_sample=TESTS)
-    result = pytester.runpytest_subprocess("-p", "tests.conftest", "-n", "2", "--dist", "worksteal")
+    result = pytester.runpytest_subprocess(
+        "-p", "xdist.plugin", "-p", "tests.collection", "-n", "2", "--dist", "worksteal"
+    )
     result.assert_outcomes(passed=2, skipped=4)
     result.stdout.fnmatch_lines(
         ["skips: 4 of the 6 selected tests will skip:", "*3 × `gigsy-test-no-such-tool`*"]

@@ -72,10 +72,16 @@ def resume_subset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def real_runtime(
-    tmp_path: Path, encoder: SentenceTransformerEncoder, resume_subset: Path
+    tmp_path_factory: pytest.TempPathFactory,
+    encoder: SentenceTransformerEncoder,
+    resume_subset: Path,
 ) -> Iterator[Runtime]:
+    """The resume subset ingested and indexed with the real model, once for the
+    module (about 10 s): the tests only search it; the API keys they add are read
+    by no search."""
+    tmp_path = tmp_path_factory.mktemp("real-runtime")
     settings = Settings(
         data_dir=tmp_path / "var",
         database_url=f"sqlite:///{tmp_path / 'real.db'}",

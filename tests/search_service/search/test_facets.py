@@ -23,12 +23,22 @@ URL = "/v1/search"
 ALL_FACETS = ["skills", "languages", "availability", "location"]
 
 
-@pytest.fixture
-def employer(rt: Runtime) -> dict[str, str]:
-    """Headers of an employer key on ``rt``."""
+def _employer(rt: Runtime) -> dict[str, str]:
     with session_scope(rt.engine) as session:
         _, key = create_api_key(session, role="employer")
     return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def employer(rt: Runtime) -> dict[str, str]:
+    """Headers of an employer key on ``rt``."""
+    return _employer(rt)
+
+
+@pytest.fixture(scope="module")
+def module_employer(module_rt: Runtime) -> dict[str, str]:
+    """Headers of an employer key on ``module_rt``."""
+    return _employer(module_rt)
 
 
 def _student(rt: Runtime, clerk_id: str, **fields: Any) -> User:
@@ -37,7 +47,19 @@ def _student(rt: Runtime, clerk_id: str, **fields: Any) -> User:
 
 @pytest.fixture
 def corpus(rt: Runtime) -> dict[str, int]:
-    """Six indexed students, one of them with a private skills section; clerk id -> id."""
+    """Six indexed students, one of them with a private skills section; clerk id -> id.
+    The test's own, for the tests that change it."""
+    return _corpus(rt)
+
+
+@pytest.fixture(scope="module")
+def module_corpus(module_rt: Runtime) -> dict[str, int]:
+    """:func:`corpus` once per database and store adapter, for the module's tests
+    that only search it."""
+    return _corpus(module_rt)
+
+
+def _corpus(rt: Runtime) -> dict[str, int]:
     people = [
         _student(
             rt,
@@ -121,13 +143,15 @@ def _pairs(data: dict[str, Any], facet: str) -> list[tuple[str, int]]:
 
 class TestFacetCounts:
     def test_no_facets_unless_asked(
-        self, api: TestClient, employer: dict[str, str], corpus: dict[str, int]
+        self, module_api: TestClient, module_employer: dict[str, str], module_corpus: dict[str, int]
     ) -> None:
+        api, employer = module_api, module_employer
         assert _search(api, employer)["facets"] is None
 
     def test_filter_only_counts_every_match_exactly(
-        self, api: TestClient, employer: dict[str, str], corpus: dict[str, int]
+        self, module_api: TestClient, module_employer: dict[str, str], module_corpus: dict[str, int]
     ) -> None:
+        api, employer = module_api, module_employer
         data = _search(api, employer, facets=ALL_FACETS, limit=1)
         assert data["facets"]["basis"] == "all_matches"
         assert data["facets"]["counted"] == 6
@@ -160,8 +184,9 @@ class TestFacetCounts:
         ]
 
     def test_counts_follow_the_filters(
-        self, api: TestClient, employer: dict[str, str], corpus: dict[str, int]
+        self, module_api: TestClient, module_employer: dict[str, str], module_corpus: dict[str, int]
     ) -> None:
+        api, employer = module_api, module_employer
         data = _search(
             api,
             employer,
@@ -180,8 +205,9 @@ class TestFacetCounts:
         assert set(data["facets"]["values"]) == {"skills", "availability"}
 
     def test_a_facet_value_as_a_filter_finds_as_many_profiles(
-        self, api: TestClient, employer: dict[str, str], corpus: dict[str, int]
+        self, module_api: TestClient, module_employer: dict[str, str], module_corpus: dict[str, int]
     ) -> None:
+        api, employer = module_api, module_employer
         data = _search(api, employer, facets=["location", "skills"])
         for facet, key in (("location", "location"), ("skills", "skills")):
             for value, n in _counts(data, facet).items():
@@ -190,8 +216,9 @@ class TestFacetCounts:
                 assert len(got["results"]) == n, (facet, value)
 
     def test_text_query_counts_the_union_of_the_candidates(
-        self, api: TestClient, employer: dict[str, str], corpus: dict[str, int]
+        self, module_api: TestClient, module_employer: dict[str, str], module_corpus: dict[str, int]
     ) -> None:
+        api, employer = module_api, module_employer
         data = _search(
             api, employer, query="developer", mode="keyword", facets=["skills", "location"]
         )
@@ -219,8 +246,9 @@ class TestFacetCounts:
 
 class TestPrivacy:
     def test_a_private_section_is_never_counted(
-        self, api: TestClient, employer: dict[str, str], corpus: dict[str, int]
+        self, module_api: TestClient, module_employer: dict[str, str], module_corpus: dict[str, int]
     ) -> None:
+        api, employer = module_api, module_employer
         data = _search(api, employer, facets=ALL_FACETS, filters={"location": "berlin"})
         assert data["facets"]["counted"] == 3  # gus is counted, his skills are not
         assert "cobol" not in _counts(data, "skills")
@@ -302,8 +330,9 @@ class TestPrivacy:
 
 class TestSuggestion:
     def test_filter_only_suggests_the_best_filter_to_drop(
-        self, api: TestClient, employer: dict[str, str], corpus: dict[str, int]
+        self, module_api: TestClient, module_employer: dict[str, str], module_corpus: dict[str, int]
     ) -> None:
+        api, employer = module_api, module_employer
         filters = {"location": "berlin", "availability": "part_time", "languages": ["english"]}
         data = _search(api, employer, filters=filters)
         assert data["results"] == []
@@ -314,8 +343,9 @@ class TestSuggestion:
         assert len(_search(api, employer, filters=relaxed, limit=100)["results"]) == 2
 
     def test_drops_one_item_of_a_list_filter(
-        self, api: TestClient, employer: dict[str, str], corpus: dict[str, int]
+        self, module_api: TestClient, module_employer: dict[str, str], module_corpus: dict[str, int]
     ) -> None:
+        api, employer = module_api, module_employer
         data = _search(api, employer, filters={"skills": ["figma", "COBOL"]})
         assert data["results"] == []
         # gus's cobol is private: dropping figma leaves nobody.
@@ -324,8 +354,9 @@ class TestSuggestion:
         assert len(got["results"]) == 2
 
     def test_text_query_counts_as_the_query_would(
-        self, api: TestClient, employer: dict[str, str], corpus: dict[str, int]
+        self, module_api: TestClient, module_employer: dict[str, str], module_corpus: dict[str, int]
     ) -> None:
+        api, employer = module_api, module_employer
         body = {"query": "developer", "mode": "keyword"}
         data = _search(api, employer, **body, filters={"languages": ["korean"]})
         assert data["results"] == []
@@ -333,8 +364,9 @@ class TestSuggestion:
         assert len(_search(api, employer, **body, limit=100)["results"]) == 3
 
     def test_none_without_filters_or_when_nothing_helps(
-        self, api: TestClient, employer: dict[str, str], corpus: dict[str, int]
+        self, module_api: TestClient, module_employer: dict[str, str], module_corpus: dict[str, int]
     ) -> None:
+        api, employer = module_api, module_employer
         empty = _search(api, employer, query="zzzqqq", mode="keyword")
         assert empty["results"] == []
         assert empty["suggestion"] is None
@@ -344,8 +376,9 @@ class TestSuggestion:
         assert hopeless["suggestion"] is None
 
     def test_none_when_there_are_results_or_past_the_first_page(
-        self, api: TestClient, employer: dict[str, str], corpus: dict[str, int]
+        self, module_api: TestClient, module_employer: dict[str, str], module_corpus: dict[str, int]
     ) -> None:
+        api, employer = module_api, module_employer
         assert _search(api, employer, filters={"skills": ["figma"]})["suggestion"] is None
         deep = _search(api, employer, filters={"skills": ["figma", "cobol"]}, offset=20)
         assert deep["results"] == []
@@ -388,8 +421,8 @@ def test_searches_and_zero_result_searches_are_counted_per_kind(
     assert _metric(api, metrics_headers, 'gigsy_searches_total{kind="gigs"}') == 0
 
 
-def test_openapi_shows_the_new_fields_with_examples(api: TestClient) -> None:
-    schemas = api.get("/openapi.json").json()["components"]["schemas"]
+def test_openapi_shows_the_new_fields_with_examples(module_api: TestClient) -> None:
+    schemas = module_api.get("/openapi.json").json()["components"]["schemas"]
     assert "facets" in schemas["SearchRequest"]["properties"]
     assert schemas["SearchRequest"]["examples"][0]["facets"] == ["skills", "location"]
     response = schemas["SearchResponse"]["properties"]

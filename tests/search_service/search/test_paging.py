@@ -165,7 +165,15 @@ class Market:
 
 @pytest.fixture
 def market(rt: Runtime, api: TestClient) -> Market:
+    """A market of the test's own, for the tests that change it between pages."""
     return Market(rt, api)
+
+
+@pytest.fixture(scope="module")
+def module_market(module_rt: Runtime, module_api: TestClient) -> Market:
+    """One market for the module's tests that only read it (requests of ranked
+    lists, refused cursors): built once per database and store adapter."""
+    return Market(module_rt, module_api)
 
 
 def _lists(m: Market) -> dict[str, tuple[str, str, dict[str, Any], dict[str, str], str]]:
@@ -218,8 +226,9 @@ def _pages(api: TestClient, m: Market, name: str, **extra: Any) -> list[list[int
 @pytest.mark.parametrize("diversity", [0.0, 0.6])
 @pytest.mark.parametrize("name", LISTS)
 def test_pages_followed_by_cursor_equal_one_large_request(
-    api: TestClient, market: Market, name: str, diversity: float
+    module_api: TestClient, module_market: Market, name: str, diversity: float
 ) -> None:
+    api, market = module_api, module_market
     large, body = _ids(api, market, name, limit=50, diversity=diversity)
     assert len(large) >= 4 and body["nextCursor"] is None
     pages = _pages(api, market, name, limit=2, diversity=diversity)
@@ -229,8 +238,9 @@ def test_pages_followed_by_cursor_equal_one_large_request(
 
 @pytest.mark.parametrize("name", LISTS)
 def test_bad_cursors_and_out_of_range_diversity_are_422(
-    api: TestClient, market: Market, name: str
+    module_api: TestClient, module_market: Market, name: str
 ) -> None:
+    api, market = module_api, module_market
     _, first = _ids(api, market, name, limit=2)
     cursor = first["nextCursor"]
     assert cursor
@@ -250,7 +260,10 @@ def test_bad_cursors_and_out_of_range_diversity_are_422(
         assert r.json()["error"] == "validation_error" and "diversity" in r.json()["detail"]
 
 
-def test_a_cursor_of_another_list_or_query_is_422(api: TestClient, market: Market) -> None:
+def test_a_cursor_of_another_list_or_query_is_422(
+    module_api: TestClient, module_market: Market
+) -> None:
+    api, market = module_api, module_market
     _, first = _ids(api, market, "search", limit=2)
     other_query = _call(api, market, "search", query="django", cursor=first["nextCursor"])
     assert other_query.status_code == 422 and "another request" in other_query.json()["detail"]
@@ -321,8 +334,8 @@ class TestChangesBetweenPages:
         assert [len(p) for p in _pages(api, market, "search", limit=4)] == [4, 2]
 
 
-def test_openapi_shows_cursor_diversity_and_next_cursor(api: TestClient) -> None:
-    spec = api.get("/openapi.json").json()
+def test_openapi_shows_cursor_diversity_and_next_cursor(module_api: TestClient) -> None:
+    spec = module_api.get("/openapi.json").json()
     schemas = spec["components"]["schemas"]
     for request in ("SearchRequest", "GigSearchRequest"):
         assert {"cursor", "diversity"} <= set(schemas[request]["properties"])
