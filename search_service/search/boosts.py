@@ -25,7 +25,7 @@ The maxima are product choices, not published constants.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from indexers import Hit
@@ -97,17 +97,20 @@ def boost_factors(
         cfg: the request's switches.
         now_ms: the current time, ms since epoch.
     """
+    # Each factor is kept when above 1 and shown (and multiplied) rounded to 6 digits.
     out: list[tuple[str, float]] = []
     updated = payload.get("updated_at")
     if cfg.recency and isinstance(updated, int) and updated > 0:
         age = max(0, now_ms - updated)
-        out.append(("recency", 1.0 + RECENCY_MAX * 2.0 ** (-age / RECENCY_HALF_LIFE_MS)))
+        f = 1.0 + RECENCY_MAX * 2.0 ** (-age / RECENCY_HALF_LIFE_MS)
+        if f > 1.0:
+            out.append(("recency", round(f, 6)))
     if cfg.availability is not None and payload.get("availability") == cfg.availability:
-        out.append(("availability", 1.0 + AVAILABILITY_MAX))
+        out.append(("availability", round(1.0 + AVAILABILITY_MAX, 6)))
     strength = payload.get("strength")
     if cfg.strength and isinstance(strength, int) and strength > 0:
-        out.append(("strength", 1.0 + STRENGTH_MAX * min(strength, 100) / 100))
-    return [(name, round(f, 6)) for name, f in out if f > 1.0]
+        out.append(("strength", round(1.0 + STRENGTH_MAX * min(strength, 100) / 100, 6)))
+    return out
 
 
 def apply_boosts(
@@ -136,6 +139,7 @@ def apply_boosts(
             score *= f
         if fs:
             factors[h.id] = fs
-        boosted.append(replace(h, score=score))
+        # A new Hit directly: dataclasses.replace re-reads the fields on every call.
+        boosted.append(Hit(h.id, score, h.terms, h.version))
     order = sorted(range(len(boosted)), key=lambda i: -boosted[i].score)
     return Boosted(hits=[boosted[i] for i in order], factors=factors)

@@ -149,7 +149,8 @@ def hydrate_gigs(
                 continue
             gig, owner = found
             d, k = dense_rank.get(hit.id), kw_rank.get(hit.id)
-            matched_terms = sorted({names[t] for t in (hit.terms or ()) if t in names})
+            terms = hit.terms or frozenset()
+            matched_terms = sorted({name for t, name in names.items() if t in terms})
             matched: list[str] = []
             missing: list[str] = []
             if student_skills is not None:

@@ -235,7 +235,7 @@ class Pager:
             vectors = store.dense_vectors([h.id for h in order]) if order else {}
             self._vectors = vectors
             if self._cursor_mode:
-                done = [h.id for h in order if self._tag(h.id) in served]
+                done = [h.id for h in order if served and self._tag(h.id) in served]
                 hits = mmr_select(
                     order, vectors, diversity=self.diversity, count=room, selected=done
                 )
@@ -247,8 +247,10 @@ class Pager:
                 self._picked = [h.id for h in picks]
         else:
             if self._cursor_mode:
-                remaining = [h for h in order if self._tag(h.id) not in served]
-                self._picked = [h.id for h in order if self._tag(h.id) in served]
+                # A first page has served nothing: no point's tag is needed.
+                seen = {h.id for h in order if self._tag(h.id) in served} if served else set()
+                remaining = [h for h in order if h.id not in seen]
+                self._picked = [h.id for h in order if h.id in seen]
             else:
                 remaining = order[start:]
                 self._picked = [h.id for h in order[:start]]

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -294,7 +294,7 @@ def _normalised(hits: Sequence[Hit]) -> dict[int, float]:
 def _order(scores: dict[int, float], hits: Sequence[Hit]) -> list[Hit]:
     """``hits`` by their re-ranked ``scores``, best first (ties by id), carrying them."""
     order = sorted(hits, key=lambda h: (-scores[h.id], h.id))
-    return [replace(h, score=scores[h.id]) for h in order]
+    return [Hit(h.id, scores[h.id], h.terms, h.version) for h in order]
 
 
 def _int(value: object) -> int | None:

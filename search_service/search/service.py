@@ -413,7 +413,9 @@ def hydrate_profiles(
             if visibility.get("skills") == Visibility.PRIVATE.value:
                 visible_skills = []
             d, k = dense_rank.get(hit.id), kw_rank.get(hit.id)
-            matched = sorted({term_names[t] for t in (hit.terms or ()) if t in term_names})
+            # The query's few terms looked up in the hit's many (same set either way).
+            terms = hit.terms or frozenset()
+            matched = sorted({name for t, name in term_names.items() if t in terms})
             top_skills, matched_skills = shown_skills(visible_skills, query)
             hits.append(
                 SearchHit(
