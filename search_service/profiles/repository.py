@@ -208,7 +208,8 @@ def load_profile_subject(
     sections: dict[str, list[Any]] = {}
     for (name, table), value in zip(_SECTIONS, aggregates, strict=False):
         items = sorted(json_rows_value(value), key=lambda r: (r["position"], r["id"]))
-        sections[name] = [table(**item) for item in items]
+        # model_construct: no validation, no ORM instrumentation (7x cheaper per row).
+        sections[name] = [table.model_construct(**item) for item in items]
     gone = (
         frozenset(int(r["gig_id"]) for r in json_rows_value(aggregates[-1]))
         if dismissed
