@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, update
-from sqlalchemy import select as sa_select
+from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
 from models import Gig, Interaction, StudentAction, User
@@ -127,57 +125,20 @@ def load_gigs_with_owners(
 ) -> dict[int, tuple[Gig, User]]:
     """Gigs ``ids`` (deleted ones included) with their owners; unknown ids are left
     out, and with ``servable`` so are gigs whose point has a pending removal
-    (:func:`search_service.outbox.no_pending_removal`).
-
-    With ``servable`` (the serving check, read-only): one Core statement built once
-    (:func:`_servable_gigs_statement`), and detached rows made with
-    ``model_construct``: every gig column, the owner's id, name, deletion and
-    status only. Otherwise session-bound ORM entities, whole.
-    """
+    (:func:`search_service.outbox.no_pending_removal`). ORM entities: building
+    detached ``Gig``/``User`` models from a Core row (``model_construct``) measured
+    slower than the ORM's loading, their defaults being many."""
     if not ids:
         return {}
-    if servable:
-        out: dict[int, tuple[Gig, User]] = {}
-        for row in session.connection().execute(_servable_gigs_statement(), {"ids": list(ids)}):
-            values = row._mapping
-            gig = Gig.model_construct(**{name: values[name] for name in _GIG_COLUMNS})
-            owner = User.model_construct(
-                id=values["owner_id"],
-                name=values["owner_name"],
-                deleted_at=values["owner_deleted_at"],
-                status=values["owner_status"],
-            )
-            if gig.id is not None:
-                out[gig.id] = (gig, owner)
-        return out
     stmt = (
-        select(Gig, User).join(User, col(User.id) == col(Gig.owner_id)).where(col(Gig.id).in_(ids))
+        select(Gig, User)
+        .join(User, col(User.id) == col(Gig.owner_id))
+        .where(col(Gig.id).in_(ids))
     )
+    if servable:
+        stmt = stmt.where(no_pending_removal(GIG_ROWS.name, col(Gig.id)))
     rows = session.exec(stmt).all()
     return {gig.id: (gig, user) for gig, user in rows if gig.id is not None}
-
-
-_GIG_COLUMNS: tuple[str, ...] = tuple(Gig.__table__.c.keys())  # type: ignore[attr-defined]
-
-
-@lru_cache(maxsize=1)
-def _servable_gigs_statement() -> Any:
-    """Every gig column and the owner's name, deletion and status, for the ids of
-    the expanding parameter ``ids``, without gigs whose removal is pending."""
-    table = Gig.__table__  # type: ignore[attr-defined]
-    return (
-        sa_select(
-            *table.c,
-            col(User.name).label("owner_name"),
-            col(User.deleted_at).label("owner_deleted_at"),
-            col(User.status).label("owner_status"),
-        )
-        .join(User, col(User.id) == table.c.owner_id)
-        .where(
-            table.c.id.in_(bindparam("ids", expanding=True)),
-            no_pending_removal(GIG_ROWS.name, table.c.id),
-        )
-    )
 
 
 def owner_names(session: Session, owner_ids: Sequence[int]) -> dict[int, str]:
