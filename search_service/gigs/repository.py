@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
-from models import Gig, Interaction, StudentAction, User
+from models import Gig, Interaction, StudentAction, User, UserStatus
 from search_service.db import json_rows, json_rows_value
 from search_service.index.entity import GIG_ROWS
 from search_service.outbox import no_pending_removal
@@ -22,6 +22,7 @@ __all__ = [
     "gig_by_external_id",
     "gigs_by_external_ids",
     "load_gig_subject",
+    "gigs_of_searchable_owners",
     "load_gigs_with_owners",
     "owner_gigs",
     "owner_names",
@@ -120,25 +121,36 @@ def load_gig_subject(
     return GigSubject(gig, owner, pairs, dismissed)
 
 
-def load_gigs_with_owners(
-    session: Session, ids: Sequence[int], *, servable: bool = False
-) -> dict[int, tuple[Gig, User]]:
-    """Gigs ``ids`` (deleted ones included) with their owners; unknown ids are left
-    out, and with ``servable`` so are gigs whose point has a pending removal
-    (:func:`search_service.outbox.no_pending_removal`). ORM entities: building
-    detached ``Gig``/``User`` models from a Core row (``model_construct``) measured
-    slower than the ORM's loading, their defaults being many."""
+def load_gigs_with_owners(session: Session, ids: Sequence[int]) -> dict[int, tuple[Gig, User]]:
+    """Gigs ``ids`` (deleted ones included) with their owners; unknown ids are left out."""
     if not ids:
         return {}
     stmt = (
-        select(Gig, User)
-        .join(User, col(User.id) == col(Gig.owner_id))
-        .where(col(Gig.id).in_(ids))
+        select(Gig, User).join(User, col(User.id) == col(Gig.owner_id)).where(col(Gig.id).in_(ids))
     )
-    if servable:
-        stmt = stmt.where(no_pending_removal(GIG_ROWS.name, col(Gig.id)))
     rows = session.exec(stmt).all()
     return {gig.id: (gig, user) for gig, user in rows if gig.id is not None}
+
+
+def gigs_of_searchable_owners(session: Session, ids: Sequence[int]) -> dict[int, tuple[Gig, str]]:
+    """Gigs ``ids`` (any status) whose owner is searchable (not soft-deleted, not
+    suspended) and whose point has no pending removal
+    (:func:`search_service.outbox.no_pending_removal`), each with its owner's name:
+    the SQL half of the serving check, one statement. Only the gig is an ORM
+    entity: a whole ``User`` (its JSON columns decoded) cost more than the gig."""
+    if not ids:
+        return {}
+    stmt = (
+        select(Gig, User.name)
+        .join(User, col(User.id) == col(Gig.owner_id))
+        .where(
+            col(Gig.id).in_(ids),
+            col(User.deleted_at).is_(None),
+            col(User.status) != UserStatus.SUSPENDED.value,
+            no_pending_removal(GIG_ROWS.name, col(Gig.id)),
+        )
+    )
+    return {gig.id: (gig, name) for gig, name in session.exec(stmt) if gig.id is not None}
 
 
 def owner_names(session: Session, owner_ids: Sequence[int]) -> dict[int, str]:

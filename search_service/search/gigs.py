@@ -30,10 +30,9 @@ from models import (
     GigSearchRequest,
     GigSearchResponse,
     PayUnit,
-    User,
     now_ms,
 )
-from search_service.gigs.repository import load_gigs_with_owners
+from search_service.gigs.repository import gigs_of_searchable_owners
 from search_service.metrics import stage
 from search_service.runtime import GIGS, PROFILES, Runtime
 from search_service.search.facets import Facet, facets_and_suggestion
@@ -62,17 +61,13 @@ the whole normalised location, and ``remote`` as ``"true"``/``"false"`` (the
 ``remote`` filter's values)."""
 
 
-def servable_gigs(session: Session, ids: Sequence[int], *, now: int) -> dict[int, tuple[Gig, User]]:
+def servable_gigs(session: Session, ids: Sequence[int], *, now: int) -> dict[int, tuple[Gig, str]]:
     """The gigs among ``ids`` students may see at ``now`` (epoch ms), with their
-    owners: open, not deleted, deadline ahead, owner searchable, no removal of the
-    gig's point pending. The one check hydration, facet counts and zero-result
-    suggestions share."""
-    rows = load_gigs_with_owners(session, ids, servable=True)
-    return {
-        gid: (gig, owner)
-        for gid, (gig, owner) in rows.items()
-        if gig.is_live(now) and owner.is_searchable
-    }
+    owners' names: open, not deleted, deadline ahead, owner searchable, no removal
+    of the gig's point pending. The one check hydration, facet counts and
+    zero-result suggestions share."""
+    rows = gigs_of_searchable_owners(session, ids)
+    return {gid: found for gid, found in rows.items() if found[0].is_live(now)}
 
 
 def live_gig_spec(*, now: int, exclude: Iterable[int] = ()) -> FilterSpec:
@@ -147,7 +142,7 @@ def hydrate_gigs(
             found = rows.get(hit.id)
             if found is None:
                 continue
-            gig, owner = found
+            gig, company = found
             d, k = dense_rank.get(hit.id), kw_rank.get(hit.id)
             terms = hit.terms or frozenset()
             matched_terms = sorted({name for t, name in names.items() if t in terms})
@@ -168,7 +163,7 @@ def hydrate_gigs(
                 GigHit(
                     gig_id=hit.id,
                     title=gig.title,
-                    company=owner.name,
+                    company=company,
                     location=gig.location,
                     remote=gig.remote,
                     availability=gig.availability,
