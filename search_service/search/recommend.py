@@ -493,8 +493,9 @@ def gig_candidates(
 
     Retrieval: the gig's vector (moved by the owner's feedback: Rocchio towards
     shortlisted and away from rejected students' vectors) and its text as a BM25
-    query, against the profile collection; rejected students and users with a
-    pending removal are excluded inside the query. Score: fused score normalised
+    query, against the profile collection; rejected students are excluded inside
+    the query, and a student whose removal is pending is dropped by hydration
+    (their slot filled from the pool). Score: fused score normalised
     by the pool's best, plus :data:`COVERAGE_WEIGHT` times required-skill
     coverage, plus :data:`FIT_BOOST` for matching availability and for matching
     location (or a remote gig). Only employer-visible data is used or shown.
