@@ -115,6 +115,9 @@ class EdgeStore:
         :meth:`upsert`, :meth:`delete`, :meth:`recreate` and :meth:`close` (this
         process owns the shard, so no other writer can move it)."""
         self._columns_lock = threading.Lock()
+        self._generation = 0
+        """Bumped when the columns are dropped (recreate, close): a first load that
+        began on the shard before keeps its scan to itself."""
         if self._exists():
             self._shard = self._open()
 
@@ -181,8 +184,8 @@ class EdgeStore:
 
     def recreate(self, dim: int) -> None:
         """Delete the shard directory and create an empty shard."""
+        self._drop_columns()
         with self._lock:
-            self._columns = {}
             if self._shard is not None:
                 self._shard.close()
                 self._shard = None
@@ -258,10 +261,17 @@ class EdgeStore:
         with self._columns_lock:
             column = self._columns.get(name)
             if column is None:
+                generation = self._generation
                 scanned = self.scan_payloads(FilterSpec(), fields=[name])
                 column = {i: p[name] for i, p in scanned.items() if name in p}
-                self._columns[name] = column
+                if generation == self._generation:
+                    self._columns[name] = column
         return column
+
+    def _drop_columns(self) -> None:
+        with self._columns_lock:
+            self._columns = {}
+            self._generation += 1
 
     def dense_vectors(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
         """Stored dense vectors of existing points."""
@@ -391,8 +401,8 @@ class EdgeStore:
 
     def close(self) -> None:
         """Flush and close the shard."""
+        self._drop_columns()
         with self._lock:
-            self._columns = {}
             if self._shard is not None:
                 self._shard.flush()
                 self._shard.close()

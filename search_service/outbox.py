@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, and_, delete, exists, func, not_, or_, upd
 from sqlmodel import Session, col, select
 
 from models import OutboxEvent, OutboxTopic, now_ms
+from search_service.db import json_rows, json_rows_value
 from search_service.index.entity import IndexedEntity
 
 __all__ = [
@@ -20,6 +21,8 @@ __all__ = [
     "mark_update_events_done",
     "no_pending_removal",
     "pending_removal_ids",
+    "pending_removals_column",
+    "remember_pending_removals",
     "pending_removals",
     "purge_processed",
 ]
@@ -87,10 +90,45 @@ def pending_removals(
     return session.exec(stmt.order_by(col(OutboxEvent.id)).limit(limit)).all()
 
 
+PENDING_REMOVALS_KEY = "pending_removals"
+"""``session.info`` key of the pending removals read with the caller's API key
+(:func:`pending_removals_column`, :func:`remember_pending_removals`)."""
+
+
+def pending_removals_column(dialect: str) -> Any:
+    """A scalar subquery: every unprocessed removal event's ``(entity, user_id)`` as
+    a JSON array (:func:`search_service.db.json_rows`; none in the normal case,
+    ``ix_outbox_pending`` finds them). Authentication carries it in its one
+    statement, so a ranked list excludes these points inside its query (no rank,
+    score or slot) without a statement of its own."""
+    return json_rows(
+        dialect,
+        OutboxEvent,
+        col(OutboxEvent.processed_at).is_(None),
+        col(OutboxEvent.topic).in_(REMOVAL_TOPICS),
+        columns=("entity", "user_id"),
+    )
+
+
+def remember_pending_removals(session: Session, value: Any) -> None:
+    """Keep a :func:`pending_removals_column` value for this unit of work, for
+    :func:`pending_removal_ids` to answer from."""
+    found: dict[str, set[int]] = {}
+    for row in json_rows_value(value):
+        found.setdefault(str(row["entity"]), set()).add(int(row["user_id"]))
+    session.info[PENDING_REMOVALS_KEY] = {e: frozenset(ids) for e, ids in found.items()}
+
+
 def pending_removal_ids(session: Session, *, entity: str) -> frozenset[int]:
     """Subjects of ``entity`` with an unprocessed removal event: their points may
     still be in the index and must not be served (empty in the normal case, where
-    the post-commit hook already applied the removal; uses ``ix_outbox_pending``)."""
+    the post-commit hook already applied the removal; uses ``ix_outbox_pending``).
+    Answered without SQL when this unit of work read them already (with the
+    caller's API key: :func:`remember_pending_removals`); hydration checks the page
+    again in its own statement (:func:`no_pending_removal`)."""
+    known: dict[str, frozenset[int]] | None = session.info.get(PENDING_REMOVALS_KEY)
+    if known is not None:
+        return known.get(entity, frozenset())
     stmt = select(OutboxEvent.user_id).where(
         col(OutboxEvent.processed_at).is_(None),
         col(OutboxEvent.topic).in_(REMOVAL_TOPICS),

@@ -148,7 +148,7 @@ def saved_search_views(
     reveals that a hidden candidate exists.
     """
     rows = unseen_alerts(session, [s.id for s in searches if s.id is not None])
-    users = get_users(session, list({uid for _, uid, _ in rows}))
+    users = get_users(session, list({uid for _, uid, _ in rows}), servable=True)
     unseen: dict[int, int] = {}
     for sid, uid, version in rows:
         user = users.get(uid)

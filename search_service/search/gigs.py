@@ -34,6 +34,7 @@ from models import (
 )
 from search_service.gigs.repository import gigs_of_searchable_owners
 from search_service.metrics import stage
+from search_service.outbox import pending_removal_ids
 from search_service.runtime import GIGS, PROFILES, Runtime
 from search_service.search.facets import Facet, facets_and_suggestion
 from search_service.search.paging import ListParams
@@ -70,12 +71,15 @@ def servable_gigs(session: Session, ids: Sequence[int], *, now: int) -> dict[int
     return {gid: found for gid, found in rows.items() if found[0].is_live(now)}
 
 
-def live_gig_spec(*, now: int, exclude: Iterable[int] = ()) -> FilterSpec:
+def live_gig_spec(session: Session, *, now: int, exclude: Iterable[int] = ()) -> FilterSpec:
     """The filter every student-facing gig query carries: deadline after ``now``
-    (epoch ms; gigs without one carry :data:`indexers.NO_DEADLINE`), and no gig in
-    ``exclude``. A gig whose removal is pending is dropped by hydration
-    (:func:`servable_gigs`) and its page slot filled from the pool."""
-    return FilterSpec(ranges=(Range("deadline", gte=now + 1),), exclude_ids=frozenset(exclude))
+    (epoch ms; gigs without one carry :data:`indexers.NO_DEADLINE`), and no gig
+    with a pending removal (read with the caller's API key when there is one:
+    :func:`search_service.outbox.pending_removal_ids`) or in ``exclude``."""
+    return FilterSpec(
+        ranges=(Range("deadline", gte=now + 1),),
+        exclude_ids=pending_removal_ids(session, entity=GIGS) | frozenset(exclude),
+    )
 
 
 def gig_filter_spec(filters: GigSearchFilters, base: FilterSpec) -> FilterSpec:
@@ -204,7 +208,7 @@ def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSear
 
     def plan() -> tuple[FilterSpec, FilterSpec]:
         """``(live gigs only, with the request's filters)``."""
-        base = live_gig_spec(now=ts)
+        base = live_gig_spec(session, now=ts)
         return base, gig_filter_spec(req.filters, base)
 
     def rank(specs: tuple[FilterSpec, FilterSpec], depth: int, pool: int) -> Ranking:

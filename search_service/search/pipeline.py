@@ -54,7 +54,9 @@ class Ranking:
         factors: point id -> ``(boost name, factor)`` of each boost applied.
         hidden: ids hydration found not servable in this request (filled by the
             hydration of each page and refill), left out of the ranks every
-            explanation shows, so a hidden point takes no rank from anyone.
+            explanation of the request shows. Points whose removal is pending are
+            excluded from the query before ranking (their ids read with the API
+            key); this covers what the index has not caught up with otherwise.
     """
 
     hits: list[Hit]

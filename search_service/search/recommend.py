@@ -61,6 +61,7 @@ from search_service.gigs.interactions import (
     interactions_for_gig,
     record_exposures,
 )
+from search_service.outbox import pending_removal_ids
 from search_service.profiles.repository import load_profile_subject
 from search_service.profiles.visibility import servable_users
 from search_service.runtime import GIGS, PROFILES, Runtime
@@ -337,7 +338,7 @@ def recommended_gigs(
         q = student_query(rt, session, uid, dismissed=dismissed)
         if q is None:
             return None
-        return q, live_gig_spec(now=ts, exclude=dismissed)
+        return q, live_gig_spec(session, now=ts, exclude=dismissed)
 
     def rank(planned: tuple[_Query, FilterSpec], _depth: int, pool: int) -> Ranking:
         q, spec = planned
@@ -493,9 +494,8 @@ def gig_candidates(
 
     Retrieval: the gig's vector (moved by the owner's feedback: Rocchio towards
     shortlisted and away from rejected students' vectors) and its text as a BM25
-    query, against the profile collection; rejected students are excluded inside
-    the query, and a student whose removal is pending is dropped by hydration
-    (their slot filled from the pool). Score: fused score normalised
+    query, against the profile collection; rejected students and users with a
+    pending removal are excluded inside the query. Score: fused score normalised
     by the pool's best, plus :data:`COVERAGE_WEIGHT` times required-skill
     coverage, plus :data:`FIT_BOOST` for matching availability and for matching
     location (or a remote gig). Only employer-visible data is used or shown.
@@ -529,7 +529,8 @@ def gig_candidates(
                 _profile_vectors(rt, session, shortlisted),
                 _profile_vectors(rt, session, sorted(rejected)),
             )
-        spec = FilterSpec(exclude_ids=frozenset(rejected if rr.feedback else ()))
+        pending = pending_removal_ids(session, entity=PROFILES)
+        spec = FilterSpec(exclude_ids=pending | (rejected if rr.feedback else set()))
         return _CandidatesPlan(q, spec, pairs)
 
     def rank(p: _CandidatesPlan, _depth: int, pool: int) -> Ranking:
@@ -672,7 +673,7 @@ def similar_profiles(
         q = student_query(rt, session, user_id)
         if q is None:
             return None
-        return q, FilterSpec(exclude_ids=frozenset({user_id}))
+        return q, FilterSpec(exclude_ids=pending_removal_ids(session, entity=PROFILES) | {user_id})
 
     ran = run_ranked_list(
         rt,
@@ -743,7 +744,7 @@ def similar_gigs(
             if viewer_id is not None
             else ()
         )
-        return q, live_gig_spec(now=ts, exclude={gig_id, *gone})
+        return q, live_gig_spec(session, now=ts, exclude={gig_id, *gone})
 
     ran = run_ranked_list(
         rt,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -43,6 +43,7 @@ from models import (
     now_ms,
 )
 from search_service.metrics import stage
+from search_service.outbox import pending_removal_ids
 from search_service.profiles.visibility import servable_profile_cards, servable_user_ids
 from search_service.runtime import PROFILES, Runtime
 from search_service.search.boosts import BOOST_FIELDS, BoostConfig, apply_boosts
@@ -186,16 +187,24 @@ class _SearchPlan:
     req: SearchRequest
     query: str
     spec: FilterSpec
+    pending: frozenset[int]
     boosts: BoostConfig
     now: int
 
 
-def _plan_search(req: SearchRequest, query: str) -> _SearchPlan:
-    # No SQL: whether a hit may be served (searchable, privacy floor, no pending
-    # removal) is decided for the page by the one hydration statement, and a hit
-    # that fails is replaced from the pool (search/pipeline.py).
+def _plan_search(session: Session, req: SearchRequest, query: str) -> _SearchPlan:
+    # Points with a pending removal are excluded inside the query, so they take no
+    # rank, score or page slot (read with the caller's API key: no statement of its
+    # own); hydration checks every page hit against SQL again, and a hit that fails
+    # is replaced from the pool (search/pipeline.py).
+    pending = pending_removal_ids(session, entity=PROFILES)
     return _SearchPlan(
-        req=req, query=query, spec=filter_spec(req.filters), boosts=boost_config(req), now=now_ms()
+        req=req,
+        query=query,
+        spec=replace(filter_spec(req.filters), exclude_ids=pending),
+        pending=pending,
+        boosts=boost_config(req),
+        now=now_ms(),
     )
 
 
@@ -255,7 +264,7 @@ def search_profiles(
         },
         paging=ListParams(req.limit, req.offset, req.cursor, req.diversity),
         store=rt.index(PROFILES).store,
-        plan=lambda: _plan_search(req, query),
+        plan=lambda: _plan_search(session, req, query),
         rank=lambda p, depth, pool: _rank_search(rt, p, depth, pool),
         hydrate=lambda p, page, ranking: hydrate_profiles(
             session,
@@ -297,7 +306,7 @@ def search_profiles(
         servable=servable,
         facets=[PROFILE_FACETS[name] for name in dict.fromkeys(req.facets)],
         filters=req.filters,
-        relaxed_spec=filter_spec,
+        relaxed_spec=lambda relaxed: replace(filter_spec(relaxed), exclude_ids=plan.pending),
         suggest=first_page and not hits,
     )
     if first_page and counted:

@@ -8,6 +8,7 @@ import secrets
 from sqlmodel import Session, col, select
 
 from models import ApiKey, User, now_ms
+from search_service.outbox import pending_removals_column, remember_pending_removals
 
 __all__ = [
     "KEY_PREFIX",
@@ -48,14 +49,22 @@ def find_active_key(session: Session, key: str) -> ApiKey | None:
 def find_active_key_and_user(session: Session, key: str) -> tuple[ApiKey, User | None] | None:
     """The unrevoked key row matching ``key`` and its user (``None`` for a key made
     without one, or whose user row is gone), in one statement: every authenticated
-    request runs it, so it is the cost of authentication. ``None`` for no such key."""
+    request runs it, so it is the cost of authentication. ``None`` for no such key.
+
+    The same statement reads the pending removals of the index
+    (:func:`search_service.outbox.pending_removals_column`) and keeps them in the
+    session, so a ranked list excludes those points from its query without a
+    statement of its own."""
     stmt = (
-        select(ApiKey, User)
+        select(ApiKey, User, pending_removals_column(session.get_bind().dialect.name))
         .outerjoin(User, col(User.id) == col(ApiKey.user_id))
         .where(ApiKey.key_hash == hash_key(key), col(ApiKey.revoked_at).is_(None))
     )
     row = session.exec(stmt).first()
-    return (row[0], row[1]) if row is not None else None
+    if row is None:
+        return None
+    remember_pending_removals(session, row[2])
+    return row[0], row[1]
 
 
 def revoke_api_key(session: Session, key_id: int) -> bool:

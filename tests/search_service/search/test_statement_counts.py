@@ -1,8 +1,9 @@
 """SQL statements per ranked-list request, counted at the driver.
 
-A search is at most two statements (the API key with its user; the page's cards
-with their skills and whether each may still be served, pending removals
-included; facet counts read the pool's servable rows in one more), a
+A search is at most two statements (the API key with its user and the index's
+pending removals, which the query excludes; the page's cards with their skills
+and whether each may still be served, pending removals included; facet counts
+read the pool's servable rows in one more), a
 recommendation list at most three reads (its subject read once more: the
 student's profile with their dismissed gigs, or the gig with its owner and
 interactions), and a gig's candidates and applicants one write (what the owner
@@ -260,7 +261,9 @@ def test_a_hidden_hit_gives_its_slot_to_the_next_of_the_pool(demo: Demo, hider: 
         second = demo.client.post(
             "/v1/search", json={**query, "limit": 10, "offset": page["nextOffset"]}, headers=headers
         ).json()
-        assert page["nextOffset"] == 11  # past the hidden hit and the one that replaced it
+        # A pending removal is excluded inside the query (no slot); a hit hydration
+        # hides takes its slot and the next of the pool fills it.
+        assert page["nextOffset"] == (10 if hider == "pending-removal" else 11)
         assert _ids(second)[:10] == [u for u in ranked if u != hidden][10:20]
         by_cursor = demo.client.post(
             "/v1/search", json={**query, "limit": 10, "cursor": page["nextCursor"]}, headers=headers
@@ -319,3 +322,36 @@ def test_a_ranked_list_hands_off_to_worker_threads_at_most_twice(
     assert r.status_code == 200, r.text
     assert r.json()["results"]
     assert len(calls) <= HAND_OFFS, calls
+
+
+def test_a_point_awaiting_removal_off_the_page_takes_no_rank_from_the_page(demo: Demo) -> None:
+    """A pending removal is excluded inside the query (read with the API key, no
+    statement of its own): a point ranked above the page's hits in one retriever,
+    but off the page, moves every hit below it up one rank."""
+    headers = demo.headers["employer"]
+    query = {"query": "python data", "mode": "hybrid"}
+    before = demo.client.post("/v1/search", json={**query, "limit": 30}, headers=headers).json()
+    shown = before["results"][:5]
+    rank = {h["userId"]: h["explanation"] for h in before["results"]}
+
+    def above_the_page(hit: dict[str, Any]) -> bool:
+        ranks = [hit["explanation"][f] for f in ("keywordRank", "semanticRank")]
+        page_worst = [
+            max(rank[h["userId"]][f] or 0 for h in shown) for f in ("keywordRank", "semanticRank")
+        ]
+        return any(r is not None and r < worst for r, worst in zip(ranks, page_worst, strict=True))
+
+    hidden = next(h for h in before["results"][5:] if above_the_page(h))
+    gone = hidden["explanation"]
+    with _pending_removal(demo, hidden["userId"]):
+        page = demo.client.post("/v1/search", json={**query, "limit": 5}, headers=headers).json()
+    assert [h["userId"] for h in page["results"]] == [h["userId"] for h in shown]
+    moved = 0
+    for hit in page["results"]:
+        for field in ("keywordRank", "semanticRank"):
+            was = rank[hit["userId"]][field]
+            if was is not None:
+                below = gone[field] is not None and gone[field] < was
+                moved += below
+                assert hit["explanation"][field] == was - below, (hit["userId"], field)
+    assert moved, "the hidden point ranked above no shown hit"
