@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, exists, func, not_, or_, update
@@ -95,12 +96,13 @@ PENDING_REMOVALS_KEY = "pending_removals"
 (:func:`pending_removals_column`, :func:`remember_pending_removals`)."""
 
 
+@lru_cache(maxsize=4)
 def pending_removals_column(dialect: str) -> Any:
     """A scalar subquery: every unprocessed removal event's ``(entity, user_id)`` as
     a JSON array (:func:`search_service.db.json_rows`; none in the normal case,
     ``ix_outbox_pending`` finds them). Authentication carries it in its one
     statement, so a ranked list excludes these points inside its query (no rank,
-    score or slot) without a statement of its own."""
+    score or slot) without a statement of its own. Built once per dialect."""
     return json_rows(
         dialect,
         OutboxEvent,
