@@ -115,9 +115,9 @@ class EdgeStore:
         :meth:`upsert`, :meth:`delete`, :meth:`recreate` and :meth:`close` (this
         process owns the shard, so no other writer can move it)."""
         self._columns_lock = threading.Lock()
-        self._generation = 0
-        """Bumped when the columns are dropped (recreate, close): a first load that
-        began on the shard before keeps its scan to itself."""
+        """Held by every column load, every write, and the shard's replacement
+        (:meth:`recreate`, :meth:`close`, which empty the columns under it), so no
+        scan of an old shard outlives it."""
         if self._exists():
             self._shard = self._open()
 
@@ -184,13 +184,14 @@ class EdgeStore:
 
     def recreate(self, dim: int) -> None:
         """Delete the shard directory and create an empty shard."""
-        self._drop_columns()
-        with self._lock:
-            if self._shard is not None:
-                self._shard.close()
-                self._shard = None
-            shutil.rmtree(self.path, ignore_errors=True)
-        self.ensure_collection(dim)
+        with self._columns_lock:
+            self._columns = {}
+            with self._lock:
+                if self._shard is not None:
+                    self._shard.close()
+                    self._shard = None
+                shutil.rmtree(self.path, ignore_errors=True)
+            self.ensure_collection(dim)
 
     def upsert(self, points: Sequence[IndexPoint]) -> None:
         """Insert or replace points."""
@@ -261,17 +262,10 @@ class EdgeStore:
         with self._columns_lock:
             column = self._columns.get(name)
             if column is None:
-                generation = self._generation
                 scanned = self.scan_payloads(FilterSpec(), fields=[name])
                 column = {i: p[name] for i, p in scanned.items() if name in p}
-                if generation == self._generation:
-                    self._columns[name] = column
+                self._columns[name] = column
         return column
-
-    def _drop_columns(self) -> None:
-        with self._columns_lock:
-            self._columns = {}
-            self._generation += 1
 
     def dense_vectors(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
         """Stored dense vectors of existing points."""
@@ -401,8 +395,8 @@ class EdgeStore:
 
     def close(self) -> None:
         """Flush and close the shard."""
-        self._drop_columns()
-        with self._lock:
+        with self._columns_lock, self._lock:
+            self._columns = {}
             if self._shard is not None:
                 self._shard.flush()
                 self._shard.close()

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, func, select
 
-from models import Gig, Interaction, StudentAction, User, UserStatus
+from models import Gig, Interaction, StudentAction, User
 from search_service.db import json_rows, json_rows_value
-from search_service.index.entity import GIG_ROWS
+from search_service.index.entity import GIG_ROWS, PROFILE_ROWS
 from search_service.outbox import no_pending_removal
 
 __all__ = [
@@ -135,7 +135,8 @@ def load_gigs_with_owners(session: Session, ids: Sequence[int]) -> dict[int, tup
 def gigs_of_searchable_owners(session: Session, ids: Sequence[int]) -> dict[int, tuple[Gig, str]]:
     """Gigs ``ids`` (any status) whose owner is searchable (not soft-deleted, not
     suspended) and whose point has no pending removal
-    (:func:`search_service.outbox.no_pending_removal`), each with its owner's name:
+    (:func:`search_service.outbox.no_pending_removal`), each with its owner's name
+    (searchable by the users' rule, ``PROFILE_ROWS.searchable``):
     the SQL half of the serving check, one statement. Only the gig is an ORM
     entity: a whole ``User`` (its JSON columns decoded) cost more than the gig."""
     if not ids:
@@ -145,8 +146,7 @@ def gigs_of_searchable_owners(session: Session, ids: Sequence[int]) -> dict[int,
         .join(User, col(User.id) == col(Gig.owner_id))
         .where(
             col(Gig.id).in_(ids),
-            col(User.deleted_at).is_(None),
-            col(User.status) != UserStatus.SUSPENDED.value,
+            *PROFILE_ROWS.searchable(),  # the owner's account: the users rule
             no_pending_removal(GIG_ROWS.name, col(Gig.id)),
         )
     )

@@ -39,15 +39,21 @@ def find_user_by_clerk_id(
     return session.exec(stmt).first()
 
 
+def _servable() -> tuple[Any, ...]:
+    """SQL conditions on ``users`` of a profile point that may be served: the user is
+    searchable (:data:`PROFILE_ROWS`) and no removal of their point is pending
+    (:func:`search_service.outbox.no_pending_removal`)."""
+    return (*PROFILE_ROWS.searchable(), no_pending_removal(PROFILE_ROWS.name, col(User.id)))
+
+
 def get_users(session: Session, ids: Sequence[int], *, servable: bool = False) -> dict[int, User]:
     """Searchable users among ``ids`` (not soft-deleted, not suspended), by id; with
     ``servable``, only those whose point has no pending removal
     (:func:`search_service.outbox.no_pending_removal`)."""
     if not ids:
         return {}
-    stmt = select(User).where(col(User.id).in_(ids), *PROFILE_ROWS.searchable())
-    if servable:
-        stmt = stmt.where(no_pending_removal(PROFILE_ROWS.name, col(User.id)))
+    rule = _servable() if servable else PROFILE_ROWS.searchable()
+    stmt = select(User).where(col(User.id).in_(ids), *rule)
     return {u.id: u for u in session.exec(stmt) if u.id is not None}
 
 
@@ -60,8 +66,7 @@ def searchable_privacy_floors(session: Session, ids: Sequence[int]) -> dict[int,
         return {}
     stmt = select(User.id, User.privacy_floor).where(
         col(User.id).in_(ids),
-        *PROFILE_ROWS.searchable(),
-        no_pending_removal(PROFILE_ROWS.name, col(User.id)),
+        *_servable(),
     )
     return {uid: floor for uid, floor in session.exec(stmt) if uid is not None}
 
@@ -133,8 +138,7 @@ def _cards_statement(dialect: str, skills: bool, skills_below: int | None) -> An
         .outerjoin(Profile, col(Profile.user_id) == col(User.id))
         .where(
             col(User.id).in_(bindparam("ids", expanding=True)),
-            *PROFILE_ROWS.searchable(),
-            no_pending_removal(PROFILE_ROWS.name, col(User.id)),
+            *_servable(),
         )
     )
 
