@@ -175,9 +175,12 @@ class FilterSpec:
         return not (self.keywords or self.ranges or self.exclude_ids)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Hit:
-    """A point id with its score.
+    """A point id with its score. Treated as immutable (make a new one, never
+    assign): not a frozen dataclass because a frozen ``__init__`` costs ~3x as much
+    (1.0 against 0.3 us on this project's machine) and a ranked list makes
+    hundreds per request.
 
     Attributes:
         id: point id.

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from types import MappingProxyType
 
 from indexers.documents import normalise_keyword
@@ -413,6 +414,7 @@ _QUERY_RE = re.compile(
 )
 
 
+@lru_cache(maxsize=65536)
 def normalise_skill(name: str) -> str:
     """Normalise one skill name and map a known alias to its canonical name.
 
@@ -427,7 +429,8 @@ def normalise_skill(name: str) -> str:
     ``"underwater basket weaving"``; ``"   "`` -> ``""``.
 
     Input: any string. Output: the canonical or normalised name (``""`` for blank input).
-    Raises nothing.
+    Raises nothing. Memoised (an LRU of 65,536 names): hydration normalises every
+    skill of every hit it shows.
 
     Source of the table: curated by hand for Gigsy from common job-posting skill names;
     aliases are common spellings.

@@ -83,7 +83,7 @@ def pending_removals(
     first (only those of subjects ``user_ids`` when given)."""
     stmt = select(OutboxEvent).where(
         col(OutboxEvent.processed_at).is_(None),
-        col(OutboxEvent.topic).in_(REMOVAL_TOPICS),
+        _removal_topic(),
         col(OutboxEvent.entity) == entity,
     )
     if user_ids is not None:
@@ -97,6 +97,13 @@ PENDING_REMOVALS_KEY = "pending_removals"
 
 
 @lru_cache(maxsize=4)
+def _removal_topic() -> ColumnElement[bool]:
+    # One equality per topic (plain bind parameters), not ``in_(REMOVAL_TOPICS)``:
+    # an expanding IN list is re-rendered on every execution of the statement,
+    # and these conditions ride on the hottest statements (the API key, the cards).
+    return or_(*(col(OutboxEvent.topic) == topic for topic in REMOVAL_TOPICS))
+
+
 def pending_removals_column(dialect: str) -> Any:
     """A scalar subquery: every unprocessed removal event's ``(entity, user_id)`` as
     a JSON array (:func:`search_service.db.json_rows`; none in the normal case,
@@ -107,7 +114,7 @@ def pending_removals_column(dialect: str) -> Any:
         dialect,
         OutboxEvent,
         col(OutboxEvent.processed_at).is_(None),
-        col(OutboxEvent.topic).in_(REMOVAL_TOPICS),
+        _removal_topic(),
         columns=("entity", "user_id"),
     )
 
@@ -133,7 +140,7 @@ def pending_removal_ids(session: Session, *, entity: str) -> frozenset[int]:
         return known.get(entity, frozenset())
     stmt = select(OutboxEvent.user_id).where(
         col(OutboxEvent.processed_at).is_(None),
-        col(OutboxEvent.topic).in_(REMOVAL_TOPICS),
+        _removal_topic(),
         col(OutboxEvent.entity) == entity,
     )
     return frozenset(session.exec(stmt.distinct()))
@@ -148,7 +155,7 @@ def no_pending_removal(entity: str, subject: Any) -> ColumnElement[bool]:
     unprocessed events, none in the normal case)."""
     return ~exists().where(
         col(OutboxEvent.processed_at).is_(None),
-        col(OutboxEvent.topic).in_(REMOVAL_TOPICS),
+        _removal_topic(),
         col(OutboxEvent.entity) == entity,
         col(OutboxEvent.user_id) == subject,
     )

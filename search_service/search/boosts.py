@@ -130,16 +130,42 @@ def apply_boosts(
     """
     if not cfg.active:
         return Boosted(hits=list(hits), factors={})
+    # boost_factors inlined (the same factors, rounded the same way): this loop runs
+    # over every pooled candidate of every boosted list.
+    recency, strength_on, preferred = cfg.recency, cfg.strength, cfg.availability
+    available = ("availability", round(1.0 + AVAILABILITY_MAX, 6))
+    strong = _STRENGTH_FACTORS
+    empty: Mapping[str, Any] = {}
     factors: dict[int, list[tuple[str, float]]] = {}
     boosted: list[Hit] = []
     for h in hits:
-        fs = boost_factors(payloads.get(h.id, {}), cfg, now_ms)
+        payload = payloads.get(h.id, empty)
+        fs: list[tuple[str, float]] = []
         score = h.score
-        for _, f in fs:
-            score *= f
+        updated = payload.get("updated_at")
+        if recency and isinstance(updated, int) and updated > 0:
+            f = 1.0 + RECENCY_MAX * 2.0 ** (-max(0, now_ms - updated) / RECENCY_HALF_LIFE_MS)
+            if f > 1.0:
+                f = round(f, 6)
+                fs.append(("recency", f))
+                score *= f
+        if preferred is not None and payload.get("availability") == preferred:
+            fs.append(available)
+            score *= available[1]
+        strength = payload.get("strength")
+        if strength_on and isinstance(strength, int) and strength > 0:
+            named = strong[min(strength, 100)]
+            fs.append(named)
+            score *= named[1]
         if fs:
             factors[h.id] = fs
         # A new Hit directly: dataclasses.replace re-reads the fields on every call.
         boosted.append(Hit(h.id, score, h.terms, h.version))
     order = sorted(range(len(boosted)), key=lambda i: -boosted[i].score)
     return Boosted(hits=[boosted[i] for i in order], factors=factors)
+
+
+_STRENGTH_FACTORS: tuple[tuple[str, float], ...] = tuple(
+    ("strength", round(1.0 + STRENGTH_MAX * s / 100, 6)) for s in range(101)
+)
+"""``("strength", factor)`` for strength 0..100, as :func:`boost_factors` rounds it."""

@@ -329,6 +329,21 @@ def _phrase(skill: str) -> re.Pattern[str]:
     return re.compile(r"(?<![\w+#])(?<!\w[.\-])" + re.escape(skill) + r"(?![\w+#])(?![.\-]\w)")
 
 
+@lru_cache(maxsize=256)
+def _query_text(query: str) -> str:
+    return normalise_keyword(query)
+
+
+@lru_cache(maxsize=16384)
+def _named_at(skill: str, text: str) -> int:
+    # Where the normalised query ``text`` names ``skill`` first, -1 for nowhere
+    # (single letters never). Memoised: the hits of one page share most skills.
+    if len(skill) < 2:
+        return -1
+    found = _phrase(skill).search(text)
+    return found.start() if found is not None else -1
+
+
 def shown_skills(skills: Sequence[str], query: str) -> tuple[list[str], list[str]]:
     """One profile's skills as a hit shows them: ``(top_skills, matched_skills)``.
 
@@ -351,15 +366,13 @@ def shown_skills(skills: Sequence[str], query: str) -> tuple[list[str], list[str
         matched ones first, then the rest in the profile's order; no repeats.
     """
     unique = list(dict.fromkeys(s for s in map(normalise_skill, skills) if s))
-    text = normalise_keyword(query)
+    text = _query_text(query)
     named: list[tuple[int, int, str]] = []
     if text:
         for order, skill in enumerate(unique):
-            if len(skill) < 2:
-                continue
-            found = _phrase(skill).search(text)
-            if found is not None:
-                named.append((found.start(), order, skill))
+            at = _named_at(skill, text)
+            if at >= 0:
+                named.append((at, order, skill))
     matched = [skill for _, _, skill in sorted(named)]
     leading = set(matched)
     rest = [skill for skill in unique if skill not in leading]
@@ -417,9 +430,9 @@ def hydrate_profiles(
             user = users.get(hit.id)
             if user is None:
                 continue  # deleted, suspended, or reduced since this version was indexed
-            headline, visibility = user.headline, user.visibility
+            headline = user.headline
             visible_skills = list(user.skills)
-            if visibility.get("skills") == Visibility.PRIVATE.value:
+            if user.skills_visibility == Visibility.PRIVATE.value:
                 visible_skills = []
             d, k = dense_rank.get(hit.id), kw_rank.get(hit.id)
             # The query's few terms looked up in the hit's many (same set either way).

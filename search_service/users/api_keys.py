@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from functools import lru_cache
+from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from models import ApiKey, User, now_ms
@@ -46,6 +49,18 @@ def find_active_key(session: Session, key: str) -> ApiKey | None:
     return session.exec(stmt).first()
 
 
+@lru_cache(maxsize=4)
+def _key_and_user_statement(dialect: str) -> Any:
+    """The statement of :func:`find_active_key_and_user`, built once per dialect
+    with the key's digest as the bind parameter ``key_hash`` (building the
+    expression and its cache key on every request cost more than running it)."""
+    return (
+        select(ApiKey, User, pending_removals_column(dialect))
+        .outerjoin(User, col(User.id) == col(ApiKey.user_id))
+        .where(col(ApiKey.key_hash) == bindparam("key_hash"), col(ApiKey.revoked_at).is_(None))
+    )
+
+
 def find_active_key_and_user(session: Session, key: str) -> tuple[ApiKey, User | None] | None:
     """The unrevoked key row matching ``key`` and its user (``None`` for a key made
     without one, or whose user row is gone), in one statement: every authenticated
@@ -55,12 +70,8 @@ def find_active_key_and_user(session: Session, key: str) -> tuple[ApiKey, User |
     (:func:`search_service.outbox.pending_removals_column`) and keeps them in the
     session, so a ranked list excludes those points from its query without a
     statement of its own."""
-    stmt = (
-        select(ApiKey, User, pending_removals_column(session.get_bind().dialect.name))
-        .outerjoin(User, col(User.id) == col(ApiKey.user_id))
-        .where(ApiKey.key_hash == hash_key(key), col(ApiKey.revoked_at).is_(None))
-    )
-    row = session.exec(stmt).first()
+    stmt = _key_and_user_statement(session.get_bind().dialect.name)
+    row = session.exec(stmt, params={"key_hash": hash_key(key)}).first()
     if row is None:
         return None
     remember_pending_removals(session, row[2])

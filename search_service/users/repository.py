@@ -6,13 +6,15 @@ import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import bindparam, func
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from models import OutboxTopic, Profile, Skill, User, UserTombstone, now_ms
+from search_service.db import id_list_param, in_id_list
 from search_service.index.entity import PROFILE_ROWS
 from search_service.outbox import append_event, no_pending_removal
 
@@ -74,8 +76,9 @@ def searchable_privacy_floors(session: Session, ids: Sequence[int]) -> dict[int,
 @dataclass(frozen=True, slots=True)
 class ProfileCard:
     """What a search hit shows of a searchable student, with their privacy floor
-    (epoch ms or ``None``); ``headline`` ``""`` and ``visibility`` ``{}`` when the
-    user has no profile row; ``skills`` their skill names in profile order (those
+    (epoch ms or ``None``); ``headline`` ``""`` when the user has no profile row;
+    ``skills_visibility`` the visibility of their skills section (``None``: the
+    default, or no profile row); ``skills`` their skill names in profile order (those
     :func:`searchable_profile_cards` was asked for; raw, as stored)."""
 
     user_id: int
@@ -86,7 +89,7 @@ class ProfileCard:
     username: str | None
     privacy_floor: int | None
     headline: str
-    visibility: dict[str, Any]
+    skills_visibility: str | None
     skills: tuple[str, ...] = ()
 
 
@@ -107,18 +110,22 @@ def _skills_column(dialect: str, below: int | None) -> Any:
     return stmt.scalar_subquery()
 
 
+_POSITION = itemgetter(0)
+
+
 def _skill_names(value: Any) -> tuple[str, ...]:
     """Skill names in position order from :func:`_skills_column`'s JSON (text on
     SQLite, decoded already by psycopg; ``None`` on PostgreSQL for no skills)."""
     pairs = json.loads(value) if isinstance(value, str) else (value or [])
-    return tuple(name for _, name in sorted(pairs, key=lambda p: p[0]))
+    return tuple(name for _, name in sorted(pairs, key=_POSITION))
 
 
 @lru_cache(maxsize=16)
 def _cards_statement(dialect: str, skills: bool, skills_below: int | None) -> Any:
     """The statement of :func:`searchable_profile_cards`, built once per shape: the
-    ids are one expanding bind parameter (``ids``), so each call only binds them
-    (building the expression and its cache key cost more than running it)."""
+    ids are one list parameter (``ids``, :func:`search_service.db.in_id_list`), so
+    each call only binds them (building the expression and its cache key, or
+    re-rendering an expanding ``IN`` list, cost more than running it)."""
     columns: list[Any] = [
         col(User.id),
         col(User.external_id),
@@ -128,7 +135,9 @@ def _cards_statement(dialect: str, skills: bool, skills_below: int | None) -> An
         col(User.username),
         col(User.privacy_floor),
         col(Profile.headline),
-        col(Profile.visibility),
+        # Only the skills section's entry: decoding the whole JSON column per row
+        # cost more than the rest of the row.
+        col(Profile.visibility)["skills"].as_string(),
     ]
     if skills:
         columns.append(_skills_column(dialect, skills_below))
@@ -136,10 +145,7 @@ def _cards_statement(dialect: str, skills: bool, skills_below: int | None) -> An
     return (
         sa_select(*columns)
         .outerjoin(Profile, col(Profile.user_id) == col(User.id))
-        .where(
-            col(User.id).in_(bindparam("ids", expanding=True)),
-            *_servable(),
-        )
+        .where(in_id_list(dialect, col(User.id), "ids"), *_servable())
     )
 
 
@@ -162,13 +168,14 @@ def searchable_profile_cards(
         return {}
     stmt = _cards_statement(session.get_bind().dialect.name, skills, skills_below)
     out: dict[int, ProfileCard] = {}
-    for row in session.connection().execute(stmt, {"ids": list(ids)}):
+    dialect = session.get_bind().dialect.name
+    for row in session.connection().execute(stmt, {"ids": id_list_param(dialect, ids)}):
         uid, ext, name, first, last, username, floor, headline, vis = row[:9]
         if uid is None:
             continue
         names = _skill_names(row[9]) if skills else ()
         out[uid] = ProfileCard(
-            uid, ext, name, first, last, username, floor, headline or "", vis or {}, names
+            uid, ext, name, first, last, username, floor, headline or "", vis, names
         )
     return out
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from indexers import Hit
@@ -77,3 +79,36 @@ def test_equal_scores_keep_the_retrieval_order() -> None:
     hits = [Hit(id=9, score=0.5), Hit(id=3, score=0.5)]
     out = apply_boosts(hits, {}, BoostConfig(), NOW)
     assert [h.id for h in out.hits] == [9, 3]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_apply_boosts_multiplies_exactly_the_factors_boost_factors_gives(seed: int) -> None:
+    # apply_boosts computes the factors inline for speed: they must stay the ones
+    # boost_factors documents (the explanation shows them), on odd payloads too.
+    rng = random.Random(seed)
+    now = 1_800_000_000_000
+    updated = [None, 0, 1.5, True, now + 5, now - 10**11, now - 40 * DAY_MS]
+    strengths = [None, 0, -3, 7.0, 50, 100, 150, True]
+    for _ in range(200):
+        cfg = BoostConfig(
+            recency=rng.random() < 0.7,
+            strength=rng.random() < 0.7,
+            availability=rng.choice([None, "full_time", "part_time"]),
+        )
+        hits = [Hit(i, rng.random()) for i in range(20)]
+        payloads: dict[int, dict[str, object]] = {}
+        for i in range(20):
+            fields = {
+                "updated_at": rng.choice([*updated, now - rng.randint(0, 10**10)]),
+                "availability": rng.choice(["full_time", "part_time", None]),
+                "strength": rng.choice(strengths),
+            }
+            payloads[i] = {k: v for k, v in fields.items() if v is not None}
+        got = apply_boosts(hits, payloads, cfg, now)
+        for hit in got.hits:
+            want = boost_factors(payloads[hit.id], cfg, now)
+            score = hits[hit.id].score
+            for _, factor in want:
+                score *= factor
+            assert got.factors.get(hit.id, []) == want
+            assert hit.score == score
