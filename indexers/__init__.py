@@ -194,13 +194,15 @@ def open_store(
     url: str | None = None,
     path: str | Path | None = None,
     api_key: str | None = None,
+    edge_search_threads: int = 1,
 ) -> VectorStore:
     """Open one entity's collection: qdrant-client when ``url`` is given, else Qdrant
     Edge at ``path / collection``.
 
     ``url`` may be ``":memory:"`` for an in-process qdrant-client store (tests).
     ``schema`` names the payload indexes the collection is created with (profiles:
-    :data:`PROFILE_SCHEMA`).
+    :data:`PROFILE_SCHEMA`). ``edge_search_threads``: threads one query of the
+    Edge shard may use (0: one per core; see :class:`indexers.store_edge.EdgeStore`).
 
     Raises:
         ValueError: neither ``url`` nor ``path`` is given.
@@ -221,4 +223,4 @@ def open_store(
         raise ValueError("open_store needs a url or a path")
     from indexers.store_edge import EdgeStore
 
-    return EdgeStore(Path(path) / collection, schema=schema)
+    return EdgeStore(Path(path) / collection, schema=schema, search_threads=edge_search_threads)

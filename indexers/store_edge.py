@@ -59,6 +59,11 @@ def _indexes(schema: CollectionSchema) -> list[tuple[str, qe.PayloadSchemaType]]
     )
 
 
+def _sparse_config() -> dict[str, qe.EdgeSparseVectorParams]:
+    # BM25 term weights with the IDF modifier: the engine computes IDF at query time.
+    return {SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)}
+
+
 def _sparse(vec: SparseVec) -> qe.SparseVector:
     return qe.SparseVector(indices=vec.indices, values=vec.values)
 
@@ -98,15 +103,25 @@ class EdgeStore:
     Args:
         path: shard directory; created on :meth:`ensure_collection`.
         schema: the payload indexes :meth:`ensure_collection` creates.
+        search_threads: threads one query may use (``EdgeConfig.max_search_threads``,
+            set on create and on every load; 0: the engine's default, one per
+            core). One by default: on two cores a hybrid query of 2,000 points
+            cost 398 us of CPU (272 us wall) with the default pool and 152 us (152
+            us wall) with one thread, the pool's waiting threads spinning.
 
     Raises:
         StoreUnavailableError: the shard exists but cannot be opened (for example
             another process holds it).
     """
 
-    def __init__(self, path: str | Path, *, schema: CollectionSchema) -> None:
+    def __init__(
+        self, path: str | Path, *, schema: CollectionSchema, search_threads: int = 1
+    ) -> None:
+        if search_threads < 0:
+            raise ValueError(f"search_threads must be >= 0, got {search_threads}")
         self.path = Path(path)
         self.schema = schema
+        self.search_threads = search_threads
         self._lock = threading.Lock()
         self._shard: qe.EdgeShard | None = None
         self._columns: dict[str, dict[int, Any]] = {}
@@ -126,7 +141,12 @@ class EdgeStore:
 
     def _open(self) -> qe.EdgeShard:
         try:
-            return qe.EdgeShard.load(str(self.path))
+            # Only the settings given here change; the rest (the dense vectors'
+            # size, storage) resolves from the shard's persisted configuration.
+            config = qe.EdgeConfig(
+                sparse_vectors=_sparse_config(), max_search_threads=self.search_threads
+            )
+            return qe.EdgeShard.load(str(self.path), config)
         except Exception as exc:
             if "WouldBlock" in str(exc):
                 # The WAL lock: one process owns a shard directory.
@@ -169,7 +189,8 @@ class EdgeStore:
             if self._shard is None:
                 config = qe.EdgeConfig(
                     vectors={DENSE: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
-                    sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+                    sparse_vectors=_sparse_config(),
+                    max_search_threads=self.search_threads,
                 )
                 self.path.mkdir(parents=True, exist_ok=True)
                 self._shard = qe.EdgeShard.create(str(self.path), config)

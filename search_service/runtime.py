@@ -170,6 +170,7 @@ class Runtime:
                     collection=entity.collection(settings),
                     schema=entity.schema,
                     api_key=api_key,
+                    edge_search_threads=settings.qdrant.edge_search_threads,
                 )
                 indexes[entity.name] = EntityIndex(entity=entity, store=store, engine=engine)
         except Exception:

@@ -54,6 +54,13 @@ class QdrantSettings(BaseModel):
     api_key: SecretStr | None = None
     collection: str = "profiles"
     gig_collection: str = "gigs"
+    edge_search_threads: int = Field(default=1, ge=0)
+    """Threads one query of an embedded Qdrant Edge shard may use (its
+    ``EdgeConfig.max_search_threads``; 0: the engine's default, one per core).
+    The service runs many small queries on few cores: with one thread a hybrid
+    query of the 2,000-profile demo costs ~150 us of CPU instead of ~400 (the
+    engine's pool spins threads that wait) and is no slower (``benchmarks/README.md``).
+    Ignored with ``url`` (a server has its own setting)."""
 
 
 class EmbeddingSettings(BaseModel):

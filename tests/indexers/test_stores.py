@@ -7,6 +7,7 @@ queries on both adapters and compares the rankings.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -909,6 +910,27 @@ class TestEdgeStore:
             assert again.count() == len(PROFILES)
         finally:
             again.close()
+
+    def test_search_threads_apply_on_create_and_on_every_load(self, tmp_path: Path) -> None:
+        # Qdrant Edge persists its configuration (edge_config.json); a reopen with
+        # another thread count must take it, and keep the data and dense size.
+        def persisted() -> object:
+            return json.loads((tmp_path / "shard" / "edge_config.json").read_text())[
+                "max_search_threads"
+            ]
+
+        first = _loaded(EdgeStore(tmp_path / "shard", schema=SCHEMA))
+        before = _ids(_search(first, "python developer", mode="hybrid"))
+        first.close()
+        assert persisted() == 1
+        again = EdgeStore(tmp_path / "shard", schema=SCHEMA, search_threads=0)
+        try:
+            assert persisted() == 0
+            assert _ids(_search(again, "python developer", mode="hybrid")) == before
+        finally:
+            again.close()
+        with pytest.raises(ValueError, match="search_threads"):
+            EdgeStore(tmp_path / "shard", schema=SCHEMA, search_threads=-1)
 
     def test_second_open_of_a_held_shard_is_unavailable(self, tmp_path: Path) -> None:
         first = _loaded(EdgeStore(tmp_path / "shard", schema=SCHEMA))
