@@ -204,7 +204,7 @@ def in_id_list(dialect: str, column: Any, name: str) -> Any:
         from sqlalchemy.dialects.postgresql import ARRAY
 
         return column == func.any(bindparam(name, type_=ARRAY(Integer)))
-    each = sa_select(literal_column("value")).select_from(func.json_each(bindparam(name)))
+    each: Any = sa_select(literal_column("value")).select_from(func.json_each(bindparam(name)))
     return column.in_(each)
 
 
