@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, func, select
 
 from models import Gig, Interaction, StudentAction, User
-from search_service.db import json_rows, json_rows_value
+from search_service.db import id_list_param, in_id_list, json_rows, json_rows_value
 from search_service.index.entity import GIG_ROWS, PROFILE_ROWS
 from search_service.outbox import no_pending_removal
 
@@ -79,6 +80,30 @@ class GigSubject:
     dismissed: frozenset[int] | None = None
 
 
+@lru_cache(maxsize=16)
+def _gig_subject_statement(dialect: str, interactions: bool, dismissed: bool) -> Any:
+    """The statement of :func:`load_gig_subject`, built once per dialect and shape,
+    with the bind parameters ``gig_id`` and (``dismissed``) ``dismissed_by``."""
+    extra: list[Any] = []
+    if interactions:
+        extra.append(json_rows(dialect, Interaction, col(Interaction.gig_id) == col(Gig.id)))
+    if dismissed:
+        extra.append(
+            json_rows(
+                dialect,
+                Interaction,
+                col(Interaction.user_id) == bindparam("dismissed_by"),
+                col(Interaction.action) == StudentAction.DISMISSED.value,
+                columns=("gig_id",),
+            )
+        )
+    return (
+        select(Gig, User, *extra)
+        .join(User, col(User.id) == col(Gig.owner_id))
+        .where(col(Gig.id) == bindparam("gig_id"), col(Gig.deleted_at).is_(None))
+    )
+
+
 def load_gig_subject(
     session: Session, gig_id: int, *, interactions: bool = False, dismissed_by: int | None = None
 ) -> GigSubject | None:
@@ -86,26 +111,13 @@ def load_gig_subject(
     with ``interactions`` every student's interaction on it and with
     ``dismissed_by`` the ids of the gigs that student dismissed (JSON aggregates:
     :func:`search_service.db.json_rows`); ``None`` when unknown or soft-deleted."""
-    dialect = session.get_bind().dialect.name
-    extra: list[Any] = []
-    if interactions:
-        extra.append(json_rows(dialect, Interaction, col(Interaction.gig_id) == col(Gig.id)))
-    if dismissed_by is not None:
-        extra.append(
-            json_rows(
-                dialect,
-                Interaction,
-                col(Interaction.user_id) == dismissed_by,
-                col(Interaction.action) == StudentAction.DISMISSED.value,
-                columns=("gig_id",),
-            )
-        )
-    stmt = (
-        select(Gig, User, *extra)
-        .join(User, col(User.id) == col(Gig.owner_id))
-        .where(col(Gig.id) == gig_id, col(Gig.deleted_at).is_(None))
+    stmt = _gig_subject_statement(
+        session.get_bind().dialect.name, interactions, dismissed_by is not None
     )
-    row = session.exec(stmt).first()
+    params: dict[str, Any] = {"gig_id": gig_id}
+    if dismissed_by is not None:
+        params["dismissed_by"] = dismissed_by
+    row = session.exec(stmt, params=params).first()
     if row is None:
         return None
     gig, owner, *aggregates = row
@@ -141,16 +153,24 @@ def gigs_of_searchable_owners(session: Session, ids: Sequence[int]) -> dict[int,
     entity: a whole ``User`` (its JSON columns decoded) cost more than the gig."""
     if not ids:
         return {}
-    stmt = (
+    dialect = session.get_bind().dialect.name
+    rows = session.exec(_owned_gigs_statement(dialect), params={"ids": id_list_param(dialect, ids)})
+    return {gig.id: (gig, name) for gig, name in rows if gig.id is not None}
+
+
+@lru_cache(maxsize=4)
+def _owned_gigs_statement(dialect: str) -> Any:
+    """The statement of :func:`gigs_of_searchable_owners`, built once per dialect,
+    the ids one list parameter ``ids`` (:func:`search_service.db.in_id_list`)."""
+    return (
         select(Gig, User.name)
         .join(User, col(User.id) == col(Gig.owner_id))
         .where(
-            col(Gig.id).in_(ids),
+            in_id_list(dialect, col(Gig.id), "ids"),
             *PROFILE_ROWS.searchable(),  # the owner's account: the users rule
             no_pending_removal(GIG_ROWS.name, col(Gig.id)),
         )
     )
-    return {gig.id: (gig, name) for gig, name in session.exec(stmt) if gig.id is not None}
 
 
 def owner_names(session: Session, owner_ids: Sequence[int]) -> dict[int, str]:

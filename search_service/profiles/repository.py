@@ -15,9 +15,10 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, SQLModel, col, select
 
 from indexers import ProfileDocument, ProfileRows, build_document
@@ -173,15 +174,11 @@ _SECTIONS: tuple[tuple[str, type[SQLModel]], ...] = (
 )
 
 
-def load_profile_subject(
-    session: Session, user_id: int, *, dismissed: bool = False
-) -> ProfileSubject | None:
-    """``user_id`` (any state) with profile and sections, in one statement (the
-    sections and, with ``dismissed``, the dismissed gig ids as JSON aggregates:
-    :func:`search_service.db.json_rows`); ``None`` for an unknown user. Sections
-    come in ``position`` order (ties by id), as :func:`load_profile_rows` gives them.
-    """
-    dialect = session.get_bind().dialect.name
+@lru_cache(maxsize=8)
+def _subject_statement(dialect: str, dismissed: bool) -> Any:
+    """The statement of :func:`load_profile_subject`, built once per dialect and
+    shape with the user's id as the bind parameter ``user_id`` (building its seven
+    subqueries on every request cost more than running it)."""
     extra: list[Any] = [
         json_rows(dialect, table, col(table.user_id) == col(User.id))  # type: ignore[attr-defined]
         for _, table in _SECTIONS
@@ -196,12 +193,23 @@ def load_profile_subject(
                 columns=("gig_id",),
             )
         )
-    stmt = (
+    return (
         select(User, Profile, *extra)
         .outerjoin(Profile, col(Profile.user_id) == col(User.id))
-        .where(col(User.id) == user_id)
+        .where(col(User.id) == bindparam("user_id"))
     )
-    row = session.exec(stmt).first()
+
+
+def load_profile_subject(
+    session: Session, user_id: int, *, dismissed: bool = False
+) -> ProfileSubject | None:
+    """``user_id`` (any state) with profile and sections, in one statement (the
+    sections and, with ``dismissed``, the dismissed gig ids as JSON aggregates:
+    :func:`search_service.db.json_rows`); ``None`` for an unknown user. Sections
+    come in ``position`` order (ties by id), as :func:`load_profile_rows` gives them.
+    """
+    stmt = _subject_statement(session.get_bind().dialect.name, dismissed)
+    row = session.exec(stmt, params={"user_id": user_id}).first()
     if row is None:
         return None
     user, profile, *aggregates = row
