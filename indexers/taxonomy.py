@@ -469,7 +469,6 @@ def _replace(match: re.Match[str]) -> str:
     return _EXACT.get(key) or _SQUASHED.get(_squash(key), written)
 
 
-@lru_cache(maxsize=4096)
 def canonicalise_query(text: str) -> str:
     """Rewrite whole-word skill aliases inside free query text to canonical names.
 
@@ -490,8 +489,13 @@ def canonicalise_query(text: str) -> str:
     """
     if not text:
         return text
-    rewritten = _QUERY_RE.sub(_replace, text)
+    rewritten = _rewritten(text)
     return text if rewritten == text else rewritten
+
+
+@lru_cache(maxsize=4096)
+def _rewritten(text: str) -> str:
+    return _QUERY_RE.sub(_replace, text)
 
 
 # Canonical names that are ordinary English words in a job description. A query leaves them
