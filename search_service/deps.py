@@ -242,7 +242,7 @@ def _authenticate(
             raise AuthenticationError("unknown user")
         return Caller(user=user, roles=frozenset(user.roles))
     found = find_active_key_and_user(session, token)
-    if found is None or found[0].id is None:
+    if found is None:
         raise AuthenticationError("invalid or revoked API key")
     key, owner = found
     if key.user_id is None:

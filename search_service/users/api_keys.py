@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from models import ApiKey, User, now_ms
@@ -15,6 +16,7 @@ from search_service.outbox import pending_removals_column, remember_pending_remo
 
 __all__ = [
     "KEY_PREFIX",
+    "ActiveKey",
     "create_api_key",
     "create_service_user",
     "find_active_key",
@@ -55,16 +57,33 @@ def _key_and_user_statement(dialect: str) -> Any:
     with the key's digest as the bind parameter ``key_hash`` (building the
     expression and its cache key on every request cost more than running it)."""
     return (
-        select(ApiKey, User, pending_removals_column(dialect))
+        sa_select(
+            col(ApiKey.id),
+            col(ApiKey.user_id),
+            col(ApiKey.role),
+            User,
+            pending_removals_column(dialect),
+        )
         .outerjoin(User, col(User.id) == col(ApiKey.user_id))
         .where(col(ApiKey.key_hash) == bindparam("key_hash"), col(ApiKey.revoked_at).is_(None))
     )
 
 
-def find_active_key_and_user(session: Session, key: str) -> tuple[ApiKey, User | None] | None:
-    """The unrevoked key row matching ``key`` and its user (``None`` for a key made
+class ActiveKey(NamedTuple):
+    """What authentication needs of an unrevoked API key: its id, its user's id
+    (``None`` for a key made without one) and its one role."""
+
+    id: int
+    user_id: int | None
+    role: str
+
+
+def find_active_key_and_user(session: Session, key: str) -> tuple[ActiveKey, User | None] | None:
+    """The unrevoked key matching ``key`` and its user (``None`` for a key made
     without one, or whose user row is gone), in one statement: every authenticated
     request runs it, so it is the cost of authentication. ``None`` for no such key.
+    The key comes as three columns, not an ORM entity (only the user is one: a
+    route may change it).
 
     The same statement reads the pending removals of the index
     (:func:`search_service.outbox.pending_removals_column`) and keeps them in the
@@ -74,8 +93,8 @@ def find_active_key_and_user(session: Session, key: str) -> tuple[ApiKey, User |
     row = session.exec(stmt, params={"key_hash": hash_key(key)}).first()
     if row is None:
         return None
-    remember_pending_removals(session, row[2])
-    return row[0], row[1]
+    remember_pending_removals(session, row[4])
+    return ActiveKey(row[0], row[1], row[2]), row[3]
 
 
 def revoke_api_key(session: Session, key_id: int) -> bool:
