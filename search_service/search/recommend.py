@@ -450,13 +450,19 @@ def _candidate_hits(
             }
         )
         pair = pairs.get(hit.user_id)
+        # model_construct: the hit's fields were validated when it was built, and
+        # the two added ones are typed here; validating them again cost more than
+        # building the rest of the hit.
         out.append(
-            CandidateHit(
-                # The hit's fields as they are (a dump would turn the explanation into
-                # a dict for the model to validate again).
-                **{**dict(hit), "explanation": explanation},
-                decision=CandidateDecision(pair.decision) if pair and pair.decision else None,
-                applied=hit.user_id in applied,
+            CandidateHit.model_construct(
+                **{
+                    **hit.__dict__,
+                    "explanation": explanation,
+                    "decision": (
+                        CandidateDecision(pair.decision) if pair and pair.decision else None
+                    ),
+                    "applied": hit.user_id in applied,
+                }
             )
         )
     return out
