@@ -96,7 +96,6 @@ PENDING_REMOVALS_KEY = "pending_removals"
 (:func:`pending_removals_column`, :func:`remember_pending_removals`)."""
 
 
-@lru_cache(maxsize=4)
 def _removal_topic() -> ColumnElement[bool]:
     # One equality per topic (plain bind parameters), not ``in_(REMOVAL_TOPICS)``:
     # an expanding IN list is re-rendered on every execution of the statement,
@@ -104,6 +103,7 @@ def _removal_topic() -> ColumnElement[bool]:
     return or_(*(col(OutboxEvent.topic) == topic for topic in REMOVAL_TOPICS))
 
 
+@lru_cache(maxsize=4)
 def pending_removals_column(dialect: str) -> Any:
     """A scalar subquery: every unprocessed removal event's ``(entity, user_id)`` as
     a JSON array (:func:`search_service.db.json_rows`; none in the normal case,
