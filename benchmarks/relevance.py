@@ -406,7 +406,7 @@ def retrieve_all(
     for qid, text in queries.items():
         out[qid] = retrieve(
             rt,
-            rt.index(PROFILES).store,
+            rt.index(PROFILES),
             query=service_query(text, rewrite),
             mode=SearchMode.HYBRID,
             spec=FilterSpec(),

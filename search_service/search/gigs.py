@@ -214,7 +214,7 @@ def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSear
     def rank(specs: tuple[FilterSpec, FilterSpec], depth: int, pool: int) -> Ranking:
         found = retrieve(
             rt,
-            store,
+            rt.index(GIGS),
             query=query,
             mode=req.mode,
             spec=specs[1],
@@ -258,7 +258,14 @@ def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSear
     def probe(relaxed: FilterSpec) -> SearchResult:
         # The count reads the candidate lists only: no page details.
         return retrieve(
-            rt, store, query=query, mode=req.mode, spec=relaxed, limit=1, offset=0, details=False
+            rt,
+            rt.index(GIGS),
+            query=query,
+            mode=req.mode,
+            spec=relaxed,
+            limit=1,
+            offset=0,
+            details=False,
         )
 
     first_page = req.offset == 0 and req.cursor is None

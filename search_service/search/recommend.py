@@ -257,7 +257,7 @@ def _pool(
     with the recommendation weights (``search.recommend_fusion_spec``)."""
     return retrieve(
         rt,
-        rt.index(entity).store,
+        rt.index(entity),
         query="",
         mode=mode,
         spec=spec,

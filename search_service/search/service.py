@@ -26,7 +26,6 @@ from indexers import (
     Hit,
     SearchResult,
     SparseVec,
-    VectorStore,
     normalise_keyword,
 )
 from indexers.taxonomy import canonicalise_query, normalise_skill, normalise_skills
@@ -45,7 +44,7 @@ from models import (
 from search_service.metrics import stage
 from search_service.outbox import pending_removal_ids
 from search_service.profiles.visibility import servable_profile_cards, servable_user_ids
-from search_service.runtime import PROFILES, Runtime
+from search_service.runtime import PROFILES, EntityIndex, Runtime
 from search_service.search.boosts import BOOST_FIELDS, BoostConfig, apply_boosts
 from search_service.search.facets import Facet, facets_and_suggestion
 from search_service.search.paging import ListParams
@@ -112,7 +111,7 @@ def ranks(hits: Sequence[Hit], skip: Collection[int] = ()) -> dict[int, tuple[in
 
 def retrieve(
     rt: Runtime,
-    store: VectorStore,
+    index: EntityIndex,
     *,
     query: str,
     mode: SearchMode,
@@ -125,13 +124,15 @@ def retrieve(
     fusion: FusionSpec | None = None,
     details: bool = True,
 ) -> SearchResult:
-    """One batched query of ``store``: the retrievers ``mode`` names, fused
+    """One batched query of the entity's collection (``index.store``): the
+    retrievers ``mode`` names, fused
     client-side (``search`` settings: RRF, DBSF or a convex combination,
     :func:`indexers.fuse`) under the hard filters ``spec``.
 
     The dense query is ``dense`` when given (a stored ``(dim,)`` float32 vector,
     e.g. a profile's), else ``query`` embedded; the BM25 query is ``sparse`` when
-    given, else ``query`` encoded. With neither a query nor vectors, a filter-only
+    given, else ``query`` encoded by the entity's BM25 encoder (``index.bm25``).
+    With neither a query nor vectors, a filter-only
     browse, newest first. Each retriever prefetches ``candidates`` hits
     (default ``search.candidates``; at least ``offset + limit``). ``fusion``
     overrides the settings' fusion (recommendations weight their lists apart).
@@ -143,6 +144,7 @@ def retrieve(
         EncoderError: the query could not be embedded.
         VectorStoreError: the store failed.
     """
+    store = index.store
     if not query and dense is None and sparse is None:
         return SearchResult(page=store.browse(spec, limit=limit, offset=offset))
     if mode == SearchMode.KEYWORD:
@@ -153,7 +155,7 @@ def retrieve(
     if mode == SearchMode.SEMANTIC:
         sparse = None
     elif sparse is None and query:
-        sparse = rt.index(PROFILES).bm25.encode_query(query)
+        sparse = index.bm25.encode_query(query)
     if sparse is not None and len(sparse) == 0:
         sparse = None  # only stopwords: hybrid degenerates to semantic
     if dense is None and sparse is None:
@@ -211,7 +213,7 @@ def _plan_search(session: Session, req: SearchRequest, query: str) -> _SearchPla
 def _rank_search(rt: Runtime, p: _SearchPlan, depth: int, pool: int) -> Ranking:
     found = retrieve(
         rt,
-        rt.index(PROFILES).store,
+        rt.index(PROFILES),
         query=p.query,
         mode=p.req.mode,
         spec=p.spec,
@@ -288,7 +290,7 @@ def search_profiles(
         # The count reads the candidate lists only: no page details.
         return retrieve(
             rt,
-            rt.index(PROFILES).store,
+            rt.index(PROFILES),
             query=query,
             mode=req.mode,
             spec=relaxed,
