@@ -24,7 +24,7 @@ The maxima are product choices, not published constants.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,20 +97,40 @@ def boost_factors(
         cfg: the request's switches.
         now_ms: the current time, ms since epoch.
     """
-    # Each factor is kept when above 1 and shown (and multiplied) rounded to 6 digits.
-    out: list[tuple[str, float]] = []
-    updated = payload.get("updated_at")
-    if cfg.recency and isinstance(updated, int) and updated > 0:
-        age = max(0, now_ms - updated)
-        f = 1.0 + RECENCY_MAX * 2.0 ** (-age / RECENCY_HALF_LIFE_MS)
-        if f > 1.0:
-            out.append(("recency", round(f, 6)))
-    if cfg.availability is not None and payload.get("availability") == cfg.availability:
-        out.append(("availability", round(1.0 + AVAILABILITY_MAX, 6)))
-    strength = payload.get("strength")
-    if cfg.strength and isinstance(strength, int) and strength > 0:
-        out.append(("strength", round(1.0 + STRENGTH_MAX * min(strength, 100) / 100, 6)))
-    return out
+    return _factors_of(cfg, now_ms)(payload)
+
+
+def _factors_of(
+    cfg: BoostConfig, now_ms: int
+) -> Callable[[Mapping[str, Any]], list[tuple[str, float]]]:
+    """:func:`boost_factors` for one request's switches and time: the switches read
+    once, so :func:`apply_boosts` pays only the per-candidate work for each pooled
+    hit. Each factor is kept when above 1, and shown and multiplied rounded to 6
+    digits."""
+    recency, strength_on, preferred = cfg.recency, cfg.strength, cfg.availability
+    available = ("availability", round(1.0 + AVAILABILITY_MAX, 6))
+
+    def factors(payload: Mapping[str, Any]) -> list[tuple[str, float]]:
+        out: list[tuple[str, float]] = []
+        updated = payload.get("updated_at")
+        if recency and isinstance(updated, int) and updated > 0:
+            f = 1.0 + RECENCY_MAX * 2.0 ** (-max(0, now_ms - updated) / RECENCY_HALF_LIFE_MS)
+            if f > 1.0:
+                out.append(("recency", round(f, 6)))
+        if preferred is not None and payload.get("availability") == preferred:
+            out.append(available)
+        strength = payload.get("strength")
+        if strength_on and isinstance(strength, int) and strength > 0:
+            out.append(_STRENGTH_FACTORS[min(strength, 100)])
+        return out
+
+    return factors
+
+
+_STRENGTH_FACTORS: tuple[tuple[str, float], ...] = tuple(
+    ("strength", round(1.0 + STRENGTH_MAX * s / 100, 6)) for s in range(101)
+)
+"""``("strength", factor)`` for strength 0..100, rounded as shown."""
 
 
 def apply_boosts(
@@ -130,42 +150,18 @@ def apply_boosts(
     """
     if not cfg.active:
         return Boosted(hits=list(hits), factors={})
-    # boost_factors inlined (the same factors, rounded the same way): this loop runs
-    # over every pooled candidate of every boosted list.
-    recency, strength_on, preferred = cfg.recency, cfg.strength, cfg.availability
-    available = ("availability", round(1.0 + AVAILABILITY_MAX, 6))
-    strong = _STRENGTH_FACTORS
+    factors_of = _factors_of(cfg, now_ms)
     empty: Mapping[str, Any] = {}
     factors: dict[int, list[tuple[str, float]]] = {}
     boosted: list[Hit] = []
     for h in hits:
-        payload = payloads.get(h.id, empty)
-        fs: list[tuple[str, float]] = []
+        fs = factors_of(payloads.get(h.id, empty))
         score = h.score
-        updated = payload.get("updated_at")
-        if recency and isinstance(updated, int) and updated > 0:
-            f = 1.0 + RECENCY_MAX * 2.0 ** (-max(0, now_ms - updated) / RECENCY_HALF_LIFE_MS)
-            if f > 1.0:
-                f = round(f, 6)
-                fs.append(("recency", f))
-                score *= f
-        if preferred is not None and payload.get("availability") == preferred:
-            fs.append(available)
-            score *= available[1]
-        strength = payload.get("strength")
-        if strength_on and isinstance(strength, int) and strength > 0:
-            named = strong[min(strength, 100)]
-            fs.append(named)
-            score *= named[1]
+        for _, f in fs:
+            score *= f
         if fs:
             factors[h.id] = fs
         # A new Hit directly: dataclasses.replace re-reads the fields on every call.
         boosted.append(Hit(h.id, score, h.terms, h.version))
     order = sorted(range(len(boosted)), key=lambda i: -boosted[i].score)
     return Boosted(hits=[boosted[i] for i in order], factors=factors)
-
-
-_STRENGTH_FACTORS: tuple[tuple[str, float], ...] = tuple(
-    ("strength", round(1.0 + STRENGTH_MAX * s / 100, 6)) for s in range(101)
-)
-"""``("strength", factor)`` for strength 0..100, as :func:`boost_factors` rounds it."""

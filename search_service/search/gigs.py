@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from sqlmodel import Session
 
-from indexers import FilterSpec, Hit, Range, SearchResult, normalise_keyword
+from indexers import FilterSpec, Hit, Range, normalise_keyword
 from indexers.taxonomy import canonicalise_query, normalise_skills
 from models import (
     Explanation,
@@ -39,7 +39,7 @@ from search_service.runtime import GIGS, PROFILES, Runtime
 from search_service.search.facets import Facet, facets_and_suggestion
 from search_service.search.paging import ListParams
 from search_service.search.pipeline import Ranking, run_ranked_list
-from search_service.search.service import ranks, retrieve
+from search_service.search.service import ranks, relaxation_probe, retrieve
 
 __all__ = [
     "GIG_FACETS",
@@ -255,25 +255,12 @@ def search_gigs(rt: Runtime, session: Session, req: GigSearchRequest) -> GigSear
     def servable(versions: Mapping[int, int | None]) -> Collection[int]:
         return servable_gigs(session, list(versions), now=ts).keys()
 
-    def probe(relaxed: FilterSpec) -> SearchResult:
-        # The count reads the candidate lists only: no page details.
-        return retrieve(
-            rt,
-            rt.index(GIGS),
-            query=query,
-            mode=req.mode,
-            spec=relaxed,
-            limit=1,
-            offset=0,
-            details=False,
-        )
-
     first_page = req.offset == 0 and req.cursor is None
     facets, suggestion = facets_and_suggestion(
         store,
         spec,
         result=found if query else None,
-        probe=probe,
+        probe=relaxation_probe(rt, rt.index(GIGS), query=query, mode=req.mode),
         servable=servable,
         facets=[GIG_FACETS[name] for name in dict.fromkeys(req.facets)],
         filters=req.filters,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -57,6 +57,7 @@ __all__ = [
     "filter_spec",
     "hydrate_profiles",
     "ranks",
+    "relaxation_probe",
     "retrieve",
     "search_profiles",
     "shown_skills",
@@ -174,6 +175,21 @@ def retrieve(
         )
 
 
+def relaxation_probe(
+    rt: Runtime, index: EntityIndex, *, query: str, mode: SearchMode
+) -> Callable[[FilterSpec], SearchResult]:
+    """The query a zero-result suggestion runs once per dropped filter
+    (:func:`search_service.search.facets.facets_and_suggestion`): ``query`` under the
+    relaxed filters, the candidate lists only (no page details)."""
+
+    def probe(relaxed: FilterSpec) -> SearchResult:
+        return retrieve(
+            rt, index, query=query, mode=mode, spec=relaxed, limit=1, offset=0, details=False
+        )
+
+    return probe
+
+
 def boost_config(req: SearchRequest) -> BoostConfig:
     """The boosts a search request switches on (``req.boosts``)."""
     preferred = req.boosts.availability
@@ -286,25 +302,12 @@ def search_profiles(
     def servable(versions: Mapping[int, int | None]) -> Collection[int]:
         return servable_user_ids(session, versions)
 
-    def probe(relaxed: FilterSpec) -> SearchResult:
-        # The count reads the candidate lists only: no page details.
-        return retrieve(
-            rt,
-            rt.index(PROFILES),
-            query=query,
-            mode=req.mode,
-            spec=relaxed,
-            limit=1,
-            offset=0,
-            details=False,
-        )
-
     first_page = req.offset == 0 and req.cursor is None
     facets, suggestion = facets_and_suggestion(
         rt.index(PROFILES).store,
         plan.spec,
         result=found if query else None,
-        probe=probe,
+        probe=relaxation_probe(rt, rt.index(PROFILES), query=query, mode=req.mode),
         servable=servable,
         facets=[PROFILE_FACETS[name] for name in dict.fromkeys(req.facets)],
         filters=req.filters,

@@ -166,9 +166,9 @@ def searchable_profile_cards(
     (positions below ``skills_below`` when given), so hydration is one statement."""
     if not ids:
         return {}
-    stmt = _cards_statement(session.get_bind().dialect.name, skills, skills_below)
-    out: dict[int, ProfileCard] = {}
     dialect = session.get_bind().dialect.name
+    stmt = _cards_statement(dialect, skills, skills_below)
+    out: dict[int, ProfileCard] = {}
     for row in session.connection().execute(stmt, {"ids": id_list_param(dialect, ids)}):
         uid, ext, name, first, last, username, floor, headline, vis = row[:9]
         if uid is None:
