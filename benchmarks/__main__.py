@@ -260,6 +260,65 @@ def cpu(
 
 
 @app.command()
+def instructions(
+    profiles: Annotated[
+        int, typer.Option(min=10, help="Demo profiles (gigs: a tenth), built or reused.")
+    ] = 2000,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Directory whose ./var holds the data (built there, or reused when built "
+            "before with the same inputs; default benchmarks/results/data-<N>, as cpu)."
+        ),
+    ] = None,
+    json_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--json", help="The JSON report (default benchmarks/results/instructions-<N>.json)."
+        ),
+    ] = None,
+    requests: Annotated[int, typer.Option(min=1, help="Counted requests per list.")] = 20,
+    warmup: Annotated[int, typer.Option(min=0, help="Uncounted requests per list first.")] = 5,
+    list_name: Annotated[
+        list[str] | None,
+        typer.Option("--list", help="A list to count (repeatable; default every list)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Demo data seed.")] = 42,
+    vectors: Annotated[VectorsOption, typer.Option(help=_VECTORS_HELP)] = VectorsOption.REAL,
+    jobs_csv: Annotated[Path, typer.Option(help="Real job titles used as queries.")] = JOBS_CSV,
+) -> None:
+    """User-space instructions per request of every ranked list, counted by Valgrind's
+    callgrind in `serve`: the same count run after run, for side-by-side comparisons
+    that CPU time on a shared machine is too noisy for (benchmarks/instructions.py).
+    Needs valgrind; serve runs ~50x slower under it."""
+    from benchmarks.cpu import LISTS
+    from benchmarks.instructions import format_instructions_report, run_instructions, write_json
+
+    _embedded_only()
+    titles = jobs_csv.resolve() if jobs_csv and jobs_csv.is_file() else None
+    where = (data_dir or Path("benchmarks/results") / f"data-{profiles}").resolve()
+    where.mkdir(parents=True, exist_ok=True)
+    _build_first(where, profiles=profiles, seed=seed, vectors=vectors)
+    try:
+        rep = run_instructions(
+            where,
+            profiles=profiles,
+            requests=requests,
+            warmup=warmup,
+            lists=list_name or LISTS,
+            seed=seed,
+            jobs_csv=titles,
+            say=typer.echo,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    out = json_path or Path("benchmarks/results") / f"instructions-{profiles}.json"
+    write_json(rep, out)
+    typer.echo(format_instructions_report(rep))
+    typer.echo(f"data: {where}/var  report: {out}")
+
+
+@app.command()
 def facets(
     n: Annotated[int, typer.Option(help="Searches per case and variant.")] = 50,
 ) -> None:

@@ -162,6 +162,9 @@ def serve_process(
     port: int,
     env: dict[str, str] | None = None,
     args: Sequence[str] = (),
+    *,
+    prefix: Sequence[str] = (),
+    start_timeout_s: float = 120.0,
 ) -> Iterator[ServerProcess]:
     """Run ``gigsy-search serve`` (this checkout's code) in ``data_dir`` until the
     block ends; its log goes to ``data_dir/var/serve.log``.
@@ -171,9 +174,12 @@ def serve_process(
         port: TCP port on 127.0.0.1.
         env: extra environment variables for the server.
         args: extra ``serve`` options.
+        prefix: a command the server runs under (e.g. ``valgrind --tool=callgrind``);
+            the process's pid is then that command's.
+        start_timeout_s: seconds the server may take to answer ``/healthz``.
 
     Raises:
-        RuntimeError: the server exited or was not healthy within 120 s.
+        RuntimeError: the server exited or was not healthy within ``start_timeout_s``.
     """
     # The load generator is one key sending as fast as it can: the per-key rate
     # limits (meant for people) would measure themselves, not the service.
@@ -190,6 +196,7 @@ def serve_process(
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [
+                *prefix,
                 sys.executable,
                 "-c",
                 "from search_service.cli import app; app()",
@@ -207,7 +214,7 @@ def serve_process(
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + start_timeout_s
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
@@ -218,7 +225,7 @@ def serve_process(
             except httpx.HTTPError:
                 time.sleep(0.5)
         else:
-            raise RuntimeError("serve did not become healthy within 120 s")
+            raise RuntimeError(f"serve did not become healthy within {start_timeout_s:g} s")
         yield ServerProcess(url, proc.pid)
     finally:
         proc.terminate()
