@@ -12,8 +12,8 @@ thread at a time, so the counts are for comparing code side by side, never for
 latency.
 
 Method: build or reuse the data, create API keys (as ``cpu`` does), start ``serve``
-under ``valgrind --tool=callgrind --instr-atstart=no``; for each list, send its
-warm-up calls, zero the counters and switch instrumentation on
+under ``valgrind --tool=callgrind --instr-atstart=no`` with its scheduler off; for
+each list, send its warm-up calls, zero the counters and switch instrumentation on
 (``callgrind_control -z``, ``-i on``), send the timed calls one at a time, switch it
 off, dump (``-d``) and read the dump's ``totals:`` line. The lists and their
 requests are :func:`benchmarks.cpu.list_scenarios`'.
@@ -51,6 +51,10 @@ _START_TIMEOUT_S = 900.0
 """Seconds ``serve`` may take to start under Valgrind (loading the model is slow)."""
 
 _DUMP_TIMEOUT_S = 300.0
+
+_SERVE_ENV = {"GIGSY_SCHEDULER__ENABLED": "false"}
+"""The scheduler is off: its jobs (the outbox poll every second) would be counted with
+the requests, and under Valgrind they held SQLite's write lock for seconds."""
 
 _DUMP_NAME = re.compile(r"callgrind\.out\.\d+\.\d+")
 """A dump's file name (``callgrind.out.<pid>.<n>``); the one written at exit has no ``.<n>``."""
@@ -161,7 +165,7 @@ def run_instructions(
     say("starting serve under callgrind (several minutes: Valgrind runs it ~50x slower)")
     with (
         serve_process(
-            data_dir, free_port(), prefix=prefix, start_timeout_s=_START_TIMEOUT_S
+            data_dir, free_port(), _SERVE_ENV, prefix=prefix, start_timeout_s=_START_TIMEOUT_S
         ) as server,
         httpx.Client(base_url=server.url, timeout=600) as client,
     ):
