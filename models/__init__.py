@@ -1,6 +1,6 @@
 """SQLModel tables and API schemas. No I/O happens in this package."""
 
-from models.api_key import ApiKey, ApiKeyCreate, ApiKeyCreated
+from models.api_key import AUTH_USER_COLUMNS, ApiKey, ApiKeyCreate, ApiKeyCreated, AuthEpoch
 from models.common import MAX_LIST_ITEM_LENGTH, STORED, CamelModel, now_ms
 from models.error import ErrorBody
 from models.exposure import CandidateExposure
@@ -96,7 +96,7 @@ from models.search import (
     SearchRequest,
     SearchResponse,
 )
-from models.user import CallerView, Role, User, UserPublic, UserStatus
+from models.user import CallerView, Role, User, UserPublic, UserStatus, account_is_live
 from models.webhook import UserTombstone, WebhookAudit, WebhookOutcome
 
 __all__ = [
@@ -152,6 +152,9 @@ __all__ = [
     "STORED",
     "SECTIONS",
     "ApiKey",
+    "AuthEpoch",
+    "account_is_live",
+    "AUTH_USER_COLUMNS",
     "Availability",
     "CamelModel",
     "Education",

@@ -8,13 +8,13 @@ hash would only add latency to every request.
 from __future__ import annotations
 
 from pydantic import Field as PydField
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import BigInteger, ForeignKey, Integer, String
 from sqlmodel import Column, Field, SQLModel
 
 from models.common import CamelModel, CamelRequest, ms_column, now_ms
 from models.user import Role
 
-__all__ = ["ApiKey", "ApiKeyCreate", "ApiKeyCreated"]
+__all__ = ["AUTH_USER_COLUMNS", "ApiKey", "ApiKeyCreate", "ApiKeyCreated", "AuthEpoch"]
 
 
 class ApiKey(SQLModel, table=True):
@@ -33,6 +33,36 @@ class ApiKey(SQLModel, table=True):
     )
     created_at: int = Field(default_factory=now_ms, sa_column=ms_column(nullable=False))
     revoked_at: int | None = Field(default=None, sa_column=ms_column())
+
+
+AUTH_USER_COLUMNS = ("id", "clerk_id", "roles", "status", "deleted_at")
+"""The ``users`` columns an API key's authentication decides on (its user, the
+roles it may still use, whether the account is live). A change to any of them,
+to any ``api_keys`` row, or a deleted user moves :class:`AuthEpoch`."""
+
+
+class AuthEpoch(SQLModel, table=True):
+    """One row (``id`` 1): a counter that database triggers add 1 to, in the same
+    transaction, whenever an ``api_keys`` row is updated or deleted, or a ``users``
+    row is deleted or has one of :data:`AUTH_USER_COLUMNS` updated (a revoked key,
+    a suspended, deleted or demoted user), whichever process or statement made the
+    change (migration ``0010``: SQLite and PostgreSQL row triggers, and on
+    PostgreSQL ``TRUNCATE`` triggers). Never delete the row: while it is missing
+    nothing is counted (a server that reads no row forgets every key it remembered).
+
+    A server that keeps the outcome of a key's authentication in memory
+    (``search_service/key_cache.py``) remembers the epoch it read beside it, and a
+    request answered from memory compares it with this row in its first statement:
+    a different value means "authenticate again". No row (a table emptied by hand)
+    means no caching. A migration that rebuilds ``users`` or ``api_keys`` (SQLite
+    batch mode) must create the triggers again: ``tests/search_service/
+    users/test_key_cache.py`` checks that each change moves the epoch.
+    """
+
+    __tablename__ = "auth_epoch"
+
+    id: int | None = Field(default=None, primary_key=True)
+    epoch: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
 
 
 class ApiKeyCreate(CamelRequest):

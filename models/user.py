@@ -19,7 +19,15 @@ from sqlmodel import Column, Field, SQLModel
 from models.common import CamelModel, WireEnum, json_column, ms_column, now_ms, stale_index
 from models.ledger import Balance
 
-__all__ = ["CallerView", "Role", "User", "UserPublic", "UserStatus", "display_name"]
+__all__ = [
+    "CallerView",
+    "Role",
+    "User",
+    "UserPublic",
+    "UserStatus",
+    "account_is_live",
+    "display_name",
+]
 
 
 class Role(WireEnum):
@@ -122,7 +130,13 @@ class User(SQLModel, table=True):
     def is_searchable(self) -> bool:
         """True for a live account (not soft-deleted, not suspended): it may appear in
         search and authenticate."""
-        return self.deleted_at is None and self.status != UserStatus.SUSPENDED.value
+        return account_is_live(self.deleted_at, self.status)
+
+
+def account_is_live(deleted_at: int | None, status: str) -> bool:
+    """The rule of :attr:`User.is_searchable` on the two columns it reads: not
+    soft-deleted (``deleted_at``, epoch ms) and not suspended."""
+    return deleted_at is None and status != UserStatus.SUSPENDED.value
 
 
 class UserPublic(CamelModel):

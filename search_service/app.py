@@ -20,6 +20,7 @@ from search_service.docs_ui import install_docs
 from search_service.entities import ENTITIES
 from search_service.errors import install_error_handlers
 from search_service.gigs import router as gigs
+from search_service.key_cache import KeyCache
 from search_service.limits import RequestLimitsMiddleware
 from search_service.metrics import StageTimingMiddleware
 from search_service.openapi import install_error_responses
@@ -129,6 +130,8 @@ def create_app(
     install_error_handlers(app)
     limits = cfg.rate_limit
     app.state.rate_limiter = RequestLimiter(limits) if limits.enabled else None
+    size = cfg.http.key_cache_size
+    app.state.key_cache = KeyCache(size) if size > 0 else None
     install_error_responses(app)
     app.include_router(search.router)
     app.include_router(users.router)

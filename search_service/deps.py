@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
@@ -38,9 +39,17 @@ from search_service.auth import ClerkJwtVerifier, InvalidTokenError, looks_like_
 from search_service.callers import GigManager
 from search_service.db import has_pending_hooks
 from search_service.errors import AuthenticationError, NotFoundError, PermissionDeniedError
+from search_service.key_cache import (
+    KeyCache,
+    attach_user,
+    authenticate_key,
+    key_check_pending,
+    key_from_memory,
+    key_user_from_memory,
+    settle_key_check,
+)
 from search_service.ratelimit import RequestLimiter, RouteGroup, client_ip, route_group
 from search_service.runtime import Runtime
-from search_service.users.api_keys import find_active_key_and_user
 from search_service.users.repository import find_user_by_clerk_id
 
 __all__ = [
@@ -59,6 +68,7 @@ __all__ = [
     "get_caller",
     "gig_manager",
     "in_worker",
+    "key_checked_in_worker",
     "get_runtime",
     "get_session",
     "limit_public",
@@ -97,7 +107,7 @@ async def get_session(rt: RuntimeDep) -> AsyncIterator[Session]:
     except BaseException as exc:
         with CancelScope(shield=True):
             suppressed = await anyio.to_thread.run_sync(
-                scope.__exit__, type(exc), exc, exc.__traceback__, limiter=CapacityLimiter(1)
+                _abort, scope, session, exc, limiter=CapacityLimiter(1)
             )
         if not suppressed:
             raise
@@ -109,16 +119,54 @@ async def get_session(rt: RuntimeDep) -> AsyncIterator[Session]:
             scope.__exit__(None, None, None)
             return
         with CancelScope(shield=True):
-            await anyio.to_thread.run_sync(
-                scope.__exit__, None, None, None, limiter=CapacityLimiter(1)
-            )
+            await anyio.to_thread.run_sync(_finish, scope, session, limiter=CapacityLimiter(1))
+
+
+def _abort(scope: AbstractContextManager[Session], session: Session, exc: BaseException) -> bool:
+    """Roll the request's unit of work back after ``exc``. A key answered from memory
+    that a route refused before any SQL (403, 404, 422) is checked first: if it no
+    longer authenticates, the request gets 401 instead, as it would have from SQL.
+
+    Raises:
+        AuthenticationError: that check failed (401); what ``scope`` raises.
+    """
+    refused: AuthenticationError | None = None
+    if not isinstance(exc, AuthenticationError) and key_check_pending(session):
+        try:
+            settle_key_check(session)
+        except AuthenticationError as err:
+            refused = err
+        except Exception:  # noqa: BLE001 - the route's own error is the one to report
+            pass
+    suppressed = bool(scope.__exit__(type(exc), exc, exc.__traceback__))
+    if refused is not None:
+        raise refused from exc
+    return suppressed
+
+
+def _finish(scope: AbstractContextManager[Session], session: Session) -> None:
+    """Commit and close the request's unit of work (its post-commit hooks run), after
+    the check a key answered from memory still owes, for a request that ran no SQL
+    (``search_service/key_cache.py``); if that check fails, roll back instead.
+
+    Raises:
+        AuthenticationError: the key no longer authenticates as remembered (401).
+    """
+    try:
+        settle_key_check(session)
+    except BaseException as exc:
+        scope.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    scope.__exit__(None, None, None)
 
 
 def _settled(session: Session) -> bool:
-    """``session`` holds no transaction (so no connection), no unflushed change and
-    no post-commit hook: committing and closing it does no I/O."""
+    """``session`` holds no transaction (so no connection), no unflushed change, no
+    post-commit hook and no pending check of a key answered from memory: committing
+    and closing it does no I/O."""
     return (
-        not session.in_transaction()
+        not key_check_pending(session)
+        and not session.in_transaction()
         and not (session.new or session.dirty or session.deleted)
         and not has_pending_hooks(session)
     )
@@ -128,15 +176,20 @@ async def in_worker(session: Session, work: Callable[[], T]) -> T:
     """Run ``work`` (the handler's SQL and ranking) in one worker thread, then commit
     ``session`` in that same call (its post-commit hooks run there too), so the
     session's tear-down (:func:`get_session`) has nothing left to do off the loop:
-    the request makes one hand-off for its work instead of two. On an exception
-    nothing is committed; the tear-down rolls back in a worker thread as before.
+    the request makes one hand-off for its work instead of two. An API key answered
+    from memory is checked against the auth epoch before ``work`` starts (its
+    first statement). On an exception nothing is committed; the tear-down rolls
+    back in a worker thread as before.
 
     Raises:
+        AuthenticationError: the remembered key no longer authenticates (401).
         Whatever ``work`` or the commit raises.
     """
 
     def run() -> T:
+        settle_key_check(session)  # a key answered from memory is checked first
         result = work()
+        settle_key_check(session)  # and again: work that caught a refusal commits nothing
         session.commit()
         return result
 
@@ -146,6 +199,7 @@ async def in_worker(session: Session, work: Callable[[], T]) -> T:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 T = TypeVar("T")
+E = TypeVar("E", bound=Callable[..., object])
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -222,13 +276,22 @@ def _usable(user: User | None) -> User | None:
     return user if user is not None and user.is_searchable else None
 
 
+def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    """The bearer token.
+
+    Raises:
+        AuthenticationError: no ``Authorization: Bearer`` header (401).
+    """
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationError("missing credentials: send `Authorization: Bearer <token>`")
+    return credentials.credentials
+
+
 def _authenticate(
     request: Request, session: Session, credentials: HTTPAuthorizationCredentials | None
 ) -> Caller:
-    """The caller of ``credentials`` (the raises of :func:`get_caller`, 401)."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise AuthenticationError("missing credentials: send `Authorization: Bearer <token>`")
-    token = credentials.credentials
+    """The caller of ``credentials``, from SQL (the raises of :func:`get_caller`, 401)."""
+    token = _bearer_token(credentials)
     verifier: ClerkJwtVerifier | None = getattr(request.app.state, "jwt_verifier", None)
     if looks_like_jwt(token):
         if verifier is None:
@@ -241,18 +304,49 @@ def _authenticate(
         if user is None:
             raise AuthenticationError("unknown user")
         return Caller(user=user, roles=frozenset(user.roles))
-    found = find_active_key_and_user(session, token)
-    if found is None:
-        raise AuthenticationError("invalid or revoked API key")
-    key, owner = found
-    if key.user_id is None:
-        return Caller(user=None, roles=frozenset({key.role}), key_id=key.id)
-    user = _usable(owner)
-    if user is None:
-        raise AuthenticationError("the API key's user is deleted or suspended")
-    # A key acts with its one role, and only while its user still holds that role.
-    roles = frozenset({key.role}) & frozenset(user.roles)
-    return Caller(user=user, roles=roles, key_id=key.id)
+    cache: KeyCache | None = getattr(request.app.state, "key_cache", None)
+    decision, row = authenticate_key(session, cache, token)
+    user = attach_user(session, row) if row is not None else None
+    return Caller(user=user, roles=decision.roles, key_id=decision.key_id)
+
+
+_CHECKED_IN_WORKER = "__gigsy_key_checked_in_worker__"
+
+
+def key_checked_in_worker(endpoint: E) -> E:
+    """Mark a route whose work, SQL and writes all run in :func:`in_worker` with the
+    request's session: an API key remembered in memory may authenticate it on the
+    event loop, because ``in_worker`` checks the key against the auth epoch before
+    the work starts (``search_service/key_cache.py``). Every other route reads its
+    key from SQL first."""
+    setattr(endpoint, _CHECKED_IN_WORKER, True)
+    return endpoint
+
+
+def _from_memory(
+    request: Request, session: Session, credentials: HTTPAuthorizationCredentials | None
+) -> Caller | None:
+    """The caller of an API key remembered in the app's :class:`KeyCache`, with no
+    I/O (``search_service/key_cache.py``: the session checks it in its first
+    statement); ``None`` when the route is not marked
+    :func:`key_checked_in_worker`, the key is not remembered, the token is not an
+    API key, or the rate limiter's storage is not in memory (its check does I/O)."""
+    cache: KeyCache | None = getattr(request.app.state, "key_cache", None)
+    limiter: RequestLimiter | None = request.app.state.rate_limiter
+    if cache is None or (limiter is not None and not limiter.in_memory):
+        return None
+    if not getattr(request.scope.get("endpoint"), _CHECKED_IN_WORKER, False):
+        return None
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        return None
+    token = credentials.credentials
+    if looks_like_jwt(token):
+        return None
+    decision = key_from_memory(session, cache, token)
+    if decision is None:
+        return None
+    user = key_user_from_memory(session, decision)
+    return Caller(user=user, roles=decision.roles, key_id=decision.key_id)
 
 
 def _app_path(request: Request) -> str:
@@ -266,13 +360,17 @@ def _app_path(request: Request) -> str:
     return path[len(root) :] if root and path.startswith(root) else path
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
     """Authenticate the bearer token, then charge the caller's rate limit: the one
     place every authenticated route goes through, so a rule here holds on all of them.
+
+    An API key that authenticated recently is answered from memory on the event
+    loop, checked by the request's first statement (``search_service/key_cache.py``);
+    any other token is authenticated from SQL in a worker thread.
 
     Raises:
         AuthenticationError: no token; an unknown or revoked key; an invalid or expired
@@ -281,19 +379,38 @@ def get_caller(
         RateLimitedError: the caller's budget for the route's group is spent, or
             the client IP's budget of failed authentications is (429).
     """
+    caller = _from_memory(request, session, credentials)
+    if caller is not None:
+        _charge(request, caller)
+        return caller
+    return await run_in_threadpool(_authenticated_and_charged, request, session, credentials)
+
+
+def _authenticated_and_charged(
+    request: Request, session: Session, credentials: HTTPAuthorizationCredentials | None
+) -> Caller:
     limiter: RequestLimiter | None = request.app.state.rate_limiter
     try:
         caller = _authenticate(request, session, credentials)
-        if not caller.roles:
-            raise AuthenticationError("the credentials carry no role the user still holds")
     except AuthenticationError:
         if limiter is not None:  # throttle guessing: 429 once the IP's failures run out
             limiter.check(RouteGroup.AUTH_FAILURES, f"ip:{client_ip(request.scope)}")
         raise
+    _charge(request, caller)
+    return caller
+
+
+def _charge(request: Request, caller: Caller) -> None:
+    """Refuse a caller left with no role (401, charged to the client IP's failures),
+    then charge the caller's budget of the route's group."""
+    limiter: RequestLimiter | None = request.app.state.rate_limiter
+    if not caller.roles:
+        if limiter is not None:
+            limiter.check(RouteGroup.AUTH_FAILURES, f"ip:{client_ip(request.scope)}")
+        raise AuthenticationError("the credentials carry no role the user still holds")
     if limiter is not None:
         group = route_group(request.method, _app_path(request))
         limiter.check(group, caller.rate_limit_identity)
-    return caller
 
 
 CurrentCaller = Annotated[Caller, Depends(get_caller)]

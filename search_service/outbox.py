@@ -132,10 +132,16 @@ def pending_removal_ids(session: Session, *, entity: str) -> frozenset[int]:
     """Subjects of ``entity`` with an unprocessed removal event: their points may
     still be in the index and must not be served (empty in the normal case, where
     the post-commit hook already applied the removal; uses ``ix_outbox_pending``).
-    Answered without SQL when this unit of work read them already (with the
-    caller's API key: :func:`remember_pending_removals`); hydration checks the page
+    Answered without another statement when this unit of work read them already
+    (with the caller's API key, or the auth epoch of a key remembered in memory:
+    :func:`remember_pending_removals`); hydration checks the page
     again in its own statement (:func:`no_pending_removal`)."""
     known: dict[str, frozenset[int]] | None = session.info.get(PENDING_REMOVALS_KEY)
+    if known is None:
+        # Begin the transaction first: its begin hook may read them (an API key
+        # answered from memory checks the auth epoch with them: key_cache.py).
+        session.connection()
+        known = session.info.get(PENDING_REMOVALS_KEY)
     if known is not None:
         return known.get(entity, frozenset())
     stmt = select(OutboxEvent.user_id).where(

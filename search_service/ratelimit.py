@@ -118,6 +118,9 @@ class RequestLimiter:
 
     def __init__(self, settings: RateLimitSettings):
         self._prefix = settings.key_prefix
+        self.in_memory = settings.storage_uri.startswith("memory://")
+        """The storage is this process's memory: :meth:`check` does no I/O, so it
+        may run on the event loop."""
         storage = storage_from_string(settings.storage_uri, wrap_exceptions=True)
         self._strategy: RateLimiter = STRATEGIES[settings.strategy](storage)
         self._items: dict[RouteGroup, RateLimitItem] = {

@@ -355,10 +355,17 @@ class HttpSettings(BaseModel):
     every request counts against the proxy's address. A wildcard (``*``, or a
     network such as ``0.0.0.0/0`` that holds every address) is refused: it lets
     any client name the address its budgets are counted against.
+
+    ``key_cache_size`` (default 10,000): API keys whose authentication the server
+    remembers; 0 turns the memory off.
     """
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_json_depth: int = Field(default=32, ge=4, le=1000)
+    key_cache_size: int = Field(default=10_000, ge=0)
+    """API keys whose authentication is remembered in memory, each checked against
+    the database's auth epoch in the request's first statement
+    (``search_service/key_cache.py``); 0 authenticates every request from SQL."""
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     @field_validator("trusted_proxies", mode="before")

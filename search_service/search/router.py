@@ -1,7 +1,10 @@
 """Search and recommendations: employer search over profiles, student search over
 gigs, and the recommendations between them (every result explained). Every list
 pages by ``offset`` or by ``cursor`` (``nextCursor``) and takes ``diversity``
-(MMR); see ``search/paging.py``."""
+(MMR); see ``search/paging.py``. Every list runs its work in one
+:func:`~search_service.deps.in_worker` call, so each is
+:func:`~search_service.deps.key_checked_in_worker`: a recently used API key
+authenticates it from memory, with no hand-off before the work."""
 
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ from search_service.deps import (
     SessionDep,
     gig_manager,
     in_worker,
+    key_checked_in_worker,
 )
 from search_service.errors import NotFoundError, PermissionDeniedError
 from search_service.gigs.service import owned_gig_subject, readable_gig_subject
@@ -99,6 +103,7 @@ _GIG_ERRORS: dict[int | str, dict[str, Any]] = {
     response_model_by_alias=True,
     summary="Rank student profiles for an employer's need",
 )
+@key_checked_in_worker
 async def search_candidates(
     body: SearchRequest, rt: RuntimeDep, session: SessionDep, _caller: CurrentEmployer
 ) -> Response:
@@ -111,6 +116,7 @@ async def search_candidates(
     response_model=GigSearchResponse,
     summary="Search open gigs",
 )
+@key_checked_in_worker
 async def search_open_gigs(
     body: GigSearchRequest, rt: RuntimeDep, session: SessionDep, _caller: CurrentCaller
 ) -> Response:
@@ -125,6 +131,7 @@ async def search_open_gigs(
     response_model=GigSearchResponse,
     summary="Open gigs that fit the caller's profile",
 )
+@key_checked_in_worker
 async def my_recommended_gigs(
     caller: CurrentStudent,
     rt: RuntimeDep,
@@ -159,6 +166,7 @@ async def my_recommended_gigs(
     summary="Students ranked for a gig",
     responses=_GIG_ERRORS,
 )
+@key_checked_in_worker
 async def candidates_for_gig(
     gig_id: GigId,
     manager: CurrentGigManager,
@@ -196,6 +204,7 @@ async def candidates_for_gig(
     summary="A gig's applicants, ranked by fit",
     responses=_GIG_ERRORS,
 )
+@key_checked_in_worker
 async def applicants_of_gig(
     gig_id: GigId,
     manager: CurrentGigManager,
@@ -231,6 +240,7 @@ async def applicants_of_gig(
         404: {"description": "No such searchable student"},
     },
 )
+@key_checked_in_worker
 async def similar_students(
     caller: CurrentCaller,
     rt: RuntimeDep,
@@ -267,6 +277,7 @@ async def similar_students(
     summary="Open gigs like this one",
     responses={404: {"description": "No such gig (or not yours to see)"}},
 )
+@key_checked_in_worker
 async def similar_open_gigs(
     gig_id: GigId,
     caller: CurrentUser,
