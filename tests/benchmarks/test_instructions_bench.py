@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.cpu import Actors, list_scenarios
 from benchmarks.instructions import (
     InstructionsReport,
     _dumped,
     callgrind_totals,
     format_instructions_report,
     run_instructions,
+    untimed_first,
 )
 
 _DUMP = """# callgrind format
@@ -64,3 +66,17 @@ def test_the_table_gives_millions_and_the_ratio_to_a_cached_search() -> None:
     lines = format_instructions_report(rep).splitlines()
     assert lines[-2].split() == ["search_cached", "20", "18.40", "1.00"]
     assert lines[-1].split() == ["candidates", "20", "27.60", "1.50"]
+
+
+def test_a_cached_search_counted_alone_has_its_texts_sent_first() -> None:
+    actors = Actors(
+        searcher={"Authorization": "Bearer e"},
+        gigs=[(100, {"Authorization": "Bearer o"})],
+        students=[(1, {"Authorization": "Bearer s"})],
+    )
+    texts = [f"text {i}" for i in range(7)]
+    scenarios = list_scenarios(actors, texts, texts, requests=5, warmup=2)
+    uncached = next(sc for sc in scenarios if sc.name == "search_uncached")
+    assert untimed_first(scenarios, ["search_cached", "browse"]) == uncached.calls
+    assert untimed_first(scenarios, ["search_uncached", "search_cached"]) == []
+    assert untimed_first(scenarios, ["browse"]) == []
