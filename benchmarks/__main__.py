@@ -69,6 +69,20 @@ def _build_first(
         raise typer.BadParameter(str(exc), param_hint="--data-dir") from exc
 
 
+def _built_data(data_dir: Path | None, *, profiles: int, seed: int, vectors: VectorsOption) -> Path:
+    """The data directory of a harness that serves the data: ``data_dir`` (default
+    ``benchmarks/results/data-<profiles>``), created and built or reused
+    (:func:`_build_first`).
+
+    Raises:
+        typer.BadParameter: it holds another build.
+    """
+    where = (data_dir or Path("benchmarks/results") / f"data-{profiles}").resolve()
+    where.mkdir(parents=True, exist_ok=True)
+    _build_first(where, profiles=profiles, seed=seed, vectors=vectors)
+    return where
+
+
 def _embedded_only(url: str | None = None) -> None:
     """Refuse a server URL in the environment (``serve`` inherits it and would time,
     and write to, another setup) or ``--url``.
@@ -233,9 +247,7 @@ def cpu(
 
     _embedded_only()
     titles = jobs_csv.resolve() if jobs_csv and jobs_csv.is_file() else None
-    where = (data_dir or Path("benchmarks/results") / f"data-{profiles}").resolve()
-    where.mkdir(parents=True, exist_ok=True)
-    _build_first(where, profiles=profiles, seed=seed, vectors=vectors)
+    where = _built_data(data_dir, profiles=profiles, seed=seed, vectors=vectors)
     try:
         rep = run_cpu(
             where,
@@ -296,9 +308,7 @@ def instructions(
 
     _embedded_only()
     titles = jobs_csv.resolve() if jobs_csv and jobs_csv.is_file() else None
-    where = (data_dir or Path("benchmarks/results") / f"data-{profiles}").resolve()
-    where.mkdir(parents=True, exist_ok=True)
-    _build_first(where, profiles=profiles, seed=seed, vectors=vectors)
+    where = _built_data(data_dir, profiles=profiles, seed=seed, vectors=vectors)
     try:
         rep = run_instructions(
             where,

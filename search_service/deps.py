@@ -45,7 +45,6 @@ from search_service.key_cache import (
     authenticate_key,
     key_check_pending,
     key_from_memory,
-    key_user_from_memory,
     settle_key_check,
 )
 from search_service.ratelimit import RequestLimiter, RouteGroup, client_ip, route_group
@@ -276,14 +275,10 @@ def _usable(user: User | None) -> User | None:
     return user if user is not None and user.is_searchable else None
 
 
-def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
-    """The bearer token.
-
-    Raises:
-        AuthenticationError: no ``Authorization: Bearer`` header (401).
-    """
+def _token_of(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    """The bearer token, ``None`` without an ``Authorization: Bearer`` header."""
     if credentials is None or credentials.scheme.lower() != "bearer":
-        raise AuthenticationError("missing credentials: send `Authorization: Bearer <token>`")
+        return None
     return credentials.credentials
 
 
@@ -291,7 +286,9 @@ def _authenticate(
     request: Request, session: Session, credentials: HTTPAuthorizationCredentials | None
 ) -> Caller:
     """The caller of ``credentials``, from SQL (the raises of :func:`get_caller`, 401)."""
-    token = _bearer_token(credentials)
+    token = _token_of(credentials)
+    if token is None:
+        raise AuthenticationError("missing credentials: send `Authorization: Bearer <token>`")
     verifier: ClerkJwtVerifier | None = getattr(request.app.state, "jwt_verifier", None)
     if looks_like_jwt(token):
         if verifier is None:
@@ -337,15 +334,13 @@ def _from_memory(
         return None
     if not getattr(request.scope.get("endpoint"), _CHECKED_IN_WORKER, False):
         return None
-    if credentials is None or credentials.scheme.lower() != "bearer":
+    token = _token_of(credentials)
+    if token is None or looks_like_jwt(token):
         return None
-    token = credentials.credentials
-    if looks_like_jwt(token):
+    found = key_from_memory(session, cache, token)
+    if found is None:
         return None
-    decision = key_from_memory(session, cache, token)
-    if decision is None:
-        return None
-    user = key_user_from_memory(session, decision)
+    decision, user = found
     return Caller(user=user, roles=decision.roles, key_id=decision.key_id)
 
 

@@ -58,7 +58,6 @@ __all__ = [
     "decide",
     "key_check_pending",
     "key_from_memory",
-    "key_user_from_memory",
     "settle_key_check",
 ]
 
@@ -218,19 +217,29 @@ def authenticate_key(
             cache.drop(key_hash)
         raise
     if cache is not None:
-        if row is not None and row.epoch is not None and decision.roles:
-            cache.put(key_hash, row.epoch, decision)
-        else:
-            cache.drop(key_hash)
+        _remember(cache, key_hash, row, decision)
     return decision, (row.user if row is not None else None)
 
 
-def key_from_memory(session: Session, cache: KeyCache, token: str) -> KeyDecision | None:
-    """The remembered decision of the API key ``token``, or ``None`` when it is not
-    in ``cache``. No I/O: safe on the event loop. The check it owes is left in
-    ``session`` (run when its first transaction begins, or by
-    :func:`settle_key_check`); the caller attaches the user with
-    :func:`key_user_from_memory`.
+def _remember(cache: KeyCache, key_hash: str, row: KeyRow | None, decision: KeyDecision) -> None:
+    """Remember ``decision`` with the epoch ``row`` was read at; forget the key when
+    there is no epoch or the decision leaves no role (refused: it must be read
+    again once the role is back)."""
+    if row is not None and row.epoch is not None and decision.roles:
+        cache.put(key_hash, row.epoch, decision)
+    else:
+        cache.drop(key_hash)
+
+
+def key_from_memory(
+    session: Session, cache: KeyCache, token: str
+) -> tuple[KeyDecision, User | None] | None:
+    """The remembered decision of the API key ``token`` and its user, attached to
+    ``session`` (:func:`attach_user`; ``None`` for a key without a user), or
+    ``None`` when the key is not in ``cache``. No I/O: safe on the event loop. The
+    check it owes is left in ``session`` (run when its first transaction begins, or
+    by :func:`settle_key_check`); that check refreshes the user's columns if they
+    changed meanwhile.
     """
     if session.in_transaction():  # its begin hook may have run: the check could not
         return None
@@ -239,21 +248,9 @@ def key_from_memory(session: Session, cache: KeyCache, token: str) -> KeyDecisio
     if hit is None:
         return None
     epoch, decision = hit
-    session.info[_PENDING] = _Check(cache, key_hash, epoch, decision, None)
-    return decision
-
-
-def key_user_from_memory(session: Session, decision: KeyDecision) -> User | None:
-    """The user of a decision :func:`key_from_memory` returned, attached to
-    ``session`` (:func:`attach_user`; ``None`` for a key without a user). The
-    pending check refreshes its columns if they changed meanwhile."""
-    if decision.user is None:
-        return None
-    user = attach_user(session, decision.user)
-    check: _Check | None = session.info.get(_PENDING)
-    if check is not None:
-        check.user = user
-    return user
+    user = attach_user(session, decision.user) if decision.user is not None else None
+    session.info[_PENDING] = _Check(cache, key_hash, epoch, decision, user)
+    return decision, user
 
 
 def key_check_pending(session: Session) -> bool:
@@ -304,16 +301,19 @@ def _check(session: OrmSession, check: _Check, conn: Connection) -> None:
         return
     if epoch is None:  # the row is gone: no epoch can vouch for any remembered key
         check.cache.clear()
-    check.cache.drop(check.key_hash)
     row = find_active_key_and_user(conn, check.key_hash)
-    decision = decide(row)
+    try:
+        decision = decide(row)
+    except AuthenticationError:
+        check.cache.drop(check.key_hash)
+        raise
     before = check.decision
     same_user = (decision.user or {}).get("id") == (before.user or {}).get("id")
     if decision.key_id != before.key_id or decision.roles != before.roles or not same_user:
+        check.cache.drop(check.key_hash)
         raise AuthenticationError("the API key changed during this request; send it again")
     if check.user is not None and decision.user is not None:
         for name, value in decision.user.items():
             if name != "id":
                 set_committed_value(check.user, name, value)
-    if row is not None and row.epoch is not None and decision.roles:
-        check.cache.put(check.key_hash, row.epoch, decision)
+    _remember(check.cache, check.key_hash, row, decision)
